@@ -1,0 +1,54 @@
+"""napari-sr: super-resolution of microscopy and medical images and stacks.
+
+The public API is loaded lazily: ``import napari_sr`` is cheap and imports no torch,
+napari or Qt; each name below is imported on first use.
+
+Examples
+--------
+>>> import numpy as np, napari_sr
+>>> napari_sr.upscale(np.ones((4, 4), np.float32), 2, method="bicubic").shape
+(8, 8)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from ._version import __version__
+
+# public name -> module that defines it (relative to this package)
+_LAZY = {
+    "Image": ".image",
+    "upscale": ".engine.upscaler",
+    "resize": ".resample",
+    "Cancelled": ".engine.progress",
+    "list_samples": ".samples",
+    "load_sample": ".samples",
+}
+_SUBMODULES = ("io", "axes", "geometry", "samples")
+
+__all__ = ["__version__", *_LAZY, *_SUBMODULES]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from . import axes, geometry, io, samples
+    from .engine.progress import Cancelled
+    from .engine.upscaler import upscale
+    from .image import Image
+    from .resample import resize
+    from .samples import list_samples, load_sample
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'napari_sr' has no attribute {name!r}")
+    globals()[name] = value  # cache: later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,228 @@
+"""The ``napari-sr`` command: parses arguments, calls the API, prints.
+
+Bad input never shows a traceback: it prints one line, ``napari-sr: error: ...``, on
+stderr and exits with status 2. Ctrl-C exits with 130 and leaves no output file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import NoReturn, TextIO
+
+from ._version import __version__
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, like every other error of the CLI."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+class _UsageError(Exception):
+    pass
+
+
+class ProgressBar:
+    """A one-line text progress bar on a stream: ``[#####-----] 16/32 planes 1.2 s``.
+
+    Parameters
+    ----------
+    stream : text stream
+        Where to draw (stderr in the CLI).
+    label : str
+        Unit of work shown after the count.
+    width : int
+        Characters in the bar.
+    """
+
+    def __init__(self, stream: TextIO, label: str = "planes", width: int = 30) -> None:
+        self.stream, self.label, self.width = stream, label, width
+        self.started = time.perf_counter()
+        self._drawn = False
+        self._last = -float("inf")
+        self.min_interval = 0.1
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done < total and now - self._last < self.min_interval:
+            return  # redraw at most ~10 times a second
+        self._last = now
+        filled = self.width * done // max(total, 1)
+        bar = "#" * filled + "-" * (self.width - filled)
+        seconds = now - self.started
+        self.stream.write(f"\r[{bar}] {done}/{total} {self.label} {seconds:.1f} s")
+        self.stream.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="napari-sr",
+        description="Super-resolve microscopy and medical images and stacks.",
+    )
+    parser.add_argument("--version", action="version", version=f"napari-sr {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    up = commands.add_parser(
+        "upscale",
+        help="super-resolve an image or stack and save it as OME-TIFF",
+        description="Super-resolve the Y and X axes of every plane of IN by SCALE and write "
+        "OUT as OME-TIFF, with pixel sizes divided by SCALE.",
+    )
+    up.add_argument("input", metavar="IN", help="TIFF, OME-TIFF, PNG or JPEG file")
+    up.add_argument("output", metavar="OUT", help="output file, .ome.tif")
+    up.add_argument("--scale", "-s", type=float, required=True, help="upscaling factor, > 0")
+    up.add_argument(
+        "--method", "-m", default=None, help="method name (default: the best bundled default)"
+    )
+    up.add_argument("--axes", default=None, help="axes of IN, e.g. ZYX (default: from the file)")
+    up.add_argument(
+        "--dtype",
+        default=None,
+        choices=["uint8", "uint16", "int16", "float32", "float64"],
+        help="output dtype (default: the input's)",
+    )
+    up.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    up.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="draw a progress bar on stderr (default: when stderr is a terminal)",
+    )
+    up.add_argument("--compression", choices=["zlib", "none"], default="none",
+                    help="lossless compression of OUT (default: none)")
+    up.set_defaults(run=_run_upscale)
+
+    info = commands.add_parser(
+        "info",
+        help="show shape, dtype, axes and pixel sizes of an image file",
+        description="Show what napari-sr reads from FILE: shape, dtype, axes, pixel sizes.",
+    )
+    info.add_argument("file", metavar="FILE")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(run=_run_info)
+
+    samples = commands.add_parser(
+        "samples",
+        help="list the bundled sample images and where they are",
+        description="List the sample images bundled with napari-sr, with their paths.",
+    )
+    samples.set_defaults(run=_run_samples)
+    return parser
+
+
+def _run_upscale(args: argparse.Namespace) -> int:
+    from .engine.methods import resolve_method
+    from .engine.upscaler import upscale
+    from .geometry import check_scale
+    from .io import check_output_path, read, write
+
+    # cheap checks first, so that mistakes are reported before minutes of work
+    scale = check_scale(args.scale)
+    resolve_method(args.method)
+    check_output_path(args.output, overwrite=args.overwrite)
+    image = read(args.input, axes=args.axes)
+
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    bar = ProgressBar(sys.stderr) if show else None
+    try:
+        result = upscale(image, scale, method=args.method, dtype=args.dtype, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    compression = None if args.compression == "none" else args.compression
+    path = write(args.output, result, overwrite=args.overwrite, compression=compression)
+    print(f"wrote {path}: shape {result.shape}, {result.dtype}, axes {result.axes}, "
+          f"pixel size {result.describe_pixel_size()}")
+    return 0
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from .io import read
+
+    image = read(args.file)
+    record = {
+        "file": args.file,
+        "format": image.metadata.get("format"),
+        "shape": list(image.shape),
+        "dtype": image.dtype.name,
+        "axes": image.axes,
+        "pixel_size": image.pixel_size,
+        "unit": image.unit,
+        "min": image.data.min().item(),
+        "max": image.data.max().item(),
+    }
+    if "provenance" in image.metadata:
+        record["provenance"] = image.metadata["provenance"]
+    if "note" in image.metadata:
+        record["note"] = image.metadata["note"]
+    if args.json:
+        print(json.dumps(record, ensure_ascii=False))
+        return 0
+    rows = [
+        ("file", args.file),
+        ("format", record["format"]),
+        ("shape", " x ".join(map(str, image.shape))),
+        ("dtype", record["dtype"]),
+        ("axes", image.axes),
+        ("pixel size", image.describe_pixel_size()),
+        ("range", f"{record['min']} .. {record['max']}"),
+    ]
+    if "provenance" in record:
+        rows.append(("provenance", json.dumps(record["provenance"], ensure_ascii=False)))
+    if "note" in record:
+        rows.append(("note", record["note"]))
+    for key, value in rows:
+        print(f"{key:<11} {value}")
+    return 0
+
+
+def _run_samples(args: argparse.Namespace) -> int:
+    from .samples import SAMPLES, sample_path
+
+    for sample in SAMPLES:
+        print(f"{sample.name:<22} {sample_path(sample.name)}")
+        print(f"{'':<22} {sample.description}")
+        if sample.ground_truth:
+            print(f"{'':<22} ground truth: {sample_path(sample.name, ground_truth=True)}")
+    return 0
+
+
+def _one_line(message: object) -> str:
+    return " ".join(str(message).split())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``napari-sr`` command; returns the exit status."""
+    from .engine.progress import Cancelled
+
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except _UsageError as exc:
+        print(f"napari-sr: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ValueError, TypeError, OSError, MemoryError) as exc:
+        print(f"napari-sr: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except (KeyboardInterrupt, Cancelled):
+        print("\nnapari-sr: interrupted; nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

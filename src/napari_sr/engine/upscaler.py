@@ -1,0 +1,145 @@
+"""``upscale``: the one entry point for single-image super-resolution of n-D stacks."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from typing import overload
+
+import numpy as np
+
+from .._intensity import cast, check_dtype, check_finite, working_dtype
+from ..axes import resolve_axes
+from ..geometry import check_scale, upscaled_origin, upscaled_pixel_size
+from ..image import Image
+from .memory import check_fits
+from .methods import resolve_method
+from .progress import CancelToken, ProgressCallback, raise_if_cancelled, report
+
+PLANE_AXES = "YX"
+"""The axes a single-image method sees together; all others are looped over."""
+
+
+@overload
+def upscale(image: Image, scale: float, **kwargs) -> Image: ...
+@overload
+def upscale(image: np.ndarray, scale: float, **kwargs) -> np.ndarray: ...
+
+
+def upscale(
+    image,
+    scale,
+    *,
+    method=None,
+    axes=None,
+    dtype=None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+):
+    """Super-resolve the image plane (Y, X) of every plane of an n-D stack.
+
+    Parameters
+    ----------
+    image : numpy.ndarray or Image
+        Input of any supported dtype (uint8, uint16, int16, float32, float64). An
+        :class:`~napari_sr.image.Image` brings its axes and pixel sizes and gets back an
+        ``Image`` whose Y and X pixel sizes are divided by ``scale``.
+    scale : float
+        Upscaling factor for Y and X, > 0. Output planes are ``ceil(n * scale)`` long.
+    method : str, optional
+        ``'nearest'``, ``'bilinear'`` or ``'bicubic'``; None for the best bundled default.
+    axes : str, optional
+        Axes of ``image``, e.g. ``'TZCYX'``; default from the Image, else guessed from the
+        shape (2-D ``YX``, 3-D ``ZYX``, trailing 3 or 4 → RGB; see :mod:`napari_sr.axes`).
+        Every axis other than Y and X is looped over.
+    dtype : dtype, optional
+        Output dtype; default the input's (integers rounded and clipped to range).
+    progress : callable, optional
+        ``progress(done, total)`` after each plane.
+    cancel : threading.Event or callable, optional
+        Checked between planes; when set, :class:`~napari_sr.engine.progress.Cancelled`
+        is raised and nothing is returned.
+
+    Returns
+    -------
+    numpy.ndarray or Image
+        Same type as ``image``: the axes in the same order, Y and X scaled.
+
+    Raises
+    ------
+    ValueError
+        Empty input, NaN/Inf, scale ≤ 0, unknown method, axes that do not fit, or an
+        output that would not fit in memory (checked before allocating).
+
+    Examples
+    --------
+    >>> import numpy as np, napari_sr
+    >>> napari_sr.upscale(np.zeros((3, 8, 8), np.uint16), 2).shape
+    (3, 16, 16)
+    """
+    source = image if isinstance(image, Image) else None
+    data = source.data if source is not None else np.asarray(image)
+    if source is not None and axes is None:
+        axes = source.axes
+    scale = check_scale(scale)
+    in_dtype = check_dtype(data.dtype)
+    out_dtype = in_dtype if dtype is None else check_dtype(dtype, "dtype")
+    if data.size == 0:
+        raise ValueError(f"image is empty (shape {data.shape}); give an image with pixels")
+    axes = resolve_axes(axes, data.shape)
+    plan = resolve_method(method)
+    check_finite(data)
+
+    y, x = axes.index("Y"), axes.index("X")
+    out_shape = list(data.shape)
+    out_shape[y] = math.ceil(data.shape[y] * scale - 1e-9)
+    out_shape[x] = math.ceil(data.shape[x] * scale - 1e-9)
+    plane_bytes = out_shape[y] * out_shape[x] * working_dtype(in_dtype).itemsize
+    check_fits(out_shape, out_dtype, extra_bytes=4 * plane_bytes)
+
+    started = time.perf_counter()
+    out = np.empty(out_shape, dtype=out_dtype)
+    src = np.moveaxis(data, (y, x), (-2, -1))
+    dst = np.moveaxis(out, (y, x), (-2, -1))  # a view: writing it fills ``out``
+    loop_shape = src.shape[:-2]
+    total = math.prod(loop_shape)
+    work = working_dtype(in_dtype)
+    for done, index in enumerate(itertools.product(*map(range, loop_shape)), start=1):
+        raise_if_cancelled(cancel)
+        plane = src[index].astype(work, copy=False)
+        dst[index] = cast(plan.run(plane, scale), out_dtype)
+        report(progress, done, total)
+    if source is None:
+        return out
+    return _upscaled_image(source, out, axes, scale, plan.name, time.perf_counter() - started)
+
+
+def _upscaled_image(
+    source: Image, out: np.ndarray, axes: str, scale: float, method: str, seconds: float
+) -> Image:
+    pixel_size = dict(source.pixel_size)
+    origin = dict(source.origin)
+    for axis in PLANE_AXES:
+        size = pixel_size.get(axis, 1.0)  # without a physical size, geometry is in pixels
+        if axis in pixel_size:
+            pixel_size[axis] = upscaled_pixel_size(size, scale)
+        origin[axis] = upscaled_origin(origin.get(axis, 0.0), size, scale)
+    provenance = {
+        "operation": "upscale",
+        "method": method,
+        "scale": scale,
+        "seconds": round(seconds, 3),
+    }
+    if "path" in source.metadata:
+        provenance["source"] = source.metadata["path"]
+    if "provenance" in source.metadata:
+        provenance["source_provenance"] = source.metadata["provenance"]
+    return Image(
+        out,
+        axes=axes,
+        pixel_size=pixel_size,
+        unit=source.unit,
+        origin=origin,
+        metadata={"provenance": provenance},
+    )

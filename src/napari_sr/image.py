@@ -1,0 +1,118 @@
+"""`Image`: an array together with its axes and physical pixel sizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from .axes import SPATIAL_AXES, resolve_axes
+
+_UNIT_ALIASES = {
+    "micron": "µm",
+    "microns": "µm",
+    "um": "µm",
+    "µm": "µm",
+    "μm": "µm",  # Greek mu, as some writers use
+    "\\u00b5m": "µm",  # ImageJ writes this escape literally
+    "micrometer": "µm",
+    "micrometre": "µm",
+    "nm": "nm",
+    "nanometer": "nm",
+    "mm": "mm",
+    "millimeter": "mm",
+    "cm": "cm",
+    "m": "m",
+    "pixel": "pixel",
+    "pixels": "pixel",
+}
+
+
+def normalize_unit(unit: str | None) -> str | None:
+    """Spell a length unit one way (``micron``, ``um`` and ``\\u00B5m`` become ``µm``).
+
+    Unknown spellings are returned stripped but otherwise unchanged; None stays None.
+    """
+    if unit is None:
+        return None
+    text = str(unit).strip()
+    return _UNIT_ALIASES.get(text.lower(), text)
+
+
+@dataclass(frozen=True)
+class Image:
+    """An n-D image with the metadata napari-sr keeps: axes and physical geometry.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        The pixels.
+    axes : str, optional
+        One letter per dimension from ``TZCYX``; guessed from the shape when omitted.
+    pixel_size : dict of str to float, optional
+        Physical size of one pixel along each spatial axis that has one (``Z``, ``Y``,
+        ``X``), in ``unit``. Axes without an entry have no known size.
+    unit : dict of str to str, optional
+        Length unit per axis in ``pixel_size`` (``"µm"`` when omitted).
+    origin : dict of str to float, optional
+        Physical position of the first pixel's centre per spatial axis (0 when absent);
+        napari's ``translate``.
+    metadata : dict, optional
+        Anything else: provenance of how the image was made, the file it came from.
+    """
+
+    data: np.ndarray
+    axes: str | None = None
+    pixel_size: dict[str, float] = field(default_factory=dict)
+    unit: dict[str, str] = field(default_factory=dict)
+    origin: dict[str, float] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        data = np.asarray(self.data)
+        axes = resolve_axes(self.axes, data.shape)
+        sizes = {k.upper(): float(v) for k, v in self.pixel_size.items()}
+        for axis, size in sizes.items():
+            if axis not in SPATIAL_AXES or axis not in axes:
+                raise ValueError(
+                    f"pixel_size has an entry for axis {axis!r}, which is not a spatial axis "
+                    f"of this image (axes {axes!r}); give sizes for {_spatial(axes)!r} only"
+                )
+            if not np.isfinite(size) or size <= 0:
+                raise ValueError(
+                    f"pixel_size[{axis!r}] = {size} is not a positive finite length; "
+                    "give the physical size of one pixel, e.g. 0.1 (µm)"
+                )
+        units = {a: normalize_unit(self.unit.get(a, self.unit.get(a.lower(), "µm"))) for a in sizes}
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "axes", axes)
+        object.__setattr__(self, "pixel_size", sizes)
+        object.__setattr__(self, "unit", units)
+        object.__setattr__(self, "origin", {k.upper(): float(v) for k, v in self.origin.items()})
+        object.__setattr__(self, "metadata", dict(self.metadata))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    def replace(self, **changes: Any) -> Image:
+        """A copy with some fields changed (``dataclasses.replace``)."""
+        return replace(self, **changes)
+
+    def describe_pixel_size(self) -> str:
+        """Human-readable pixel sizes, e.g. ``Z 0.8 µm, Y 0.2 µm, X 0.2 µm``."""
+        if not self.pixel_size:
+            return "unknown"
+        parts = [
+            f"{a} {self.pixel_size[a]:.6g} {self.unit[a]}" for a in self.axes if a in self.pixel_size
+        ]
+        return ", ".join(parts)
+
+
+def _spatial(axes: str) -> str:
+    return "".join(a for a in axes if a in SPATIAL_AXES)
