@@ -29,8 +29,9 @@ PEAK_PHOTONS = 200.0
 BACKGROUND_PHOTONS = 5.0
 
 
-def _filaments_and_blobs(shape: tuple[int, ...], rng: np.random.Generator,
-                         n_filaments: int, n_blobs: int) -> np.ndarray:
+def _filaments_and_blobs(
+    shape: tuple[int, ...], rng: np.random.Generator, n_filaments: int, n_blobs: int
+) -> np.ndarray:
     """An object of thin filaments (smooth random curves) and round blobs, values >= 0."""
     ndim = len(shape)
     obj = np.zeros(shape, np.float64)
@@ -40,8 +41,11 @@ def _filaments_and_blobs(shape: tuple[int, ...], rng: np.random.Generator,
         start, end = rng.uniform(0, 1, (2, ndim)) * size
         bend = rng.normal(0, 0.08, (2, ndim)) * size
         t = np.linspace(0, 1, int(4 * np.linalg.norm(end - start)) + 2)[:, None]
-        points = start + (end - start) * t + bend[0] * np.sin(np.pi * t) + bend[1] * np.sin(
-            2 * np.pi * t
+        points = (
+            start
+            + (end - start) * t
+            + bend[0] * np.sin(np.pi * t)
+            + bend[1] * np.sin(2 * np.pi * t)
         )
         brightness = rng.uniform(0.4, 1.0)
         _splat(obj, points, brightness * 0.25)  # 4 points per pixel of length
@@ -49,7 +53,7 @@ def _filaments_and_blobs(shape: tuple[int, ...], rng: np.random.Generator,
         centre = rng.uniform(0, 1, ndim) * size
         radius = rng.uniform(1.5, 4.0)
         grids = np.ogrid[tuple(slice(0, n) for n in shape)]
-        dist2 = sum((g - c) ** 2 for g, c in zip(grids, centre))
+        dist2 = sum((g - c) ** 2 for g, c in zip(grids, centre, strict=False))
         obj += rng.uniform(0.3, 0.8) * (dist2 <= radius**2)
     return obj
 
@@ -114,7 +118,9 @@ def make_burst(seed: int = 5, n_frames: int = 8, factor: int = 2):
     for dy, dx in shifts:
         moved = np.fft.ifft2(ndimage.fourier_shift(np.fft.fft2(scene), (dy * factor, dx * factor)))
         binned = np.clip(moved.real, 0, None).reshape(128, factor, 128, factor).mean(axis=(1, 3))
-        counts = rng.poisson(binned * PEAK_PHOTONS + BACKGROUND_PHOTONS) + rng.normal(0, 2, binned.shape)
+        counts = rng.poisson(binned * PEAK_PHOTONS + BACKGROUND_PHOTONS) + rng.normal(
+            0, 2, binned.shape
+        )
         frames.append(np.clip(np.rint(counts), 0, 65535))
     truth = np.clip(np.rint(scene * PEAK_PHOTONS + BACKGROUND_PHOTONS), 0, 65535)
     return np.stack(frames).astype(np.uint16), shifts, truth.astype(np.uint16)
@@ -137,29 +143,66 @@ def main(folder: Path = HERE) -> None:
 
     note = {"source": "scikit-image bundled data (skimage.data)", "licence": "CC0 / see README"}
     for name, (image, pixel) in _skimage_images().items():
-        write(folder / f"{name}.ome.tif", image, pixel_size=pixel, provenance=note,
-              overwrite=True, compression="zlib")
+        write(
+            folder / f"{name}.ome.tif",
+            image,
+            pixel_size=pixel,
+            provenance=note,
+            overwrite=True,
+            compression="zlib",
+        )
 
     observed, truth = make_anisotropic_stack()
     common = {"generator": "sample_data/generate.py", "licence": "CC0"}
-    write(folder / "anisotropic_stack.ome.tif", observed, axes="ZYX",
-          pixel_size={"Z": XY_UM * Z_FACTOR, "Y": XY_UM, "X": XY_UM},
-          provenance={**common, "what": "observed stack", "sigma_xy_um": SIGMA_XY_UM,
-                      "sigma_z_um": SIGMA_Z_UM, "z_decimation": Z_FACTOR},
-          overwrite=True, compression="zlib")
-    write(folder / "anisotropic_stack_ground_truth.ome.tif", truth, axes="ZYX",
-          pixel_size={"Z": XY_UM, "Y": XY_UM, "X": XY_UM},
-          provenance={**common, "what": "ground truth: isotropic PSF and sampling, no noise"},
-          overwrite=True, compression="zlib")
+    write(
+        folder / "anisotropic_stack.ome.tif",
+        observed,
+        axes="ZYX",
+        pixel_size={"Z": XY_UM * Z_FACTOR, "Y": XY_UM, "X": XY_UM},
+        provenance={
+            **common,
+            "what": "observed stack",
+            "sigma_xy_um": SIGMA_XY_UM,
+            "sigma_z_um": SIGMA_Z_UM,
+            "z_decimation": Z_FACTOR,
+        },
+        overwrite=True,
+        compression="zlib",
+    )
+    write(
+        folder / "anisotropic_stack_ground_truth.ome.tif",
+        truth,
+        axes="ZYX",
+        pixel_size={"Z": XY_UM, "Y": XY_UM, "X": XY_UM},
+        provenance={**common, "what": "ground truth: isotropic PSF and sampling, no noise"},
+        overwrite=True,
+        compression="zlib",
+    )
 
     frames, shifts, scene = make_burst()
-    write(folder / "burst.ome.tif", frames, axes="TYX", pixel_size=XY_UM,
-          provenance={**common, "what": "burst of shifted frames", "decimation": 2,
-                      "shifts_yx_lowres_pixels": shifts.round(6).tolist()},
-          overwrite=True, compression="zlib")
-    write(folder / "burst_ground_truth.ome.tif", scene, axes="YX", pixel_size=XY_UM / 2,
-          provenance={**common, "what": "ground truth scene (optics blur, no noise)"},
-          overwrite=True, compression="zlib")
+    write(
+        folder / "burst.ome.tif",
+        frames,
+        axes="TYX",
+        pixel_size=XY_UM,
+        provenance={
+            **common,
+            "what": "burst of shifted frames",
+            "decimation": 2,
+            "shifts_yx_lowres_pixels": shifts.round(6).tolist(),
+        },
+        overwrite=True,
+        compression="zlib",
+    )
+    write(
+        folder / "burst_ground_truth.ome.tif",
+        scene,
+        axes="YX",
+        pixel_size=XY_UM / 2,
+        provenance={**common, "what": "ground truth scene (optics blur, no noise)"},
+        overwrite=True,
+        compression="zlib",
+    )
     with open(folder / "burst_shifts.csv", "w", newline="") as fh:
         out = csv.writer(fh)
         out.writerow(["frame", "dy_pixels", "dx_pixels"])

@@ -38,8 +38,14 @@ def test_ome_round_trip_keeps_everything(tmp_path, rng, dtype):
 
 def test_write_array_with_keywords_and_units(tmp_path):
     data = np.arange(2 * 6 * 8, dtype=np.uint16).reshape(2, 6, 8)
-    io.write(tmp_path / "b.ome.tif", data, axes="ZYX", pixel_size={"Z": 7, "Y": 0.5, "X": 0.5},
-             unit="mm", provenance={"note": "mri"})
+    io.write(
+        tmp_path / "b.ome.tif",
+        data,
+        axes="ZYX",
+        pixel_size={"Z": 7, "Y": 0.5, "X": 0.5},
+        unit="mm",
+        provenance={"note": "mri"},
+    )
     back = io.read(tmp_path / "b.ome.tif")
     assert back.pixel_size == {"Z": 7.0, "Y": 0.5, "X": 0.5}
     assert back.unit == {"Z": "mm", "Y": "mm", "X": "mm"}
@@ -71,7 +77,10 @@ def test_imagej_metadata(tmp_path, rng):
     """xy from the resolution tags (pixels per unit), z from 'spacing', the unit entry."""
     data = rng.integers(0, 4000, (5, 16, 20), dtype=np.uint16)
     tifffile.imwrite(
-        tmp_path / "ij.tif", data, imagej=True, resolution=(1 / 0.2, 1 / 0.2),
+        tmp_path / "ij.tif",
+        data,
+        imagej=True,
+        resolution=(1 / 0.2, 1 / 0.2),
         metadata={"axes": "ZYX", "spacing": 0.8, "unit": "micron"},
     )
     image = io.read(tmp_path / "ij.tif")
@@ -90,7 +99,9 @@ def test_imagej_without_unit_has_no_sizes(tmp_path, rng):
 
 def test_plain_tiff_centimetre_resolution(tmp_path):
     data = np.zeros((8, 8), np.uint8)
-    tifffile.imwrite(tmp_path / "cm.tif", data, resolution=(20000, 20000), resolutionunit="CENTIMETER")
+    tifffile.imwrite(
+        tmp_path / "cm.tif", data, resolution=(20000, 20000), resolutionunit="CENTIMETER"
+    )
     image = io.read(tmp_path / "cm.tif")
     assert image.pixel_size == pytest.approx({"X": 0.5, "Y": 0.5})  # 1 cm / 20000 = 0.5 µm
     assert image.unit == {"X": "µm", "Y": "µm"}
@@ -158,8 +169,11 @@ def test_empty_file(tmp_path):
 
 @pytest.mark.parametrize("keep", [0.5, 0.02])
 def test_truncated_tiff(tmp_path, rng, keep):
-    tifffile.imwrite(tmp_path / "full.tif", rng.integers(0, 999, (4, 64, 64), dtype=np.uint16),
-                     photometric="minisblack")
+    tifffile.imwrite(
+        tmp_path / "full.tif",
+        rng.integers(0, 999, (4, 64, 64), dtype=np.uint16),
+        photometric="minisblack",
+    )
     raw = (tmp_path / "full.tif").read_bytes()
     (tmp_path / "cut.tif").write_bytes(raw[: int(len(raw) * keep)])
     with pytest.raises(ValueError, match="truncated or corrupt"):
@@ -257,7 +271,14 @@ def test_image_validates_pixel_size():
 
 @pytest.mark.parametrize(
     ("raw", "unit"),
-    [("micron", "µm"), ("um", "µm"), ("\\u00B5m", "µm"), ("μm", "µm"), ("mm", "mm"), ("parsec", "parsec")],
+    [
+        ("micron", "µm"),
+        ("um", "µm"),
+        ("\\u00B5m", "µm"),
+        ("μm", "µm"),
+        ("mm", "mm"),
+        ("parsec", "parsec"),
+    ],
 )
 def test_normalize_unit(raw, unit):
     assert normalize_unit(raw) == unit

@@ -85,8 +85,16 @@ def test_npe2_discovers_and_validates_the_manifest():
 def test_wheel_contains_manifest_and_sample_data(tmp_path):
     pytest.importorskip("build")
     result = subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path),
-         str(REPO)],
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(tmp_path),
+            str(REPO),
+        ],
         capture_output=True,
         text=True,
     )
@@ -103,3 +111,9 @@ def test_wheel_contains_manifest_and_sample_data(tmp_path):
     assert expected <= shipped
     assert "napari-sr = napari_sr:napari.yaml" in entry_text
     assert "napari-sr = napari_sr.cli:main" in entry_text
+
+
+def test_all_lists_every_lazy_name():
+    assert set(napari_sr._LAZY) | set(napari_sr._SUBMODULES) | {"__version__"} == set(
+        napari_sr.__all__
+    )

@@ -28,7 +28,19 @@ _LAZY = {
 }
 _SUBMODULES = ("io", "axes", "geometry", "samples")
 
-__all__ = ["__version__", *_LAZY, *_SUBMODULES]
+__all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
+    "__version__",
+    "upscale",
+    "resize",
+    "list_samples",
+    "load_sample",
+    "Image",
+    "Cancelled",
+    "io",
+    "axes",
+    "geometry",
+    "samples",
+]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import axes, geometry, io, samples

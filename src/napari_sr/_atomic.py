@@ -9,7 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def atomic_write(path: str | os.PathLike, writer: Callable[[str], None], *, overwrite: bool) -> Path:
+def atomic_write(
+    path: str | os.PathLike, writer: Callable[[str], None], *, overwrite: bool
+) -> Path:
     """Write a file through a temporary file in the same folder, then rename it into place.
 
     Parameters
@@ -79,7 +81,9 @@ def _link_exclusive(tmp: str, path: Path) -> None:
         ) from None
     except OSError:  # file systems without hard links
         if path.exists():
-            raise FileExistsError(f"{str(path)!r} already exists; nothing was overwritten") from None
+            raise FileExistsError(
+                f"{str(path)!r} already exists; nothing was overwritten"
+            ) from None
         os.replace(tmp, path)
 
 

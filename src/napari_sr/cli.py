@@ -103,8 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="draw a progress bar on stderr (default: when stderr is a terminal)",
     )
-    up.add_argument("--compression", choices=["zlib", "none"], default="none",
-                    help="lossless compression of OUT (default: none)")
+    up.add_argument(
+        "--compression",
+        choices=["zlib", "none"],
+        default="none",
+        help="lossless compression of OUT (default: none)",
+    )
     up.set_defaults(run=_run_upscale)
 
     info = commands.add_parser(
@@ -146,8 +150,10 @@ def _run_upscale(args: argparse.Namespace) -> int:
             bar.close()
     compression = None if args.compression == "none" else args.compression
     path = write(args.output, result, overwrite=args.overwrite, compression=compression)
-    print(f"wrote {path}: shape {result.shape}, {result.dtype}, axes {result.axes}, "
-          f"pixel size {result.describe_pixel_size()}")
+    print(
+        f"wrote {path}: shape {result.shape}, {result.dtype}, axes {result.axes}, "
+        f"pixel size {result.describe_pixel_size()}"
+    )
     return 0
 
 

@@ -84,7 +84,9 @@ class Image:
                     f"pixel_size[{axis!r}] = {size} is not a positive finite length; "
                     "give the physical size of one pixel, e.g. 0.1 (µm)"
                 )
-        units = {a: normalize_unit(self.unit.get(a, self.unit.get(a.lower(), "µm"))) for a in sizes}
+        units = {
+            a: normalize_unit(self.unit.get(a, self.unit.get(a.lower(), "µm"))) for a in sizes
+        }
         object.__setattr__(self, "data", data)
         object.__setattr__(self, "axes", axes)
         object.__setattr__(self, "pixel_size", sizes)
@@ -109,7 +111,9 @@ class Image:
         if not self.pixel_size:
             return "unknown"
         parts = [
-            f"{a} {self.pixel_size[a]:.6g} {self.unit[a]}" for a in self.axes if a in self.pixel_size
+            f"{a} {self.pixel_size[a]:.6g} {self.unit[a]}"
+            for a in self.axes
+            if a in self.pixel_size
         ]
         return ", ".join(parts)
 

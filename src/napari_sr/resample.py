@@ -135,7 +135,7 @@ def _targets(
                 f"shape {tuple(shape)} must give one positive length per spatial axis "
                 f"{spatial!r} ({n} values)"
             )
-        return [o / i for o, i in zip(lengths, in_lengths)], lengths
+        return [o / i for o, i in zip(lengths, in_lengths, strict=False)], lengths
     scales = [check_scale(float(v)) for v in np.atleast_1d(np.asarray(scale, dtype=float))]
     if len(scales) == 1:
         scales *= n
@@ -144,7 +144,8 @@ def _targets(
             f"scale {scale} gives {len(scales)} factors but the image has {n} spatial "
             f"axes {spatial!r}; give one factor or one per axis"
         )
-    return scales, [max(1, math.ceil(i * s - 1e-9)) for i, s in zip(in_lengths, scales)]
+    lengths = [max(1, math.ceil(i * s - 1e-9)) for i, s in zip(in_lengths, scales, strict=True)]
+    return scales, lengths
 
 
 def _contributions(
@@ -157,6 +158,7 @@ def _contributions(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Source indices (0-based) and weights, both of shape (out_len, taps)."""
     if scale < 1 and antialias:
+
         def h(x: np.ndarray) -> np.ndarray:
             return scale * kernel(scale * x)
 
@@ -177,9 +179,7 @@ def _contributions(
     return index[:, keep], weight[:, keep]
 
 
-def _apply_axis(
-    array: np.ndarray, axis: int, index: np.ndarray, weight: np.ndarray
-) -> np.ndarray:
+def _apply_axis(array: np.ndarray, axis: int, index: np.ndarray, weight: np.ndarray) -> np.ndarray:
     moved = np.moveaxis(array, axis, 0)
     out = np.zeros((index.shape[0], *moved.shape[1:]), dtype=array.dtype)
     expand = (slice(None),) + (None,) * (moved.ndim - 1)

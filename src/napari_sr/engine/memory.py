@@ -27,7 +27,9 @@ def available_memory() -> int | None:
         return None
 
 
-def check_fits(shape: Sequence[int], dtype: np.dtype, *, extra_bytes: int = 0, what: str = "output") -> int:
+def check_fits(
+    shape: Sequence[int], dtype: np.dtype, *, extra_bytes: int = 0, what: str = "output"
+) -> int:
     """Raise a ValueError if an array of ``shape`` and ``dtype`` would not fit in memory.
 
     Parameters

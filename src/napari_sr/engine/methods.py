@@ -56,9 +56,7 @@ def resolve_method(method: str | None) -> PlaneMethod:
         )
     name = method.strip().lower()
     if name not in INTERPOLATION_METHODS:
-        raise ValueError(
-            f"unknown method {method!r}; available: {', '.join(available_methods())}"
-        )
+        raise ValueError(f"unknown method {method!r}; available: {', '.join(available_methods())}")
 
     def run(plane: np.ndarray, scale: float) -> np.ndarray:
         return resize(plane, scale, method=name, axes="YX", dtype=plane.dtype)

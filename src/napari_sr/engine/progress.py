@@ -8,7 +8,7 @@ work units such as planes) and ``cancel`` (anything with ``is_set()``, such as a
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, Union
+from typing import Protocol
 
 
 class Cancelled(Exception):
@@ -20,7 +20,7 @@ class _EventLike(Protocol):
 
 
 ProgressCallback = Callable[[int, int], None]
-CancelToken = Union[_EventLike, Callable[[], bool]]
+CancelToken = _EventLike | Callable[[], bool]
 
 
 def is_cancelled(cancel: CancelToken | None) -> bool:

@@ -1,0 +1,305 @@
+"""The ``napari-sr`` command: the main job, and one line + exit 2 for every bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_sr import io
+from napari_sr.cli import ProgressBar, main
+from napari_sr.engine import memory
+from napari_sr.samples import sample_path
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, match):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("napari-sr: error: ")
+    assert "Traceback" not in err
+    assert match in lines[0], lines[0]
+
+
+@pytest.fixture
+def stack(tmp_path):
+    """A copy of the bundled anisotropic stack: 0.2 µm in xy, 0.8 µm in z."""
+    path = tmp_path / "stack.ome.tif"
+    shutil.copy(sample_path("anisotropic_stack"), path)
+    return path
+
+
+def test_upscale_sample_halves_the_pixel_size(tmp_path):
+    """The issue's acceptance check, through the installed console script."""
+    src = sample_path("anisotropic_stack")
+    out = tmp_path / "x2.ome.tif"
+    done = subprocess.run(
+        ["napari-sr", "upscale", str(src), str(out), "--scale", "2"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    info = subprocess.run(
+        ["napari-sr", "info", str(out), "--json"], capture_output=True, text=True
+    )
+    record = json.loads(info.stdout)
+    assert record["pixel_size"] == pytest.approx({"Z": 0.8, "Y": 0.1, "X": 0.1})
+    assert record["unit"]["X"] == "µm"
+    assert record["dtype"] == "uint16" == io.read(src).dtype.name
+    assert record["shape"] == [32, 256, 256]
+    assert record["provenance"]["method"] == "bicubic"
+    text = subprocess.run(["napari-sr", "info", str(out)], capture_output=True, text=True).stdout
+    assert "Y 0.1 µm, X 0.1 µm" in text
+
+
+def test_upscale_values_match_the_api(capsys, stack, tmp_path):
+    code, out, _ = run(
+        capsys,
+        "upscale",
+        str(stack),
+        str(tmp_path / "o.ome.tif"),
+        "-s",
+        "3",
+        "--method",
+        "bilinear",
+    )
+    assert code == 0 and "wrote" in out
+    from napari_sr import upscale
+
+    expected = upscale(io.read(stack).data, 3, method="bilinear")
+    np.testing.assert_array_equal(io.read(tmp_path / "o.ome.tif").data, expected)
+
+
+def test_progress_bar_is_drawn(capsys, stack, tmp_path):
+    code, _, err = run(
+        capsys, "upscale", str(stack), str(tmp_path / "o.ome.tif"), "-s", "2", "--progress"
+    )
+    assert code == 0
+    assert "32/32 planes" in err
+
+
+def test_progress_bar_rendering():
+    import io as stdio
+
+    stream = stdio.StringIO()
+    bar = ProgressBar(stream, width=10)
+    bar(5, 10)
+    bar(10, 10)
+    bar.close()
+    assert "[#####-----] 5/10 planes" in stream.getvalue()
+    assert "[##########] 10/10 planes" in stream.getvalue()
+    assert stream.getvalue().endswith("\n")
+
+
+def test_axes_option(capsys, stack, tmp_path):
+    code, _, _ = run(
+        capsys, "upscale", str(stack), str(tmp_path / "o.ome.tif"), "-s", "2", "--axes", "TYX"
+    )
+    assert code == 0
+    assert io.read(tmp_path / "o.ome.tif").axes == "TYX"
+
+
+def test_info_text(capsys, stack):
+    code, out, _ = run(capsys, "info", str(stack))
+    assert code == 0
+    assert "shape       32 x 128 x 128" in out
+    assert "axes        ZYX" in out
+    assert "pixel size  Z 0.8 µm, Y 0.2 µm, X 0.2 µm" in out
+
+
+def test_samples_lists_every_sample(capsys):
+    code, out, _ = run(capsys, "samples")
+    assert code == 0
+    for name in ("cell", "anisotropic_stack", "burst"):
+        assert name in out
+
+
+def test_existing_output_is_kept_without_overwrite(capsys, stack, tmp_path):
+    target = tmp_path / "o.ome.tif"
+    target.write_bytes(b"keep me")
+    code, _, err = run(capsys, "upscale", str(stack), str(target), "-s", "2")
+    assert_one_line_error(code, err, "already exists")
+    assert target.read_bytes() == b"keep me"
+    code, _, _ = run(capsys, "upscale", str(stack), str(target), "-s", "2", "--overwrite")
+    assert code == 0 and io.read(target).shape == (32, 256, 256)
+
+
+# ------------------------------------------------------------------------- bad input: exit 2
+
+
+def _truncated(tmp_path):
+    path = tmp_path / "cut.tif"
+    tifffile.imwrite(path, np.ones((4, 64, 64), np.uint16), photometric="minisblack")
+    path.write_bytes(path.read_bytes()[:20000])
+    return path
+
+
+def _corrupt(tmp_path):
+    path = tmp_path / "corrupt.tif"
+    tifffile.imwrite(path, np.ones((8, 8), np.uint8))
+    raw = bytearray(path.read_bytes())
+    raw[4:8] = b"\xff\xff\xff\x7f"
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def _text(tmp_path):
+    path = tmp_path / "notes.tif"
+    path.write_text("not an image")
+    return path
+
+
+def _array_file(tmp_path, data, name="in.ome.tif", **kwargs):
+    path = tmp_path / name
+    io.write(path, data, **kwargs)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make_input", "extra", "match"),
+    [
+        (lambda p: p / "missing.tif", [], "no such file"),
+        (_text, [], "not an image napari-sr can read"),
+        (_truncated, [], "truncated or corrupt"),
+        (_corrupt, [], "truncated or corrupt"),
+        (
+            lambda p: _array_file(p, np.ones((4, 4), np.uint8)),
+            ["--method", "magic"],
+            "unknown method 'magic'",
+        ),
+        (
+            lambda p: _array_file(p, np.ones((4, 4), np.uint8)),
+            ["--axes", "ZYX"],
+            "has 3 letters but the array has 2 dimensions",
+        ),
+        (lambda p: _array_file(p, np.full((4, 4), np.nan, np.float32)), [], "NaN or infinite"),
+        (
+            lambda p: _array_file(p, np.array([[1, np.inf], [0, 0]], np.float32)),
+            [],
+            "NaN or infinite",
+        ),
+        (
+            lambda p: _array_file(p, np.ones((4, 4), np.uint8)),
+            ["--scale", "0"],
+            "scale must be a positive number",
+        ),
+        (
+            lambda p: _array_file(p, np.ones((4, 4), np.uint8)),
+            ["--scale", "-2"],
+            "scale must be a positive number",
+        ),
+        (
+            lambda p: _array_file(p, np.ones((4, 4), np.uint8)),
+            ["--scale", "two"],
+            "invalid float value: 'two'",
+        ),
+        (
+            lambda p: _array_file(p, np.ones((100, 100), np.uint8)),
+            ["--scale", "1e6"],
+            "would not fit|would need",
+        ),
+    ],
+    ids=[
+        "missing",
+        "not-an-image",
+        "truncated",
+        "corrupt",
+        "unknown-method",
+        "axes-mismatch",
+        "nan",
+        "inf",
+        "scale-zero",
+        "scale-negative",
+        "scale-text",
+        "too-large",
+    ],
+)
+def test_bad_input_exits_2_with_one_line(capsys, tmp_path, make_input, extra, match):
+    src = make_input(tmp_path)
+    argv = ["upscale", str(src), str(tmp_path / "out.ome.tif"), *extra]
+    if "--scale" not in extra:
+        argv += ["--scale", "2"]
+    code, _out, err = run(capsys, *argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert any(m in lines[0] for m in match.split("|")), lines[0]
+    assert not (tmp_path / "out.ome.tif").exists()
+
+
+def test_unreadable_file(capsys, tmp_path, monkeypatch):
+    """A file the user may not read (simulated: the tests may run as root, who reads all)."""
+    path = _array_file(tmp_path, np.ones((4, 4), np.uint8))
+    real_open = open
+
+    def deny(file, *args, **kwargs):
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", deny)
+    code, _, err = run(capsys, "info", str(path))
+    assert_one_line_error(code, err, "cannot read")
+    assert "Permission denied" in err
+
+
+def test_empty_image_file(capsys, tmp_path):
+    path = tmp_path / "empty.tif"
+    with pytest.warns(UserWarning, match="zero-size"):
+        tifffile.imwrite(path, np.zeros((0, 0), np.uint8))
+    code, _, err = run(capsys, "info", str(path))
+    assert_one_line_error(code, err, "empty")
+
+
+def test_too_large_is_checked_before_allocating(capsys, tmp_path, monkeypatch):
+    src = _array_file(tmp_path, np.ones((64, 64), np.uint16))
+    monkeypatch.setattr(memory, "available_memory", lambda: 1 << 20)
+    code, _, err = run(capsys, "upscale", str(src), str(tmp_path / "o.ome.tif"), "-s", "16")
+    assert_one_line_error(code, err, "but only 1.0 MiB is available")
+    assert "shape (1024, 1024) (uint16)" in err
+
+
+def test_bad_output_name(capsys, stack, tmp_path):
+    code, _, err = run(capsys, "upscale", str(stack), str(tmp_path / "o.png"), "-s", "2")
+    assert_one_line_error(code, err, "must end in .ome.tif")
+
+
+def test_missing_required_argument(capsys, stack, tmp_path):
+    code, _, err = run(capsys, "upscale", str(stack), str(tmp_path / "o.ome.tif"))
+    assert_one_line_error(code, err, "the following arguments are required: --scale")
+
+
+def test_no_command(capsys):
+    code, _, err = run(capsys)
+    assert_one_line_error(code, err, "required")
+
+
+def test_interrupt_leaves_no_output(capsys, stack, tmp_path, monkeypatch):
+    from napari_sr.engine import upscaler
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(upscaler, "upscale", interrupted)
+    code, _, err = run(capsys, "upscale", str(stack), str(tmp_path / "o.ome.tif"), "-s", "2")
+    assert code == 130
+    assert "nothing was written" in err
+    assert list(tmp_path.iterdir()) == [stack]
+
+
+def test_module_entry_point(stack):
+    done = subprocess.run(
+        [sys.executable, "-m", "napari_sr.cli", "info", str(stack)], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "ZYX" in done.stdout

@@ -1,0 +1,178 @@
+"""``upscale``: n-D stacks, dtypes, geometry, progress, cancellation and bad input."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import napari_sr
+from napari_sr import Cancelled, Image, resize, upscale
+from napari_sr.engine import memory
+
+DTYPES = [np.uint8, np.uint16, np.int16, np.float32, np.float64]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_output_dtype_is_input_dtype(rng, dtype):
+    data = (rng.random((9, 11)) * 200).astype(dtype)
+    out = upscale(data, 2)
+    assert out.dtype == np.dtype(dtype)
+    assert out.shape == (18, 22)
+
+
+def test_integer_output_is_rounded_and_clipped():
+    # bicubic overshoots at a step edge; uint8 output must clip to 0..255, not wrap
+    data = np.zeros((8, 8), np.uint8)
+    data[:, 4:] = 255
+    out = upscale(data, 2, method="bicubic")
+    ref = resize(data.astype(np.float64), 2, method="bicubic")
+    assert ref.max() > 255 and ref.min() < 0  # the overshoot is real
+    np.testing.assert_array_equal(out, np.clip(np.rint(ref), 0, 255).astype(np.uint8))
+
+
+def test_dtype_override(rng):
+    data = rng.integers(0, 255, (6, 6), dtype=np.uint8)
+    out = upscale(data, 2, dtype=np.float32)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, resize(data.astype(np.float32), 2), rtol=1e-6)
+
+
+def test_default_method_is_bicubic(rng):
+    data = rng.random((7, 9)).astype(np.float32)
+    np.testing.assert_array_equal(upscale(data, 3), upscale(data, 3, method="bicubic"))
+
+
+@pytest.mark.parametrize("method", ["nearest", "bilinear", "bicubic"])
+def test_each_plane_is_upscaled_alone(rng, method):
+    data = rng.random((2, 3, 2, 6, 7)).astype(np.float32)
+    out = upscale(data, 2, method=method, axes="TZCYX")
+    assert out.shape == (2, 3, 2, 12, 14)
+    for t, z, c in np.ndindex(2, 3, 2):
+        np.testing.assert_allclose(
+            out[t, z, c], resize(data[t, z, c], 2, method=method), rtol=1e-6
+        )
+
+
+def test_axes_order_is_kept(rng):
+    """With axes 'YXZ', Y and X are scaled and Z stays where it was."""
+    data = rng.random((6, 7, 3)).astype(np.float32)
+    out = upscale(data, 2, axes="YXZ")
+    assert out.shape == (12, 14, 3)
+    np.testing.assert_allclose(out[..., 1], upscale(data[..., 1], 2), rtol=1e-6)
+
+
+def test_rgb_is_guessed_and_channels_kept(rng):
+    data = rng.integers(0, 255, (5, 6, 3), dtype=np.uint8)
+    out = upscale(data, 2)
+    assert out.shape == (10, 12, 3)
+    np.testing.assert_array_equal(out[..., 2], upscale(data[..., 2], 2))
+
+
+def test_non_integer_scale_uses_ceil(rng):
+    out = upscale(rng.random((5, 7)).astype(np.float32), 2.5)
+    assert out.shape == (13, 18)  # ceil(12.5), ceil(17.5)
+
+
+def test_image_in_image_out_geometry():
+    image = Image(
+        np.zeros((4, 10, 12), np.uint16),
+        axes="ZYX",
+        pixel_size={"Z": 0.8, "Y": 0.2, "X": 0.2},
+        origin={"Y": 1.0},
+        metadata={"path": "in.tif"},
+    )
+    out = upscale(image, 2)
+    assert isinstance(out, Image)
+    assert out.shape == (4, 20, 24)
+    assert out.pixel_size == pytest.approx({"Z": 0.8, "Y": 0.1, "X": 0.1})
+    assert out.origin["Y"] == pytest.approx(1.0 + (0.25 - 0.5) * 0.2)
+    assert out.origin["X"] == pytest.approx((0.25 - 0.5) * 0.2)
+    prov = out.metadata["provenance"]
+    assert prov["method"] == "bicubic" and prov["scale"] == 2.0 and prov["source"] == "in.tif"
+
+
+def test_progress_is_reported_per_plane(rng):
+    calls = []
+    upscale(
+        rng.random((3, 4, 8, 8)).astype(np.float32),
+        2,
+        axes="TZYX",
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    assert calls == [(k, 12) for k in range(1, 13)]
+
+
+def test_cancel_event_stops_the_work(rng):
+    cancel = threading.Event()
+    seen = []
+
+    def progress(done, total):
+        seen.append(done)
+        if done == 2:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        upscale(rng.random((6, 8, 8)).astype(np.float32), 2, progress=progress, cancel=cancel)
+    assert seen == [1, 2]
+
+
+def test_cancel_callable():
+    with pytest.raises(Cancelled):
+        upscale(np.zeros((2, 4, 4), np.float32), 2, cancel=lambda: True)
+    with pytest.raises(TypeError, match="cancel must be"):
+        upscale(np.zeros((4, 4), np.float32), 2, cancel=3)
+
+
+# ------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("scale", [0, -2, float("nan"), float("inf")])
+def test_bad_scale(scale):
+    with pytest.raises(ValueError, match="scale must be a positive number"):
+        upscale(np.zeros((4, 4), np.float32), scale)
+
+
+def test_unknown_method_lists_the_known_ones():
+    with pytest.raises(ValueError, match="unknown method 'magic'.*bicubic"):
+        upscale(np.zeros((4, 4), np.float32), 2, method="magic")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_input(bad):
+    data = np.zeros((4, 4), np.float32)
+    data[1, 2] = bad
+    with pytest.raises(ValueError, match="1 NaN or infinite value"):
+        upscale(data, 2)
+
+
+def test_empty_input():
+    with pytest.raises(ValueError, match="image is empty"):
+        upscale(np.zeros((0, 5), np.float32), 2)
+
+
+def test_axes_that_do_not_fit():
+    with pytest.raises(ValueError, match="has 3 letters but the array has 2"):
+        upscale(np.zeros((4, 4), np.float32), 2, axes="ZYX")
+
+
+def test_unsupported_dtype():
+    with pytest.raises(TypeError, match="dtype int64.*astype"):
+        upscale(np.zeros((4, 4), np.int64), 2)
+
+
+def test_output_too_large_is_refused_before_allocating(monkeypatch):
+    monkeypatch.setattr(memory, "available_memory", lambda: 10_000)
+    with pytest.raises(ValueError, match=r"would need .* only 9.8 KiB is available"):
+        upscale(np.zeros((20, 20), np.uint8), 10)
+
+
+def test_output_too_large_for_this_machine():
+    """No monkeypatch: a 4-petabyte output does not fit anywhere."""
+    with pytest.raises(ValueError, match="would need .*PiB"):
+        upscale(np.zeros((100, 100), np.float64), 1e5)
+
+
+def test_upscale_is_the_public_entry():
+    assert napari_sr.upscale is upscale
