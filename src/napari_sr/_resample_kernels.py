@@ -1,0 +1,71 @@
+"""Compiled (numba) loops of :mod:`napari_sr.resample`: one axis at a time, on the CPU.
+
+Both kernels take a resampling plan made in :mod:`napari_sr.resample`. Output pixel
+``i = p * k + r`` (phase ``r``) is ``sum_t weights[r, t] * padded[left[r] + q * k + t]``,
+where ``padded`` is the input line extended at both ends by ``padmap`` (mirror or
+replicate). The scale is ``p / q``, so the weights repeat with period ``p``.
+
+Loops index through slices that start at the varying offset, so that every index inside
+a loop is a non-negative induction variable: numba then drops its negative-index checks
+and LLVM vectorises the inner loops (about 3x faster than indexing ``buf[off + k]``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(parallel=True, cache=True, fastmath=True, nogil=True)
+def resample_last_axis(x, padmap, left, weights, p, q, out):  # pragma: no cover - compiled
+    """Resample the last axis: ``x`` (N, L) -> ``out`` (N, O)."""
+    n_lines, n_out = out.shape
+    n_taps = weights.shape[1]
+    n_pad = padmap.shape[0]
+    n_k = (n_out + p - 1) // p
+    for n in prange(n_lines):
+        src = x[n]
+        buf = np.empty(n_pad, out.dtype)
+        for j in range(n_pad):
+            buf[j] = src[padmap[j]]
+        phases = np.zeros((p, n_k), out.dtype)
+        for r in range(p):
+            acc = phases[r]
+            for t in range(n_taps):
+                w = weights[r, t]
+                seg = buf[left[r] + t :]
+                if q == 1:
+                    for k in range(n_k):
+                        acc[k] += w * seg[k]
+                else:
+                    for k in range(n_k):
+                        acc[k] += w * seg[q * k]
+        dst = out[n]
+        for r in range(min(p, n_out)):
+            acc = phases[r]
+            dst_r = dst[r:]
+            for k in range((n_out - r + p - 1) // p):
+                dst_r[p * k] = acc[k]
+
+
+@njit(parallel=True, cache=True, fastmath=True, nogil=True)
+def resample_middle_axis(x, index, weights, out):  # pragma: no cover - compiled
+    """Resample the middle axis: ``x`` (N, L, M) -> ``out`` (N, O, M).
+
+    ``index`` and ``weights`` are (O, T): the source lines of output line ``i`` (already
+    mapped into range) and their weights. Whole lines of M values are combined, so the
+    inner loop runs over contiguous memory.
+    """
+    n_lines, n_out, n_inner = out.shape
+    n_taps = index.shape[1]
+    for job in prange(n_lines * n_out):
+        n = job // n_out
+        i = job % n_out
+        dst = out[n, i]
+        for m in range(n_inner):
+            dst[m] = 0
+        for t in range(n_taps):
+            w = weights[i, t]
+            src = x[n, index[i, t]]
+            for m in range(n_inner):
+                dst[m] += w * src[m]
