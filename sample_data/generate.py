@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 # Synthetic microscope: 0.2 µm pixels in xy; z sampled 4x coarser in the observed stack.
 XY_UM = 0.2
 Z_FACTOR = 4
-SIGMA_XY_UM = 0.12  # lateral PSF, Gaussian sigma (NA ~1.4, 520 nm emission)
+SIGMA_XY_UM = 0.12  # lateral PSF, Gaussian sigma (widefield NA ~0.9 at 520 nm, Zhang 2007)
 SIGMA_Z_UM = 0.45  # axial PSF, Gaussian sigma: ~3.75x the lateral one
 PEAK_PHOTONS = 200.0
 BACKGROUND_PHOTONS = 5.0

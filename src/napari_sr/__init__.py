@@ -22,16 +22,22 @@ _LAZY = {
     "Image": ".image",
     "upscale": ".engine.upscaler",
     "resize": ".resample",
+    "degrade": ".degrade",
+    "psnr": ".metrics",
+    "ssim": ".metrics",
     "Cancelled": ".engine.progress",
     "list_samples": ".samples",
     "load_sample": ".samples",
 }
-_SUBMODULES = ("io", "axes", "geometry", "samples")
+_SUBMODULES = ("io", "axes", "geometry", "metrics", "samples")
 
 __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
     "__version__",
     "upscale",
     "resize",
+    "degrade",
+    "psnr",
+    "ssim",
     "list_samples",
     "load_sample",
     "Image",
@@ -39,11 +45,14 @@ __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
     "io",
     "axes",
     "geometry",
+    "metrics",
     "samples",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from . import axes, geometry, io, samples
+    from . import axes, geometry, io, metrics, samples
+    from .degrade import degrade
+    from .metrics import psnr, ssim
     from .engine.progress import Cancelled
     from .engine.upscaler import upscale
     from .image import Image
