@@ -52,10 +52,10 @@ __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import axes, geometry, io, metrics, samples
     from .degrade import degrade
-    from .metrics import psnr, ssim
     from .engine.progress import Cancelled
     from .engine.upscaler import upscale
     from .image import Image
+    from .metrics import psnr, ssim
     from .resample import resize
     from .samples import list_samples, load_sample
 
