@@ -303,3 +303,80 @@ def test_module_entry_point(stack):
         [sys.executable, "-m", "napari_sr.cli", "info", str(stack)], capture_output=True, text=True
     )
     assert done.returncode == 0 and "ZYX" in done.stdout
+
+
+# ------------------------------------------------------------------------- degrade, compare
+
+
+def test_compare_prints_a_table(capsys, tmp_path):
+    csv_path = tmp_path / "scores.csv"
+    code, out, err = run(
+        capsys,
+        "compare",
+        str(sample_path("immunohistochemistry")),
+        "--scale",
+        "2",
+        "--methods",
+        "nearest,bicubic",
+        "--csv",
+        str(csv_path),
+    )
+    assert code == 0, err
+    lines = out.splitlines()
+    assert "x2" in lines[0] and "Y (BT.601)" in lines[0] and "2-pixel border" in lines[0]
+    assert lines[1].split()[:3] == ["method", "PSNR", "(dB)"]
+    assert lines[2].startswith("nearest") and lines[3].startswith("bicubic")
+    assert csv_path.read_text().startswith("method,psnr_db,ssim,seconds")
+
+
+def test_compare_default_methods(capsys):
+    code, out, _ = run(capsys, "compare", str(sample_path("microaneurysms")), "-s", "2")
+    assert code == 0
+    for method in ("nearest", "bilinear", "bicubic", "bicubic-opencv", "lanczos3", "area"):
+        assert any(line.startswith(method + " ") for line in out.splitlines())
+
+
+def test_compare_bad_method(capsys):
+    code, _, err = run(capsys, "compare", str(sample_path("cell")), "-s", "2", "--methods", "x")
+    assert_one_line_error(code, err, "unknown method 'x'")
+
+
+def test_degrade_z_with_psf_and_noise(capsys, tmp_path):
+    out = tmp_path / "low.ome.tif"
+    code, text, err = run(
+        capsys,
+        "degrade",
+        str(sample_path("anisotropic_stack", ground_truth=True)),
+        str(out),
+        "--scale",
+        "4",
+        "--along",
+        "Z",
+        "--psf",
+        "na=0.9,wavelength=0.52",
+        "--noise",
+        "poisson=200",
+        "--seed",
+        "3",
+    )
+    assert code == 0, err
+    image = io.read(out)
+    assert image.shape == (32, 128, 128)
+    assert image.pixel_size == pytest.approx({"Z": 0.8, "Y": 0.2, "X": 0.2})
+    assert image.metadata["provenance"]["operation"] == "degrade"
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--noise", "speckle=3"], "--noise takes KEY=VALUE pairs"),
+        (["--noise", "poisson=lots"], "is not a valid value"),
+        (["--psf", "na=1.4"], "psf needs wavelength"),
+        (["--kernel", "gauss"], "unknown kernel"),
+    ],
+)
+def test_degrade_errors(capsys, tmp_path, extra, match):
+    code, _, err = run(
+        capsys, "degrade", str(sample_path("cell")), str(tmp_path / "o.ome.tif"), "-s", "2", *extra
+    )
+    assert_one_line_error(code, err, match)

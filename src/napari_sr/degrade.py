@@ -185,6 +185,13 @@ def degrade(
             f"unknown kernel {kernel!r}; choose 'decimate' or one of "
             f"{', '.join(INTERPOLATION_METHODS)}"
         )
+    if isinstance(psf, Mapping) and "pixel_size" not in psf:
+        if source is None or not source.pixel_size:
+            raise ValueError(
+                "psf needs the pixel size: give psf={..., 'pixel_size': 0.1} (µm) or pass an "
+                "Image (or a file) that records its pixel size"
+            )
+        psf = {**psf, "pixel_size": source.pixel_size}
     sigmas = _sigmas(blur, psf, axes, factors)
     rng = np.random.default_rng(seed)
 
@@ -249,6 +256,12 @@ def _sigmas(blur, psf, axes: str, factors: dict[str, float]) -> dict[str, float]
             variances[axis] = variances.get(axis, 0.0) + sigma**2
     if psf is not None:
         if isinstance(psf, Mapping):
+            missing = [k for k in ("na", "wavelength") if k not in psf]
+            if missing:
+                raise ValueError(
+                    f"psf needs {' and '.join(missing)}: e.g. na=1.4 and wavelength=0.52 "
+                    "(emission, µm)"
+                )
             psf = GaussianPSF(**psf)
         for axis, sigma in psf.sigma_pixels(axes).items():
             variances[axis] = variances.get(axis, 0.0) + sigma**2

@@ -1,0 +1,74 @@
+"""The benchmark-style comparison: protocol, scores and table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_sr import degrade, psnr, ssim, upscale
+from napari_sr.evaluation import compare_methods
+
+
+@pytest.fixture
+def rgb(rng):
+    from skimage.data import immunohistochemistry
+
+    return immunohistochemistry()[:98, :101]  # not a multiple of 3: the protocol crops
+
+
+def test_protocol_by_hand(rgb):
+    result = compare_methods(rgb, 3, ["bicubic", "nearest"])
+    hr = rgb[:96, :99]  # cropped to a multiple of the scale
+    low = degrade(hr, 3)
+    np.testing.assert_array_equal(result.low_resolution, low)
+    restored = upscale(low, 3, method="bicubic")
+    expected_psnr = psnr(hr, restored, crop_border=3, y_channel=True)
+    expected_ssim = ssim(hr, restored, crop_border=3, y_channel=True)
+    row = result.rows[0]
+    assert row["method"] == "bicubic"
+    assert row["psnr_db"] == pytest.approx(expected_psnr)
+    assert row["ssim"] == pytest.approx(expected_ssim)
+    assert row["seconds"] > 0
+    # bicubic restores natural images better than nearest
+    assert result.rows[0]["psnr_db"] > result.rows[1]["psnr_db"]
+
+
+def test_table_and_csv(rgb, tmp_path):
+    result = compare_methods(rgb, 2, ["nearest", "bicubic"])
+    table = result.table().splitlines()
+    assert table[0].split() == ["method", "PSNR", "(dB)", "SSIM", "seconds"]
+    assert table[2].startswith("bicubic") and "*" in table[2]  # best PSNR marked
+    result.write_csv(tmp_path / "scores.csv")
+    lines = (tmp_path / "scores.csv").read_text().splitlines()
+    assert lines[0] == "method,psnr_db,ssim,seconds"
+    assert float(lines[2].split(",")[1]) == pytest.approx(result.rows[1]["psnr_db"])
+    with pytest.raises(FileExistsError):
+        result.write_csv(tmp_path / "scores.csv")
+
+
+def test_stack_scored_plane_by_plane(rng):
+    stack = (rng.random((3, 40, 40)) * 1000).astype(np.uint16)
+    result = compare_methods(stack, 2, ["bilinear"])
+    low = degrade(stack, 2)
+    out = upscale(low, 2, method="bilinear")
+    per_plane = np.mean([ssim(stack[z], out[z], crop_border=2) for z in range(3)])
+    assert result.rows[0]["ssim"] == pytest.approx(per_plane)
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((1, ["bicubic"]), "scale above 1"),
+        ((2, []), "at least one method"),
+        ((2, ["magic"]), "unknown method 'magic'"),
+    ],
+)
+def test_errors(rgb, args, match):
+    with pytest.raises(ValueError, match=match):
+        compare_methods(rgb, *args)
+
+
+def test_float_needs_data_range(rng):
+    with pytest.raises(ValueError, match="data_range is required"):
+        compare_methods(rng.random((32, 32)), 2, ["bicubic"])
+    assert compare_methods(rng.random((32, 32)), 2, ["bicubic"], data_range=1.0).rows
