@@ -343,7 +343,7 @@ def test_compare_bad_method(capsys):
 
 def test_degrade_z_with_psf_and_noise(capsys, tmp_path):
     out = tmp_path / "low.ome.tif"
-    code, text, err = run(
+    code, _, err = run(
         capsys,
         "degrade",
         str(sample_path("anisotropic_stack", ground_truth=True)),
