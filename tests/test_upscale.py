@@ -93,7 +93,25 @@ def test_image_in_image_out_geometry():
     assert prov["method"] == "bicubic" and prov["scale"] == 2.0 and prov["source"] == "in.tif"
 
 
-def test_progress_is_reported_per_plane(rng):
+@pytest.fixture
+def one_plane_batches(monkeypatch):
+    from napari_sr.engine import upscaler
+
+    monkeypatch.setattr(upscaler, "BATCH_BYTES", 1)
+
+
+def test_progress_counts_planes_in_batches(rng):
+    calls = []
+    upscale(
+        rng.random((3, 4, 8, 8)).astype(np.float32),
+        2,
+        axes="TZYX",
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    assert calls == [(12, 12)]  # small planes: one batch
+
+
+def test_progress_is_reported_per_plane(rng, one_plane_batches):
     calls = []
     upscale(
         rng.random((3, 4, 8, 8)).astype(np.float32),
@@ -104,7 +122,7 @@ def test_progress_is_reported_per_plane(rng):
     assert calls == [(k, 12) for k in range(1, 13)]
 
 
-def test_cancel_event_stops_the_work(rng):
+def test_cancel_event_stops_the_work(rng, one_plane_batches):
     cancel = threading.Event()
     seen = []
 

@@ -19,14 +19,14 @@ DEFAULT_METHOD = "bicubic"
 
 @dataclass(frozen=True)
 class PlaneMethod:
-    """A single-image SR method working on one float (Y, X) plane at a time.
+    """A single-image SR method working on batches of float (Y, X) planes.
 
     Attributes
     ----------
     name : str
         Name recorded in provenance.
     run : callable
-        ``run(plane, scale) -> plane`` on float32/float64 arrays.
+        ``run(planes, scale) -> planes`` on float32/float64 arrays of shape (N, Y, X).
     """
 
     name: str
@@ -58,7 +58,9 @@ def resolve_method(method: str | None) -> PlaneMethod:
     if name not in INTERPOLATION_METHODS:
         raise ValueError(f"unknown method {method!r}; available: {', '.join(available_methods())}")
 
-    def run(plane: np.ndarray, scale: float) -> np.ndarray:
-        return resize(plane, scale, method=name, axes="YX", dtype=plane.dtype)
+    def run(planes: np.ndarray, scale: float) -> np.ndarray:
+        return resize(
+            planes, {"Y": scale, "X": scale}, method=name, axes="TYX", dtype=planes.dtype
+        )
 
     return PlaneMethod(name=name, run=run)

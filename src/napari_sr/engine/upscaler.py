@@ -20,6 +20,10 @@ from .progress import CancelToken, ProgressCallback, raise_if_cancelled, report
 PLANE_AXES = "YX"
 """The axes a single-image method sees together; all others are looped over."""
 
+BATCH_BYTES = 32 * 2**20
+"""Planes go to the method in batches of about this many output bytes (at least one):
+large enough to keep every core busy, small enough to cancel within a fraction of a second."""
+
 
 @overload
 def upscale(image: Image, scale: float, **kwargs) -> Image: ...
@@ -48,7 +52,9 @@ def upscale(
     scale : float
         Upscaling factor for Y and X, > 0. Output planes are ``ceil(n * scale)`` long.
     method : str, optional
-        ``'nearest'``, ``'bilinear'`` or ``'bicubic'``; None for the best bundled default.
+        An interpolation method of :func:`~napari_sr.resize` (``'nearest'``,
+        ``'bilinear'``, ``'bicubic'``, ``'bicubic-opencv'``, ``'lanczos3'``, ``'area'``);
+        None for the best bundled default (bicubic until trained weights ship).
     axes : str, optional
         Axes of ``image``, e.g. ``'TZCYX'``; default from the Image, else guessed from the
         shape (2-D ``YX``, 3-D ``ZYX``, trailing 3 or 4 → RGB; see :mod:`napari_sr.axes`).
@@ -56,9 +62,9 @@ def upscale(
     dtype : dtype, optional
         Output dtype; default the input's (integers rounded and clipped to range).
     progress : callable, optional
-        ``progress(done, total)`` after each plane.
+        ``progress(done, total)``, counting planes, after each batch of planes.
     cancel : threading.Event or callable, optional
-        Checked between planes; when set, :class:`~napari_sr.engine.progress.Cancelled`
+        Checked between batches of planes; when set, :class:`~napari_sr.engine.progress.Cancelled`
         is raised and nothing is returned.
 
     Returns
@@ -102,14 +108,17 @@ def upscale(
     out = np.empty(out_shape, dtype=out_dtype)
     src = np.moveaxis(data, (y, x), (-2, -1))
     dst = np.moveaxis(out, (y, x), (-2, -1))  # a view: writing it fills ``out``
-    loop_shape = src.shape[:-2]
-    total = math.prod(loop_shape)
+    indices = list(itertools.product(*map(range, src.shape[:-2])))
     work = working_dtype(in_dtype)
-    for done, index in enumerate(itertools.product(*map(range, loop_shape)), start=1):
+    batch = max(1, BATCH_BYTES // plane_bytes)
+    for start in range(0, len(indices), batch):
         raise_if_cancelled(cancel)
-        plane = src[index].astype(work, copy=False)
-        dst[index] = cast(plan.run(plane, scale), out_dtype)
-        report(progress, done, total)
+        chunk = indices[start : start + batch]
+        planes = np.stack([src[index] for index in chunk]).astype(work, copy=False)
+        result = cast(plan.run(planes, scale), out_dtype)
+        for index, plane in zip(chunk, result, strict=True):
+            dst[index] = plane
+        report(progress, start + len(chunk), len(indices))
     if source is None:
         return out
     return _upscaled_image(source, out, axes, scale, plan.name, time.perf_counter() - started)
