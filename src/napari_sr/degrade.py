@@ -34,7 +34,7 @@ import numpy as np
 
 from ._intensity import cast, check_dtype, check_finite, working_dtype
 from .axes import SPATIAL_AXES, resolve_axes
-from .geometry import check_scale, upscaled_origin
+from .geometry import check_scale
 from .image import Image
 from .resample import INTERPOLATION_METHODS, resize
 
@@ -215,7 +215,14 @@ def degrade(
     out = cast(work, dtype)
     if source is None:
         return out
-    return _degraded_image(source, out, axes, factors)
+    provenance = {"operation": "degrade", "factors": factors, "kernel": kernel}
+    if sigmas:
+        provenance["blur_sigma_pixels"] = sigmas
+    if noise:
+        provenance["noise"] = dict(noise)
+        provenance["seed"] = seed if isinstance(seed, int) else None
+    enlarge = {a: 1 / f for a, f in factors.items()}
+    return source.replace(axes=axes).resampled(out, enlarge, provenance)
 
 
 def _factors(scale: float | Mapping[str, float], axes: str) -> dict[str, float]:
@@ -295,22 +302,3 @@ def _add_noise(work: np.ndarray, noise, rng: np.random.Generator, dtype: np.dtyp
             raise ValueError(f"gaussian noise sigma must be ≥ 0, not {sigma}")
         out = out + rng.normal(0.0, sigma, out.shape).astype(work.dtype)
     return out
-
-
-def _degraded_image(source: Image, out: np.ndarray, axes: str, factors: dict) -> Image:
-    pixel_size = dict(source.pixel_size)
-    origin = dict(source.origin)
-    for axis, f in factors.items():
-        size = pixel_size.get(axis, 1.0)
-        if axis in pixel_size:
-            pixel_size[axis] = size * f
-        origin[axis] = upscaled_origin(origin.get(axis, 0.0), size, 1 / f)
-    provenance = {"operation": "degrade", "factors": factors}
-    return Image(
-        out,
-        axes=axes,
-        pixel_size=pixel_size,
-        unit=source.unit,
-        origin=origin,
-        metadata={"provenance": provenance},
-    )

@@ -106,6 +106,36 @@ class Image:
         """A copy with some fields changed (``dataclasses.replace``)."""
         return replace(self, **changes)
 
+    def resampled(
+        self, data: np.ndarray, factors: dict[str, float], provenance: dict[str, Any]
+    ) -> Image:
+        """The Image of ``data``, made from this one by resampling axis ``a`` by
+        ``factors[a]`` (> 1 enlarges): pixel sizes divided by the factors, origins moved
+        so that both grids cover the same footprint (:mod:`napari_sr.geometry`), and
+        ``provenance`` recorded with this image's file and provenance as its source."""
+        from .geometry import upscaled_origin, upscaled_pixel_size
+
+        pixel_size = dict(self.pixel_size)
+        origin = dict(self.origin)
+        for axis, factor in factors.items():
+            size = pixel_size.get(axis, 1.0)  # without a physical size, geometry is in pixels
+            if axis in pixel_size:
+                pixel_size[axis] = upscaled_pixel_size(size, factor)
+            origin[axis] = upscaled_origin(origin.get(axis, 0.0), size, factor)
+        record = dict(provenance)
+        if "path" in self.metadata:
+            record["source"] = self.metadata["path"]
+        if "provenance" in self.metadata:
+            record["source_provenance"] = self.metadata["provenance"]
+        return Image(
+            data,
+            axes=self.axes,
+            pixel_size=pixel_size,
+            unit=self.unit,
+            origin=origin,
+            metadata={"provenance": record},
+        )
+
     def describe_pixel_size(self) -> str:
         """Human-readable pixel sizes, e.g. ``Z 0.8 µm, Y 0.2 µm, X 0.2 µm``."""
         if not self.pixel_size:

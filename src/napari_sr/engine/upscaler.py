@@ -11,7 +11,7 @@ import numpy as np
 
 from .._intensity import cast, check_dtype, check_finite, working_dtype
 from ..axes import resolve_axes
-from ..geometry import check_scale, upscaled_origin, upscaled_pixel_size
+from ..geometry import check_scale
 from ..image import Image
 from .memory import check_fits
 from .methods import resolve_method
@@ -121,34 +121,10 @@ def upscale(
         report(progress, start + len(chunk), len(indices))
     if source is None:
         return out
-    return _upscaled_image(source, out, axes, scale, plan.name, time.perf_counter() - started)
-
-
-def _upscaled_image(
-    source: Image, out: np.ndarray, axes: str, scale: float, method: str, seconds: float
-) -> Image:
-    pixel_size = dict(source.pixel_size)
-    origin = dict(source.origin)
-    for axis in PLANE_AXES:
-        size = pixel_size.get(axis, 1.0)  # without a physical size, geometry is in pixels
-        if axis in pixel_size:
-            pixel_size[axis] = upscaled_pixel_size(size, scale)
-        origin[axis] = upscaled_origin(origin.get(axis, 0.0), size, scale)
     provenance = {
         "operation": "upscale",
-        "method": method,
+        "method": plan.name,
         "scale": scale,
-        "seconds": round(seconds, 3),
+        "seconds": round(time.perf_counter() - started, 3),
     }
-    if "path" in source.metadata:
-        provenance["source"] = source.metadata["path"]
-    if "provenance" in source.metadata:
-        provenance["source_provenance"] = source.metadata["provenance"]
-    return Image(
-        out,
-        axes=axes,
-        pixel_size=pixel_size,
-        unit=source.unit,
-        origin=origin,
-        metadata={"provenance": provenance},
-    )
+    return source.replace(axes=axes).resampled(out, dict.fromkeys(PLANE_AXES, scale), provenance)
