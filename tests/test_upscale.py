@@ -194,3 +194,12 @@ def test_output_too_large_for_this_machine():
 
 def test_upscale_is_the_public_entry():
     assert napari_sr.upscale is upscale
+
+
+def test_image_with_other_axes_drops_sizes_of_renamed_axes():
+    image = Image(
+        np.zeros((3, 8, 8), np.uint8), axes="ZYX", pixel_size={"Z": 1, "Y": 0.5, "X": 0.5}
+    )
+    out = upscale(image, 2, axes="TYX")
+    assert out.axes == "TYX"
+    assert out.pixel_size == pytest.approx({"Y": 0.25, "X": 0.25})

@@ -222,7 +222,7 @@ def degrade(
         provenance["noise"] = dict(noise)
         provenance["seed"] = seed if isinstance(seed, int) else None
     enlarge = {a: 1 / f for a, f in factors.items()}
-    return source.replace(axes=axes).resampled(out, enlarge, provenance)
+    return source.with_axes(axes).resampled(out, enlarge, provenance)
 
 
 def _factors(scale: float | Mapping[str, float], axes: str) -> dict[str, float]:

@@ -106,6 +106,20 @@ class Image:
         """A copy with some fields changed (``dataclasses.replace``)."""
         return replace(self, **changes)
 
+    def with_axes(self, axes: str) -> Image:
+        """A copy with other axes letters; pixel sizes and origins of axes that are no
+        longer there are dropped."""
+        axes = resolve_axes(axes, self.shape)
+        if axes == self.axes:
+            return self
+        keep = [a for a in self.pixel_size if a in axes]
+        return self.replace(
+            axes=axes,
+            pixel_size={a: self.pixel_size[a] for a in keep},
+            unit={a: self.unit[a] for a in keep},
+            origin={a: v for a, v in self.origin.items() if a in axes},
+        )
+
     def resampled(
         self, data: np.ndarray, factors: dict[str, float], provenance: dict[str, Any]
     ) -> Image:

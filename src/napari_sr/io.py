@@ -97,14 +97,7 @@ def read(path: str | os.PathLike, *, axes: str | None = None) -> Image:
     if image.data.size == 0:
         raise ValueError(f"{str(path)!r} holds an empty image of shape {image.data.shape}")
     if axes is not None:
-        axes = validate_axes(axes, image.shape)
-        keep = [a for a in image.pixel_size if a in axes]  # sizes of renamed axes no longer apply
-        image = image.replace(
-            axes=axes,
-            pixel_size={a: image.pixel_size[a] for a in keep},
-            unit={a: image.unit[a] for a in keep},
-            origin={a: v for a, v in image.origin.items() if a in axes},
-        )
+        image = image.with_axes(validate_axes(axes, image.shape))
     return image
 
 

@@ -127,4 +127,4 @@ def upscale(
         "scale": scale,
         "seconds": round(time.perf_counter() - started, 3),
     }
-    return source.replace(axes=axes).resampled(out, dict.fromkeys(PLANE_AXES, scale), provenance)
+    return source.with_axes(axes).resampled(out, dict.fromkeys(PLANE_AXES, scale), provenance)
