@@ -1,0 +1,96 @@
+"""The registry table: one line per architecture. Importing this module fills
+:data:`napari_sr.models.registry.REGISTRY`; it imports no torch."""
+
+from __future__ import annotations
+
+from .registry import REGISTRY, ModelSpec
+
+_ANY = (2, 3, 4)
+
+REGISTRY.add(
+    ModelSpec(
+        "srcnn",
+        "srcnn:SRCNN",
+        "pre",
+        _ANY,
+        halo=8,
+        paper="Dong et al., TPAMI 2016, doi:10.1109/TPAMI.2015.2439281",
+        defaults={"features": (64, 32), "kernels": (9, 1, 5)},
+    )
+)
+REGISTRY.add(
+    ModelSpec(
+        "srcnn_bn",
+        "teaching:SRCNNBN",
+        "pre",
+        _ANY,
+        halo=8,
+        paper="SRCNN with batch normalisation (teaching deck)",
+    )
+)
+REGISTRY.add(
+    ModelSpec(
+        "srresnet_mini",
+        "teaching:SRResNetMini",
+        "pre",
+        _ANY,
+        halo=16,
+        paper="six-block residual network (teaching deck)",
+        defaults={"blocks": 6, "features": 64},
+    )
+)
+REGISTRY.add(
+    ModelSpec(
+        "srresnet_lite",
+        "teaching:SRResNetLite",
+        "pre",
+        _ANY,
+        halo=8,
+        paper="one-block residual network (teaching deck)",
+    )
+)
+REGISTRY.add(
+    ModelSpec(
+        "sr_autoencoder",
+        "teaching:SRAutoencoder",
+        "pre",
+        _ANY,
+        size_multiple=4,
+        halo=24,
+        tiling_safe=True,
+        paper="encoder-decoder with skip additions (teaching deck)",
+    )
+)
+REGISTRY.add(
+    ModelSpec(
+        "fsrcnn",
+        "fsrcnn:FSRCNN",
+        "post",
+        _ANY,
+        halo=8,
+        paper="Dong, Loy & Tang, ECCV 2016, doi:10.1007/978-3-319-46475-6_25",
+        defaults={"d": 56, "s": 12, "m": 4},
+    )
+)
+REGISTRY.add(
+    ModelSpec(
+        "espcn",
+        "espcn:ESPCN",
+        "post",
+        _ANY,
+        halo=4,
+        paper="Shi et al., CVPR 2016, doi:10.1109/CVPR.2016.207",
+        defaults={"features": (64, 32)},
+    )
+)
+REGISTRY.add(
+    ModelSpec(
+        "vdsr",
+        "vdsr:VDSR",
+        "pre",
+        _ANY,
+        halo=24,
+        paper="Kim, Lee & Lee, CVPR 2016, doi:10.1109/CVPR.2016.182",
+        defaults={"depth": 20, "features": 64},
+    )
+)

@@ -1,0 +1,165 @@
+"""The model registry: names, what each model is, and how to build it.
+
+Every architecture is one :class:`ModelSpec` line in :data:`REGISTRY` (see
+``_catalogue.py``): its name, the ``module:Class`` that builds it, and a descriptor of what
+the inference engine and the user need to know (scales, channels, size multiple, whether
+tiling and half precision are safe, the upsampling framework, the paper). Building a model
+imports only its family's module.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+FRAMEWORKS = ("pre", "post", "progressive", "iterative")
+"""Where upsampling happens: before the network (on an interpolated input), at its end,
+in stages, or by repeated up/down projection."""
+
+
+class UnknownModelError(ValueError):
+    """No model of that name is registered."""
+
+
+class DuplicateModelError(ValueError):
+    """A model of that name is already registered."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Descriptor of a registered architecture.
+
+    Attributes
+    ----------
+    name : str
+        Registry name, lower case, e.g. ``"edsr_baseline"``.
+    builder : str
+        ``"module:Class"`` inside :mod:`napari_sr.models`; the class takes keyword-only
+        hyperparameters including ``scale`` and ``in_channels``.
+    framework : {'pre', 'post', 'progressive', 'iterative'}
+        Upsampling framework (Wang, Chen & Hoi 2020, "Deep learning for image SR: a survey").
+    scales : tuple of int
+        Scales the architecture supports.
+    paper : str
+        Reference with DOI or arXiv id.
+    size_multiple : int
+        Input height and width must be multiples of this (the engine pads and crops).
+    tiling_safe : bool
+        Output depends on a bounded neighbourhood only, so tiles with a halo reproduce the
+        untiled result.
+    halo : int
+        Context, in input pixels, a tile needs on each side to reproduce the untiled output.
+    half_precision_safe : bool
+        Runs in fp16/bf16 without overflow or visible loss.
+    defaults : dict
+        The paper's default hyperparameters (documentation; the class defaults are these).
+    """
+
+    name: str
+    builder: str
+    framework: str
+    scales: tuple[int, ...]
+    paper: str
+    size_multiple: int = 1
+    tiling_safe: bool = True
+    halo: int = 16
+    half_precision_safe: bool = True
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.framework not in FRAMEWORKS:
+            raise ValueError(f"framework must be one of {FRAMEWORKS}, not {self.framework!r}")
+
+
+class Registry:
+    """An explicit table of :class:`ModelSpec`, with typed errors."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, ModelSpec] = {}
+
+    def add(self, spec: ModelSpec) -> ModelSpec:
+        if spec.name in self._specs:
+            raise DuplicateModelError(f"a model named {spec.name!r} is already registered")
+        self._specs[spec.name] = spec
+        return spec
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def spec(self, name: str) -> ModelSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            close = [n for n in self._specs if name.lower().replace("-", "_") in n]
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise UnknownModelError(
+                f"unknown model {name!r}{hint}; list them with napari_sr.list_models()"
+            ) from None
+
+    def names(self, pattern: str | None = None) -> list[str]:
+        names = sorted(self._specs)
+        return names if pattern is None else fnmatch.filter(names, pattern.lower())
+
+    def builder(self, name: str) -> type:
+        module, _, cls = self.spec(name).builder.partition(":")
+        return getattr(importlib.import_module(f"napari_sr.models.{module}"), cls)
+
+
+REGISTRY = Registry()
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Names of the registered architectures, optionally filtered by a glob pattern.
+
+    Examples
+    --------
+    >>> list_models("edsr*")  # doctest: +SKIP
+    ['edsr', 'edsr_baseline']
+    """
+    from . import _catalogue  # noqa: F401 - fills REGISTRY
+
+    return REGISTRY.names(pattern)
+
+
+def create_model(name: str, *, scale: int, in_channels: int = 1, **hparams: Any):
+    """Build a registered architecture with fresh weights.
+
+    Parameters
+    ----------
+    name : str
+        A name from :func:`list_models`.
+    scale : int
+        Upscaling factor; must be one of the model's ``scales``.
+    in_channels : int
+        Image channels in and out (1 for microscopy, 3 for RGB).
+    **hparams
+        Hyperparameters of the architecture, overriding the paper's defaults. Unknown
+        names are an error listing the valid ones.
+
+    Returns
+    -------
+    torch.nn.Module
+        With a ``spec`` attribute (its :class:`ModelSpec`) and ``scale`` and
+        ``in_channels`` attributes.
+    """
+    from . import _catalogue  # noqa: F401
+
+    spec = REGISTRY.spec(name)
+    if scale not in spec.scales:
+        raise ValueError(f"{name} supports scales {', '.join(map(str, spec.scales))}, not {scale}")
+    cls = REGISTRY.builder(name)
+    accepted = [
+        p.name for p in inspect.signature(cls).parameters.values() if p.kind == p.KEYWORD_ONLY
+    ]
+    unknown = sorted(set(hparams) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"{name} has no hyperparameter(s) {', '.join(unknown)}; it takes "
+            f"{', '.join(p for p in accepted if p not in ('scale', 'in_channels'))}"
+        )
+    model = cls(scale=scale, in_channels=in_channels, **hparams)
+    model.spec = spec
+    return model
