@@ -24,6 +24,8 @@ _LAZY = {
     "resize": ".resample",
     "degrade": ".degrade",
     "psnr": ".metrics",
+    "list_models": ".models.registry",
+    "create_model": ".models.registry",
     "ssim": ".metrics",
     "Cancelled": ".engine.progress",
     "list_samples": ".samples",
@@ -38,6 +40,8 @@ __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
     "degrade",
     "psnr",
     "ssim",
+    "list_models",
+    "create_model",
     "list_samples",
     "load_sample",
     "Image",
@@ -56,6 +60,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .engine.upscaler import upscale
     from .image import Image
     from .metrics import psnr, ssim
+    from .models.registry import create_model, list_models
     from .resample import resize
     from .samples import list_samples, load_sample
 

@@ -1,0 +1,60 @@
+"""Every architecture at its paper's hyperparameters has the paper's parameter count."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from napari_sr.models import create_model  # noqa: E402
+from napari_sr.models._common import count_parameters  # noqa: E402
+
+
+def _weights_only(model) -> int:
+    """Convolution and deconvolution kernels only, as FSRCNN's Table 1 counts."""
+    return sum(
+        p.numel() for n, p in model.named_parameters() if n.endswith("weight") and p.ndim == 4
+    )
+
+
+def _all(model) -> int:
+    return count_parameters(model)
+
+
+def _keras(model) -> int:
+    """Keras' count: parameters plus batch-norm moving mean and variance."""
+    return count_parameters(model, buffers=True)
+
+
+# name, scale, channels, expected, counting rule, source
+COUNTS = [
+    ("srcnn", 2, 1, 8_129, _all, "Dong et al. 2016: 9-1-5, 64/32 filters, 8,129 parameters"),
+    ("srcnn_bn", 2, 3, 20_483, _keras, "teaching deck (issue 4), Keras count"),
+    ("srresnet_mini", 2, 3, 449_731, _keras, "teaching deck (issue 4), Keras count"),
+    ("srresnet_lite", 2, 3, 39_875, _keras, "teaching deck (issue 4), Keras count"),
+    ("sr_autoencoder", 2, 3, 1_848_067, _keras, "teaching deck (issue 4), Keras count"),
+    ("fsrcnn", 2, 1, 12_464, _weights_only, "Dong, Loy & Tang 2016, Table 1: FSRCNN(56,12,4)"),
+    (
+        "espcn",
+        3,
+        1,
+        22_729,
+        _all,
+        "Shi et al. 2016 layer sizes (5x5x64, 3x3x32, 3x3xr^2) as in yjn870/ESPCN-pytorch",
+    ),
+    ("vdsr", 2, 1, 664_704, _all, "twtygqyy/pytorch-vdsr (20 bias-free 3x3 layers of 64)"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "scale", "channels", "expected", "rule", "source"), COUNTS, ids=[c[0] for c in COUNTS]
+)
+def test_parameter_count(name, scale, channels, expected, rule, source):
+    model = create_model(name, scale=scale, in_channels=channels)
+    assert rule(model) == expected, source
+
+
+def test_every_registered_model_has_a_count():
+    from napari_sr.models import list_models
+
+    assert {c[0] for c in COUNTS} == set(list_models())
