@@ -380,3 +380,39 @@ def test_degrade_errors(capsys, tmp_path, extra, match):
         capsys, "degrade", str(sample_path("cell")), str(tmp_path / "o.ome.tif"), "-s", "2", *extra
     )
     assert_one_line_error(code, err, match)
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["upscale", "{src}", "{out}", "-s", "1e300"], "would need"),
+        (["degrade", "{src}", "{out}", "-s", "2", "--blur", "1e300"], "blur sigma"),
+        (["degrade", "{src}", "{out}", "-s", "2", "--noise", "gaussian=1e300"], "overflowed"),
+        (["degrade", "{src}", "{out}", "-s", "1e-9"], "would need|out of range"),
+        (
+            [
+                "degrade",
+                "{src}",
+                "{out}",
+                "-s",
+                "2",
+                "--psf",
+                "na=1.4,wavelength=0.5,kind=confocal,excitation=nan",
+            ],
+            "excitation",
+        ),
+    ],
+)
+def test_extreme_values_exit_2(capsys, tmp_path, argv, match):
+    src = _array_file(tmp_path, np.ones((16, 16), np.uint16), pixel_size=0.1)
+    argv = [a.format(src=src, out=tmp_path / "o.ome.tif") for a in argv]
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert any(m in err for m in match.split("|")), err
+
+
+def test_info_json_with_nan_is_valid_json(capsys, tmp_path):
+    path = tmp_path / "nan.tif"
+    tifffile.imwrite(path, np.full((4, 4), np.nan, np.float32))
+    code, out, _ = run(capsys, "info", str(path), "--json")
+    assert code == 0 and json.loads(out)["min"] == "nan"

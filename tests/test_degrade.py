@@ -158,3 +158,32 @@ def test_errors(hr, kwargs, error, match):
 def test_poisson_needs_non_negative():
     with pytest.raises(ValueError, match="non-negative"):
         degrade(np.array([[-1.0, 2.0], [3.0, 4.0]]), 1, noise={"poisson": 10})
+
+
+# ------------------------------------------------------------------------- regressions
+
+
+def test_psf_uses_the_image_unit(rng):
+    data = rng.random((32, 32))
+    psf = {"na": 1.4, "wavelength": 0.52}
+    in_nm = Image(data, pixel_size={"Y": 100, "X": 100}, unit={"Y": "nm", "X": "nm"})
+    in_um = Image(data, pixel_size={"Y": 0.1, "X": 0.1})
+    np.testing.assert_allclose(degrade(in_nm, 1, psf=psf).data, degrade(in_um, 1, psf=psf).data)
+    with pytest.raises(ValueError, match="not a length"):
+        degrade(
+            Image(data, pixel_size={"Y": 1, "X": 1}, unit={"Y": "pixel", "X": "pixel"}), 1, psf=psf
+        )
+
+
+def test_decimation_keeps_the_first_pixel_in_place():
+    ramp = Image(np.tile(np.arange(8.0), (8, 1)), pixel_size={"Y": 1.0, "X": 1.0})
+    low = degrade(ramp, 2, kernel="decimate")
+    np.testing.assert_array_equal(low.data[0, :4], [0, 2, 4, 6])
+    assert low.origin.get("X", 0.0) == 0.0 and low.pixel_size["X"] == 2.0
+
+
+def test_confocal_excitation_is_checked():
+    with pytest.raises(ValueError, match="excitation wavelength"):
+        GaussianPSF(
+            na=1.4, wavelength=0.5, pixel_size=0.1, kind="confocal", excitation=float("nan")
+        )

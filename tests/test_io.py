@@ -296,3 +296,35 @@ def test_real_imagej_stacks(shared_data):
     mri = io.read(shared_data / "microscopy-dev" / "xyz_8bit_calibrated_anisotropic__mri_head.tif")
     assert mri.pixel_size["Z"] == pytest.approx(7.0)
     assert mri.pixel_size["X"] == pytest.approx(0.5)
+
+
+# ------------------------------------------------------------------------- regressions
+
+
+@pytest.mark.parametrize(
+    ("shape", "axes"), [((1, 6, 7), "ZYX"), ((1, 6, 7), "CYX"), ((2, 1, 5, 5), "TZYX")]
+)
+def test_length_one_axes_survive_a_round_trip(tmp_path, shape, axes):
+    sizes = {"Z": 3.0} if "Z" in axes else {}
+    io.write(
+        tmp_path / "a.ome.tif", Image(np.zeros(shape, np.float32), axes=axes, pixel_size=sizes)
+    )
+    back = io.read(tmp_path / "a.ome.tif")
+    assert back.shape == shape and back.axes == axes
+    assert back.pixel_size == sizes
+
+
+def test_gray_alpha_png_is_one_plane_with_channels(tmp_path):
+    data = np.zeros((20, 30, 2), np.uint8)
+    iio.imwrite(tmp_path / "la.png", data)
+    assert io.read(tmp_path / "la.png").axes == "YXC"
+
+
+def test_write_pixel_size_overrides_only_what_it_names(tmp_path):
+    image = Image(np.zeros((2, 8, 8), np.uint8), axes="ZYX", pixel_size={"Z": 0.8, "Y": 1, "X": 1})
+    io.write(tmp_path / "s.ome.tif", image, pixel_size=0.1)
+    assert io.read(tmp_path / "s.ome.tif").pixel_size == pytest.approx(
+        {"Z": 0.8, "Y": 0.1, "X": 0.1}
+    )
+    io.write(tmp_path / "t.ome.tif", image, axes="CYX")  # renamed axis: its size is dropped
+    assert io.read(tmp_path / "t.ome.tif").pixel_size == pytest.approx({"Y": 1, "X": 1})

@@ -164,3 +164,13 @@ def test_frc_errors(rng):
         frc(np.zeros((4, 32, 32)))
     with pytest.raises(ValueError, match="at least 16"):
         frc(np.zeros((20, 20)))
+
+
+def test_ssim_int16_range_as_skimage(rng):
+    ref = rng.integers(0, 3000, (32, 32)).astype(np.int16)
+    test = (ref + rng.normal(0, 50, ref.shape)).astype(np.int16)
+    assert ssim(ref, test) == pytest.approx(
+        structural_similarity(
+            ref, test, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+        )
+    )

@@ -291,3 +291,33 @@ def test_errors(kwargs, match):
 def test_nan_is_refused():
     with pytest.raises(ValueError, match="NaN"):
         resize(np.array([[np.nan, 1.0], [0.0, 0.0]]), 2)
+
+
+def test_phases_with_fewer_outputs_stay_inside_the_line():
+    """Regression: phases past n_out % p read beyond the padded line (a segfault for
+    64 x 24996 at 3/9998; undefined reads for 11 at x2.5)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np; from napari_sr import resize; "
+        "resize(np.random.rand(64, 24996).astype(np.float32), {'X': 3 / 9998}, axes='YX'); "
+        "print('ok')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-500:]
+    image = np.random.default_rng(11).random((2, 11))
+    expected = image @ matlab_weights(11, 2.5, "bicubic").T
+    np.testing.assert_allclose(resize(image, {"X": 2.5}, axes="YX"), expected, atol=1e-9)
+
+
+def test_big_endian_input():
+    image = np.arange(64, dtype=">u2").reshape(8, 8)
+    out = resize(image, 2)
+    assert out.dtype == np.uint16
+    np.testing.assert_array_equal(out, resize(image.astype(np.uint16), 2))
+
+
+def test_extreme_scale_is_refused_clearly():
+    with pytest.raises(ValueError, match="out of range"):
+        resize(np.zeros((8, 8)), 1e-9)

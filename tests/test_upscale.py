@@ -203,3 +203,13 @@ def test_image_with_other_axes_drops_sizes_of_renamed_axes():
     out = upscale(image, 2, axes="TYX")
     assert out.axes == "TYX"
     assert out.pixel_size == pytest.approx({"Y": 0.25, "X": 0.25})
+
+
+def test_image_without_pixel_size_keeps_no_origin():
+    out = upscale(upscale(Image(np.zeros((8, 8), np.float32)), 2), 2)
+    assert out.origin == {} and out.pixel_size == {}
+
+
+def test_tiny_scale_is_a_clear_error():
+    with pytest.raises(ValueError, match="out of range"):
+        upscale(np.ones((4, 4), np.float32), 1e-300)

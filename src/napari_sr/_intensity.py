@@ -11,7 +11,7 @@ SUPPORTED_DTYPES = tuple(
 
 def check_dtype(dtype: np.dtype, name: str = "image") -> np.dtype:
     """Return ``dtype`` if napari-sr supports it, else raise a TypeError naming the fix."""
-    dtype = np.dtype(dtype)
+    dtype = np.dtype(dtype).newbyteorder("=")  # big-endian data from files is fine
     if dtype not in SUPPORTED_DTYPES:
         names = ", ".join(d.name for d in SUPPORTED_DTYPES)
         raise TypeError(

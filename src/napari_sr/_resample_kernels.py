@@ -29,16 +29,17 @@ def resample_last_axis(x, padmap, left, weights, p, q, out):  # pragma: no cover
         for j in range(n_pad):
             buf[j] = src[padmap[j]]
         phases = np.zeros((p, n_k), out.dtype)
-        for r in range(p):
+        for r in range(min(p, n_out)):
             acc = phases[r]
+            n_kr = (n_out - r + p - 1) // p  # phases past n_out % p have one output fewer
             for t in range(n_taps):
                 w = weights[r, t]
                 seg = buf[left[r] + t :]
                 if q == 1:
-                    for k in range(n_k):
+                    for k in range(n_kr):
                         acc[k] += w * seg[k]
                 else:
-                    for k in range(n_k):
+                    for k in range(n_kr):
                         acc[k] += w * seg[q * k]
         dst = out[n]
         for r in range(min(p, n_out)):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -325,8 +326,8 @@ def _run_info(args: argparse.Namespace) -> int:
         "axes": image.axes,
         "pixel_size": image.pixel_size,
         "unit": image.unit,
-        "min": image.data.min().item(),
-        "max": image.data.max().item(),
+        "min": _json_number(image.data.min().item()),
+        "max": _json_number(image.data.max().item()),
     }
     if "provenance" in image.metadata:
         record["provenance"] = image.metadata["provenance"]
@@ -364,6 +365,11 @@ def _run_samples(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json_number(value: float) -> float | str:
+    """Numbers as JSON allows them: NaN and infinities become strings."""
+    return value if math.isfinite(value) else str(value)
+
+
 def _one_line(message: object) -> str:
     return " ".join(str(message).split())
 
@@ -378,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _UsageError as exc:
         print(f"napari-sr: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    except (ValueError, TypeError, OSError, MemoryError) as exc:
+    except (ValueError, TypeError, OSError, MemoryError, OverflowError) as exc:
         print(f"napari-sr: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except (KeyboardInterrupt, Cancelled):

@@ -35,7 +35,7 @@ import numpy as np
 from ._intensity import cast, check_dtype, check_finite, working_dtype
 from .axes import SPATIAL_AXES, resolve_axes
 from .geometry import check_scale
-from .image import Image
+from .image import Image, to_micrometres
 from .resample import INTERPOLATION_METHODS, resize
 
 __all__ = ["GaussianPSF", "degrade"]
@@ -93,6 +93,8 @@ class GaussianPSF:
                 f"index {self.refractive_index}"
             )
         check_scale(self.wavelength, "wavelength (µm)")
+        if self.excitation is not None:
+            check_scale(self.excitation, "excitation wavelength (µm)")
         if self.wavelength > 100:
             raise ValueError(
                 f"wavelength {self.wavelength} looks like nanometres; give it in µm, e.g. 0.52"
@@ -191,10 +193,22 @@ def degrade(
                 "psf needs the pixel size: give psf={..., 'pixel_size': 0.1} (µm) or pass an "
                 "Image (or a file) that records its pixel size"
             )
-        psf = {**psf, "pixel_size": source.pixel_size}
+        psf = {
+            **psf,
+            "pixel_size": {
+                a: to_micrometres(v, source.unit.get(a)) for a, v in source.pixel_size.items()
+            },
+        }
     sigmas = _sigmas(blur, psf, axes, factors)
     rng = np.random.default_rng(seed)
 
+    from .engine.memory import check_fits
+
+    out_shape = [
+        max(1, math.ceil(n / factors.get(a, 1.0) - 1e-9))
+        for a, n in zip(axes, data.shape, strict=True)
+    ]
+    check_fits(out_shape, working_dtype(dtype), extra_bytes=2 * data.nbytes, what="degraded image")
     work = data.astype(working_dtype(dtype), copy=False)
     if any(sigmas.values()):
         from scipy import ndimage
@@ -212,6 +226,8 @@ def degrade(
     elif factors:
         work = resize(work, {a: 1 / f for a, f in factors.items()}, method=kernel, axes=axes)
     work = _add_noise(work, noise, rng, dtype)
+    if not np.isfinite(work).all():
+        raise ValueError("the degraded image overflowed (non-finite values); use smaller noise")
     out = cast(work, dtype)
     if source is None:
         return out
@@ -222,7 +238,9 @@ def degrade(
         provenance["noise"] = dict(noise)
         provenance["seed"] = seed if isinstance(seed, int) else None
     enlarge = {a: 1 / f for a, f in factors.items()}
-    return source.with_axes(axes).resampled(out, enlarge, provenance)
+    return source.with_axes(axes).resampled(
+        out, enlarge, provenance, keep_origin=kernel == "decimate"
+    )
 
 
 def _factors(scale: float | Mapping[str, float], axes: str) -> dict[str, float]:
@@ -258,8 +276,8 @@ def _sigmas(blur, psf, axes: str, factors: dict[str, float]) -> dict[str, float]
         for axis, sigma in given.items():
             if axis not in spatial:
                 raise ValueError(f"blur names axis {axis!r}, not a spatial axis of {axes!r}")
-            if not np.isfinite(sigma) or sigma < 0:
-                raise ValueError(f"blur sigma must be ≥ 0 pixels, not {sigma}")
+            if not np.isfinite(sigma) or not 0 <= sigma <= 1e4:
+                raise ValueError(f"blur sigma must be between 0 and 10000 pixels, not {sigma}")
             variances[axis] = variances.get(axis, 0.0) + sigma**2
     if psf is not None:
         if isinstance(psf, Mapping):
@@ -300,5 +318,6 @@ def _add_noise(work: np.ndarray, noise, rng: np.random.Generator, dtype: np.dtyp
         sigma = float(noise["gaussian"])
         if not np.isfinite(sigma) or sigma < 0:
             raise ValueError(f"gaussian noise sigma must be ≥ 0, not {sigma}")
-        out = out + rng.normal(0.0, sigma, out.shape).astype(work.dtype)
+        with np.errstate(over="ignore"):  # overflow is reported below as one clear error
+            out = out + rng.normal(0.0, sigma, out.shape).astype(work.dtype)
     return out

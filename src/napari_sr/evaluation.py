@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._atomic import atomic_write
-from .axes import resolve_axes
+from .axes import is_rgb, resolve_axes
 from .degrade import degrade
 from .engine.methods import resolve_method
 from .engine.upscaler import upscale
@@ -137,7 +137,6 @@ def compare_methods(
     )
     hr = hr[index]
     low = degrade(hr, scale, axes=axes)
-    metric_axes = axes.replace("Z", "T")  # 2D methods: score each plane in 2D
     crop = math.ceil(scale)
     rows, outputs = [], {}
     warm = low[tuple(slice(0, min(n, 16)) for n in low.shape)]
@@ -152,6 +151,8 @@ def compare_methods(
                 f"{method} made shape {restored.shape} from {low.shape}, not {hr.shape}; "
                 "use an integer scale or an image whose size is a multiple of it"
             )
+        ref_planes, metric_axes = _as_planes(hr, axes)  # 2D methods: score plane by plane
+        out_planes, _ = _as_planes(restored, axes)
         kwargs = {
             "data_range": data_range,
             "crop_border": crop,
@@ -161,8 +162,8 @@ def compare_methods(
         rows.append(
             {
                 "method": method,
-                "psnr_db": psnr(hr, restored, **kwargs),
-                "ssim": ssim(hr, restored, **kwargs),
+                "psnr_db": psnr(ref_planes, out_planes, **kwargs),
+                "ssim": ssim(ref_planes, out_planes, **kwargs),
                 "seconds": seconds,
             }
         )
@@ -170,3 +171,12 @@ def compare_methods(
         if progress is not None:
             progress(done, len(methods))
     return Comparison(rows, scale, crop, y_channel, low, outputs)
+
+
+def _as_planes(array: np.ndarray, axes: str) -> tuple[np.ndarray, str]:
+    """Stack of 2D images for plane-by-plane scoring: every axis but Y, X (and RGB
+    channels) folded into one leading axis ``T``."""
+    keep = "YXC" if is_rgb(axes, array.shape) else "YX"
+    loop = [i for i, a in enumerate(axes) if a not in keep]
+    moved = np.transpose(array, loop + [axes.index(a) for a in keep])
+    return moved.reshape(-1, *moved.shape[len(loop) :]), "T" + keep

@@ -29,6 +29,20 @@ _UNIT_ALIASES = {
 }
 
 
+_MICROMETRES_PER = {"µm": 1.0, "nm": 1e-3, "mm": 1e3, "cm": 1e4, "m": 1e6}
+
+
+def to_micrometres(value: float, unit: str | None) -> float:
+    """A length in µm; raises ValueError for units that are not lengths (e.g. pixel)."""
+    factor = _MICROMETRES_PER.get(normalize_unit(unit) or "µm")
+    if factor is None:
+        raise ValueError(
+            f"pixel size unit {unit!r} is not a length napari-sr can convert to µm; give the "
+            "pixel size in µm, nm, mm, cm or m"
+        )
+    return value * factor
+
+
 def normalize_unit(unit: str | None) -> str | None:
     """Spell a length unit one way (``micron``, ``um`` and ``\\u00B5m`` become ``µm``).
 
@@ -121,20 +135,29 @@ class Image:
         )
 
     def resampled(
-        self, data: np.ndarray, factors: dict[str, float], provenance: dict[str, Any]
+        self,
+        data: np.ndarray,
+        factors: dict[str, float],
+        provenance: dict[str, Any],
+        *,
+        keep_origin: bool = False,
     ) -> Image:
         """The Image of ``data``, made from this one by resampling axis ``a`` by
         ``factors[a]`` (> 1 enlarges): pixel sizes divided by the factors, origins moved
         so that both grids cover the same footprint (:mod:`napari_sr.geometry`), and
-        ``provenance`` recorded with this image's file and provenance as its source."""
+        ``provenance`` recorded with this image's file and provenance as its source.
+        ``keep_origin`` keeps the first pixel where it was (decimation samples it)."""
         from .geometry import upscaled_origin, upscaled_pixel_size
 
         pixel_size = dict(self.pixel_size)
         origin = dict(self.origin)
         for axis, factor in factors.items():
-            size = pixel_size.get(axis, 1.0)  # without a physical size, geometry is in pixels
-            if axis in pixel_size:
-                pixel_size[axis] = upscaled_pixel_size(size, factor)
+            if axis not in pixel_size:
+                continue  # no physical grid to keep: the new array starts a fresh one
+            size = pixel_size[axis]
+            pixel_size[axis] = upscaled_pixel_size(size, factor)
+            if keep_origin:
+                continue
             origin[axis] = upscaled_origin(origin.get(axis, 0.0), size, factor)
         record = dict(provenance)
         if "path" in self.metadata:

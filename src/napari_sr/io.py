@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
@@ -39,7 +40,6 @@ _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _WRITE_SUFFIXES = (".tif", ".tiff")
 _RESOLUTION_CENTIMETER = 3
-_MICRONS_PER = {"µm": 1.0, "nm": 1e-3, "mm": 1e3, "cm": 1e4, "m": 1e6}
 
 
 def read(path: str | os.PathLike, *, axes: str | None = None) -> Image:
@@ -153,10 +153,13 @@ def write(
     if not isinstance(image, Image):
         image = Image(np.asarray(image), axes=axes)
     elif axes is not None:
-        image = image.replace(axes=axes)
-    if pixel_size is not None:
+        image = image.with_axes(axes)
+    if pixel_size is not None:  # given sizes override, the others stay
         sizes = _pixel_size_dict(pixel_size)
-        image = image.replace(pixel_size=sizes, unit=dict.fromkeys(sizes, unit))
+        image = image.replace(
+            pixel_size={**image.pixel_size, **sizes},
+            unit={**image.unit, **dict.fromkeys(sizes, unit)},
+        )
     if image.data.size == 0:
         raise ValueError(f"cannot write an empty image of shape {image.shape}")
 
@@ -167,6 +170,9 @@ def write(
     if image.origin:
         record["origin"] = image.origin
     record["written_by"] = f"napari-sr {__version__}"
+    # TIFF readers drop axes of length 1; the record lets read() restore them
+    record["axes"] = file_axes.replace("S", "C")
+    record["shape"] = list(data.shape)
     metadata: dict[str, Any] = {
         "axes": file_axes,
         "Description": json.dumps({PROVENANCE_KEY: record}, default=_json_default),
@@ -235,6 +241,14 @@ def _read_tiff(path: Path) -> Image:
         raise ValueError(
             f"cannot read {str(path)!r}: the TIFF is truncated or corrupt ({reason})"
         ) from exc
+    recorded_axes, recorded_shape = provenance.pop("axes", None), provenance.pop("shape", None)
+    if (
+        isinstance(recorded_axes, str)
+        and isinstance(recorded_shape, list)
+        and len(recorded_axes) == len(recorded_shape) != data.ndim
+        and math.prod(recorded_shape) == data.size
+    ):
+        data, axes = data.reshape(recorded_shape), recorded_axes  # restore length-1 axes
     sizes = {a: s for a, s in sizes.items() if a in axes and np.isfinite(s) and s > 0}
     origin = provenance.pop("origin", {}) if isinstance(provenance.get("origin"), dict) else {}
     metadata: dict[str, Any] = {"path": str(path), "format": fmt}
@@ -264,9 +278,10 @@ def _read_imageio(path: Path, fmt: str) -> Image:
         raise ValueError(
             f"cannot read {str(path)!r}: the {fmt} is truncated or corrupt ({_reason(exc)})"
         ) from exc
-    if data.ndim < 2:
+    if data.ndim not in (2, 3):
         raise ValueError(f"{str(path)!r} decodes to a {data.ndim}-D array, not an image")
-    return Image(data, axes=default_axes(data.shape), metadata={"path": str(path), "format": fmt})
+    axes = "YX" if data.ndim == 2 else "YXC"  # a 2D format: gray+alpha, RGB or RGBA samples
+    return Image(data, axes=axes, metadata={"path": str(path), "format": fmt})
 
 
 def _axes_from_tifffile(axes: str, shape: tuple[int, ...]) -> str:

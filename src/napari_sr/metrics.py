@@ -9,8 +9,8 @@ rounds Y to integers, which moves PSNR by about 0.01 dB). SSIM is Wang et al. (2
 11×11 Gaussian window with σ = 1.5, the valid region only, C1 = (0.01 L)², C2 = (0.03 L)².
 
 ``data_range`` (L) comes from the dtype for integers (255 for uint8, 65535 for uint16; for
-int16 32767, or 65535 when the reference has negative values, as scikit-image does) and
-must be given for floats: guessing it from the values would change the score.
+int16, as scikit-image: 65535 for SSIM, and for PSNR 32767 unless the reference has negative
+values) and must be given for floats: guessing it from the values would change the score.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def ssim(
     from scipy import ndimage
 
     ref, out, value_range, axes = _prepare(
-        reference, test, data_range, crop_border, y_channel, axes
+        reference, test, data_range, crop_border, y_channel, axes, full_integer_range=True
     )
     spatial = [i for i, a in enumerate(axes) if a in SPATIAL_AXES]
     if any(ref.shape[i] < 11 for i in spatial):
@@ -262,9 +262,9 @@ def _pair(reference: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return ref.astype(np.float64), out.astype(np.float64)
 
 
-def _prepare(reference, test, data_range, crop_border, y_channel, axes):
+def _prepare(reference, test, data_range, crop_border, y_channel, axes, full_integer_range=False):
     ref_in = np.asarray(reference)
-    value_range = _data_range(ref_in, np.asarray(test), data_range)
+    value_range = _data_range(ref_in, np.asarray(test), data_range, full_integer_range)
     ref, out = _pair(reference, test)
     axes = resolve_axes(axes, ref.shape)
     if y_channel and is_rgb(axes, ref.shape) and ref.shape[-1] == 3:
@@ -284,7 +284,9 @@ def _prepare(reference, test, data_range, crop_border, y_channel, axes):
     return ref, out, value_range, axes
 
 
-def _data_range(ref: np.ndarray, test: np.ndarray, data_range: float | None) -> float:
+def _data_range(
+    ref: np.ndarray, test: np.ndarray, data_range: float | None, full_integer_range: bool = False
+) -> float:
     if data_range is not None:
         value = float(data_range)
         if not np.isfinite(value) or value <= 0:
@@ -297,8 +299,11 @@ def _data_range(ref: np.ndarray, test: np.ndarray, data_range: float | None) -> 
         )
     if ref.dtype.kind in "ui":
         info = np.iinfo(ref.dtype)
-        # as scikit-image: signed data that never goes negative spans 0..max
-        return float(info.max - info.min) if ref.min() < 0 else float(info.max)
+        # as scikit-image: its SSIM uses the dtype's whole span for signed types, its PSNR
+        # only 0..max when the reference never goes negative
+        if ref.dtype.kind == "i" and (full_integer_range or ref.min() < 0):
+            return float(info.max - info.min)
+        return float(info.max)
     raise ValueError(
         f"data_range is required for {ref.dtype} images: pass the range of possible values, "
         "e.g. data_range=1.0 for images in [0, 1] or 255 for 8-bit data as floats"

@@ -148,10 +148,15 @@ def plan_axis(n_in: int, n_out: int, scale: float, method: str, antialias: bool)
         def kernel(x: np.ndarray) -> np.ndarray:
             return spec.kernel(x, scale)
 
+    span = math.ceil(width) + 2
+    if span * p > 50_000_000 or n_out > 2**40:
+        raise ValueError(
+            f"resampling {n_in} pixels by {scale:g} to {n_out} is out of range (the kernel "
+            f"would span {span} pixels); use a scale nearer 1"
+        )
     # taps of the first p outputs, in unclipped input coordinates (0-based)
     u = (np.arange(p) + 0.5) / scale - 0.5
     first = np.floor(u - width / 2).astype(np.int64)
-    span = math.ceil(width) + 2
     taps = first[:, None] + np.arange(span)
     weights = kernel(u[:, None] - taps)
     weights /= weights.sum(axis=1, keepdims=True)

@@ -59,6 +59,8 @@ def check_fits(
 
 
 def _human(nbytes: float) -> str:
+    if nbytes >= 1024**6:
+        return "more than 1 EiB"
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if nbytes < 1024 or unit == "PiB":
             return f"{nbytes:.0f} {unit}" if unit == "bytes" else f"{nbytes:.1f} {unit}"

@@ -99,8 +99,8 @@ def upscale(
 
     y, x = axes.index("Y"), axes.index("X")
     out_shape = list(data.shape)
-    out_shape[y] = math.ceil(data.shape[y] * scale - 1e-9)
-    out_shape[x] = math.ceil(data.shape[x] * scale - 1e-9)
+    for axis in (y, x):
+        out_shape[axis] = max(1, math.ceil(data.shape[axis] * scale - 1e-9))
     plane_bytes = out_shape[y] * out_shape[x] * working_dtype(in_dtype).itemsize
     check_fits(out_shape, out_dtype, extra_bytes=4 * plane_bytes)
 
