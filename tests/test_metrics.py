@@ -166,7 +166,9 @@ def test_frc_errors(rng):
         frc(np.zeros((20, 20)))
 
 
+@pytest.mark.filterwarnings("ignore:Setting data_range based on im1.dtype")
 def test_ssim_int16_range_as_skimage(rng):
+    """scikit-image's SSIM takes L from the int16 dtype span (65535), as ours does."""
     ref = rng.integers(0, 3000, (32, 32)).astype(np.int16)
     test = (ref + rng.normal(0, 50, ref.shape)).astype(np.int16)
     assert ssim(ref, test) == pytest.approx(

@@ -43,11 +43,23 @@ COUNTS = [
         "Shi et al. 2016 layer sizes (5x5x64, 3x3x32, 3x3xr^2) as in yjn870/ESPCN-pytorch",
     ),
     ("vdsr", 2, 1, 664_704, _all, "twtygqyy/pytorch-vdsr (20 bias-free 3x3 layers of 64)"),
+    # sanghyun-son/EDSR-PyTorch src/model/edsr.py, trainable parameters (its MeanShift is
+    # frozen; ours is a buffer); the paper rounds to 43M (x4) and 1.5M (baseline x4)
+    ("edsr", 2, 3, 40_729_603, _all, "EDSR-PyTorch edsr.py, r32f256"),
+    ("edsr", 4, 3, 43_089_923, _all, "EDSR-PyTorch edsr.py, r32f256"),
+    ("edsr_baseline", 2, 3, 1_369_859, _all, "EDSR-PyTorch edsr.py, r16f64"),
+    ("edsr_baseline", 3, 3, 1_554_499, _all, "EDSR-PyTorch edsr.py, r16f64"),
+    ("edsr_baseline", 4, 3, 1_517_571, _all, "EDSR-PyTorch edsr.py, r16f64"),
+    ("srresnet", 4, 3, 1_549_462, _all, "sgrvinod/a-PyTorch-Tutorial-to-Super-Resolution"),
+    ("rcan", 2, 3, 15_444_643, _all, "EDSR-PyTorch src/model/rcan.py, 10x20, 64, r16"),
+    ("rcan", 4, 3, 15_592_355, _all, "EDSR-PyTorch src/model/rcan.py, 10x20, 64, r16"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("name", "scale", "channels", "expected", "rule", "source"), COUNTS, ids=[c[0] for c in COUNTS]
+    ("name", "scale", "channels", "expected", "rule", "source"),
+    COUNTS,
+    ids=[f"{c[0]}-x{c[1]}" for c in COUNTS],
 )
 def test_parameter_count(name, scale, channels, expected, rule, source):
     model = create_model(name, scale=scale, in_channels=channels)

@@ -94,3 +94,49 @@ REGISTRY.add(
         defaults={"depth": 20, "features": 64},
     )
 )
+REGISTRY.add(
+    ModelSpec(
+        "edsr",
+        "edsr:EDSR",
+        "post",
+        _ANY,
+        halo=68,
+        paper="Lim et al., CVPRW 2017, doi:10.1109/CVPRW.2017.151",
+        defaults={"n_resblocks": 32, "n_feats": 256, "res_scale": 0.1},
+    )
+)
+REGISTRY.add(
+    ModelSpec(
+        "edsr_baseline",
+        "edsr:EDSRBaseline",
+        "post",
+        _ANY,
+        halo=36,
+        paper="Lim et al., CVPRW 2017, doi:10.1109/CVPRW.2017.151",
+        defaults={"n_resblocks": 16, "n_feats": 64, "res_scale": 1.0},
+    )
+)
+REGISTRY.add(
+    ModelSpec(
+        "srresnet",
+        "srresnet:SRResNet",
+        "post",
+        _ANY,
+        halo=40,
+        paper="Ledig et al., CVPR 2017, doi:10.1109/CVPR.2017.19",
+        defaults={"n_blocks": 16, "n_feats": 64},
+    )
+)
+REGISTRY.add(
+    ModelSpec(
+        # channel attention pools the whole image: tiles cannot reproduce the untiled output
+        "rcan",
+        "rcan:RCAN",
+        "post",
+        _ANY,
+        halo=64,
+        tiling_safe=False,
+        paper="Zhang et al., ECCV 2018, doi:10.1007/978-3-030-01234-2_18",
+        defaults={"n_resgroups": 10, "n_resblocks": 20, "n_feats": 64, "reduction": 16},
+    )
+)

@@ -1,0 +1,179 @@
+"""EDSR and EDSR-baseline (Lim et al. 2017): a deep stack of batch-norm-free residual
+blocks at low resolution, a global skip, and a sub-pixel (pixel-shuffle) upsampler.
+
+Mean shift
+----------
+The reference implementation subtracts the DIV2K RGB mean before the head and adds it
+back after the tail, with frozen 1×1 convolutions. Here the mean is a persistent,
+non-trainable buffer ``mean`` of shape (1, C, 1, 1), in the units of the input (images in
+[0, 1]): the DIV2K mean (0.4488, 0.4371, 0.4040) for 3 channels, 0.5 for every channel
+otherwise (a neutral centre for normalised microscopy data). Being a buffer, it is saved
+and loaded with the weights but is not a parameter, so parameter counts are those of the
+trainable reference parameters.
+
+References
+----------
+B. Lim, S. Son, H. Kim, S. Nah, K. M. Lee, "Enhanced deep residual networks for single
+image super-resolution", CVPR Workshops 2017. :DOI:`10.1109/CVPRW.2017.151`
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._common import conv
+
+DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
+"""Per-channel mean of the DIV2K training images, in [0, 1]."""
+
+
+def channel_means(in_channels: int) -> torch.Tensor:
+    """The (1, C, 1, 1) mean that EDSR-style networks subtract from their input: the DIV2K
+    RGB mean for 3 channels, 0.5 for each channel otherwise."""
+    values = DIV2K_RGB_MEAN if in_channels == 3 else (0.5,) * in_channels
+    return torch.tensor(values, dtype=torch.float32).view(1, in_channels, 1, 1)
+
+
+class PixelShuffleUpsampler(nn.Sequential):
+    """Sub-pixel upsampler: for a power of two, one (3×3 conv to 4·F channels, pixel
+    shuffle ×2) stage per factor of two; for 3, one 3×3 conv to 9·F channels and a pixel
+    shuffle ×3. No activation, as in EDSR and RCAN.
+
+    Parameters
+    ----------
+    scale : int
+        2, 3, 4 or a higher power of two.
+    features : int
+        Feature channels in and out.
+    """
+
+    def __init__(self, scale: int, features: int) -> None:
+        if scale == 3:
+            factors = [3]
+        elif scale >= 2 and scale & (scale - 1) == 0:
+            factors = [2] * (scale.bit_length() - 1)
+        else:
+            raise ValueError(
+                f"the pixel-shuffle upsampler supports 3 and powers of 2, not {scale}"
+            )
+        layers: list[nn.Module] = []
+        for factor in factors:
+            layers += [conv(features, features * factor * factor), nn.PixelShuffle(factor)]
+        super().__init__(*layers)
+
+
+class _ResBlock(nn.Module):
+    """Conv, ReLU, Conv (no batch normalisation), scaled by ``res_scale``, plus the input."""
+
+    def __init__(self, features: int, res_scale: float) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            conv(features, features), nn.ReLU(inplace=True), conv(features, features)
+        )
+        self.res_scale = res_scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        residual = self.body(x)
+        if self.res_scale != 1:
+            residual = residual * self.res_scale
+        return x + residual
+
+
+class EDSR(nn.Module):
+    """EDSR: 32 residual blocks of 256 features with residual scaling 0.1.
+
+    Head 3×3 conv, ``n_resblocks`` residual blocks and a 3×3 conv with a global skip, a
+    pixel-shuffle upsampler and a 3×3 conv back to ``in_channels``, between the mean shift
+    described in the module docstring. For 3 channels this has 40,729,603 parameters at ×2,
+    43,680,003 at ×3 and 43,089,923 at ×4 (the trainable parameters of the reference
+    implementation, sanghyun-son/EDSR-PyTorch ``src/model/edsr.py``; its frozen mean-shift
+    convolutions add 24 more there, which are a buffer here).
+
+    Parameters
+    ----------
+    scale : int
+        Upscaling factor: 2, 3, 4 (or a higher power of two).
+    in_channels : int
+        Image channels in and out.
+    n_resblocks : int
+        Number of residual blocks.
+    n_feats : int
+        Feature channels.
+    res_scale : float
+        Factor on each block's residual before the addition (0.1 stabilises training of
+        the wide model; 1 disables it).
+
+    References
+    ----------
+    B. Lim et al., "Enhanced deep residual networks for single image super-resolution",
+    CVPR Workshops 2017. :DOI:`10.1109/CVPRW.2017.151`
+    """
+
+    def __init__(
+        self,
+        *,
+        scale: int,
+        in_channels: int = 1,
+        n_resblocks: int = 32,
+        n_feats: int = 256,
+        res_scale: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.scale, self.in_channels = scale, in_channels
+        self.register_buffer("mean", channel_means(in_channels))
+        self.head = conv(in_channels, n_feats)
+        self.body = nn.Sequential(
+            *(_ResBlock(n_feats, res_scale) for _ in range(n_resblocks)),
+            conv(n_feats, n_feats),
+        )
+        self.tail = nn.Sequential(
+            PixelShuffleUpsampler(scale, n_feats), conv(n_feats, in_channels)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.head(x - self.mean)
+        return self.tail(features + self.body(features)) + self.mean
+
+
+class EDSRBaseline(EDSR):
+    """EDSR-baseline: 16 residual blocks of 64 features, no residual scaling.
+
+    For 3 channels this has 1,369,859 parameters at ×2, 1,554,499 at ×3 and 1,517,571 at
+    ×4 (trainable parameters of the reference implementation, as for :class:`EDSR`).
+
+    Parameters
+    ----------
+    scale : int
+        Upscaling factor: 2, 3, 4 (or a higher power of two).
+    in_channels : int
+        Image channels in and out.
+    n_resblocks : int
+        Number of residual blocks.
+    n_feats : int
+        Feature channels.
+    res_scale : float
+        Factor on each block's residual (1: none).
+
+    References
+    ----------
+    B. Lim et al., "Enhanced deep residual networks for single image super-resolution",
+    CVPR Workshops 2017. :DOI:`10.1109/CVPRW.2017.151`
+    """
+
+    def __init__(
+        self,
+        *,
+        scale: int,
+        in_channels: int = 1,
+        n_resblocks: int = 16,
+        n_feats: int = 64,
+        res_scale: float = 1.0,
+    ) -> None:
+        super().__init__(
+            scale=scale,
+            in_channels=in_channels,
+            n_resblocks=n_resblocks,
+            n_feats=n_feats,
+            res_scale=res_scale,
+        )
