@@ -17,6 +17,11 @@ def _weights_only(model) -> int:
     )
 
 
+def _weights_only_all(model) -> int:
+    """Every parameter that is not a bias (kernels and PReLU slopes)."""
+    return sum(p.numel() for n, p in model.named_parameters() if not n.endswith("bias"))
+
+
 def _all(model) -> int:
     return count_parameters(model)
 
@@ -53,6 +58,22 @@ COUNTS = [
     ("srresnet", 4, 3, 1_549_462, _all, "sgrvinod/a-PyTorch-Tutorial-to-Super-Resolution"),
     ("rcan", 2, 3, 15_444_643, _all, "EDSR-PyTorch src/model/rcan.py, 10x20, 64, r16"),
     ("rcan", 4, 3, 15_592_355, _all, "EDSR-PyTorch src/model/rcan.py, 10x20, 64, r16"),
+    # nmhkahn/CARN-pytorch carn.py with multi_scale=False (trainable; the paper's 1,592K
+    # carries x2, x3 and x4 upsamplers at once)
+    ("carn", 4, 3, 1_111_875, _all, "CARN-pytorch carn/model/carn.py, single scale"),
+    ("dbpn", 4, 3, 10_426_358, _all, "alterzero/DBPN-Pytorch dbpn.py Net(3, 64, 256, 7, 4)"),
+    ("dbpn", 2, 3, 5_953_526, _all, "alterzero/DBPN-Pytorch dbpn.py, x2"),
+    ("rrdbnet", 4, 3, 16_697_987, _all, "XPixelGroup/BasicSR rrdbnet_arch.py RRDBNet(3, 3)"),
+    ("drrn", 2, 1, 297_216, _all, "Tai et al. 2017, Table 1: DRRN B1U25, 297K"),
+    (
+        "lapsrn",
+        4,
+        1,
+        812_768,
+        _weights_only_all,
+        "Lai et al. 2017: 812K (weights), official init_LapSRN.m",
+    ),
+    ("lapsrn", 4, 1, 814_242, _all, "official LapSRN count_network_parameters.m"),
 ]
 
 

@@ -140,3 +140,59 @@ REGISTRY.add(
         defaults={"n_resgroups": 10, "n_resblocks": 20, "n_feats": 64, "reduction": 16},
     )
 )
+REGISTRY.add(
+    ModelSpec(
+        "carn",
+        "carn:CARN",
+        "post",
+        _ANY,
+        halo=24,
+        paper="Ahn, Kang & Sohn, ECCV 2018, doi:10.1007/978-3-030-01249-6_16",
+        defaults={"features": 64, "blocks": 3, "units": 3},
+    )
+)
+REGISTRY.add(
+    ModelSpec(
+        "dbpn",
+        "dbpn:DBPN",
+        "iterative",
+        (2, 4, 8),
+        halo=48,
+        paper="Haris, Shakhnarovich & Ukita, CVPR 2018, doi:10.1109/CVPR.2018.00179",
+        defaults={"features": 64, "initial_features": 256, "stages": 7},
+    )
+)
+REGISTRY.add(
+    ModelSpec(
+        # exact tiles need the full receptive field (15 per RRDB + 4); ESRGAN tilers accept less
+        "rrdbnet",
+        "rrdbnet:RRDBNet",
+        "post",
+        (2, 4),
+        halo=352,
+        paper="Wang et al., ECCVW 2018, arXiv:1809.00219",
+        defaults={"features": 64, "blocks": 23, "growth": 32, "residual_scale": 0.2},
+    )
+)
+REGISTRY.add(
+    ModelSpec(
+        "drrn",
+        "drrn:DRRN",
+        "pre",
+        _ANY,
+        halo=32,
+        paper="Tai, Yang & Liu, CVPR 2017, doi:10.1109/CVPR.2017.298",
+        defaults={"blocks": 1, "units": 25, "features": 128},
+    )
+)
+REGISTRY.add(
+    ModelSpec(
+        "lapsrn",
+        "lapsrn:LapSRN",
+        "progressive",
+        (2, 4, 8),
+        halo=24,
+        paper="Lai et al., CVPR 2017, doi:10.1109/CVPR.2017.618",
+        defaults={"depth": 10, "features": 64},
+    )
+)
