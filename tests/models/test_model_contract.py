@@ -20,6 +20,8 @@ LIGHT = {
     "dbpn": {"stages": 2},
     "drrn": {"units": 3},
     "vdsr": {"depth": 6},
+    "swinir": {"depths": (2, 2), "num_heads": (6, 6)},
+    "swinir_light": {"depths": (2,), "num_heads": (6,)},
 }
 
 

@@ -74,6 +74,10 @@ COUNTS = [
         "Lai et al. 2017: 812K (weights), official init_LapSRN.m",
     ),
     ("lapsrn", 4, 1, 814_242, _all, "official LapSRN count_network_parameters.m"),
+    # JingyunLiang/SwinIR models/network_swinir.py (img_size 64, window 8, mlp_ratio 2)
+    ("swinir", 2, 3, 11_752_487, _all, "SwinIR network_swinir.py, classical x2"),
+    ("swinir", 4, 3, 11_900_199, _all, "SwinIR network_swinir.py, classical x4"),
+    ("swinir_light", 2, 3, 910_152, _all, "SwinIR network_swinir.py, lightweight x2"),
 ]
 
 

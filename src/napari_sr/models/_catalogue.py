@@ -196,3 +196,46 @@ REGISTRY.add(
         defaults={"depth": 10, "features": 64},
     )
 )
+REGISTRY.add(
+    ModelSpec(
+        # windows are aligned to the image origin: unaligned tiles differ slightly; fp16 overflows
+        "swinir",
+        "swinir:SwinIR",
+        "post",
+        _ANY,
+        tiling_safe=False,
+        halo=160,
+        half_precision_safe=False,
+        paper="Liang et al., ICCVW 2021, arXiv:2108.10257",
+        defaults={
+            "embed_dim": 180,
+            "depths": (6,) * 6,
+            "num_heads": (6,) * 6,
+            "window_size": 8,
+            "mlp_ratio": 2.0,
+            "upsampler": "pixelshuffle",
+            "resi_connection": "1conv",
+        },
+    )
+)
+REGISTRY.add(
+    ModelSpec(
+        "swinir_light",
+        "swinir:SwinIRLight",
+        "post",
+        _ANY,
+        tiling_safe=False,
+        halo=104,
+        half_precision_safe=False,
+        paper="Liang et al., ICCVW 2021, arXiv:2108.10257",
+        defaults={
+            "embed_dim": 60,
+            "depths": (6,) * 4,
+            "num_heads": (6,) * 4,
+            "window_size": 8,
+            "mlp_ratio": 2.0,
+            "upsampler": "pixelshuffledirect",
+            "resi_connection": "1conv",
+        },
+    )
+)
