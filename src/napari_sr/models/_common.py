@@ -32,3 +32,64 @@ def count_parameters(model: nn.Module, *, buffers: bool = False) -> int:
             if not name.endswith("num_batches_tracked")
         )
     return total
+
+
+DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
+"""Per-channel mean of the DIV2K training images, in [0, 1]."""
+
+
+def channel_means(in_channels: int) -> torch.Tensor:
+    """The (1, C, 1, 1) mean that EDSR-style networks subtract from their input: the DIV2K
+    RGB mean for 3 channels, 0.5 for each channel otherwise."""
+    values = DIV2K_RGB_MEAN if in_channels == 3 else (0.5,) * in_channels
+    return torch.tensor(values, dtype=torch.float32).view(1, in_channels, 1, 1)
+
+
+class PixelShuffleUpsampler(nn.Sequential):
+    """Sub-pixel upsampler: for a power of two, one (3×3 conv to 4·F channels, pixel
+    shuffle ×2) stage per factor of two; for 3, one 3×3 conv to 9·F channels and a pixel
+    shuffle ×3. No activation, as in EDSR and RCAN.
+
+    Parameters
+    ----------
+    scale : int
+        2, 3, 4 or a higher power of two.
+    features : int
+        Feature channels in and out.
+    """
+
+    def __init__(self, scale: int, features: int) -> None:
+        if scale == 3:
+            factors = [3]
+        elif scale >= 2 and scale & (scale - 1) == 0:
+            factors = [2] * (scale.bit_length() - 1)
+        else:
+            raise ValueError(
+                f"the pixel-shuffle upsampler supports 3 and powers of 2, not {scale}"
+            )
+        layers: list[nn.Module] = []
+        for factor in factors:
+            layers += [conv(features, features * factor * factor), nn.PixelShuffle(factor)]
+        super().__init__(*layers)
+
+
+class ResidualSRNet(nn.Module):
+    """The EDSR/RCAN layout: mean shift, a 3×3 head, ``blocks`` followed by a 3×3 conv
+    with a global skip, a pixel-shuffle upsampler and a 3×3 conv back to the image
+    channels; the mean is added back at the end. Subclasses choose the blocks."""
+
+    def __init__(
+        self, *, scale: int, in_channels: int, features: int, blocks: list[nn.Module]
+    ) -> None:
+        super().__init__()
+        self.scale, self.in_channels = scale, in_channels
+        self.register_buffer("mean", channel_means(in_channels))
+        self.head = conv(in_channels, features)
+        self.body = nn.Sequential(*blocks, conv(features, features))
+        self.tail = nn.Sequential(
+            PixelShuffleUpsampler(scale, features), conv(features, in_channels)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.head(x - self.mean)
+        return self.tail(features + self.body(features)) + self.mean

@@ -22,45 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._common import conv
-
-DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
-"""Per-channel mean of the DIV2K training images, in [0, 1]."""
-
-
-def channel_means(in_channels: int) -> torch.Tensor:
-    """The (1, C, 1, 1) mean that EDSR-style networks subtract from their input: the DIV2K
-    RGB mean for 3 channels, 0.5 for each channel otherwise."""
-    values = DIV2K_RGB_MEAN if in_channels == 3 else (0.5,) * in_channels
-    return torch.tensor(values, dtype=torch.float32).view(1, in_channels, 1, 1)
-
-
-class PixelShuffleUpsampler(nn.Sequential):
-    """Sub-pixel upsampler: for a power of two, one (3×3 conv to 4·F channels, pixel
-    shuffle ×2) stage per factor of two; for 3, one 3×3 conv to 9·F channels and a pixel
-    shuffle ×3. No activation, as in EDSR and RCAN.
-
-    Parameters
-    ----------
-    scale : int
-        2, 3, 4 or a higher power of two.
-    features : int
-        Feature channels in and out.
-    """
-
-    def __init__(self, scale: int, features: int) -> None:
-        if scale == 3:
-            factors = [3]
-        elif scale >= 2 and scale & (scale - 1) == 0:
-            factors = [2] * (scale.bit_length() - 1)
-        else:
-            raise ValueError(
-                f"the pixel-shuffle upsampler supports 3 and powers of 2, not {scale}"
-            )
-        layers: list[nn.Module] = []
-        for factor in factors:
-            layers += [conv(features, features * factor * factor), nn.PixelShuffle(factor)]
-        super().__init__(*layers)
+from ._common import ResidualSRNet, conv
 
 
 class _ResBlock(nn.Module):
@@ -80,7 +42,7 @@ class _ResBlock(nn.Module):
         return x + residual
 
 
-class EDSR(nn.Module):
+class EDSR(ResidualSRNet):
     """EDSR: 32 residual blocks of 256 features with residual scaling 0.1.
 
     Head 3×3 conv, ``n_resblocks`` residual blocks and a 3×3 conv with a global skip, a
@@ -119,21 +81,8 @@ class EDSR(nn.Module):
         n_feats: int = 256,
         res_scale: float = 0.1,
     ) -> None:
-        super().__init__()
-        self.scale, self.in_channels = scale, in_channels
-        self.register_buffer("mean", channel_means(in_channels))
-        self.head = conv(in_channels, n_feats)
-        self.body = nn.Sequential(
-            *(_ResBlock(n_feats, res_scale) for _ in range(n_resblocks)),
-            conv(n_feats, n_feats),
-        )
-        self.tail = nn.Sequential(
-            PixelShuffleUpsampler(scale, n_feats), conv(n_feats, in_channels)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.head(x - self.mean)
-        return self.tail(features + self.body(features)) + self.mean
+        blocks = [_ResBlock(n_feats, res_scale) for _ in range(n_resblocks)]
+        super().__init__(scale=scale, in_channels=in_channels, features=n_feats, blocks=blocks)
 
 
 class EDSRBaseline(EDSR):

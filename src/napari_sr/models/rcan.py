@@ -20,8 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._common import conv
-from .edsr import PixelShuffleUpsampler, channel_means
+from ._common import ResidualSRNet, conv
 
 
 class _ChannelAttention(nn.Module):
@@ -73,7 +72,7 @@ class _ResidualGroup(nn.Module):
         return x + self.body(x)
 
 
-class RCAN(nn.Module):
+class RCAN(ResidualSRNet):
     """RCAN with 10 residual groups of 20 RCABs, 64 features, channel-attention reduction 16.
 
     Head 3×3 conv; ``n_resgroups`` residual groups and a 3×3 conv with a long skip; a
@@ -114,18 +113,5 @@ class RCAN(nn.Module):
         n_feats: int = 64,
         reduction: int = 16,
     ) -> None:
-        super().__init__()
-        self.scale, self.in_channels = scale, in_channels
-        self.register_buffer("mean", channel_means(in_channels))
-        self.head = conv(in_channels, n_feats)
-        self.body = nn.Sequential(
-            *(_ResidualGroup(n_feats, reduction, n_resblocks) for _ in range(n_resgroups)),
-            conv(n_feats, n_feats),
-        )
-        self.tail = nn.Sequential(
-            PixelShuffleUpsampler(scale, n_feats), conv(n_feats, in_channels)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.head(x - self.mean)
-        return self.tail(features + self.body(features)) + self.mean
+        groups = [_ResidualGroup(n_feats, reduction, n_resblocks) for _ in range(n_resgroups)]
+        super().__init__(scale=scale, in_channels=in_channels, features=n_feats, blocks=groups)
