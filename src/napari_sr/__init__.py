@@ -26,6 +26,8 @@ _LAZY = {
     "psnr": ".metrics",
     "list_models": ".models.registry",
     "create_model": ".models.registry",
+    "save_model": ".models.checkpoint",
+    "load_model": ".models.checkpoint",
     "ssim": ".metrics",
     "Cancelled": ".engine.progress",
     "list_samples": ".samples",
@@ -42,6 +44,8 @@ __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
     "ssim",
     "list_models",
     "create_model",
+    "save_model",
+    "load_model",
     "list_samples",
     "load_sample",
     "Image",
@@ -60,6 +64,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .engine.upscaler import upscale
     from .image import Image
     from .metrics import psnr, ssim
+    from .models.checkpoint import load_model, save_model
     from .models.registry import create_model, list_models
     from .resample import resize
     from .samples import list_samples, load_sample

@@ -142,8 +142,9 @@ def create_model(name: str, *, scale: int, in_channels: int = 1, **hparams: Any)
     Returns
     -------
     torch.nn.Module
-        With a ``spec`` attribute (its :class:`ModelSpec`) and ``scale`` and
-        ``in_channels`` attributes.
+        With a ``spec`` attribute (its :class:`ModelSpec`), ``scale`` and ``in_channels``
+        attributes, and ``hparams`` (the overrides given here, which
+        :func:`~napari_sr.models.checkpoint.save_model` records).
     """
     from . import _catalogue  # noqa: F401
 
@@ -162,4 +163,6 @@ def create_model(name: str, *, scale: int, in_channels: int = 1, **hparams: Any)
         )
     model = cls(scale=scale, in_channels=in_channels, **hparams)
     model.spec = spec
+    # what save_model records to rebuild the same architecture (JSON-ready values)
+    model.hparams = dict(hparams)
     return model
