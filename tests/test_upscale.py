@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -213,3 +215,37 @@ def test_image_without_pixel_size_keeps_no_origin():
 def test_tiny_scale_is_a_clear_error():
     with pytest.raises(ValueError, match="out of range"):
         upscale(np.ones((4, 4), np.float32), 1e-300)
+
+
+# ------------------------------------------------------------ model options
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("tile", 256), ("tile", 0), ("precision", "fp32"), ("self_ensemble", True)],
+)
+def test_model_options_are_refused_for_interpolation(option, value):
+    with pytest.raises(ValueError, match=rf"{option}=.* only apply to learned models.*'bicubic'"):
+        upscale(np.zeros((4, 4), np.float32), 2, **{option: value})
+
+
+def test_model_options_have_neutral_defaults_for_interpolation(rng):
+    data = rng.random((5, 6)).astype(np.float32)
+    same = upscale(data, 2, device="auto", tile=None, precision=None, self_ensemble=False)
+    np.testing.assert_array_equal(same, upscale(data, 2))
+
+
+def test_registered_model_name_without_weights():
+    with pytest.raises(ValueError, match="no pretrained weights are bundled for 'fsrcnn' yet"):
+        upscale(np.zeros((4, 4), np.float32), 2, method="fsrcnn")
+
+
+def test_interpolation_imports_no_torch():
+    """Interpolating through upscale stays free of torch (learned methods load it)."""
+    code = (
+        "import sys, numpy, napari_sr; "
+        "napari_sr.upscale(numpy.ones((4, 4), numpy.float32), 2, method='bilinear'); "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -105,8 +105,9 @@ def compare_methods(
         The reference image (any supported dtype; floats need ``data_range``).
     scale : float
         SR factor, > 1.
-    methods : sequence of str
-        Methods for :func:`~napari_sr.upscale`.
+    methods : sequence
+        Methods for :func:`~napari_sr.upscale`: interpolation names, model file paths or
+        model objects (labelled by their registry name).
     axes : str, optional
         Axes of ``high_res``.
     data_range : float, optional
@@ -125,8 +126,10 @@ def compare_methods(
         raise ValueError(f"compare needs a scale above 1 (the SR factor), not {scale}")
     if not methods:
         raise ValueError("give at least one method to compare")
-    for method in methods:
-        resolve_method(method)  # unknown names fail before any work
+    # unknown names fail before any work, and a model file is read once, not per call
+    resolved = [resolve_method(method) for method in methods]
+    runs = [getattr(r, "model", m) for m, r in zip(methods, resolved, strict=True)]
+    labels = [m if isinstance(m, str) else r.name for m, r in zip(methods, resolved, strict=True)]
     hr = np.asarray(high_res)
     axes = resolve_axes(axes, hr.shape)
     # crop Y and X to a multiple of the scale (for integer scales: exact LR/HR pairing)
@@ -140,7 +143,7 @@ def compare_methods(
     crop = math.ceil(scale)
     rows, outputs = [], {}
     warm = low[tuple(slice(0, min(n, 16)) for n in low.shape)]
-    for done, method in enumerate(methods, start=1):
+    for done, (method, label) in enumerate(zip(runs, labels, strict=True), start=1):
         upscale(warm, scale, method=method, axes=axes)  # compile/load first, so time is fair
         started = time.perf_counter()
         restored = upscale(low, scale, method=method, axes=axes)
@@ -148,7 +151,7 @@ def compare_methods(
         restored = restored[tuple(slice(0, n) for n in hr.shape)]  # ceil() may overshoot
         if restored.shape != hr.shape:
             raise ValueError(
-                f"{method} made shape {restored.shape} from {low.shape}, not {hr.shape}; "
+                f"{label} made shape {restored.shape} from {low.shape}, not {hr.shape}; "
                 "use an integer scale or an image whose size is a multiple of it"
             )
         ref_planes, metric_axes = _as_planes(hr, axes)  # 2D methods: score plane by plane
@@ -161,13 +164,13 @@ def compare_methods(
         }
         rows.append(
             {
-                "method": method,
+                "method": label,
                 "psnr_db": psnr(ref_planes, out_planes, **kwargs),
                 "ssim": ssim(ref_planes, out_planes, **kwargs),
                 "seconds": seconds,
             }
         )
-        outputs[method] = restored
+        outputs[label] = restored
         if progress is not None:
             progress(done, len(methods))
     return Comparison(rows, scale, crop, y_channel, low, outputs)

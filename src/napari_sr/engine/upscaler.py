@@ -1,4 +1,8 @@
-"""``upscale``: the one entry point for single-image super-resolution of n-D stacks."""
+"""``upscale``: the one entry point for single-image super-resolution of n-D stacks.
+
+This module handles what every method shares (axes, dtypes, the output array, geometry and
+provenance) and the interpolation loop; learned models run in :mod:`.learned`.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from ..axes import resolve_axes
 from ..geometry import check_scale
 from ..image import Image
 from .memory import check_fits
-from .methods import resolve_method
+from .methods import PlaneMethod, resolve_method
 from .progress import CancelToken, ProgressCallback, raise_if_cancelled, report
 
 PLANE_AXES = "YX"
@@ -38,6 +42,10 @@ def upscale(
     method=None,
     axes=None,
     dtype=None,
+    device: str = "auto",
+    tile: int | None = None,
+    precision: str | None = None,
+    self_ensemble: bool = False,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ):
@@ -50,33 +58,74 @@ def upscale(
         :class:`~napari_sr.image.Image` brings its axes and pixel sizes and gets back an
         ``Image`` whose Y and X pixel sizes are divided by ``scale``.
     scale : float
-        Upscaling factor for Y and X, > 0. Output planes are ``ceil(n * scale)`` long.
-    method : str, optional
+        Upscaling factor for Y and X, > 0. Output planes are ``ceil(n * scale)`` long. A
+        learned model needs its own (integer) scale.
+    method : str, path or torch.nn.Module, optional
         An interpolation method of :func:`~napari_sr.resize` (``'nearest'``,
         ``'bilinear'``, ``'bicubic'``, ``'bicubic-opencv'``, ``'lanczos3'``, ``'area'``);
-        None for the best bundled default (bicubic until trained weights ship).
+        a model file (``.safetensors`` from :func:`~napari_sr.models.checkpoint.save_model`,
+        or third-party ``.pth``/``.pt`` weights that
+        :func:`~napari_sr.models.checkpoint.load_model` reads alone); or a model object
+        (from :func:`~napari_sr.create_model` after training, ``load_model`` or
+        ``napari_sr.train``). None for the best bundled default (bicubic until trained
+        weights ship). Registered architecture names have no bundled weights yet.
     axes : str, optional
         Axes of ``image``, e.g. ``'TZCYX'``; default from the Image, else guessed from the
         shape (2-D ``YX``, 3-D ``ZYX``, trailing 3 or 4 → RGB; see :mod:`napari_sr.axes`).
-        Every axis other than Y and X is looped over.
+        Every axis other than Y and X is looped over, except that a 3-channel (RGB) model
+        sees the C axis (of length 3) together; a 1-channel model runs per channel.
     dtype : dtype, optional
         Output dtype; default the input's (integers rounded and clipped to range).
+    device : str or torch.device
+        Models only (ignored for interpolation): ``'auto'`` (CUDA, then Apple MPS, then
+        CPU), ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ``'mps'``. The model is moved there for
+        the call and moved back (with its train/eval mode) afterwards.
+    tile : int, optional
+        Models only. Longest edge, in input pixels, of the tiles a plane is cut into (they
+        are evened out, so slightly shorter ones may be used and recorded); each tile also
+        reads the model's halo (``model.spec.halo`` input pixels) on every side, and
+        neighbouring tiles are blended over 16 input pixels around each seam. None
+        (default) tiles only when a whole plane would not fit the memory budget (1 GiB on
+        the CPU, 80 % of the free GPU memory on CUDA), with the largest tile that fits; 0
+        never tiles. Tiling-safe models give the same result tiled and untiled; others
+        warn that values near the seams may differ slightly.
+    precision : {None, 'fp32', 'bf16', 'fp16'}, optional
+        Models only. None picks bf16 (or fp16 on GPUs without bf16) on CUDA when the model
+        is half-precision-safe, else fp32; CPU and MPS use fp32. Half precision runs under
+        :func:`torch.autocast` (weights stay fp32). 'fp16' is refused on the CPU.
+    self_ensemble : bool
+        Models only. Average the model over the 8 flips and 90° rotations of the input
+        (the ×8 geometric self-ensemble; about 8 times slower, a little more accurate).
     progress : callable, optional
-        ``progress(done, total)``, counting planes, after each batch of planes.
+        ``progress(done, total)`` after each batch of planes (interpolation, or whole
+        planes through a model) or each tile (tiled planes), counting planes × tiles.
     cancel : threading.Event or callable, optional
-        Checked between batches of planes; when set, :class:`~napari_sr.engine.progress.Cancelled`
-        is raised and nothing is returned.
+        Checked between batches of planes and between tiles; when set,
+        :class:`~napari_sr.engine.progress.Cancelled` is raised and nothing is returned.
 
     Returns
     -------
     numpy.ndarray or Image
-        Same type as ``image``: the axes in the same order, Y and X scaled.
+        Same type as ``image``: the axes in the same order, Y and X scaled. An Image's
+        provenance records the method, scale and, for models, the device, precision, tile,
+        self-ensemble and normalisation limits.
 
     Raises
     ------
     ValueError
-        Empty input, NaN/Inf, scale ≤ 0, unknown method, axes that do not fit, or an
-        output that would not fit in memory (checked before allocating).
+        Empty input, NaN/Inf, scale ≤ 0, unknown method, axes that do not fit, an output
+        that would not fit in memory (checked before allocating), a scale other than the
+        model's, channels the model cannot take, an unavailable device, or model options
+        (``tile``, ``precision``, ``self_ensemble``) with an interpolation method.
+    RuntimeError
+        A GPU ran out of memory even with the smallest tiles.
+
+    Notes
+    -----
+    Learned models see normalised intensities: the model's recorded normalisation
+    (``model.normalization``), else a fixed 0-255 range for uint8 and percentiles 1 and
+    99.8 of the whole stack otherwise; the limits are computed once per call and the
+    inverse is applied to the output before casting.
 
     Examples
     --------
@@ -95,6 +144,12 @@ def upscale(
         raise ValueError(f"image is empty (shape {data.shape}); give an image with pixels")
     axes = resolve_axes(axes, data.shape)
     plan = resolve_method(method)
+    if isinstance(plan, PlaneMethod):
+        _check_no_model_options(plan.name, tile, precision, self_ensemble)
+    else:
+        settings = plan.prepare(
+            scale, axes, data.shape, device=device, precision=precision, tile=tile
+        )
     check_finite(data)
 
     y, x = axes.index("Y"), axes.index("X")
@@ -106,25 +161,73 @@ def upscale(
 
     started = time.perf_counter()
     out = np.empty(out_shape, dtype=out_dtype)
-    src = np.moveaxis(data, (y, x), (-2, -1))
-    dst = np.moveaxis(out, (y, x), (-2, -1))  # a view: writing it fills ``out``
-    indices = list(itertools.product(*map(range, src.shape[:-2])))
-    work = working_dtype(in_dtype)
-    batch = max(1, BATCH_BYTES // plane_bytes)
-    for start in range(0, len(indices), batch):
-        raise_if_cancelled(cancel)
-        chunk = indices[start : start + batch]
-        planes = np.stack([src[index] for index in chunk]).astype(work, copy=False)
-        result = cast(plan.run(planes, scale), out_dtype)
-        for index, plane in zip(chunk, result, strict=True):
-            dst[index] = plane
-        report(progress, start + len(chunk), len(indices))
+    if isinstance(plan, PlaneMethod):
+        _interpolate(plan, data, out, (y, x), scale, progress, cancel)
+        record = {}
+    else:
+        from .learned import run_model
+
+        record = run_model(
+            plan,
+            data,
+            out,
+            axes,
+            settings,
+            self_ensemble=self_ensemble,
+            batch_bytes=BATCH_BYTES,
+            progress=progress,
+            cancel=cancel,
+        )
     if source is None:
         return out
     provenance = {
         "operation": "upscale",
         "method": plan.name,
         "scale": scale,
+        **record,
         "seconds": round(time.perf_counter() - started, 3),
     }
     return source.with_axes(axes).resampled(out, dict.fromkeys(PLANE_AXES, scale), provenance)
+
+
+def _check_no_model_options(name: str, tile, precision, self_ensemble) -> None:
+    given = [
+        f"{option}={value!r}"
+        for option, value, default in (
+            ("tile", tile, None),
+            ("precision", precision, None),
+            ("self_ensemble", self_ensemble, False),
+        )
+        if value is not default and value != default
+    ]
+    if given:
+        raise ValueError(
+            f"{', '.join(given)} only apply to learned models, not to the interpolation "
+            f"method {name!r}; leave them out, or pass a model as method="
+        )
+
+
+def _interpolate(
+    plan: PlaneMethod,
+    data: np.ndarray,
+    out: np.ndarray,
+    plane_axes: tuple[int, int],
+    scale: float,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+) -> None:
+    """Interpolate every (Y, X) plane of ``data`` into ``out``, in batches of planes."""
+    src = np.moveaxis(data, plane_axes, (-2, -1))
+    dst = np.moveaxis(out, plane_axes, (-2, -1))  # a view: writing it fills ``out``
+    indices = list(itertools.product(*map(range, src.shape[:-2])))
+    work = working_dtype(data.dtype)
+    plane_bytes = dst.shape[-2] * dst.shape[-1] * work.itemsize
+    batch = max(1, BATCH_BYTES // plane_bytes)
+    for start in range(0, len(indices), batch):
+        raise_if_cancelled(cancel)
+        chunk = indices[start : start + batch]
+        planes = np.stack([src[index] for index in chunk]).astype(work, copy=False)
+        result = cast(plan.run(planes, scale), out.dtype)
+        for index, plane in zip(chunk, result, strict=True):
+            dst[index] = plane
+        report(progress, start + len(chunk), len(indices))

@@ -1,0 +1,557 @@
+"""Running a learned SR model over the planes of an n-D stack.
+
+:meth:`ModelMethod.prepare` checks the model against the image (scale, channels) and
+resolves the device and precision before the output is allocated. :func:`run_model` then
+computes the normalisation limits once from the whole stack; moves the model to the device
+in eval mode (and puts it back afterwards); measures its memory footprint
+(:mod:`.footprint`); chooses between whole planes, several per forward pass, and tiles
+with a halo (:mod:`.tiling`); and for every batch or tile reads the input, normalises it,
+pads it by reflection to the model's size multiple, runs the model (optionally as the ×8
+geometric self-ensemble), undoes the normalisation, stitches and casts into the
+preallocated output. On a GPU out-of-memory error the batch or tile is halved and the plane
+retried.
+
+This module imports torch; :mod:`napari_sr.engine.methods` imports it only when a model is
+used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._intensity import cast
+from ..models.registry import ModelSpec
+from .device import (
+    autocast,
+    free_cached_memory,
+    is_out_of_memory,
+    resolve_device,
+    resolve_precision,
+)
+from .footprint import Footprint, device_budget, host_budget, measure
+from .normalization import (
+    PERCENTILE_SAMPLE,
+    Normalization,
+    default_normalization,
+    denormalize,
+    normalize,
+)
+from .progress import CancelToken, ProgressCallback, raise_if_cancelled, report
+from .tiling import AxisTiles, Stitcher, split_axis
+
+MIN_TILE = 32
+"""Smallest tile edge, in input pixels, the out-of-memory retry goes down to."""
+
+BLEND = 8
+"""Half-width, in input pixels, of the band where neighbouring tiles are blended."""
+
+ENGINE_BUFFERS = (3, 4)
+"""Float32 copies the engine holds per input pixel of a tile (raw crop, normalised, padded)
+and per output pixel (model output, denormalised, weighted, ensemble sum); they join the
+model's footprint in the memory plan."""
+
+UNMEASURED_BOUND = 2**20
+"""Bytes per input pixel and channel no model is expected to need: inputs that fit the
+budget even at this rate skip the memory probe."""
+
+_GENERIC = dict(framework="post", paper="", size_multiple=1, tiling_safe=False, halo=32)
+
+
+@dataclass(frozen=True, eq=False)
+class ModelMethod:
+    """A learned single-image SR model as an ``upscale`` method.
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+        Maps a float (N, C, H, W) batch in the normalised range to (N, C, H·s, W·s).
+    name : str
+        Recorded in provenance: the model's registry name, or the checkpoint's file stem.
+    spec : ModelSpec
+        The model's descriptor; models without one get a cautious generic descriptor
+        (no size multiple, 32-pixel halo, not tiling-safe, not half-precision-safe).
+    checkpoint : str or None
+        The file the model was loaded from, if any.
+    """
+
+    model: torch.nn.Module
+    name: str
+    spec: ModelSpec
+    checkpoint: str | None = None
+
+    @property
+    def scale(self) -> int:
+        return int(self.model.scale)
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.model.in_channels)
+
+    def normalization(self, dtype: np.dtype) -> Normalization:
+        """The model's recorded normalisation, else the default for ``dtype``."""
+        recorded = getattr(self.model, "normalization", None)
+        if recorded is None:
+            return default_normalization(dtype)
+        return Normalization.from_dict(recorded)
+
+    def prepare(
+        self,
+        scale: float,
+        axes: str,
+        shape: tuple[int, ...],
+        *,
+        device: Any = "auto",
+        precision: Any = None,
+        tile: Any = None,
+    ) -> RunSettings:
+        """Check that the model can upscale an image of ``shape`` and ``axes`` by ``scale``
+        with these options, before anything is allocated, and resolve the options.
+
+        Raises
+        ------
+        ValueError
+            For a scale other than the model's, channels it cannot take, an unavailable
+            device, an unknown precision or a bad tile.
+        """
+        if scale != self.scale:
+            raise ValueError(
+                f"scale={scale:g} does not match the model's scale {self.scale}: {self.name} "
+                f"upscales by exactly {self.scale}; pass scale={self.scale} or use a model "
+                f"trained for ×{scale:g}"
+            )
+        if self.in_channels == 3:
+            if "C" not in axes:
+                raise ValueError(
+                    f"{self.name} takes 3 channels (RGB) together, but the image has no C "
+                    f"axis (axes {axes!r}); give axes with a C axis of length 3 (e.g. "
+                    "axes='YXC') or use a 1-channel model"
+                )
+            channels = shape[axes.index("C")]
+            if channels != 3:
+                fix = (
+                    "drop the alpha channel first, e.g. image[..., :3]"
+                    if channels == 4
+                    else "select 3 channels first, or use a 1-channel model (run per channel)"
+                )
+                raise ValueError(
+                    f"{self.name} takes 3 channels (RGB) together, but the image's C axis "
+                    f"has {channels}; {fix}"
+                )
+        where = resolve_device(device)
+        half_safe = self.spec.half_precision_safe
+        return RunSettings(
+            where, resolve_precision(precision, where, half_safe=half_safe), _check_tile(tile)
+        )
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Resolved options of one run: where, in which precision, and the requested tile
+    (None automatic, 0 never, else the edge in input pixels)."""
+
+    device: torch.device
+    precision: str
+    tile: int | None
+
+
+def wrap_model(model: Any, *, checkpoint: str | None = None) -> ModelMethod:
+    """Describe ``model`` (a torch module with ``scale`` and ``in_channels``) as a method.
+
+    Raises
+    ------
+    TypeError
+        For a module without integer ``scale`` or ``in_channels`` attributes.
+    ValueError
+        For channels other than 1 or 3.
+    """
+    scale, channels = getattr(model, "scale", None), getattr(model, "in_channels", None)
+    if not (isinstance(scale, int | np.integer) and isinstance(channels, int | np.integer)):
+        raise TypeError(
+            "method is a torch module without integer 'scale' and 'in_channels' attributes; "
+            "pass a model from napari_sr.create_model or napari_sr.load_model, or set them"
+        )
+    if scale < 1:
+        raise ValueError(f"the model's scale must be a positive integer, not {scale}")
+    if channels not in (1, 3):
+        raise ValueError(
+            f"the model has in_channels={channels}; upscale runs 1-channel models (per "
+            "channel) and 3-channel (RGB) models"
+        )
+    spec = getattr(model, "spec", None)
+    if spec is None:
+        name = type(model).__name__.lower()
+        spec = ModelSpec(name, "", scales=(int(scale),), **_GENERIC, half_precision_safe=False)
+    name = spec.name if checkpoint is None else Path(checkpoint).stem
+    return ModelMethod(model, name, spec, checkpoint)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How the planes are cut: ``tile`` None for whole planes, ``batch`` items per pass."""
+
+    rows: AxisTiles
+    cols: AxisTiles
+    tile: int | None
+    batch: int
+
+
+def run_model(
+    method: ModelMethod,
+    data: np.ndarray,
+    out: np.ndarray,
+    axes: str,
+    settings: RunSettings,
+    *,
+    self_ensemble: bool = False,
+    batch_bytes: int,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> dict[str, Any]:
+    """Upscale every plane of ``data`` into the preallocated ``out`` with ``method``.
+
+    Parameters
+    ----------
+    method : ModelMethod
+        The model.
+    data, out : numpy.ndarray
+        Input and output with the same ``axes``; Y and X of ``out`` are ``scale`` times
+        longer. A 3-channel model sees the C axis together; a 1-channel model every plane.
+    axes : str
+        Axes of both.
+    settings : RunSettings
+        From :meth:`ModelMethod.prepare`, which checked ``data`` against the model.
+    self_ensemble : bool
+        As in :func:`napari_sr.upscale`.
+    batch_bytes : int
+        Whole planes go to the model in batches of at most about this many float32 output
+        bytes (at least one plane), within the memory budget.
+    progress, cancel
+        Progress counts tiles (one per plane when planes are not tiled); cancel is checked
+        before every forward pass (and between the passes of the self-ensemble).
+
+    Returns
+    -------
+    dict
+        What was run, for provenance: device, precision, tile, self_ensemble, normalization
+        (its description and the limits used), and checkpoint when there is one.
+    """
+    dev, prec = settings.device, settings.precision
+    norm = method.normalization(data.dtype)
+    limits = norm.limits(_sample(data))
+
+    y, x = axes.index("Y"), axes.index("X")
+    if method.in_channels == 3:
+        c = axes.index("C")
+        src = np.moveaxis(data, (c, y, x), (-3, -2, -1))
+        dst = np.moveaxis(out, (c, y, x), (-3, -2, -1))
+    else:  # every plane alone, as a batch item with one channel; views, so dst fills out
+        src = np.moveaxis(data, (y, x), (-2, -1))[..., None, :, :]
+        dst = np.moveaxis(out, (y, x), (-2, -1))[..., None, :, :]
+
+    with _placed(method.model, dev):
+        runner = _Runner(method, dev, prec, limits, self_ensemble, src.shape[-2:], cancel)
+        indices = list(itertools.product(*map(range, src.shape[:-3])))
+        batch_bytes = min(batch_bytes, len(indices) * runner.plane_bytes)
+        plan = runner.plan(settings.tile, batch_bytes)
+        units = len(plan.rows) * len(plan.cols)  # progress units per plane, fixed up front
+        tracker = _Progress(progress, len(indices) * units)
+        start = 0
+        while start < len(indices):
+            chunk = indices[start : start + plan.batch]
+
+            def tile_done(k: int, tiles: int, offset: int = start, items: int = len(chunk)):
+                # a retried plane may have more tiles than planned: scale into its share
+                tracker.set(offset * units + items * units * k // tiles)
+
+            try:
+                runner.run(plan, [src[i] for i in chunk], [dst[i] for i in chunk], tile_done)
+            except Exception as err:
+                if not is_out_of_memory(err):
+                    raise
+                retry = runner.smaller(plan, err)
+            else:
+                start += len(chunk)
+                tracker.set(start * units)
+                continue
+            # outside the except block, where the error's traceback (and the tensors its
+            # frames hold) is gone, the allocator can give the memory back
+            free_cached_memory(dev)
+            plan = retry
+    record = {
+        "device": str(dev),
+        "precision": prec,
+        "tile": plan.tile,
+        "self_ensemble": bool(self_ensemble),
+        "normalization": {**norm.to_dict(), "limits": [float(limits[0]), float(limits[1])]},
+    }
+    if method.checkpoint is not None:
+        record["checkpoint"] = method.checkpoint
+    return record
+
+
+class _Runner:
+    """Plans and runs the forward passes of one ``run_model`` call."""
+
+    def __init__(
+        self,
+        method: ModelMethod,
+        device: torch.device,
+        precision: str,
+        limits: tuple[float, float],
+        self_ensemble: bool,
+        plane: tuple[int, int],
+        cancel: CancelToken | None,
+    ) -> None:
+        self.method, self.device, self.precision = method, device, precision
+        self.limits, self.self_ensemble, self.cancel = limits, bool(self_ensemble), cancel
+        self.height, self.width = (int(n) for n in plane)
+        self.scale, self.channels = method.scale, method.in_channels
+        self.multiple = max(1, int(method.spec.size_multiple))
+        self.margin = int(method.spec.halo) + BLEND
+        self.dtype = next(
+            (p.dtype for p in method.model.parameters() if p.is_floating_point()), torch.float32
+        )
+        self._footprint: Footprint | None = None
+        self._warned = False
+
+    # ---------------------------------------------------------------- planning
+
+    def axes_for(self, tile: int | None) -> tuple[AxisTiles, AxisTiles]:
+        """The cut of Y and X for ``tile`` (None: whole planes)."""
+        return tuple(
+            split_axis(n, tile, margin=self.margin, blend=BLEND, multiple=self.multiple)
+            for n in (self.height, self.width)
+        )
+
+    def fits(self, rows: int, cols: int, items: int, *, tiled: bool) -> bool:
+        """Whether a forward pass over ``items`` reads of ``rows`` × ``cols`` input pixels
+        stays within the memory budgets."""
+        pixels = rows * cols * items
+        inputs, outputs = ENGINE_BUFFERS
+        host = 4 * self.channels * pixels * (inputs + outputs * self.scale**2)
+        if tiled:  # the overlap band of one row of tiles, held until the next row is done
+            host += 4 * self.channels * items * 2 * BLEND * self.scale**2 * self.width
+        gpu = device_budget(self.device)
+        if self._footprint is None:
+            # tiny inputs fit without asking: the probe would cost more than the work
+            unmeasured = UNMEASURED_BOUND * self.channels * pixels
+            if gpu is None and unmeasured + host <= host_budget():
+                return True
+            if gpu is not None and unmeasured <= gpu and host <= host_budget():
+                return True
+            self._footprint = measure(
+                self.method.model,
+                channels=self.channels,
+                multiple=self.multiple,
+                device=self.device,
+                precision=self.precision,
+            )
+        model = self._footprint.planned(pixels)
+        if gpu is None:
+            return model + host <= host_budget()
+        return model <= gpu and host <= host_budget()
+
+    def plan(self, tile: int | None, batch_bytes: int) -> _Plan:
+        """Whole planes when ``tile`` is 0, or None and a plane fits; else tiles of
+        ``tile`` pixels, or (None) of the largest edge that fits."""
+        if tile is None and not self.fits(*self._padded(), 1, tiled=False):
+            tile = self._largest_tile()
+        elif tile == 0 or (tile is not None and tile >= max(self.height, self.width)):
+            tile = None
+        return self._plan_for(tile, batch_bytes)
+
+    def _plan_for(self, tile: int | None, batch_bytes: int) -> _Plan:
+        rows, cols = self.axes_for(tile)
+        if tile is not None:  # the edge actually used: cores are evened out
+            cores = [stop - start for axis in (rows, cols) for start, stop in axis.cores]
+            tile = None if len(rows) * len(cols) == 1 else max(cores)
+        batch = 1
+        if tile is None:
+            cap = max(1, batch_bytes // self.plane_bytes)
+            padded = self._padded()
+            while batch < cap and self.fits(*padded, min(2 * batch, cap), tiled=False):
+                batch = min(2 * batch, cap)
+        elif not self.method.spec.tiling_safe and not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"{self.method.name} is not tiling-safe (its output depends on more than a "
+                f"bounded neighbourhood) and runs in {tile}-pixel tiles here; values near "
+                "the seams may differ slightly from an untiled run",
+                stacklevel=5,
+            )
+        return _Plan(rows, cols, tile, batch)
+
+    @property
+    def plane_bytes(self) -> int:
+        """Bytes of one upscaled plane (all channels) in float32."""
+        return 4 * self.channels * self.height * self.width * self.scale**2
+
+    def _padded(self) -> tuple[int, int]:
+        m = self.multiple
+        return -(-self.height // m) * m, -(-self.width // m) * m
+
+    def _largest_tile(self) -> int:
+        """The largest tile edge (a multiple of the size multiple) whose reads fit, or
+        :data:`MIN_TILE` when even that does not."""
+        m = self.multiple
+        low, high = 1, max(1, max(self.height, self.width) // m)
+        best = None
+        while low <= high:
+            mid = (low + high) // 2
+            rows, cols = self.axes_for(mid * m)
+            if self.fits(rows.largest_read(), cols.largest_read(), 1, tiled=True):
+                best, low = mid * m, mid + 1
+            else:
+                high = mid - 1
+        return max(best or 0, -(-MIN_TILE // m) * m)
+
+    def smaller(self, plan: _Plan, error: BaseException) -> _Plan:
+        """The plan to retry with after an out-of-memory error: half the batch, or half
+        the tile edge; a RuntimeError below :data:`MIN_TILE`."""
+        if plan.batch > 1:
+            batch = plan.batch // 2
+            warnings.warn(
+                f"{self.device.type.upper()} ran out of memory on {plan.batch} planes at "
+                f"once; retrying with {batch} per batch",
+                stacklevel=4,
+            )
+            return _Plan(plan.rows, plan.cols, plan.tile, batch)
+        current = plan.tile if plan.tile is not None else max(self.height, self.width)
+        tile = current // 2 // self.multiple * self.multiple
+        if tile < MIN_TILE:
+            raise RuntimeError(
+                f"{self.device.type.upper()} ran out of memory even with {current}-pixel "
+                f"tiles; free memory on the device (other programs, other models), run on "
+                "another device (device='cpu'), or use a smaller model"
+            ) from error
+        warnings.warn(
+            f"{self.device.type.upper()} ran out of memory with "
+            f"{'whole planes' if plan.tile is None else f'{current}-pixel tiles'}; "
+            f"retrying with {tile}-pixel tiles",
+            stacklevel=4,
+        )
+        return self._plan_for(tile, 0)
+
+    # ----------------------------------------------------------------- running
+
+    def run(self, plan: _Plan, src: list, dst: list, done) -> None:
+        """Upscale the planes ``src`` (each (C, H, W)) into ``dst`` (each (C, H·s, W·s),
+        of the output dtype), tile by tile; ``done(k, tiles)`` after the k-th tile."""
+
+        def write(ys: slice, xs: slice, values: np.ndarray) -> None:
+            for target, value in zip(dst, values, strict=True):
+                target[:, ys, xs] = cast(value, target.dtype)
+
+        stitcher = Stitcher(plan.rows, plan.cols, self.scale, write)
+        tiles = list(itertools.product(range(len(plan.rows)), range(len(plan.cols))))
+        for k, (r, c) in enumerate(tiles, start=1):
+            raise_if_cancelled(self.cancel)
+            batch = self._read(src, plan.rows.read(r), plan.cols.read(c))
+            stitcher.add(r, c, denormalize(self._forward(batch), self.limits))
+            done(k, len(tiles))
+
+    def _read(self, src: list, ys: tuple[int, int], xs: tuple[int, int]) -> np.ndarray:
+        """The normalised float32 input of one pass: the crop ``ys`` × ``xs`` of every
+        plane, reflect-padded where it reaches past the image (to the size multiple)."""
+        y0, y1 = ys
+        x0, x1 = xs
+        crop = np.stack([plane[:, y0 : min(y1, self.height), x0 : min(x1, self.width)]
+                         for plane in src])  # fmt: skip
+        batch = normalize(crop, self.limits)
+        pad_y, pad_x = y1 - min(y1, self.height), x1 - min(x1, self.width)
+        if pad_y or pad_x:
+            batch = np.pad(batch, ((0, 0), (0, 0), (0, pad_y), (0, pad_x)), mode="reflect")
+        return np.ascontiguousarray(batch, dtype=np.float32)
+
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
+        """The model on a normalised (N, C, h, w) batch: (N, C, h·s, w·s) float32."""
+        x = torch.from_numpy(batch).to(self.device, self.dtype)
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode(), autocast(self.device, self.precision):
+            if not self.self_ensemble:
+                y = self._call(x)
+            else:
+                y = None
+                for flip, turns in itertools.product((False, True), range(4)):
+                    raise_if_cancelled(self.cancel)
+                    view = torch.rot90(x.flip(-1) if flip else x, turns, (-2, -1))
+                    view = view.contiguous(memory_format=torch.channels_last)
+                    part = torch.rot90(self._call(view), -turns, (-2, -1))
+                    part = part.flip(-1) if flip else part
+                    y = part.clone() if y is None else y.add_(part)
+                y = y / 8
+        return y.float().cpu().numpy()
+
+    def _call(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.method.model(x)
+        n, c, h, w = x.shape
+        expected = (n, c, h * self.scale, w * self.scale)
+        if tuple(y.shape) != expected:
+            raise ValueError(
+                f"{self.method.name} returned shape {tuple(y.shape)} for an input of shape "
+                f"{tuple(x.shape)}; a ×{self.scale} model must return {expected}"
+            )
+        return y.float()
+
+
+class _Progress:
+    """Reports determinate, monotonic progress in fixed units."""
+
+    def __init__(self, progress: ProgressCallback | None, total: int) -> None:
+        self.progress, self.total, self.reported = progress, max(total, 1), 0
+
+    def set(self, done: int) -> None:
+        done = min(int(done), self.total)
+        if done > self.reported:
+            self.reported = done
+            report(self.progress, done, self.total)
+
+
+def _check_tile(tile: Any) -> int | None:
+    if tile is None:
+        return None
+    if isinstance(tile, bool) or not isinstance(tile, int | np.integer) or tile < 0:
+        raise ValueError(
+            f"tile must be None (automatic), 0 (never tile) or a positive number of input "
+            f"pixels, not {tile!r}"
+        )
+    return int(tile)
+
+
+def _sample(data: np.ndarray) -> np.ndarray:
+    """What the normalisation limits are computed on: ``data`` flattened without a copy
+    where its layout allows, else (a strided view) every k-th index along its first axis,
+    so that a large stack is never copied whole."""
+    if data.flags.c_contiguous or data.flags.f_contiguous:
+        return data.ravel(order="K")
+    step = max(1, math.ceil(data.size / (16 * PERCENTILE_SAMPLE)))
+    return np.ascontiguousarray(data[:: min(step, data.shape[0])])
+
+
+@contextlib.contextmanager
+def _placed(model: torch.nn.Module, device: torch.device) -> Iterator[None]:
+    """The model on ``device`` in eval mode, put back where and how it was afterwards."""
+    first = next(itertools.chain(model.parameters(), model.buffers()), None)
+    home = first.device if first is not None else None
+    training = model.training
+    # channels-last (NHWC) runs oneDNN's and cuDNN's fastest convolutions: ~1.5x on EDSR
+    # on a CPU (benchmarks/inference.py)
+    model.to(device, memory_format=torch.channels_last)
+    model.eval()
+    try:
+        yield
+    finally:
+        model.to(memory_format=torch.contiguous_format)
+        if home is not None:
+            model.to(home)
+        model.train(training)
