@@ -416,3 +416,174 @@ def test_info_json_with_nan_is_valid_json(capsys, tmp_path):
     tifffile.imwrite(path, np.full((4, 4), np.nan, np.float32))
     code, out, _ = run(capsys, "info", str(path), "--json")
     assert code == 0 and json.loads(out)["min"] == "nan"
+
+
+# ------------------------------------------------------------------------- train
+
+
+def _smooth(shape, seed):
+    from scipy import ndimage
+
+    image = ndimage.gaussian_filter(np.random.default_rng(seed).random(shape), 1.5)
+    return ((image - image.min()) / np.ptp(image) * 1000).astype(np.uint16)
+
+
+@pytest.fixture
+def train_data(tmp_path):
+    """A folder of two high-resolution images (and a file that is skipped) and a
+    held-out validation image."""
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    io.write(folder / "a.ome.tif", _smooth((40, 40), 1), pixel_size=0.1)
+    io.write(folder / "b.ome.tif", _smooth((48, 40), 2), pixel_size=0.1)
+    (folder / "notes.txt").write_text("not an image")
+    return folder, _array_file(tmp_path, _smooth((32, 32), 3), name="val.ome.tif")
+
+
+TRAIN_FAST = [
+    "--scale", "2", "--patch-size", "16", "--batch-size", "2", "--lr", "0.001",
+    "--hparams", "d=8,s=4,m=1", "--device", "cpu",
+]  # fmt: skip
+
+
+def test_train_writes_a_model_that_upscale_reads(capsys, tmp_path, train_data):
+    from napari_sr.models.checkpoint import read_metadata
+
+    folder, val = train_data
+    out = tmp_path / "m.safetensors"
+    code, stdout, err = run(
+        capsys, "train", "fsrcnn", str(folder), "--steps", "4", "--out", str(out),
+        "--validation", str(val), "--validate-every", "2", "--loss", "l1=1,ssim=0.2",
+        "--noise", "gaussian=2", *TRAIN_FAST,
+    )  # fmt: skip
+    assert code == 0, err
+    assert stdout.startswith(f"wrote {out}: fsrcnn x2, 4 steps (completed) in ")
+    assert "validation PSNR" in stdout and "bicubic" in stdout
+    assert "2 training plane(s), 1 validation plane(s)" in err
+    assert "step 4/4  loss" in err and "eta" in err
+    assert "validation at step 2/4: PSNR" in err
+    meta = read_metadata(out)
+    assert meta["hparams"] == {"d": 8, "s": 4, "m": 1}
+    assert meta["training"]["loss"] == {"l1": 1.0, "ssim": 0.2}
+    assert meta["training"]["degradation"] == {"noise": {"gaussian": 2.0}}
+    assert meta["training"]["batch_size"] == 2
+    names = [image["name"] for image in meta["data"]["training"]["images"]]
+    assert names == ["a.ome.tif", "b.ome.tif"]
+    assert meta["metrics"]["bicubic"]["psnr"] > 0
+    up = tmp_path / "up.ome.tif"
+    code, _, err = run(capsys, "upscale", str(val), str(up), "-s", "2", "--method", str(out))
+    assert code == 0, err
+    assert io.read(up).shape == (64, 64)
+
+
+def test_train_resume_overwrite_and_fine_tune(capsys, tmp_path, train_data):
+    from napari_sr.models.checkpoint import load_model, read_metadata
+
+    folder, _ = train_data
+    out, once = tmp_path / "m.safetensors", tmp_path / "once.safetensors"
+    args = ["train", "fsrcnn", str(folder), *TRAIN_FAST, "--schedule", "constant"]
+    assert run(capsys, *args, "--steps", "2", "--out", str(out))[0] == 0
+    code, _, err = run(capsys, *args, "--steps", "2", "--out", str(out))
+    assert_one_line_error(code, err, "already exists")
+    code, stdout, err = run(capsys, *args, "--steps", "4", "--out", str(out), "--resume")
+    assert code == 0, err
+    assert "resuming at step 2" in err and ", 4 steps (completed)" in stdout
+    assert run(capsys, *args, "--steps", "4", "--out", str(once))[0] == 0
+    resumed, whole = load_model(out).state_dict(), load_model(once).state_dict()
+    assert all(np.array_equal(resumed[k].numpy(), whole[k].numpy()) for k in whole)
+    code, _, err = run(
+        capsys, *args, "--steps", "6", "--out", str(out), "--resume", "--batch-size", "4"
+    )
+    assert_one_line_error(code, err, "cannot resume: the run was started with other options")
+    code, _, err = run(capsys, *args, "--steps", "1", "--out", str(out), "--overwrite")
+    assert code == 0, err
+    assert read_metadata(out)["metrics"]["steps_done"] == 1
+    # MODEL may be a model file: it is trained further
+    tuned = tmp_path / "tuned.safetensors"
+    options = [a for a in TRAIN_FAST if a not in ("--hparams", "d=8,s=4,m=1")]
+    code, stdout, err = run(
+        capsys, "train", str(once), str(folder), "--steps", "1", "--out", str(tuned), *options
+    )
+    assert code == 0, err
+    assert read_metadata(tuned)["hparams"] == {"d": 8, "s": 4, "m": 1}
+
+
+def test_train_ctrl_c_saves_a_checkpoint(capsys, tmp_path, train_data, monkeypatch):
+    import os
+    import signal
+
+    from napari_sr import cli
+    from napari_sr.models.checkpoint import read_metadata
+
+    def interrupt_at_step_2(self, done, total):
+        if done == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C: the CLI's handler stops the run
+
+    monkeypatch.setattr(cli.ProgressBar, "__call__", interrupt_at_step_2)
+    folder, _ = train_data
+    out = tmp_path / "m.safetensors"
+    code, _, err = run(
+        capsys, "train", "fsrcnn", str(folder), "--steps", "50", "--out", str(out),
+        "--progress", *TRAIN_FAST,
+    )  # fmt: skip
+    assert code == 130
+    assert "training cancelled after 2 of 50 steps; checkpoint saved to" in err
+    assert "--resume" in err and "Traceback" not in err
+    assert read_metadata(out)["metrics"]["stopped"] == "cancelled"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--model", "x"], "unrecognized arguments"),
+        (["--scale", "1.5"], "invalid int value: '1.5'"),
+        (["--loss", "l3"], "unknown loss l3; valid: l1, mse"),
+        (["--loss", "l1=x"], "loss weight of l1 must be a number"),
+        (["--patch-size", "64"], "smaller than patch_size (64)"),
+        (["--noise", "salt=1"], "--noise takes KEY=VALUE pairs"),
+        (["--hparams", "d"], "--hparams takes KEY=VALUE pairs"),
+        (["--hparams", "depth=2"], "fsrcnn has no hyperparameter(s) depth"),
+        (["--resume"], "no training state"),
+        (["--schedule", "linear"], "invalid choice: 'linear'"),
+        (["--validation-fraction", "0.9"], "validation_fraction must be"),
+        (["--device", "tpu"], "tpu"),
+        (["--steps", "0"], "steps must be at least 1"),
+    ],
+)
+def test_train_bad_input_exits_2_with_one_line(capsys, tmp_path, train_data, extra, match):
+    folder, _ = train_data
+    argv = [
+        "train",
+        "fsrcnn",
+        str(folder),
+        "--steps",
+        "2",
+        "--out",
+        str(tmp_path / "m.safetensors"),
+    ]
+    code, _, err = run(capsys, *argv, *TRAIN_FAST, *extra)
+    assert_one_line_error(code, err, match)
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["train", "fsrcnnn", "{hr}", "-s", "2", "--steps", "1", "--out", "{m}"], "unknown model"),
+        (["train", "fsrcnn", "{hr}", "-s", "2", "--steps", "1", "--out", "{o}"], ".safetensors"),
+        (["train", "fsrcnn", "{x}", "-s", "2", "--steps", "1", "--out", "{m}"], "no such file"),
+        (["train", "fsrcnn", "{hr}", "-s", "2", "--out", "{m}"], "--steps"),
+        (["train", "{x}", "{hr}", "-s", "2", "--steps", "1", "--out", "{m}"], "no model file"),
+    ],
+)
+def test_train_bad_arguments(capsys, tmp_path, train_data, argv, match):
+    folder, _ = train_data
+    names = {
+        "hr": folder,
+        "m": tmp_path / "m.safetensors",
+        "o": tmp_path / "m.ome.tif",
+        "x": tmp_path / "missing.safetensors",
+    }
+    code, _, err = run(capsys, *[a.format(**names) for a in argv])
+    assert_one_line_error(code, err, match)

@@ -28,6 +28,7 @@ _LAZY = {
     "create_model": ".models.registry",
     "save_model": ".models.checkpoint",
     "load_model": ".models.checkpoint",
+    "train": ".training.loop",
     "ssim": ".metrics",
     "Cancelled": ".engine.progress",
     "list_samples": ".samples",
@@ -46,6 +47,7 @@ __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
     "create_model",
     "save_model",
     "load_model",
+    "train",
     "list_samples",
     "load_sample",
     "Image",
@@ -68,6 +70,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .models.registry import create_model, list_models
     from .resample import resize
     from .samples import list_samples, load_sample
+    from .training.loop import train
 
 
 def __getattr__(name: str):

@@ -1,12 +1,14 @@
 """The ``napari-sr`` command: parses arguments, calls the API, prints.
 
 Bad input never shows a traceback: it prints one line, ``napari-sr: error: ...``, on
-stderr and exits with status 2. Ctrl-C exits with 130 and leaves no output file.
+stderr and exits with status 2. Ctrl-C exits with 130 and leaves no output file (``train``
+first saves a checkpoint to resume from).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -191,7 +193,111 @@ def build_parser() -> argparse.ArgumentParser:
         description="List the sample images bundled with napari-sr, with their paths.",
     )
     samples.set_defaults(run=_run_samples)
+    _add_train_parser(commands)
     return parser
+
+
+def _add_train_parser(commands) -> None:
+    from .training.config import LOSS_NAMES, SCHEDULES, TrainConfig
+
+    default = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    tr = commands.add_parser(
+        "train",
+        help="train an SR model on high-resolution images",
+        description="Train MODEL on the high-resolution IMAGES: low-resolution inputs are "
+        "synthesised from them (MATLAB-bicubic downscaling by SCALE, plus --blur and "
+        "--noise). OUT (.safetensors) is written every --checkpoint-every steps and at the "
+        "end, with the best validation weights; OUT's .resume.safetensors sibling lets "
+        "--resume continue an interrupted run exactly. Ctrl-C saves a checkpoint and stops.",
+    )
+    tr.add_argument(
+        "model",
+        metavar="MODEL",
+        help="architecture name (e.g. fsrcnn, edsr_baseline), or a .safetensors model file "
+        "to fine-tune",
+    )
+    tr.add_argument(
+        "images", metavar="IMAGES", nargs="+", help="high-resolution image files or folders"
+    )
+    tr.add_argument("--scale", "-s", type=int, required=True, help="upscaling factor, >= 2")
+    tr.add_argument("--steps", type=int, required=True, help="optimiser updates")
+    tr.add_argument("--out", "-o", required=True, help="model file to write, .safetensors")
+    tr.add_argument(
+        "--validation",
+        nargs="+",
+        action="extend",
+        default=None,
+        metavar="IMAGE",
+        help="held-out high-resolution images or folders for validation PSNR/SSIM",
+    )
+    tr.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=None,
+        help="without --validation: fraction of rows held out at the bottom of every image",
+    )
+    tr.add_argument(
+        "--batch-size", type=int, default=None, help=f"default {default['batch_size']}"
+    )
+    tr.add_argument(
+        "--patch-size", type=int, default=None, help="HR patch side, pixels (default 48 x scale)"
+    )
+    tr.add_argument("--lr", type=float, default=None, help=f"Adam learning rate ({default['lr']})")
+    tr.add_argument(
+        "--loss",
+        default=None,
+        help=f"one of {', '.join(LOSS_NAMES)}, or weights such as l1=1,ssim=0.2 (default "
+        f"{default['loss']})",
+    )
+    tr.add_argument("--schedule", choices=SCHEDULES, default=None, help="default cosine")
+    tr.add_argument("--warmup-steps", type=int, default=None, help="linear warm-up steps")
+    tr.add_argument(
+        "--validate-every",
+        type=int,
+        default=None,
+        help=f"steps between validations (default {default['validate_every']})",
+    )
+    tr.add_argument(
+        "--patience", type=int, default=None, help="stop after N validations without gain"
+    )
+    tr.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=None,
+        help=f"steps between checkpoints (default {default['checkpoint_every']})",
+    )
+    tr.add_argument(
+        "--kernel", default=None, help="downscaling kernel of the degradation (bicubic)"
+    )
+    tr.add_argument("--blur", type=float, default=None, help="Gaussian sigma, HR pixels")
+    tr.add_argument(
+        "--noise",
+        default=None,
+        metavar="KEY=VALUE,...",
+        help="e.g. poisson=100 (peak photons), gaussian=2 (sigma), or both",
+    )
+    tr.add_argument(
+        "--in-channels", type=int, default=None, help="3 for RGB images (default: guessed)"
+    )
+    tr.add_argument(
+        "--hparams",
+        default=None,
+        metavar="KEY=VALUE,...",
+        help="architecture hyperparameters, e.g. d=32,s=5,m=1",
+    )
+    tr.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    tr.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N, mps")
+    tr.add_argument(
+        "--resume", action="store_true", help="continue the run saved at OUT (same options)"
+    )
+    tr.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    tr.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="draw a progress bar on stderr (default: when stderr is a terminal)",
+    )
+    tr.set_defaults(run=_run_train)
 
 
 def _run_upscale(args: argparse.Namespace) -> int:
@@ -363,6 +469,128 @@ def _run_samples(args: argparse.Namespace) -> int:
         if sample.ground_truth:
             print(f"{'':<22} ground truth: {sample_path(sample.name, ground_truth=True)}")
     return 0
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from .engine.progress import Cancelled
+    from .training.log import format_record
+
+    options = {
+        "validation_fraction": args.validation_fraction,
+        "batch_size": args.batch_size,
+        "patch_size": args.patch_size,
+        "lr": args.lr,
+        "loss": args.loss,
+        "schedule": args.schedule,
+        "warmup_steps": args.warmup_steps,
+        "validate_every": args.validate_every,
+        "patience": args.patience,
+        "checkpoint_every": args.checkpoint_every,
+        "in_channels": args.in_channels,
+        "seed": args.seed,
+    }
+    options = {k: v for k, v in options.items() if v is not None}  # train() owns the defaults
+    degradation = {
+        "kernel": args.kernel,
+        "blur": args.blur,
+        "noise": _key_values(args.noise, "--noise", {"poisson": float, "gaussian": float}),
+    }
+    degradation = {k: v for k, v in degradation.items() if v is not None}
+    if degradation:
+        options["degradation"] = degradation
+    if args.hparams is not None:
+        options["hparams"] = _hparams(args.hparams)
+    model = args.model
+    if model.lower().endswith((".safetensors", ".pth", ".pt", ".ckpt")):
+        from .models.checkpoint import load_model
+
+        model = load_model(model)
+
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    bar = ProgressBar(sys.stderr, label="steps") if show else None
+
+    def log(record: dict) -> None:
+        line = format_record(record)
+        if bar is not None and bar._drawn:
+            line = "\r" + line.ljust(bar.width + 30)  # over the bar, which is redrawn next
+        print(line, file=sys.stderr, flush=True)
+
+    # Ctrl-C asks the loop to stop at the next step, so that it saves a checkpoint first;
+    # a second Ctrl-C interrupts at once
+    stop = threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+
+        def on_interrupt(signum, frame):
+            if stop.is_set():
+                raise KeyboardInterrupt
+            stop.set()
+            print("\nnapari-sr: stopping after this step...", file=sys.stderr, flush=True)
+
+        previous = signal.signal(signal.SIGINT, on_interrupt)
+    from .training.loop import train
+
+    try:
+        result = train(
+            model,
+            args.images,
+            scale=args.scale,
+            steps=args.steps,
+            validation=args.validation,
+            checkpoint=args.out,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            device=args.device,
+            progress=bar,
+            log=log,
+            cancel=stop,
+            **options,
+        )
+    except Cancelled as exc:
+        if bar is not None:
+            bar.close()
+            bar = None
+        print(f"napari-sr: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        if bar is not None:
+            bar.close()
+    report = result.training_report
+    summary = (
+        f"wrote {args.out}: {result.spec.name} x{result.scale}, {report['steps_done']} steps "
+        f"({report['stopped']}) in {report['seconds']:.1f} s"
+    )
+    validation, bicubic = report.get("validation"), report.get("bicubic")
+    if validation:
+        summary += (
+            f"; validation PSNR {validation['psnr']:.2f} dB, SSIM {validation['ssim']:.4f} "
+            f"(step {validation['step']})"
+        )
+        if bicubic:
+            summary += f"; bicubic {bicubic['psnr']:.2f} dB, {bicubic['ssim']:.4f}"
+    elif report.get("final_loss") is not None:
+        summary += f"; final loss {report['final_loss']:.5f}"
+    print(summary)
+    return 0
+
+
+def _hparams(text: str) -> dict:
+    """Parse ``d=32,s=5`` into a dict; values are JSON numbers, booleans or lists, else text."""
+    result = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--hparams takes KEY=VALUE pairs such as d=32,s=5, not {item!r}")
+        try:
+            result[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            result[key.strip()] = value.strip()
+    return result
 
 
 def _json_number(value: float) -> float | str:

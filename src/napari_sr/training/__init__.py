@@ -1,0 +1,28 @@
+"""Training single-image SR models on high-resolution images.
+
+Rooms: :mod:`.config` (the validated recipe), :mod:`.data` (images to normalised patch
+pairs), :mod:`.losses`, :mod:`.schedule` (learning rate per step), :mod:`.validate`
+(PSNR/SSIM against bicubic), :mod:`.state` (resume files), :mod:`.log` (text of log
+records) and :mod:`.loop` (:func:`train`, which ties them together).
+
+Importing this package loads no torch; :func:`train` does, when first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+__all__ = ["TrainConfig", "train"]
+
+_LAZY = {"TrainConfig": ".config", "train": ".loop"}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .config import TrainConfig
+    from .loop import train
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module 'napari_sr.training' has no attribute {name!r}")

@@ -1,0 +1,422 @@
+"""Training data: high-resolution images in, pairs of normalised patches out.
+
+Low-resolution inputs are synthesised by :func:`napari_sr.degrade` (MATLAB-bicubic
+downscaling by default; blur, PSF and noise as the ``degradation`` options say). Blur and
+downscaling are applied once to each *whole* image, so patches see the same borders as the
+input of inference will; noise is drawn afresh for every patch. Patch positions,
+augmentations and noise come from a generator seeded by ``(seed, step)``, so the batch of
+any step can be made again without replaying the ones before: a resumed run sees exactly
+the batches an uninterrupted one would.
+
+Layout: every image becomes a stack of planes ``(N, C, Y, X)``. Axes other than Y, X (and
+C when the model takes several channels) are looped over as planes; a single-channel model
+sees each channel of a multi-channel image as a plane of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._intensity import cast, check_dtype, check_finite
+from ..axes import is_rgb
+from ..degrade import degrade
+from ..engine.normalization import Normalization, normalize
+from ..image import Image
+
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+"""Files of a folder that are read as images (others, such as README files, are skipped)."""
+
+
+@dataclass(frozen=True)
+class TrainingImage:
+    """One high-resolution image and its synthesised observation, as planes.
+
+    Attributes
+    ----------
+    name : str
+        File name, or ``"array 0"`` and so on for arrays.
+    high : numpy.ndarray
+        (N, C, Y, X) reference, the image's dtype; Y and X cropped to multiples of the scale.
+    low : numpy.ndarray
+        (N, C, Y/s, X/s) observation. For training images the noise-free observation as
+        float32 (noise is added per patch); for validation images the noisy observation
+        in the image's dtype, exactly as a camera would record it.
+    dtype : numpy.dtype
+        The image's dtype.
+    limits : tuple of float
+        Intensities mapped to 0 and 1, from the (noisy, quantised) observation of the whole
+        image, as inference computes them from its input.
+    peak : float
+        Maximum of the noise-free observation: Poisson noise of a patch is scaled to it,
+        so that a patch gets the noise the whole image would.
+    axes, shape : str, tuple
+        Axes and shape of the image as given.
+    """
+
+    name: str
+    high: np.ndarray
+    low: np.ndarray
+    dtype: np.dtype
+    limits: tuple[float, float]
+    peak: float
+    axes: str
+    shape: tuple[int, ...]
+
+    @property
+    def rgb(self) -> bool:
+        return self.high.shape[1] == 3
+
+
+def collect(images: Any, what: str = "images") -> list[tuple[str, Image]]:
+    """Read the images of a training or validation set.
+
+    Parameters
+    ----------
+    images : array, Image, path, folder, or a sequence of these
+        Arrays (axes guessed from the shape), :class:`~napari_sr.image.Image` objects,
+        image files, or folders (every file ending in one of :data:`IMAGE_SUFFIXES`,
+        sorted by name, not recursive).
+    what : str
+        Name of the argument, for error messages.
+
+    Returns
+    -------
+    list of (str, Image)
+    """
+    from ..io import read
+
+    items = [images] if _is_single(images) else _as_sequence(images, what)
+    out: list[tuple[str, Image]] = []
+    for index, item in enumerate(items):
+        if isinstance(item, Image):
+            name = str(item.metadata.get("path", f"image {index}"))
+            out.append((Path(name).name, item))
+        elif isinstance(item, np.ndarray):
+            out.append((f"array {index}", Image(item)))
+        elif isinstance(item, (str, os.PathLike)):
+            path = Path(item)
+            if path.is_dir():
+                files = sorted(
+                    p
+                    for p in path.iterdir()
+                    if p.is_file()
+                    and not p.name.startswith(".")
+                    and p.name.lower().endswith(IMAGE_SUFFIXES)
+                )
+                if not files:
+                    raise ValueError(
+                        f"{what}: folder {str(path)!r} has no image files "
+                        f"({', '.join(IMAGE_SUFFIXES)})"
+                    )
+                out.extend((p.name, read(p)) for p in files)
+            else:
+                out.append((path.name, read(path)))
+        else:
+            raise TypeError(
+                f"{what} must be arrays, napari_sr.Image objects, file paths or folders, "
+                f"not {type(item).__name__}"
+            )
+    if not out:
+        raise ValueError(f"{what} is empty; give at least one high-resolution image")
+    return out
+
+
+def default_channels(named: Sequence[tuple[str, Image]]) -> int:
+    """3 when every image is RGB (a last axis of 3 colours), else 1."""
+    return 3 if all(is_rgb(im.axes, im.shape) and im.shape[-1] == 3 for _, im in named) else 1
+
+
+def default_normalization(named: Sequence[tuple[str, Image]]) -> Normalization:
+    """The normalisation for the images' dtype (fixed range for uint8, else percentiles);
+    an error when their dtypes call for different ones."""
+    from ..engine.normalization import default_normalization as for_dtype
+
+    choices = {for_dtype(im.dtype) for _, im in named}
+    if len(choices) > 1:
+        dtypes = sorted({im.dtype.name for _, im in named})
+        raise ValueError(
+            f"the images mix dtypes ({', '.join(dtypes)}) that normalise differently; pass "
+            "normalization= explicitly, e.g. {'kind': 'percentile', 'low': 1, 'high': 99.8}"
+        )
+    return choices.pop()
+
+
+def split_rows(
+    named: Sequence[tuple[str, Image]], fraction: float, scale: int
+) -> tuple[list[tuple[str, Image]], list[tuple[str, Image]]]:
+    """Hold out the bottom ``fraction`` of the rows (Y) of every image for validation.
+
+    The cut is at a multiple of ``scale``; both parts keep the image's pixel sizes.
+    Returns ``(training, validation)``.
+    """
+    train, held_out = [], []
+    for name, image in named:
+        y = image.axes.index("Y")
+        rows = image.shape[y]
+        cut = rows - max(scale, round(fraction * rows / scale) * scale)
+        if cut < scale:
+            raise ValueError(
+                f"{name} has only {rows} rows, too few to hold out {fraction:g} of them for "
+                "validation; give validation images instead"
+            )
+        top = np.take(image.data, np.arange(cut), axis=y)
+        bottom = np.take(image.data, np.arange(cut, rows), axis=y)
+        train.append((name, image.replace(data=top)))
+        held_out.append((f"{name} (bottom {rows - cut} rows)", image.replace(data=bottom)))
+    return train, held_out
+
+
+def prepare(
+    named: Sequence[tuple[str, Image]],
+    *,
+    scale: int,
+    in_channels: int,
+    degradation: Mapping[str, Any],
+    normalization: Normalization,
+    seed: int,
+    validation: bool,
+) -> list[TrainingImage]:
+    """Crop, degrade and normalise a set of images (see :class:`TrainingImage`).
+
+    ``validation`` keeps the noisy observation (seeded by ``seed``) instead of the
+    noise-free one.
+    """
+    noise = degradation.get("noise")
+    shaping = {k: v for k, v in degradation.items() if k != "noise"}
+    out = []
+    for index, (name, image) in enumerate(named):
+        check_dtype(image.dtype, name)
+        check_finite(image.data, name)
+        cropped = _crop_to_multiple(image, scale)
+        if cropped.data.size == 0:
+            raise ValueError(
+                f"{name} ({' x '.join(map(str, image.shape))}) is smaller than one "
+                f"low-resolution pixel at scale {scale}"
+            )
+        work = cropped.replace(data=cropped.data.astype(np.float32))
+        try:
+            clean = np.asarray(degrade(work, scale, **shaping).data, dtype=np.float32)
+            noisy = clean
+            if noise:
+                rng = np.random.default_rng([seed, int(validation), index])
+                noisy = degrade(clean, 1, noise=noise, axes=cropped.axes, seed=rng)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"degradation of {name}: {err}") from None
+        observed = cast(noisy, image.dtype)
+        limits = normalization.limits(observed)
+        high = to_planes(cropped.data, cropped.axes, in_channels, name)
+        low_source = observed if validation else clean
+        out.append(
+            TrainingImage(
+                name=name,
+                high=high,
+                low=to_planes(low_source, cropped.axes, in_channels, name),
+                dtype=np.dtype(image.dtype),
+                limits=limits,
+                peak=float(clean.max()),
+                axes=image.axes,
+                shape=tuple(image.shape),
+            )
+        )
+    return out
+
+
+def to_planes(data: np.ndarray, axes: str, in_channels: int, name: str) -> np.ndarray:
+    """``(N, C, Y, X)`` view of ``data``: C is the model's channels, N all other axes."""
+    if in_channels > 1:
+        if "C" not in axes or data.shape[axes.index("C")] != in_channels:
+            found = data.shape[axes.index("C")] if "C" in axes else 1
+            raise ValueError(
+                f"{name} has {found} channel(s) (axes {axes}) but the model takes "
+                f"{in_channels}; give {in_channels}-channel images or use in_channels=1"
+            )
+        keep = "CYX"
+    else:
+        keep = "YX"
+    loop = [i for i, a in enumerate(axes) if a not in keep]
+    moved = np.transpose(data, loop + [axes.index(a) for a in keep])
+    planes = moved.reshape(-1, *moved.shape[len(loop) :])
+    return planes if in_channels > 1 else planes[:, None]
+
+
+def check_sizes(images: Sequence[TrainingImage], minimum: int, purpose: str) -> None:
+    """Raise if an image plane is smaller than ``minimum`` pixels along Y or X."""
+    for image in images:
+        h, w = image.high.shape[-2:]
+        if min(h, w) < minimum:
+            raise ValueError(
+                f"{image.name} is {h} x {w} pixels (after cropping to a multiple of the "
+                f"scale), smaller than {purpose} ({minimum}); {_size_fix(purpose)}"
+            )
+
+
+def describe(images: Sequence[TrainingImage]) -> dict[str, Any]:
+    """JSON-ready summary of a data set, recorded in checkpoints."""
+    return {
+        "count": len(images),
+        "planes": int(sum(im.high.shape[0] for im in images)),
+        "images": [
+            {
+                "name": im.name,
+                "shape": list(im.shape),
+                "axes": im.axes,
+                "dtype": im.dtype.name,
+                "limits": [float(v) for v in im.limits],
+            }
+            for im in images
+        ],
+    }
+
+
+def fingerprint(images: Sequence[TrainingImage]) -> str:
+    """SHA-256 of the pixels, shapes and dtypes of a data set (names not included), so
+    that a run can only be resumed on the same data."""
+    digest = hashlib.sha256()
+    for image in images:
+        digest.update(f"{image.high.shape}{image.dtype.str}".encode())
+        digest.update(np.ascontiguousarray(image.high).data)
+    return digest.hexdigest()
+
+
+class PatchSampler:
+    """Batches of random patch pairs, a pure function of ``(seed, step)``.
+
+    Parameters
+    ----------
+    images : sequence of TrainingImage
+        Training images (noise-free observations).
+    scale, patch_size, batch_size : int
+        ``patch_size`` is the high-resolution side, a multiple of ``scale``.
+    augment : sequence of str
+        Any of ``'hflip'``, ``'vflip'``, ``'rot90'``.
+    noise : dict, optional
+        Noise of :func:`napari_sr.degrade`, added to each low-resolution patch.
+    seed : int
+        Seed of the whole run.
+
+    Notes
+    -----
+    A plane is picked with probability proportional to the number of patch positions it
+    has, so every position of every image is equally likely. Positions sit on the
+    low-resolution grid, so each low-resolution pixel of the patch covers exactly the
+    ``scale × scale`` high-resolution pixels it was made from.
+    """
+
+    def __init__(
+        self,
+        images: Sequence[TrainingImage],
+        *,
+        scale: int,
+        patch_size: int,
+        batch_size: int,
+        augment: Sequence[str] = (),
+        noise: Mapping[str, float] | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.images = list(images)
+        self.scale, self.patch_size, self.batch_size = scale, patch_size, batch_size
+        self.augment = frozenset(augment)
+        self.noise = dict(noise or {})
+        self.seed = seed
+        lr_patch = patch_size // scale
+        self._planes: list[tuple[int, int, int, int]] = []  # image, plane, rows, cols
+        counts = []
+        for i, image in enumerate(self.images):
+            h, w = image.low.shape[-2:]
+            rows, cols = h - lr_patch + 1, w - lr_patch + 1
+            if rows < 1 or cols < 1:
+                continue
+            for n in range(image.low.shape[0]):
+                self._planes.append((i, n, rows, cols))
+                counts.append(rows * cols)
+        if not self._planes:
+            raise ValueError(
+                f"no training image is at least patch_size ({patch_size}) pixels wide and "
+                "high; use a smaller patch_size or larger images"
+            )
+        self._cumulative = np.cumsum(np.asarray(counts, dtype=np.float64))
+        self._cumulative /= self._cumulative[-1]
+
+    def batch(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """The batch of update ``step``: low-resolution ``(B, C, p, p)`` and high-resolution
+        ``(B, C, p·s, p·s)`` float32 patches, normalised."""
+        rng = np.random.default_rng([self.seed, step])
+        pairs = [self._patch(rng) for _ in range(self.batch_size)]
+        low = np.stack([p[0] for p in pairs])
+        high = np.stack([p[1] for p in pairs])
+        return low, high
+
+    def _patch(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        s, p = self.scale, self.patch_size // self.scale
+        # every draw happens in the same order whatever the options, so that changing
+        # one option does not reshuffle the others
+        which = int(np.searchsorted(self._cumulative, rng.random(), side="right"))
+        i, n, rows, cols = self._planes[min(which, len(self._planes) - 1)]
+        y, x = int(rng.integers(rows)), int(rng.integers(cols))
+        turns, flips = int(rng.integers(4)), rng.random(2) < 0.5
+        noise_seed = int(rng.integers(2**63))
+        image = self.images[i]
+        low = image.low[n, :, y : y + p, x : x + p]
+        high = image.high[n, :, y * s : (y + p) * s, x * s : (x + p) * s]
+        if self.noise:
+            low = self._noisy(low, image.peak, noise_seed)
+        low = normalize(cast(low, image.dtype), image.limits)
+        high = normalize(high, image.limits)
+        if "rot90" in self.augment and turns:
+            low, high = np.rot90(low, turns, (-2, -1)), np.rot90(high, turns, (-2, -1))
+        if "vflip" in self.augment and flips[0]:
+            low, high = low[..., ::-1, :], high[..., ::-1, :]
+        if "hflip" in self.augment and flips[1]:
+            low, high = low[..., ::-1], high[..., ::-1]
+        return np.ascontiguousarray(low), np.ascontiguousarray(high)
+
+    def _noisy(self, low: np.ndarray, peak: float, seed: int) -> np.ndarray:
+        noise = dict(self.noise)
+        if "poisson" in noise:
+            top = float(low.max())
+            if top <= 0 or peak <= 0:
+                del noise["poisson"]  # a black patch has no photons, hence no shot noise
+            else:
+                # degrade scales photons to the maximum of what it is given; scale the peak
+                # so that this patch gets the photon count of the whole image
+                noise["poisson"] = noise["poisson"] * top / peak
+        if not noise:
+            return low
+        return degrade(low, 1, noise=noise, axes="CYX", seed=seed)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _is_single(images: Any) -> bool:
+    return isinstance(images, (np.ndarray, Image, str, os.PathLike))
+
+
+def _as_sequence(images: Any, what: str) -> list:
+    if isinstance(images, (list, tuple)):
+        return list(images)
+    raise TypeError(
+        f"{what} must be an array, a napari_sr.Image, a file or folder path, or a list of "
+        f"these, not {type(images).__name__}"
+    )
+
+
+def _crop_to_multiple(image: Image, scale: int) -> Image:
+    index = tuple(
+        slice(0, n - n % scale) if a in "YX" else slice(None)
+        for a, n in zip(image.axes, image.shape, strict=True)
+    )
+    return image.replace(data=image.data[index])
+
+
+def _size_fix(purpose: str) -> str:
+    if purpose.startswith("patch"):
+        return "use a smaller patch_size or larger images"
+    return "use larger validation images"

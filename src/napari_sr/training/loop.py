@@ -1,0 +1,740 @@
+"""``train``: fit a single-image SR model to high-resolution images.
+
+One update per step: a batch of random patch pairs (:mod:`.data`), the weighted loss
+(:mod:`.losses`), Adam at the rate of the schedule (:mod:`.schedule`). Every
+``validate_every`` steps the model is scored on held-out images (:mod:`.validate`); the
+best weights are kept and training stops early after ``patience`` validations without a
+better PSNR. Every ``checkpoint_every`` steps the model file and the resume state
+(:mod:`.state`) are written, so that a cancelled or crashed run continues exactly where
+it stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._atomic import check_target
+from ..engine.device import resolve_device
+from ..engine.normalization import Normalization
+from ..engine.progress import Cancelled, CancelToken, ProgressCallback, is_cancelled, report
+from ..image import Image
+from . import data as training_data
+from .config import AUGMENTATIONS, RESUMABLE, TrainConfig
+from .losses import build_loss
+from .schedule import learning_rate
+from .state import TrainingState, load_state, save_state, state_path
+from .validate import bicubic_scores, evaluate
+
+ImagesLike = np.ndarray | Image | str | os.PathLike | Sequence[Any]
+LogCallback = Callable[[dict[str, Any]], None]
+
+
+def train(
+    model_or_name: str | torch.nn.Module,
+    images: ImagesLike,
+    *,
+    scale: int,
+    steps: int,
+    validation: ImagesLike | None = None,
+    validation_fraction: float = 0.0,
+    patch_size: int | None = None,
+    batch_size: int = 16,
+    lr: float = 2e-4,
+    betas: tuple[float, float] = (0.9, 0.999),
+    loss: str | Mapping[str, float] = "l1",
+    schedule: str = "cosine",
+    warmup_steps: int = 0,
+    min_lr: float = 0.0,
+    decay_every: int | None = None,
+    decay_factor: float = 0.5,
+    augment: Sequence[str] = AUGMENTATIONS,
+    degradation: Mapping[str, Any] | None = None,
+    normalization: Normalization | Mapping[str, Any] | None = None,
+    validate_every: int = 100,
+    patience: int | None = None,
+    checkpoint_every: int = 100,
+    seed: int = 0,
+    in_channels: int | None = None,
+    hparams: Mapping[str, Any] | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    device: str | torch.device = "auto",
+    progress: ProgressCallback | None = None,
+    log: LogCallback | None = None,
+    log_every: int | None = None,
+    cancel: CancelToken | None = None,
+) -> torch.nn.Module:
+    """Train a single-image SR model on high-resolution images.
+
+    Low-resolution inputs are made on the fly from the images by
+    :func:`napari_sr.degrade` (MATLAB-bicubic downscaling by ``scale``, plus the blur, PSF
+    and noise of ``degradation``), so only high-resolution images are needed.
+
+    Parameters
+    ----------
+    model_or_name : str or torch.nn.Module
+        A registered architecture (:func:`~napari_sr.list_models`), built with
+        ``create_model(name, scale=scale, in_channels=in_channels, **hparams)`` and fresh
+        weights drawn from ``seed``; or a model from :func:`~napari_sr.create_model` or
+        :func:`~napari_sr.load_model` to train further (fine-tuning).
+    images : array, Image, path, folder or a sequence of these
+        High-resolution training images: 2D ``YX`` images, stacks (every plane is a
+        training image), RGB for 3-channel models. Folders contribute every file ending in
+        ``.tif``, ``.tiff``, ``.png``, ``.jpg`` or ``.jpeg``.
+    scale : int
+        Upscaling factor (≥ 2); must match a given model's.
+    steps : int
+        Optimiser updates, one batch each.
+    validation : same kinds as ``images``, optional
+        Held-out high-resolution images for validation PSNR/SSIM, early stopping and the
+        choice of the best weights.
+    validation_fraction : float
+        Without ``validation``: hold out this fraction of the rows at the bottom of every
+        training image (0, the default, for no validation).
+    patch_size : int, optional
+        Side of the high-resolution training patches, pixels; a multiple of ``scale``
+        (and, divided by it, of the architecture's size multiple). Default ``48 * scale``.
+    batch_size : int
+        Patches per update.
+    lr, betas : float, tuple of float
+        Adam's peak learning rate and (β1, β2).
+    loss : str or dict
+        ``"l1"``, ``"mse"``, ``"charbonnier"``, ``"ssim"`` (1 − SSIM), ``"tv"`` (total
+        variation), ``"texture"`` (Gram matrices of fixed random features; see
+        :func:`~napari_sr.training.losses.texture`), or a weighted sum such as
+        ``{"l1": 1.0, "ssim": 0.2}`` or ``"l1=1,ssim=0.2"``.
+    schedule : {'cosine', 'step', 'constant'}
+        Learning rate after ``warmup_steps`` of linear warm-up; see
+        :func:`~napari_sr.training.schedule.learning_rate` (``min_lr`` ends the cosine;
+        ``decay_every`` and ``decay_factor`` shape the step schedule).
+    augment : sequence of str
+        Random ``'hflip'``, ``'vflip'``, ``'rot90'`` of each patch pair; ``()`` for none.
+    degradation : dict, optional
+        Options of :func:`napari_sr.degrade`: ``kernel``, ``blur`` (σ, HR pixels), ``psf``,
+        ``noise`` (``{"poisson": peak, "gaussian": sigma}``, drawn afresh per patch).
+    normalization : Normalization or dict, optional
+        Intensity normalisation; default a given model's, else fixed 0-255 for uint8
+        images and percentiles 1-99.8 otherwise. Limits come from the low-resolution
+        observation of each image (as inference takes them from its input) and map both
+        the input and the target.
+    validate_every : int
+        Steps between validations; the last step is always validated.
+    patience : int, optional
+        Stop after this many validations in a row without a better PSNR.
+    checkpoint_every : int
+        Steps between checkpoints (with ``checkpoint``); the end is always saved.
+    seed : int
+        Seeds the initial weights, patches, augmentations and noise: the same seed, data
+        and options give the same weights (on the same device and library versions).
+    in_channels : int, optional
+        Channels of a model built from a name; default 3 when every image is RGB, else 1.
+        A 1-channel model treats every channel of other images as a plane.
+    hparams : dict, optional
+        Hyperparameters of a model built from a name (e.g. ``{"d": 32}`` for FSRCNN).
+    checkpoint : path-like, optional
+        Model file (``*.safetensors``) written every ``checkpoint_every`` steps, on
+        cancellation and at the end, with the best weights so far; next to it,
+        ``*.resume.safetensors`` holds the state to continue from
+        (:func:`~napari_sr.training.state.state_path`).
+    resume : bool
+        Continue the run saved at ``checkpoint``. The options must be the ones it was
+        started with, except ``steps`` (to extend it) and ``checkpoint_every``; the data
+        must be the same. The result equals that of an uninterrupted run bit for bit on
+        the CPU (tested); on a GPU, only as far as its kernels are deterministic (see
+        :func:`torch.use_deterministic_algorithms`). A cosine or default step schedule
+        follows ``steps``, so extending such a run changes the remaining rates. A run that
+        stopped early stays stopped.
+    overwrite : bool
+        Replace an existing ``checkpoint`` (and its resume state) when starting anew.
+    device : str or torch.device
+        ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``.
+    progress : callable, optional
+        ``progress(done, total)`` after every step.
+    log : callable, optional
+        Called with one dict per event: ``{"event": "start", ...}``; ``"step"`` every
+        ``log_every`` steps (``step``, ``steps``, ``loss`` and each term's mean since the
+        last record, ``lr``, ``elapsed_s``, ``eta_s``); ``"validation"`` (``psnr`` dB,
+        ``ssim``, ``best_psnr``, ``improved``, ``bicubic_psnr``); ``"checkpoint"``;
+        ``"early_stop"``; ``"done"``. :func:`~napari_sr.training.log.format_record` makes
+        them one-line text.
+    log_every : int, optional
+        Steps between ``"step"`` records; default a twentieth of the steps.
+    cancel : threading.Event or callable, optional
+        Checked before every step and during validation. When set, a checkpoint
+        is saved (if ``checkpoint`` is given) and
+        :class:`~napari_sr.engine.progress.Cancelled` is raised.
+
+    Returns
+    -------
+    torch.nn.Module
+        The trained model in eval mode, on ``device``, holding the best validation weights
+        (the last ones without validation). Attributes: ``spec``, ``scale``,
+        ``in_channels``, ``hparams``, ``normalization``
+        (:class:`~napari_sr.engine.normalization.Normalization`), ``training_config``
+        (:class:`TrainConfig`), ``training_report`` (steps done, why it stopped, final
+        loss, best validation PSNR/SSIM and its step, the bicubic baseline, the gain in
+        dB, the validation history, seconds) and ``checkpoint`` (the training, data and
+        metrics records that :func:`~napari_sr.save_model` writes by default).
+
+    Raises
+    ------
+    ValueError, TypeError
+        Invalid options or images (checked before any training), a checkpoint that
+        exists without ``overwrite``, or a resume that does not match the saved run.
+    Cancelled
+        When ``cancel`` is set.
+
+    Examples
+    --------
+    >>> model = napari_sr.train("fsrcnn", "hr_images/", scale=2, steps=2000,
+    ...                         validation="held_out/", checkpoint="fsrcnn_x2.safetensors")
+    ...                         # doctest: +SKIP
+    >>> napari_sr.upscale(image, 2, method=model)  # doctest: +SKIP
+    """
+    config = TrainConfig(
+        scale=scale,
+        steps=steps,
+        patch_size=patch_size,
+        batch_size=batch_size,
+        lr=lr,
+        betas=betas,
+        loss=loss,
+        schedule=schedule,
+        warmup_steps=warmup_steps,
+        min_lr=min_lr,
+        decay_every=decay_every,
+        decay_factor=decay_factor,
+        augment=augment,
+        degradation=degradation,
+        normalization=None,
+        validation_fraction=validation_fraction,
+        validate_every=validate_every,
+        patience=patience,
+        checkpoint_every=checkpoint_every,
+        seed=seed,
+    )
+    if log_every is not None and (isinstance(log_every, bool) or int(log_every) < 1):
+        raise ValueError(f"log_every must be a positive number of steps, not {log_every}")
+    given_model = _check_model_argument(model_or_name, config.scale, in_channels, hparams)
+    paths = _check_checkpoint(checkpoint, resume=resume, overwrite=overwrite)
+    run_device = resolve_device(device)
+
+    # ---- data: read, split, degrade, normalise (all checks before any training)
+    named = training_data.collect(images, "images")
+    held_out = None
+    if validation is not None:
+        if config.validation_fraction:
+            raise ValueError("give either validation images or validation_fraction, not both")
+        held_out = training_data.collect(validation, "validation")
+    elif config.validation_fraction:
+        named, held_out = training_data.split_rows(named, config.validation_fraction, config.scale)
+    if given_model is not None:
+        channels = int(given_model.in_channels)
+    else:
+        channels = in_channels or training_data.default_channels(named)
+    if normalization is None and given_model is not None:
+        normalization = getattr(given_model, "normalization", None)
+    norm = (
+        Normalization.from_dict(normalization)
+        if normalization is not None
+        else training_data.default_normalization(named)
+    )
+    config = config.replace(normalization=norm.to_dict())
+    prepare = {
+        "scale": config.scale,
+        "in_channels": channels,
+        "degradation": config.degradation,
+        "normalization": norm,
+        "seed": config.seed,
+    }
+    train_images = training_data.prepare(named, validation=False, **prepare)
+    training_data.check_sizes(train_images, config.patch_size, "patch_size")
+    val_images = training_data.prepare(held_out, validation=True, **prepare) if held_out else []
+    # SSIM needs 11 pixels after the border crop of `scale` on each side
+    training_data.check_sizes(val_images, 11 + 2 * config.scale, "the validation minimum")
+    data_record = {
+        "training": training_data.describe(train_images),
+        "validation": training_data.describe(val_images) if val_images else None,
+        "validation_fraction": config.validation_fraction,
+    }
+    data_hash = training_data.fingerprint(train_images + val_images)
+
+    # ---- model and optimiser
+    devices = [run_device.index or 0] if run_device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):  # seeded here, the caller's RNG untouched
+        torch.manual_seed(config.seed)
+        model = given_model
+        if model is None:
+            from ..models.registry import create_model
+
+            model = create_model(
+                model_or_name, scale=config.scale, in_channels=channels, **dict(hparams or {})
+            )
+        multiple = int(getattr(model.spec, "size_multiple", 1) or 1)
+        if (config.patch_size // config.scale) % multiple:
+            raise ValueError(
+                f"{model.spec.name} needs inputs whose size is a multiple of {multiple}; "
+                f"choose patch_size as a multiple of {multiple * config.scale}"
+            )
+        model.to(run_device)
+        model.train()
+        model.normalization = norm  # what inference (and so validation) maps intensities with
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
+        model_record = {
+            "architecture": model.spec.name,
+            "hparams": getattr(model, "hparams", {}),
+            "scale": int(model.scale),
+            "in_channels": int(model.in_channels),
+        }
+        run = _Run(
+            model=model,
+            optimizer=optimizer,
+            config=config,
+            normalization=norm,
+            device=run_device,
+            paths=paths,
+            data_record=data_record,
+            data_hash=data_hash,
+            model_record=model_record,
+            val_images=val_images,
+            log=log,
+        )
+        if resume:
+            run.restore(load_state(paths[1]))
+        sampler = training_data.PatchSampler(
+            train_images,
+            scale=config.scale,
+            patch_size=config.patch_size,
+            batch_size=config.batch_size,
+            augment=config.augment,
+            noise=config.degradation.get("noise"),
+            seed=config.seed,
+        )
+        run.loop(
+            sampler,
+            progress=progress,
+            cancel=cancel,
+            log_every=int(log_every) if log_every else max(1, config.steps // 20),
+        )
+    return run.finish()
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+@dataclass
+class _Tracker:
+    """Validation history, best scores and early-stopping counters (JSON-ready)."""
+
+    best_psnr: float | None = None
+    best_ssim: float | None = None
+    best_step: int | None = None
+    bad_validations: int = 0
+    validated_step: int = 0
+    stopped: str | None = None
+    final_loss: float | None = None
+    bicubic: dict[str, float] | None = None
+    seconds: float = 0.0
+    loss_sums: dict[str, float] = field(default_factory=dict)
+    loss_count: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> _Tracker:
+        return cls(**values)
+
+
+@dataclass
+class _Run:
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    config: TrainConfig
+    normalization: Normalization
+    device: torch.device
+    paths: tuple[Path, Path] | None
+    data_record: dict[str, Any]
+    data_hash: str
+    model_record: dict[str, Any]
+    val_images: list
+    log: LogCallback | None
+    step: int = 0
+    tracker: _Tracker = field(default_factory=_Tracker)
+    best: dict[str, torch.Tensor] | None = None
+    _mark: float = 0.0
+
+    # ---- resume
+
+    def restore(self, state: TrainingState) -> None:
+        saved = TrainConfig.from_dict(state.config)
+        changed = [k for k in self.config.differences(saved) if k not in RESUMABLE]
+        if changed:
+            details = ", ".join(
+                f"{k}={getattr(self.config, k)!r} (saved {getattr(saved, k)!r})" for k in changed
+            )
+            raise ValueError(
+                f"cannot resume: the run was started with other options: {details}; pass the "
+                "saved values, or start a new run with overwrite=True (--overwrite) instead"
+            )
+        if state.model != _plain(self.model_record):
+            raise ValueError(
+                f"cannot resume: the checkpoint trained {state.model}, not "
+                f"{_plain(self.model_record)}; pass the same model"
+            )
+        if state.data != self.data_hash:
+            raise ValueError(
+                "cannot resume: the training or validation images differ from those the run "
+                "was started with; pass the same images"
+            )
+        self.model.load_state_dict(state.weights, strict=True)
+        self.optimizer.load_state_dict(state.optimizer)
+        if "torch" in state.rng:
+            torch.set_rng_state(state.rng["torch"])
+        if "cuda" in state.rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state.rng["cuda"], self.device)
+        self.step = state.step
+        self.tracker = _Tracker.from_dict(state.progress)
+        self.best = state.best
+
+    # ---- the loop
+
+    def loop(
+        self,
+        sampler: training_data.PatchSampler,
+        *,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+        log_every: int,
+    ) -> None:
+        config, model = self.config, self.model
+        loss_fn = build_loss(config.loss)
+        started = self._mark = time.perf_counter()
+        first = self.step
+        if self.val_images and self.tracker.bicubic is None:
+            self.tracker.bicubic = bicubic_scores(self.val_images, config.scale)
+        self._emit(
+            event="start",
+            step=self.step,
+            steps=config.steps,
+            device=str(self.device),
+            architecture=model.spec.name,
+            parameters=sum(p.numel() for p in model.parameters()),
+            training_planes=self.data_record["training"]["planes"],
+            validation_planes=(self.data_record["validation"] or {}).get("planes", 0),
+            bicubic=self.tracker.bicubic,
+        )
+        sums = self.tracker.loss_sums  # since the last "step" record; saved, for resumes
+        try:
+            stop = self.tracker.stopped == "early"  # a run that stopped early stays stopped
+            # a run cancelled during a validation redoes it first
+            if not stop and self._validation_due(self.step):
+                if self.tracker.validated_step < self.step:
+                    stop = self._validate(cancel)
+            while not stop and self.step < config.steps:
+                if is_cancelled(cancel):
+                    raise Cancelled("cancelled by the caller")
+                total, terms = self._update(sampler, loss_fn)
+                self.step += 1
+                for name, value in {"loss": total, **terms}.items():
+                    sums[name] = sums.get(name, 0.0) + value
+                self.tracker.loss_count += 1
+                report(progress, self.step, config.steps)
+                if self.step % log_every == 0 or self.step == config.steps:
+                    elapsed = time.perf_counter() - started
+                    rate = elapsed / max(1, self.step - first)
+                    means = {k: v / self.tracker.loss_count for k, v in sums.items()}
+                    self.tracker.final_loss = means["loss"]
+                    self._emit(
+                        event="step",
+                        step=self.step,
+                        steps=config.steps,
+                        loss=means["loss"],
+                        losses={k: v for k, v in means.items() if k != "loss"},
+                        lr=self.optimizer.param_groups[0]["lr"],
+                        elapsed_s=elapsed,
+                        eta_s=rate * (config.steps - self.step),
+                    )
+                    sums.clear()
+                    self.tracker.loss_count = 0
+                if self._validation_due(self.step):
+                    stop = self._validate(cancel)
+                at_end = stop or self.step == config.steps  # saved below in any case
+                if self.paths and self.step % config.checkpoint_every == 0 and not at_end:
+                    self.save()
+        except Cancelled:
+            self.tracker.stopped = "cancelled"
+            self._tick()
+            if self.paths:
+                self.save()
+                where = (
+                    f"; checkpoint saved to {self.paths[0]}; continue with resume=True (--resume)"
+                )
+            else:
+                where = "; nothing was saved (no checkpoint path was given)"
+            raise Cancelled(
+                f"training cancelled after {self.step} of {config.steps} steps{where}"
+            ) from None
+        if self.tracker.loss_count:
+            self.tracker.final_loss = sums["loss"] / self.tracker.loss_count
+        if self.tracker.stopped != "early":
+            self.tracker.stopped = "completed"
+        self._tick()
+        if self.paths:
+            self.save()
+        self._emit(event="done", step=self.step, steps=config.steps, **self.metrics())
+
+    def _update(self, sampler, loss_fn) -> tuple[float, dict[str, float]]:
+        config = self.config
+        rate = learning_rate(
+            self.step,
+            lr=config.lr,
+            steps=config.steps,
+            schedule=config.schedule,
+            warmup_steps=config.warmup_steps,
+            min_lr=config.min_lr,
+            decay_every=config.decay_every,
+            decay_factor=config.decay_factor,
+        )
+        for group in self.optimizer.param_groups:
+            group["lr"] = rate
+        low, high = sampler.batch(self.step)
+        x = torch.from_numpy(low).to(self.device)
+        target = torch.from_numpy(high).to(self.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        total, terms = loss_fn(self.model(x), target)
+        value = float(total.detach())
+        if not np.isfinite(value):
+            raise ValueError(
+                f"training diverged: the loss is {value} at step {self.step + 1}; use a "
+                f"smaller lr (now {config.lr:g}) or more warmup_steps"
+            )
+        total.backward()
+        self.optimizer.step()
+        return value, terms
+
+    def _validation_due(self, step: int) -> bool:
+        if not self.val_images or step <= 0:
+            return False
+        return step % self.config.validate_every == 0 or step == self.config.steps
+
+    def _validate(self, cancel: CancelToken | None) -> bool:
+        """Score the model; keep the best weights; True when it is time to stop early."""
+        scores = evaluate(self.model, self.val_images, device=self.device, cancel=cancel)
+        tracker = self.tracker
+        improved = tracker.best_psnr is None or scores["psnr"] > tracker.best_psnr
+        if improved:
+            tracker.best_psnr, tracker.best_ssim = scores["psnr"], scores["ssim"]
+            tracker.best_step, tracker.bad_validations = self.step, 0
+            self.best = {
+                k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()
+            }
+        else:
+            tracker.bad_validations += 1
+        tracker.validated_step = self.step
+        tracker.history.append({"step": self.step, **scores})
+        self._emit(
+            event="validation",
+            step=self.step,
+            steps=self.config.steps,
+            psnr=scores["psnr"],
+            ssim=scores["ssim"],
+            improved=improved,
+            best_psnr=tracker.best_psnr,
+            best_step=tracker.best_step,
+            bicubic_psnr=(tracker.bicubic or {}).get("psnr"),
+            bicubic_ssim=(tracker.bicubic or {}).get("ssim"),
+        )
+        patience = self.config.patience
+        if patience is not None and tracker.bad_validations >= patience:
+            tracker.stopped = "early"
+            self._emit(event="early_stop", step=self.step, best_step=tracker.best_step)
+            return True
+        return False
+
+    # ---- records and files
+
+    def metrics(self) -> dict[str, Any]:
+        """What the model file records under ``metrics``."""
+        t = self.tracker
+        out: dict[str, Any] = {
+            "steps_done": self.step,
+            "stopped": t.stopped,
+            "final_loss": t.final_loss,
+            "validation": None,
+            "bicubic": t.bicubic,
+            "gain_db": None,
+        }
+        if t.best_psnr is not None:
+            out["validation"] = {
+                "psnr": t.best_psnr,
+                "ssim": t.best_ssim,
+                "step": t.best_step,
+                "images": len(self.val_images),
+                "crop_border": self.config.scale,
+                "y_channel": bool(self.val_images and self.val_images[0].rgb),
+                "data_range": "255 for uint8, else the reference's max - min",
+            }
+            if t.bicubic:
+                out["gain_db"] = t.best_psnr - t.bicubic["psnr"]
+        return out
+
+    def _tick(self) -> None:
+        """Add the time since the last tick to the run's total (kept across resumes)."""
+        now = time.perf_counter()
+        self.tracker.seconds += now - self._mark
+        self._mark = now
+
+    def save(self) -> None:
+        """Write the model file (best weights so far) and the resume state."""
+        from ..models.checkpoint import save_model
+
+        self._tick()
+        model_path, resume_path = self.paths
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        save_state(
+            resume_path,
+            TrainingState(
+                step=self.step,
+                config=self.config.to_dict(),
+                model=_plain(self.model_record),
+                data=self.data_hash,
+                progress=_plain(self.tracker.to_dict()),
+                weights=self.model.state_dict(),
+                best=self.best,
+                optimizer=self.optimizer.state_dict(),
+                rng=rng,
+            ),
+        )
+        exported = self._exported()
+        save_model(
+            exported,
+            model_path,
+            overwrite=True,
+            normalization=self.normalization,
+            training=self.config.to_dict(),
+            data=self.data_record,
+            metrics=self.metrics(),
+        )
+        self._emit(event="checkpoint", step=self.step, path=str(model_path))
+
+    def _exported(self) -> torch.nn.Module:
+        if self.best is None:
+            return self.model
+        snapshot = copy.deepcopy(self.model).to("cpu")
+        snapshot.load_state_dict(self.best)
+        return snapshot
+
+    def finish(self) -> torch.nn.Module:
+        model = self.model
+        if self.best is not None:
+            model.load_state_dict(self.best)
+        model.eval()
+        model.normalization = self.normalization
+        model.training_config = self.config
+        metrics = self.metrics()
+        model.training_report = {
+            **metrics,
+            "history": list(self.tracker.history),
+            "seconds": self.tracker.seconds,
+            "device": str(self.device),
+        }
+        previous = getattr(model, "checkpoint", None) or {}
+        model.checkpoint = {
+            **previous,
+            "training": self.config.to_dict(),
+            "data": self.data_record,
+            "metrics": metrics,
+        }
+        return model
+
+    def _emit(self, **record: Any) -> None:
+        if self.log is not None:
+            self.log(record)
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _check_model_argument(model_or_name, scale: int, in_channels, hparams):
+    """The model object, or None for a registry name (checked when it is built)."""
+    if isinstance(model_or_name, str):
+        if in_channels is not None and (
+            isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1
+        ):
+            raise ValueError(f"in_channels must be a positive whole number, not {in_channels!r}")
+        if hparams is not None and not isinstance(hparams, Mapping):
+            raise TypeError(f"hparams must be a dict such as {{'d': 32}}, not {hparams!r}")
+        from ..models.registry import REGISTRY, list_models
+
+        list_models()  # fills the registry
+        spec = REGISTRY.spec(model_or_name)  # unknown names fail here, before any work
+        if scale not in spec.scales:
+            raise ValueError(
+                f"{spec.name} supports scales {', '.join(map(str, spec.scales))}, not {scale}"
+            )
+        return None
+    model = model_or_name
+    if not isinstance(model, torch.nn.Module) or getattr(model, "spec", None) is None:
+        raise TypeError(
+            "model_or_name must be a registered model name such as 'fsrcnn' or a model from "
+            f"napari_sr.create_model or load_model, not {type(model).__name__}"
+        )
+    if int(model.scale) != scale:
+        raise ValueError(f"the model upscales by {model.scale}, but scale={scale} was asked for")
+    if in_channels is not None and in_channels != model.in_channels:
+        raise ValueError(
+            f"the model takes {model.in_channels} channel(s), not in_channels={in_channels}; "
+            "leave in_channels out when passing a model"
+        )
+    if hparams:
+        raise ValueError("hparams only apply to a model built from a name; the model is built")
+    return model
+
+
+def _check_checkpoint(checkpoint, *, resume: bool, overwrite: bool) -> tuple[Path, Path] | None:
+    if checkpoint is None:
+        if resume:
+            raise ValueError("resume=True needs checkpoint=PATH, the run's model file")
+        return None
+    path = Path(checkpoint)
+    if path.suffix.lower() != ".safetensors":
+        raise ValueError(
+            f"checkpoint must name a '.safetensors' file, not {path.name!r}; e.g. "
+            "checkpoint='model.safetensors'"
+        )
+    state = state_path(path)
+    if resume:
+        if not state.is_file():
+            raise FileNotFoundError(
+                f"no training state {str(state)!r} to resume from; train without resume=True "
+                "(--resume) to start a new run"
+            )
+        return path, state
+    check_target(path, overwrite=overwrite)
+    check_target(state, overwrite=overwrite)
+    return path, state
+
+
+def _plain(value: Any) -> Any:
+    """JSON round trip of a record (tuples become lists), for comparisons and headers."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

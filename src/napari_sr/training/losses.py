@@ -1,0 +1,178 @@
+"""Loss terms for SR training, on (N, C, H, W) batches of normalised intensities.
+
+Every term takes ``(prediction, target)`` and returns a scalar tensor; :func:`build_loss`
+makes their weighted sum from ``{"l1": 1.0, "ssim": 0.2}``. Intensities are those the
+network sees (about [0, 1] after :mod:`~napari_sr.engine.normalization`), so SSIM uses a
+data range of 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+
+from .config import parse_loss
+
+CHARBONNIER_EPS = 1e-3
+"""ε of the Charbonnier penalty sqrt(d² + ε²) (LapSRN's value)."""
+
+SSIM_WINDOW, SSIM_SIGMA = 11, 1.5
+"""Gaussian window of SSIM, as :func:`napari_sr.metrics.ssim` (Wang et al. 2004)."""
+
+TEXTURE_FEATURES, TEXTURE_KERNEL, TEXTURE_SEED = 32, 5, 20240601
+"""The fixed random filter bank of the texture loss: filters, kernel side, generator seed."""
+
+
+def l1(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error."""
+    return (prediction - target).abs().mean()
+
+
+def mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error."""
+    return ((prediction - target) ** 2).mean()
+
+
+def charbonnier(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean of sqrt(d² + ε²), a differentiable L1 (Lai et al. 2017, LapSRN,
+    doi:10.1109/CVPR.2017.618)."""
+    diff = prediction - target
+    return torch.sqrt(diff * diff + CHARBONNIER_EPS**2).mean()
+
+
+def ssim(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean SSIM over the valid region of each channel (data range 1).
+
+    The same definition as :func:`napari_sr.metrics.ssim`: an 11×11 Gaussian window with
+    σ = 1.5, valid region only, C1 = 0.01², C2 = 0.03² (Wang et al. 2004,
+    doi:10.1109/TIP.2003.819861). Needs at least 11 pixels along Y and X.
+    """
+    channels = prediction.shape[1]
+    window = _gaussian_window(prediction)
+    kernel = window.expand(channels, 1, SSIM_WINDOW, SSIM_WINDOW)
+
+    def filt(x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, kernel, groups=channels)
+
+    c1, c2 = 0.01**2, 0.03**2
+    mu_x, mu_y = filt(prediction), filt(target)
+    sxx = filt(prediction * prediction) - mu_x**2
+    syy = filt(target * target) - mu_y**2
+    sxy = filt(prediction * target) - mu_x * mu_y
+    num = (2 * mu_x * mu_y + c1) * (2 * sxy + c2)
+    den = (mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2)
+    return (num / den).mean()
+
+
+def ssim_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """1 − SSIM: 0 for identical images."""
+    return 1 - ssim(prediction, target)
+
+
+def total_variation(prediction: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+    """Anisotropic total variation of the prediction: mean |∂y| + mean |∂x| of
+    neighbour differences (Rudin, Osher & Fatemi 1992). A smoothness prior; ``target`` is
+    ignored."""
+    dy = (prediction[..., 1:, :] - prediction[..., :-1, :]).abs().mean()
+    dx = (prediction[..., :, 1:] - prediction[..., :, :-1]).abs().mean()
+    return dy + dx
+
+
+def texture(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Gram-matrix texture loss on fixed random features.
+
+    Texture losses (Gatys et al. 2015; EnhanceNet, Sajjadi et al. 2017,
+    doi:10.1109/ICCV.2017.481) compare Gram matrices — channel correlations — of feature
+    maps, usually those of an ImageNet-trained VGG. No pretrained network ships with
+    napari-sr (and none fits microscopy), so the features here are a *fixed random* bank:
+    32 zero-mean 5×5 filters drawn from a seeded generator, followed by ReLU, at full and
+    half resolution. Ustyuzhaninov et al. (ICLR 2017, arXiv:1606.00021) showed that such
+    random single-layer networks already capture texture statistics well. The Gram matrix
+    is taken over each patch (the EnhanceNet locality), normalised by the number of
+    features times pixels, and the loss is the mean squared difference.
+    """
+    total = prediction.new_zeros(())
+    a, b = prediction, target
+    for level in range(2):
+        if level:
+            a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
+        total = total + ((_gram(_random_features(a)) - _gram(_random_features(b))) ** 2).mean()
+    return total
+
+
+LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "l1": l1,
+    "mse": mse,
+    "charbonnier": charbonnier,
+    "ssim": ssim_loss,
+    "tv": total_variation,
+    "texture": texture,
+}
+# the names are listed once more in config.LOSS_NAMES (torch-free); a test keeps them equal
+
+
+class WeightedLoss:
+    """A weighted sum of loss terms.
+
+    Parameters
+    ----------
+    weights : str or dict of str to float
+        As :func:`~napari_sr.training.config.parse_loss` accepts.
+
+    Calling it with ``(prediction, target)`` returns ``(total, terms)``: the weighted sum
+    (a scalar tensor with gradient) and each term's unweighted value as a float.
+    """
+
+    def __init__(self, weights: str | Mapping[str, float]) -> None:
+        self.weights = {k: w for k, w in parse_loss(weights).items() if w > 0}
+
+    def __call__(
+        self, prediction: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        total = prediction.new_zeros(())
+        terms = {}
+        for name, weight in self.weights.items():
+            value = LOSSES[name](prediction, target)
+            total = total + weight * value
+            terms[name] = float(value.detach())
+        return total, terms
+
+
+def build_loss(weights: str | Mapping[str, float]) -> WeightedLoss:
+    """The loss of a training config: ``build_loss({"l1": 1, "ssim": 0.2})``."""
+    return WeightedLoss(weights)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _gaussian_window(like: torch.Tensor) -> torch.Tensor:
+    radius = SSIM_WINDOW // 2
+    x = torch.arange(-radius, radius + 1, dtype=like.dtype, device=like.device)
+    g = torch.exp(-(x**2) / (2 * SSIM_SIGMA**2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :]).view(1, 1, SSIM_WINDOW, SSIM_WINDOW)
+
+
+_FILTERS: dict[tuple, torch.Tensor] = {}
+
+
+def _random_features(x: torch.Tensor) -> torch.Tensor:
+    key = (x.shape[1], x.dtype, str(x.device))
+    if key not in _FILTERS:
+        gen = torch.Generator().manual_seed(TEXTURE_SEED)  # fixed: independent of any run
+        w = torch.randn(
+            TEXTURE_FEATURES, x.shape[1], TEXTURE_KERNEL, TEXTURE_KERNEL, generator=gen
+        )
+        w = w - w.mean(dim=(1, 2, 3), keepdim=True)  # respond to structure, not brightness
+        w = w / w.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+        _FILTERS[key] = w.to(dtype=x.dtype, device=x.device)
+    return F.relu(F.conv2d(x, _FILTERS[key], padding=TEXTURE_KERNEL // 2))
+
+
+def _gram(features: torch.Tensor) -> torch.Tensor:
+    n, k, h, w = features.shape
+    flat = features.reshape(n, k, h * w)
+    return flat @ flat.transpose(1, 2) / (k * h * w)

@@ -1,0 +1,104 @@
+"""TrainConfig: defaults, the JSON round trip, and one clear error per bad field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from napari_sr.training.config import LOSS_NAMES, TrainConfig, parse_loss
+
+
+def test_defaults_and_derived_patch_size():
+    config = TrainConfig(scale=3, steps=10)
+    assert config.patch_size == 144  # 48 low-resolution pixels
+    assert config.loss == {"l1": 1.0}
+    assert config.augment == ("hflip", "vflip", "rot90")
+    assert config.degradation == {}
+    assert config.version == 1
+
+
+def test_round_trip_through_json():
+    config = TrainConfig(
+        scale=2,
+        steps=50,
+        patch_size=32,
+        loss="l1=1,ssim=0.2",
+        betas=[0.8, 0.99],
+        augment=["rot90", "hflip"],
+        degradation={"blur": 1.0, "noise": {"gaussian": 2}},
+        normalization={"kind": "range", "low": 0, "high": 255},
+        patience=3,
+    )
+    record = json.loads(json.dumps(config.to_dict()))
+    again = TrainConfig.from_dict(record)
+    assert again == config
+    assert again.augment == ("hflip", "rot90")  # canonical order
+    assert again.betas == (0.8, 0.99)
+    assert again.degradation == {"blur": 1.0, "noise": {"gaussian": 2.0}}
+
+
+def test_differences_names_changed_fields():
+    a = TrainConfig(scale=2, steps=10)
+    assert a.differences(a.replace(steps=20, lr=1e-3)) == ["steps", "lr"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "match"),
+    [
+        ({"scale": 1}, ValueError, "scale must be at least 2"),
+        ({"scale": 2.5}, TypeError, "scale must be a whole number"),
+        ({"steps": 0}, ValueError, "steps must be at least 1"),
+        ({"patch_size": 33}, ValueError, "multiple of scale"),
+        ({"patch_size": 2}, ValueError, "patch_size must be at least 4"),
+        ({"batch_size": True}, TypeError, "batch_size must be a whole number"),
+        ({"lr": 0}, ValueError, "lr must be > 0"),
+        ({"lr": float("nan")}, ValueError, "lr must be"),
+        ({"betas": (0.9,)}, ValueError, "betas must be two numbers"),
+        ({"betas": (0.9, 1.0)}, ValueError, "betas must be"),
+        ({"loss": "l3"}, ValueError, "unknown loss l3; valid: l1, mse"),
+        ({"loss": {"l1": -1}}, ValueError, "finite and ≥ 0"),
+        ({"loss": {"l1": 0}}, ValueError, "at least one loss weight"),
+        ({"loss": 3}, TypeError, "loss must be a name"),
+        ({"loss": "ssim", "patch_size": 8}, ValueError, "ssim loss needs patches"),
+        ({"schedule": "linear"}, ValueError, "unknown schedule 'linear'"),
+        ({"warmup_steps": -1}, ValueError, "warmup_steps must be at least 0"),
+        ({"min_lr": 1.0}, ValueError, "min_lr .* must not exceed lr"),
+        ({"decay_every": 0}, ValueError, "decay_every must be at least 1"),
+        ({"decay_factor": 0}, ValueError, "decay_factor must be > 0"),
+        ({"augment": ["mirror"]}, ValueError, "unknown augmentation mirror"),
+        ({"degradation": {"sigma": 1}}, ValueError, "unknown degradation option"),
+        ({"degradation": {"noise": {"salt": 1}}}, ValueError, "noise must be"),
+        ({"degradation": 3}, TypeError, "degradation must be a dict"),
+        ({"normalization": {"kind": "zscore", "low": 0, "high": 1}}, ValueError, "kind"),
+        ({"validation_fraction": 0.9}, ValueError, "validation_fraction must be"),
+        ({"validate_every": 0}, ValueError, "validate_every must be at least 1"),
+        ({"patience": 0}, ValueError, "patience must be at least 1"),
+        ({"checkpoint_every": 0}, ValueError, "checkpoint_every must be at least 1"),
+        ({"seed": -1}, ValueError, "seed must be at least 0"),
+        ({"version": 99}, ValueError, "newer than this napari-sr"),
+    ],
+)
+def test_every_field_is_validated(changes, error, match):
+    with pytest.raises(error, match=match):
+        TrainConfig(**{"scale": 2, "steps": 10, **changes})
+
+
+def test_from_dict_rejects_unknown_and_missing_keys():
+    with pytest.raises(ValueError, match="unknown training option.*lerning_rate; valid: "):
+        TrainConfig.from_dict({"scale": 2, "steps": 1, "lerning_rate": 1})
+    with pytest.raises(ValueError, match="needs steps"):
+        TrainConfig.from_dict({"scale": 2})
+    with pytest.raises(TypeError, match="is a dict"):
+        TrainConfig.from_dict([("scale", 2)])
+
+
+def test_parse_loss_forms():
+    assert parse_loss("l1") == {"l1": 1.0}
+    assert parse_loss("L1=1, SSIM=0.2") == {"l1": 1.0, "ssim": 0.2}
+    assert parse_loss({"mse": 2}) == {"mse": 2.0}
+    with pytest.raises(ValueError, match="must be a number"):
+        parse_loss("l1=a")
+    with pytest.raises(ValueError, match="empty"):
+        parse_loss(" , ")
+    assert set(LOSS_NAMES) == {"l1", "mse", "charbonnier", "ssim", "tv", "texture"}
