@@ -474,6 +474,19 @@ def test_train_writes_a_model_that_upscale_reads(capsys, tmp_path, train_data):
     code, _, err = run(capsys, "upscale", str(val), str(up), "-s", "2", "--method", str(out))
     assert code == 0, err
     assert io.read(up).shape == (64, 64)
+    tiled = tmp_path / "tiled.ome.tif"
+    code, _, err = run(
+        capsys, "upscale", str(val), str(tiled), "-s", "2", "--method", str(out),
+        "--device", "cpu", "--tile", "24", "--precision", "fp32", "--self-ensemble",
+    )  # fmt: skip
+    assert code == 0, err
+    record = io.read(tiled).metadata["provenance"]
+    # 24-pixel tiles asked for on a 32-pixel input: two even tiles of 16 are used
+    assert (record["tile"], record["self_ensemble"], record["device"]) == (16, True, "cpu")
+    code, _, err = run(capsys, "upscale", str(val), str(tmp_path / "x.tif"), "-s", "2",
+                       "--tile", "64")  # fmt: skip
+    assert code == 2 and err.count("\n") == 1
+    assert "--tile, --precision and --self-ensemble apply to learned models" in err
 
 
 def test_train_resume_overwrite_and_fine_tune(capsys, tmp_path, train_data):
