@@ -18,8 +18,8 @@ import napari_sr  # noqa: E402
 from napari_sr import Cancelled, Image, upscale  # noqa: E402
 from napari_sr.engine import footprint, upscaler  # noqa: E402
 from napari_sr.engine.learned import MIN_TILE  # noqa: E402
-from napari_sr.engine.normalization import Normalization  # noqa: E402
 from napari_sr.models import ModelSpec  # noqa: E402
+from napari_sr.normalization import Normalization  # noqa: E402
 
 
 def nearest(x: torch.Tensor, scale: int) -> torch.Tensor:

@@ -10,7 +10,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from napari_sr.engine.normalization import Normalization  # noqa: E402
 from napari_sr.models import create_model  # noqa: E402
 from napari_sr.models.checkpoint import (  # noqa: E402
     CheckpointError,
@@ -18,6 +17,7 @@ from napari_sr.models.checkpoint import (  # noqa: E402
     read_metadata,
     save_model,
 )
+from napari_sr.normalization import Normalization  # noqa: E402
 
 
 def _model(name="fsrcnn", scale=2, **kwargs):

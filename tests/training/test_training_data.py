@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage
 
 from napari_sr import Image, degrade, io, resize
-from napari_sr.engine.normalization import NATURAL_8BIT, Normalization
+from napari_sr.normalization import NATURAL_8BIT, Normalization
 from napari_sr.training import data
 
 

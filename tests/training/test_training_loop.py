@@ -16,8 +16,8 @@ torch = pytest.importorskip("torch")
 
 import napari_sr  # noqa: E402
 from napari_sr import Cancelled, Image  # noqa: E402
-from napari_sr.engine.normalization import NATURAL_8BIT, Normalization  # noqa: E402
 from napari_sr.models.checkpoint import load_model, read_metadata, save_model  # noqa: E402
+from napari_sr.normalization import NATURAL_8BIT, Normalization  # noqa: E402
 from napari_sr.training import loop  # noqa: E402
 from napari_sr.training.loop import train  # noqa: E402
 from napari_sr.training.state import load_state, state_path  # noqa: E402

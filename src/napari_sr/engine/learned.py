@@ -31,6 +31,13 @@ import torch
 
 from .._intensity import cast
 from ..models.registry import ModelSpec
+from ..normalization import (
+    PERCENTILE_SAMPLE,
+    Normalization,
+    default_normalization,
+    denormalize,
+    normalize,
+)
 from .device import (
     autocast,
     free_cached_memory,
@@ -39,13 +46,6 @@ from .device import (
     resolve_precision,
 )
 from .footprint import Footprint, device_budget, host_budget, measure
-from .normalization import (
-    PERCENTILE_SAMPLE,
-    Normalization,
-    default_normalization,
-    denormalize,
-    normalize,
-)
 from .progress import CancelToken, ProgressCallback, raise_if_cancelled, report
 from .tiling import AxisTiles, Stitcher, split_axis
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from .._atomic import atomic_write
 from .._version import __version__
-from ..engine.normalization import Normalization
+from ..normalization import Normalization
 
 FORMAT = "napari-sr-model"
 FORMAT_VERSION = 1
@@ -174,7 +174,7 @@ def load_model(
     -------
     torch.nn.Module
         In eval mode, with ``spec``, ``scale``, ``in_channels``, ``hparams``,
-        ``normalization`` (a :class:`~napari_sr.engine.normalization.Normalization`, or
+        ``normalization`` (a :class:`~napari_sr.normalization.Normalization`, or
         None when the file does not say) and ``checkpoint`` (the description) attributes.
 
     Raises

@@ -79,7 +79,7 @@ class TrainConfig:
         arguments of :func:`~napari_sr.degrade` (``kernel``, ``blur``, ``psf``, ``noise``).
         Empty for MATLAB-bicubic downscaling alone, the SR benchmark protocol.
     normalization : dict or None
-        Intensity normalisation (:class:`~napari_sr.engine.normalization.Normalization`
+        Intensity normalisation (:class:`~napari_sr.normalization.Normalization`
         as a dict); None until :func:`~napari_sr.training.loop.train` picks the default for
         the images' dtype.
     validation_fraction : float
@@ -163,7 +163,7 @@ class TrainConfig:
         set_(self, "augment", _augment(self.augment))
         set_(self, "degradation", _degradation(self.degradation))
         if self.normalization is not None:
-            from ..engine.normalization import Normalization
+            from ..normalization import Normalization
 
             set_(self, "normalization", Normalization.from_dict(self.normalization).to_dict())
         set_(

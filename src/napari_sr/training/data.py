@@ -27,8 +27,8 @@ import numpy as np
 from .._intensity import cast, check_dtype, check_finite
 from ..axes import is_rgb
 from ..degrade import degrade
-from ..engine.normalization import Normalization, normalize
 from ..image import Image
+from ..normalization import Normalization, normalize
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 """Files of a folder that are read as images (others, such as README files, are skipped)."""
@@ -136,7 +136,7 @@ def default_channels(named: Sequence[tuple[str, Image]]) -> int:
 def default_normalization(named: Sequence[tuple[str, Image]]) -> Normalization:
     """The normalisation for the images' dtype (fixed range for uint8, else percentiles);
     an error when their dtypes call for different ones."""
-    from ..engine.normalization import default_normalization as for_dtype
+    from ..normalization import default_normalization as for_dtype
 
     choices = {for_dtype(im.dtype) for _, im in named}
     if len(choices) > 1:

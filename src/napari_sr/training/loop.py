@@ -24,9 +24,9 @@ import torch
 
 from .._atomic import check_target
 from ..engine.device import resolve_device
-from ..engine.normalization import Normalization
 from ..engine.progress import Cancelled, CancelToken, ProgressCallback, is_cancelled, report
 from ..image import Image
+from ..normalization import Normalization
 from . import data as training_data
 from .config import AUGMENTATIONS, RESUMABLE, TrainConfig
 from .losses import build_loss
@@ -180,7 +180,7 @@ def train(
         The trained model in eval mode, on ``device``, holding the best validation weights
         (the last ones without validation). Attributes: ``spec``, ``scale``,
         ``in_channels``, ``hparams``, ``normalization``
-        (:class:`~napari_sr.engine.normalization.Normalization`), ``training_config``
+        (:class:`~napari_sr.normalization.Normalization`), ``training_config``
         (:class:`TrainConfig`), ``training_report`` (steps done, why it stopped, final
         loss, best validation PSNR/SSIM and its step, the bicubic baseline, the gain in
         dB, the validation history, seconds) and ``checkpoint`` (the training, data and

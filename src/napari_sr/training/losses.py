@@ -2,7 +2,7 @@
 
 Every term takes ``(prediction, target)`` and returns a scalar tensor; :func:`build_loss`
 makes their weighted sum from ``{"l1": 1.0, "ssim": 0.2}``. Intensities are those the
-network sees (about [0, 1] after :mod:`~napari_sr.engine.normalization`), so SSIM uses a
+network sees (about [0, 1] after :mod:`~napari_sr.normalization`), so SSIM uses a
 data range of 1.
 """
 
