@@ -1,0 +1,149 @@
+"""Between :class:`~napari_sr.image.Image` and napari layer data, keeping the geometry.
+
+A napari image layer has one ``scale`` and ``translate`` entry per dimension. Spatial axes
+(``Z``, ``Y``, ``X``) get their physical pixel size and first-pixel position in µm; other
+axes (``T``, and ``C`` when it is not split) get 1 and 0. The axes string, units and the
+provenance record travel in the layer's ``metadata["napari_sr"]``, so that a layer written
+back to a file keeps them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..axes import SPATIAL_AXES, is_rgb, resolve_axes
+from ..image import Image, to_micrometres
+
+META_KEY = "napari_sr"
+"""Key of napari-sr's record in a layer's ``metadata``."""
+
+
+def image_to_layers(image: Image, name: str) -> list[tuple[np.ndarray, dict, str]]:
+    """Layer-data tuples ``(data, kwargs, "image")`` for ``image``.
+
+    An RGB(A) image (a last C axis of 3 or 4 uint8/uint16 values) is one RGB layer; any
+    other C axis is split into one layer per channel, named ``"<name> [c<i>]"``.
+
+    Parameters
+    ----------
+    image : Image
+        The image, with axes and pixel sizes.
+    name : str
+        Layer name (per channel, a suffix is added).
+    """
+    axes = image.axes
+    if "C" not in axes or is_rgb(axes, image.shape):
+        return [(image.data, _layer_kwargs(image, axes, name), "image")]
+    c = axes.index("C")
+    rest = axes.replace("C", "")
+    layers = []
+    for i in range(image.shape[c]):
+        data = np.take(image.data, i, axis=c)
+        channel = Image(data, rest, image.pixel_size, image.unit, image.origin, image.metadata)
+        layers.append((data, _layer_kwargs(channel, rest, f"{name} [c{i}]"), "image"))
+    return layers
+
+
+def _layer_kwargs(image: Image, axes: str, name: str) -> dict[str, Any]:
+    rgb = is_rgb(axes, image.shape)
+    dims = axes[:-1] if rgb else axes  # napari's RGB axis has no scale entry
+    scale = [_micrometres(image, a) for a in dims]
+    translate = [
+        to_micrometres(image.origin.get(a, 0.0), image.unit.get(a, "µm"))
+        if a in image.pixel_size
+        else 0.0
+        for a in dims
+    ]
+    record = {
+        "axes": axes,
+        "pixel_size": {a: _micrometres(image, a) for a in image.pixel_size},
+        "unit": "µm",
+    }
+    if "provenance" in image.metadata:
+        record["provenance"] = image.metadata["provenance"]
+    if "path" in image.metadata:
+        record["source"] = str(image.metadata["path"])
+    kwargs: dict[str, Any] = {
+        "name": name,
+        "scale": scale,
+        "translate": translate,
+        "rgb": rgb,
+        "metadata": {META_KEY: record},
+    }
+    if "Z" in dims or "T" in dims:
+        kwargs["axis_labels"] = tuple(dims)
+    return kwargs
+
+
+def _micrometres(image: Image, axis: str) -> float:
+    if axis not in image.pixel_size:
+        return 1.0
+    return to_micrometres(image.pixel_size[axis], image.unit.get(axis, "µm"))
+
+
+def layer_to_image(data: Any, attributes: dict[str, Any]) -> Image:
+    """The :class:`Image` of a napari image layer's data and attributes (as napari gives a
+    writer): axes from napari-sr's record when it fits, else guessed from the shape; pixel
+    sizes from ``scale`` and origins from ``translate`` for spatial axes, in µm.
+
+    Raises
+    ------
+    ValueError
+        For a layer whose data is not one array (multiscale) or has no pixels.
+    """
+    if isinstance(data, list | tuple):
+        if len(data) != 1:
+            raise ValueError(
+                "napari-sr writes single-resolution image layers; this layer is multiscale - "
+                "save its full-resolution level (layer.data[0]) as its own layer"
+            )
+        data = data[0]
+    data = np.asarray(data)
+    if data.size == 0:
+        raise ValueError(f"the layer has no pixels (shape {data.shape}); nothing to write")
+    metadata = dict(attributes.get("metadata") or {})
+    record = metadata.get(META_KEY) or {}
+    axes = record.get("axes")
+    try:
+        axes = resolve_axes(axes, data.shape) if axes else None
+    except ValueError:
+        axes = None  # the layer was reshaped since it was read: guess again
+    if axes is None:
+        axes = _guess_layer_axes(data.shape, bool(attributes.get("rgb")))
+    dims = axes[:-1] if is_rgb(axes, data.shape) and attributes.get("rgb") else axes
+    scale = list(attributes.get("scale") or [1.0] * len(dims))
+    translate = list(attributes.get("translate") or [0.0] * len(dims))
+    pixel_size, origin = {}, {}
+    for axis, step, shift in zip(dims, scale[-len(dims) :], translate[-len(dims) :], strict=True):
+        if axis in SPATIAL_AXES and float(step) > 0:
+            pixel_size[axis] = float(step)
+            origin[axis] = float(shift)
+    extra = {k: v for k, v in metadata.items() if k != META_KEY}
+    provenance = record.get("provenance")
+    image_meta: dict[str, Any] = {}
+    if provenance is not None:
+        image_meta["provenance"] = provenance
+    elif extra:
+        image_meta["provenance"] = {"napari_metadata": _jsonable(extra)}
+    return Image(data, axes, pixel_size, {a: "µm" for a in pixel_size}, origin, image_meta)
+
+
+def _guess_layer_axes(shape: tuple[int, ...], rgb: bool) -> str:
+    if rgb:
+        return resolve_axes(None, shape)
+    # a napari layer without a record: the last two axes are the image plane
+    return {2: "YX", 3: "ZYX", 4: "TZYX", 5: "TZCYX"}.get(len(shape)) or resolve_axes(None, shape)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return repr(value)

@@ -1,0 +1,114 @@
+"""The plugin's reader, writer and sample data, as layer data (no viewer needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import napari_sr
+from napari_sr._napari import samples as plugin_samples
+from napari_sr._napari.layers import META_KEY, image_to_layers, layer_to_image
+from napari_sr._napari.reader import get_reader
+from napari_sr._napari.writer import write_image
+from napari_sr.samples import SAMPLES, sample_folder
+
+
+def _stack(tmp_path, **kwargs):
+    data = np.arange(2 * 3 * 5 * 7, dtype=np.uint16).reshape(2, 3, 5, 7)
+    image = napari_sr.Image(
+        data, "ZCYX", pixel_size={"Z": 0.8, "Y": 200, "X": 200}, unit={"Y": "nm", "X": "nm"},
+        origin={"Z": 1.5, "Y": 100, "X": 300}, **kwargs,
+    )  # fmt: skip
+    return napari_sr.io.write(tmp_path / "stack.ome.tif", image)
+
+
+def test_reader_splits_channels_with_physical_scale(tmp_path):
+    path = _stack(tmp_path)
+    reader = get_reader(str(path))
+    assert reader is not None
+    layers = reader(str(path))
+    assert [kw["name"] for _, kw, _ in layers] == ["stack [c0]", "stack [c1]", "stack [c2]"]
+    for i, (data, kwargs, kind) in enumerate(layers):
+        assert kind == "image" and data.shape == (2, 5, 7)
+        np.testing.assert_array_equal(data, np.arange(210).reshape(2, 3, 5, 7)[:, i])
+        np.testing.assert_allclose(kwargs["scale"], [0.8, 0.2, 0.2])  # nm -> µm
+        np.testing.assert_allclose(kwargs["translate"], [1.5, 0.1, 0.3])
+        assert kwargs["metadata"][META_KEY]["axes"] == "ZYX"
+        assert kwargs["rgb"] is False
+
+
+@pytest.mark.parametrize(
+    "content, name",
+    [(b"\x89PNG\r\n\x1a\n", "a.png"), (b"not a tiff", "b.tif"), (b"", "c.tiff")],
+)
+def test_reader_declines_what_it_does_not_handle(tmp_path, content, name):
+    (tmp_path / name).write_bytes(content)
+    assert get_reader(str(tmp_path / name)) is None
+    assert get_reader(str(tmp_path)) is None
+    assert get_reader(str(tmp_path / "missing.tif")) is None
+    assert get_reader([str(tmp_path / name)] * 2) is None
+
+
+def test_writer_then_reader_round_trip(tmp_path):
+    path = str(_stack(tmp_path))
+    layers = get_reader(path)(path)
+    data, kwargs, _ = layers[1]
+    kwargs["metadata"][META_KEY]["provenance"] = {"operation": "upscale", "method": "bicubic"}
+    out = write_image(str(tmp_path / "out.ome.tif"), data, kwargs)
+    assert out == [str(tmp_path / "out.ome.tif")]
+    back = napari_sr.io.read(out[0])
+    assert back.axes == "ZYX"
+    np.testing.assert_array_equal(back.data, data)
+    assert back.pixel_size == pytest.approx({"Z": 0.8, "Y": 0.2, "X": 0.2})
+    assert back.origin == pytest.approx({"Z": 1.5, "Y": 0.1, "X": 0.3})
+    assert back.metadata["provenance"]["method"] == "bicubic"
+    again = get_reader(out[0])(out[0])
+    np.testing.assert_allclose(again[0][1]["scale"], kwargs["scale"])
+
+
+def test_writer_without_a_record_guesses_axes_from_napari_scale(tmp_path):
+    data = np.ones((4, 6, 8), np.float32)
+    out = write_image(
+        str(tmp_path / "plain.tif"), data, {"scale": [2.0, 0.5, 0.25], "translate": [0, 1, 2],
+                                           "metadata": {"note": "by hand"}},
+    )  # fmt: skip
+    back = napari_sr.io.read(out[0])
+    assert back.axes == "ZYX" and back.pixel_size == pytest.approx({"Z": 2, "Y": 0.5, "X": 0.25})
+    assert back.metadata["provenance"]["napari_metadata"] == {"note": "by hand"}
+
+
+def test_writer_rgb_layer_and_multiscale_error(tmp_path):
+    rgb = np.zeros((5, 6, 3), np.uint8)
+    out = write_image(str(tmp_path / "rgb.ome.tif"), rgb, {"rgb": True, "scale": [0.5, 0.5]})
+    back = napari_sr.io.read(out[0])
+    assert back.axes == "YXC" and back.pixel_size == pytest.approx({"Y": 0.5, "X": 0.5})
+    layers = image_to_layers(back, "rgb")
+    assert len(layers) == 1 and layers[0][1]["rgb"] and layers[0][1]["scale"] == [0.5, 0.5]
+    with pytest.raises(ValueError, match="multiscale"):
+        layer_to_image([rgb, rgb[::2, ::2]], {})
+
+
+def test_every_sample_file_has_a_sample_entry_with_its_scale():
+    from npe2 import PluginManifest
+
+    manifest = PluginManifest.from_file(Path(__file__).parents[2] / "napari.yaml")
+    commands = {c.id: c.python_name for c in manifest.contributions.commands}
+    entries = {s.key: commands[s.command] for s in manifest.contributions.sample_data}
+    files = sorted(p.name for p in sample_folder().glob("*.ome.tif"))
+    expected = sorted(
+        [s.file for s in SAMPLES] + [s.ground_truth for s in SAMPLES if s.ground_truth]
+    )
+    assert files == expected and len(entries) == len(files)
+    for key, python_name in entries.items():
+        function = getattr(plugin_samples, python_name.split(":")[1])
+        (data, kwargs, kind), *_ = function()
+        base = key.removesuffix("_ground_truth")
+        image = napari_sr.load_sample(base, ground_truth=key.endswith("_ground_truth"))
+        assert kind == "image"
+        np.testing.assert_array_equal(data, image.data)  # no C axis to split in the samples
+        dims = image.axes[:-1] if kwargs["rgb"] else image.axes
+        expected_scale = [image.pixel_size.get(a, 1.0) for a in dims]
+        assert kwargs["scale"] == pytest.approx(expected_scale), key
+        assert kwargs["name"] == base + (" (ground truth)" if key != base else "")
