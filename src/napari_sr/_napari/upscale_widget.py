@@ -1,0 +1,258 @@
+"""The Super-resolve dock widget: one layer in, one upscaled layer out, off the GUI thread.
+
+The widget only collects choices and shows results; the work is
+:func:`napari_sr.upscale` on the layer's :class:`~napari_sr.image.Image`, whose geometry
+rules give the output layer ``scale = input scale / s`` and the shifted ``translate`` that
+overlays it on the input.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import napari
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import QObject, Signal
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..engine.progress import Cancelled
+from ..resample import INTERPOLATION_METHODS
+from .layers import META_KEY, image_to_layers, layer_to_image
+
+LOAD_MODEL = "Load model file…"
+MODEL_FILTER = "Model files (*.safetensors *.pth *.pt *.ckpt)"
+
+
+class _Relay(QObject):
+    """Carries progress from the worker thread to the GUI thread (queued signal)."""
+
+    progress = Signal(int, int)
+
+
+class UpscaleWidget(QWidget):
+    """Super-resolve an image layer with an interpolation or a learned model.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer whose image layers are offered and which receives the result.
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        super().__init__()
+        self.viewer = viewer
+        self.models: dict[str, Any] = {}  # label -> model file path or model object
+        self._worker = None
+        self._cancel: threading.Event | None = None
+        self._relay = _Relay()
+        self._relay.progress.connect(self._show_progress)
+
+        self.layer = QComboBox()
+        self.method = QComboBox()
+        self.method.addItems([*INTERPOLATION_METHODS, LOAD_MODEL])
+        self.method.setCurrentText("bicubic")
+        self.method.activated.connect(self._maybe_load_model)
+        self.scale = QDoubleSpinBox(minimum=1.0, maximum=16.0, value=2.0, singleStep=0.5)
+        self.axes = QLineEdit()
+        self.axes.setPlaceholderText("from the layer, e.g. ZYX")
+        self.device = QComboBox()
+        self.device.addItems(["auto", *_devices()])
+        self.tile = QSpinBox(minimum=-1, maximum=65536, value=-1)
+        self.tile.setSpecialValueText("auto")  # shown for the minimum, -1
+        self.tile.setToolTip("tile edge in input pixels; auto bounds memory, 0 never tiles")
+        self.precision = QComboBox()
+        self.precision.addItems(["auto", "fp32", "bf16", "fp16"])
+        self.self_ensemble = QCheckBox("×8 self-ensemble")
+        self.run_button = QPushButton("Run")
+        self.run_button.clicked.connect(self._run_or_cancel)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+
+        form = QFormLayout()
+        for label, field in (
+            ("image", self.layer),
+            ("method", self.method),
+            ("scale", self.scale),
+            ("axes", self.axes),
+            ("device", self.device),
+            ("tile", self.tile),
+            ("precision", self.precision),
+        ):
+            form.addRow(label, field)
+        form.addRow("", self.self_ensemble)
+        box = QVBoxLayout(self)
+        box.addLayout(form)
+        box.addWidget(self.run_button)
+        box.addWidget(self.progress)
+        box.addStretch()
+
+        self.layer.currentTextChanged.connect(self._fill_axes)
+        for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
+            event.connect(self._refresh_layers)
+        self._refresh_layers()
+
+    # ------------------------------------------------------------- choices
+
+    def add_model(self, label: str, model: Any) -> None:
+        """Offer ``model`` (a model object or a model file path) as a method."""
+        self.models[label] = model
+        if self.method.findText(label) < 0:
+            self.method.insertItem(self.method.count() - 1, label)
+        self.method.setCurrentText(label)
+
+    def _maybe_load_model(self, index: int) -> None:
+        if self.method.itemText(index) != LOAD_MODEL:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Load model file", "", MODEL_FILTER)
+        if path:
+            self.add_model(Path(path).name, path)
+        else:
+            self.method.setCurrentText("bicubic")
+
+    def _refresh_layers(self, *_: Any) -> None:
+        current = self.layer.currentText()
+        names = [
+            layer.name for layer in self.viewer.layers if isinstance(layer, napari.layers.Image)
+        ]
+        self.layer.blockSignals(True)
+        self.layer.clear()
+        self.layer.addItems(names)
+        self.layer.blockSignals(False)
+        if current in names:
+            self.layer.setCurrentText(current)
+        self._fill_axes(self.layer.currentText())
+
+    def _fill_axes(self, name: str) -> None:
+        if name not in self.viewer.layers:
+            return
+        layer = self.viewer.layers[name]
+        self.axes.setText(_layer_image(layer).axes)
+
+    # ---------------------------------------------------------------- work
+
+    def _run_or_cancel(self) -> None:
+        if self._worker is not None:
+            self._cancel.set()
+            self.run_button.setEnabled(False)
+            self.run_button.setText("Cancelling…")
+            return
+        name = self.layer.currentText()
+        if name not in self.viewer.layers:
+            show_error("napari-sr: choose an image layer to super-resolve")
+            return
+        source = self.viewer.layers[name]
+        method_label = self.method.currentText()
+        if method_label == LOAD_MODEL:
+            show_error("napari-sr: load a model file first, or choose an interpolation")
+            return
+        method = self.models.get(method_label, method_label)
+        scale = float(self.scale.value())
+        options: dict[str, Any] = {}
+        if method_label not in INTERPOLATION_METHODS:
+            options = {
+                "device": self.device.currentText(),
+                "tile": None if self.tile.value() < 0 else self.tile.value(),
+                "precision": None if self.precision.currentText() == "auto"
+                else self.precision.currentText(),
+                "self_ensemble": self.self_ensemble.isChecked(),
+            }  # fmt: skip
+        try:
+            image = _layer_image(source, self.axes.text().strip() or None)
+        except ValueError as err:
+            show_error(f"napari-sr: {err}")
+            return
+        self._cancel = threading.Event()
+        started = time.perf_counter()
+
+        def work():
+            from ..engine.upscaler import upscale
+
+            return upscale(
+                image, scale, method=method, progress=self._relay.progress.emit,
+                cancel=self._cancel, **options,
+            )  # fmt: skip
+
+        worker = create_worker(
+            work,
+            _connect={
+                "returned": lambda result: self._add_result(
+                    source, result, scale, method_label, started
+                ),
+                "errored": self._failed,  # given here, so superqt does not re-raise
+                "finished": self._finished,
+            },
+            _start_thread=False,
+        )
+        self._worker = worker
+        self.run_button.setText("Cancel")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        worker.start()
+
+    def _show_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+
+    def _add_result(self, source, result, scale: float, label: str, started: float) -> None:
+        name = f"{source.name} ×{scale:g} {label}"
+        (data, kwargs, _), *rest = image_to_layers(result, name)
+        if rest:  # the input was one layer, so the output is one layer too
+            raise AssertionError("one layer in, one layer out")
+        record = kwargs["metadata"][META_KEY]
+        record["provenance"] = {**record.get("provenance", {}),
+                                "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
+        kwargs["name"] = name
+        if not kwargs["rgb"]:
+            kwargs["colormap"] = source.colormap.name
+            kwargs["contrast_limits"] = list(source.contrast_limits)
+        kwargs["blending"] = source.blending
+        self.viewer.add_image(data, **kwargs)
+
+    def _failed(self, error: BaseException) -> None:
+        if isinstance(error, Cancelled):
+            show_info("napari-sr: cancelled; nothing was added")
+        else:
+            show_error(f"napari-sr: {error}")
+
+    def _finished(self) -> None:
+        self._worker = None
+        self.run_button.setEnabled(True)
+        self.run_button.setText("Run")
+
+
+def _layer_image(layer, axes: str | None = None):
+    """The :class:`Image` of an image layer (geometry from its scale and translate)."""
+    image = layer_to_image(
+        layer.data,
+        {
+            "scale": list(layer.scale),
+            "translate": list(layer.translate),
+            "metadata": dict(layer.metadata),
+            "rgb": layer.rgb,
+        },
+    )
+    return image if axes is None else image.with_axes(axes)
+
+
+def _devices() -> list[str]:
+    """The devices present (CPU, each CUDA GPU, MPS); needs torch, imported here."""
+    from ..engine.device import available_devices
+
+    return available_devices()
