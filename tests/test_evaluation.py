@@ -83,3 +83,22 @@ def test_stacks_with_time_and_channels(rng, axes):
     assert result.rows[0]["ssim"] == pytest.approx(
         np.mean([ssim(a, b, crop_border=2) for a, b in planes])
     )
+
+
+def test_cancel_between_methods_stops_the_comparison(rng):
+    import threading
+
+    from napari_sr import Cancelled
+
+    hr = rng.integers(0, 255, (24, 24), dtype=np.uint8)
+    cancel = threading.Event()
+    done = []
+
+    def progress(k, total):
+        done.append(k)
+        cancel.set()  # the user presses Cancel while the first method's result comes in
+
+    with pytest.raises(Cancelled):
+        compare_methods(hr, 2, ["bicubic", "bilinear", "nearest"], progress=progress,
+                        cancel=cancel)  # fmt: skip
+    assert done == [1]

@@ -23,6 +23,7 @@ from ._atomic import atomic_write
 from .axes import is_rgb, resolve_axes
 from .degrade import degrade
 from .engine.methods import resolve_method
+from .engine.progress import CancelToken, raise_if_cancelled
 from .engine.upscaler import upscale
 from .geometry import check_scale
 from .metrics import psnr, ssim
@@ -96,6 +97,7 @@ def compare_methods(
     data_range: float | None = None,
     y_channel: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    cancel: CancelToken | None = None,
 ) -> Comparison:
     """Degrade ``high_res`` by the standard protocol, restore it with each method, score.
 
@@ -116,6 +118,9 @@ def compare_methods(
         Score RGB on luma (the SR protocol); grayscale is unaffected.
     progress : callable, optional
         ``progress(done, total)`` after each method.
+    cancel : threading.Event or callable, optional
+        Checked before each method and inside each run;
+        :class:`~napari_sr.engine.progress.Cancelled` is raised once it is set.
 
     Returns
     -------
@@ -144,9 +149,10 @@ def compare_methods(
     rows, outputs = [], {}
     warm = low[tuple(slice(0, min(n, 16)) for n in low.shape)]
     for done, (method, label) in enumerate(zip(runs, labels, strict=True), start=1):
+        raise_if_cancelled(cancel)
         upscale(warm, scale, method=method, axes=axes)  # compile/load first, so time is fair
         started = time.perf_counter()
-        restored = upscale(low, scale, method=method, axes=axes)
+        restored = upscale(low, scale, method=method, axes=axes, cancel=cancel)
         seconds = time.perf_counter() - started
         restored = restored[tuple(slice(0, n) for n in hr.shape)]  # ceil() may overshoot
         if restored.shape != hr.shape:
