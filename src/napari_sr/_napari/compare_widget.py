@@ -1,0 +1,287 @@
+"""The Compare dock widget: interpolation against learned methods on one reference layer.
+
+The work is :func:`napari_sr.evaluation.compare_methods` (degrade the high-resolution
+reference by the SR protocol, restore it with every method, score PSNR/SSIM); the widget
+adds one layer per method (and optionally ``|output - reference|``), turns on grid view so
+that every panel shows the same spot, and shows the scores in a sortable table that can be
+saved as CSV.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import napari
+import numpy as np
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import QObject, Qt, Signal
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..engine.progress import Cancelled
+from ..resample import INTERPOLATION_METHODS
+from .upscale_widget import _layer_image
+
+COLUMNS = ("method", "PSNR (dB)", "SSIM", "seconds", "parameters")
+
+
+class _Relay(QObject):
+    progress = Signal(int, int)
+
+
+class _NumberItem(QTableWidgetItem):
+    """A table cell that sorts by its number, not its text."""
+
+    def __init__(self, value: float | None, text: str) -> None:
+        super().__init__(text)
+        self.value = -np.inf if value is None else float(value)
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        if isinstance(other, _NumberItem):
+            return self.value < other.value
+        return super().__lt__(other)
+
+
+class CompareWidget(QWidget):
+    """Compare SR methods on a high-resolution reference layer.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer with the reference layer; receives one layer per method.
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        super().__init__()
+        self.viewer = viewer
+        self.models: dict[str, Any] = {}
+        self.result = None
+        self._worker = None
+        self._cancel: threading.Event | None = None
+        self._relay = _Relay()
+        self._relay.progress.connect(self._show_progress)
+
+        self.reference = QComboBox()
+        self.scale = QDoubleSpinBox(minimum=1.5, maximum=8.0, value=2.0, singleStep=0.5)
+        self.methods = QListWidget()
+        for name in INTERPOLATION_METHODS:
+            self._add_method_item(name, checked=name in ("nearest", "bilinear", "bicubic"))
+        self.differences = QCheckBox("add |output − reference| layers")
+        self.run_button = QPushButton("Run")
+        self.run_button.clicked.connect(self._run_or_cancel)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSortingEnabled(True)
+        self.export_button = QPushButton("Save table as CSV…")
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self._export)
+
+        form = QFormLayout()
+        form.addRow("reference (high-res)", self.reference)
+        form.addRow("scale", self.scale)
+        form.addRow("methods", self.methods)
+        form.addRow("", self.differences)
+        box = QVBoxLayout(self)
+        box.addLayout(form)
+        box.addWidget(self.run_button)
+        box.addWidget(self.progress)
+        box.addWidget(self.table)
+        box.addWidget(self.export_button)
+
+        for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
+            event.connect(self._refresh_layers)
+        self._refresh_layers()
+
+    def add_model(self, label: str, model: Any) -> None:
+        """Offer ``model`` (a model object or a model file path) as a method, checked."""
+        self.models[label] = model
+        if not self.methods.findItems(label, Qt.MatchExactly):
+            self._add_method_item(label, checked=True)
+
+    def checked_methods(self) -> list[str]:
+        items = (self.methods.item(i) for i in range(self.methods.count()))
+        return [item.text() for item in items if item.checkState() == Qt.Checked]
+
+    def set_checked(self, names: list[str]) -> None:
+        for i in range(self.methods.count()):
+            item = self.methods.item(i)
+            item.setCheckState(Qt.Checked if item.text() in names else Qt.Unchecked)
+
+    def _add_method_item(self, name: str, *, checked: bool) -> None:
+        item = QListWidgetItem(name)
+        item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
+        item.setCheckState(Qt.Checked if checked else Qt.Unchecked)
+        self.methods.addItem(item)
+
+    def _refresh_layers(self, *_: Any) -> None:
+        current = self.reference.currentText()
+        names = [
+            layer.name
+            for layer in self.viewer.layers
+            if isinstance(layer, napari.layers.Image)
+            and not layer.metadata.get("napari_sr_compare")
+        ]
+        self.reference.clear()
+        self.reference.addItems(names)
+        if current in names:
+            self.reference.setCurrentText(current)
+
+    # ---------------------------------------------------------------- work
+
+    def _run_or_cancel(self) -> None:
+        if self._worker is not None:
+            self._cancel.set()
+            self.run_button.setEnabled(False)
+            self.run_button.setText("Cancelling…")
+            return
+        name = self.reference.currentText()
+        labels = self.checked_methods()
+        if name not in self.viewer.layers:
+            show_error("napari-sr: choose a high-resolution reference layer")
+            return
+        if not labels:
+            show_error("napari-sr: tick at least one method to compare")
+            return
+        source = self.viewer.layers[name]
+        image = _layer_image(source)
+        methods = [self.models.get(label, label) for label in labels]
+        scale = float(self.scale.value())
+        data_range = None
+        if image.data.dtype.kind == "f":
+            data_range = float(np.ptp(image.data)) or 1.0
+        self._cancel = threading.Event()
+
+        def work():
+            from ..evaluation import compare_methods
+
+            return compare_methods(
+                image.data, scale, methods, axes=image.axes, data_range=data_range,
+                progress=self._relay.progress.emit, cancel=self._cancel,
+            )  # fmt: skip
+
+        worker = create_worker(
+            work,
+            _connect={
+                "returned": lambda result: self._show_result(source, image, labels, result),
+                "errored": self._failed,
+                "finished": self._finished,
+            },
+            _start_thread=False,
+        )
+        self._worker = worker
+        self.run_button.setText("Cancel")
+        self.progress.setRange(0, len(labels))
+        self.progress.setValue(0)
+        worker.start()
+
+    def _show_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+
+    def _show_result(self, source, image, labels: list[str], result) -> None:
+        self.result = result
+        kwargs = {
+            "scale": list(source.scale),
+            "translate": list(source.translate),
+            "rgb": source.rgb,
+            "metadata": {"napari_sr_compare": True},
+        }
+        if not source.rgb:
+            kwargs["colormap"] = source.colormap.name
+            kwargs["contrast_limits"] = list(source.contrast_limits)
+        for label, row in zip(labels, result.rows, strict=True):
+            output = result.outputs[row["method"]]
+            self.viewer.add_image(
+                output, name=f"{source.name} ×{result.scale:g} {label}", **kwargs
+            )
+            if self.differences.isChecked():
+                diff = np.abs(output.astype(np.float32) - image.data.astype(np.float32))
+                self.viewer.add_image(
+                    diff, name=f"|{label} − {source.name}|", scale=kwargs["scale"],
+                    translate=kwargs["translate"], rgb=source.rgb, colormap="inferno",
+                    metadata={"napari_sr_compare": True},
+                )  # fmt: skip
+        grid_of(self.viewer).enabled = True  # one panel per layer, one shared camera
+        self._fill_table(labels, result.rows)
+        self.export_button.setEnabled(True)
+
+    def _fill_table(self, labels: list[str], rows: list[dict]) -> None:
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(len(rows))
+        for r, (label, row) in enumerate(zip(labels, rows, strict=True)):
+            model = self.models.get(label)
+            count = _parameters(model)
+            cells = [
+                QTableWidgetItem(label),
+                _NumberItem(row["psnr_db"], f"{row['psnr_db']:.3f}"),
+                _NumberItem(row["ssim"], f"{row['ssim']:.4f}"),
+                _NumberItem(row["seconds"], f"{row['seconds']:.3f}"),
+                _NumberItem(count, "—" if count is None else f"{count:,}"),
+            ]
+            for c, cell in enumerate(cells):
+                self.table.setItem(r, c, cell)
+        self.table.setSortingEnabled(True)
+        self.table.resizeColumnsToContents()
+
+    def _export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save table", "comparison.csv", "CSV (*.csv)")
+        if path:
+            self.save_csv(path)
+
+    def save_csv(self, path: str) -> None:
+        """Write the scores as CSV (atomically; napari's dialog asked before replacing)."""
+        from .._atomic import atomic_write
+
+        text = self.result.csv_text()
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text), overwrite=True)
+
+    def _failed(self, error: BaseException) -> None:
+        if isinstance(error, Cancelled):
+            show_info("napari-sr: comparison cancelled; nothing was added")
+        else:
+            show_error(f"napari-sr: {error}")
+
+    def _finished(self) -> None:
+        self._worker = None
+        self.run_button.setEnabled(True)
+        self.run_button.setText("Run")
+
+
+def grid_of(viewer: napari.viewer.Viewer):
+    """The viewer's grid settings (``viewer.canvas.grid`` since napari 0.9, before that
+    ``viewer.grid``)."""
+    canvas = getattr(viewer, "canvas", None)
+    return canvas.grid if canvas is not None and hasattr(canvas, "grid") else viewer.grid
+
+
+def _parameters(model: Any) -> int | None:
+    """Parameter count of a model object or model file; None for interpolations."""
+    if model is None:
+        return None
+    if isinstance(model, str):
+        from ..models.checkpoint import read_metadata
+
+        try:
+            return int(read_metadata(model).get("parameters"))
+        except (ValueError, TypeError, OSError):
+            return None
+    return sum(p.numel() for p in model.parameters())
