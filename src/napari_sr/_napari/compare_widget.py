@@ -36,6 +36,7 @@ from qtpy.QtWidgets import (
 
 from ..engine.progress import Cancelled
 from ..resample import INTERPOLATION_METHODS
+from . import session
 from .upscale_widget import _layer_image
 
 COLUMNS = ("method", "PSNR (dB)", "SSIM", "seconds", "parameters")
@@ -110,6 +111,7 @@ class CompareWidget(QWidget):
         for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
             event.connect(self._refresh_layers)
         self._refresh_layers()
+        session.subscribe(self.add_model)  # models trained in the Train widget
 
     def add_model(self, label: str, model: Any) -> None:
         """Offer ``model`` (a model object or a model file path) as a method, checked."""

@@ -33,6 +33,7 @@ from qtpy.QtWidgets import (
 
 from ..engine.progress import Cancelled
 from ..resample import INTERPOLATION_METHODS
+from . import session
 from .layers import META_KEY, image_to_layers, layer_to_image
 
 LOAD_MODEL = "Load model file…"
@@ -107,6 +108,7 @@ class UpscaleWidget(QWidget):
         for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
             event.connect(self._refresh_layers)
         self._refresh_layers()
+        session.subscribe(self.add_model)  # models trained in the Train widget
 
     # ------------------------------------------------------------- choices
 

@@ -1,0 +1,319 @@
+"""The Train dock widget: train an SR model on image layers, watch it learn, keep it.
+
+The work is :func:`napari_sr.train` off the GUI thread, writing its checkpoint (the best
+weights so far) to a temporary folder; Stop cancels it and keeps that checkpoint. A trained
+model is shared with the Super-resolve and Compare widgets (:mod:`.session`) and can be
+saved as a model file.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import napari
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import QObject, QPointF, Qt, Signal
+from qtpy.QtGui import QColor, QPainter, QPen, QPolygonF
+from qtpy.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..engine.progress import Cancelled
+from . import session
+from .upscale_widget import _layer_image
+
+LOSSES = ("l1", "mse", "charbonnier", "l1=1,ssim=0.2", "l1=1,texture=0.1")
+
+
+class _Relay(QObject):
+    progress = Signal(int, int)
+    record = Signal(dict)
+
+
+class CurvePlot(QWidget):
+    """Training loss (left scale, log) and validation PSNR (right scale) against step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setMinimumHeight(140)
+        self.loss: list[tuple[int, float]] = []
+        self.psnr: list[tuple[int, float]] = []
+        self.steps = 1
+
+    def clear(self, steps: int) -> None:
+        self.loss, self.psnr, self.steps = [], [], max(1, steps)
+        self.update()
+
+    def add(self, record: dict) -> None:
+        if record.get("event") == "step":
+            self.loss.append((record["step"], max(float(record["loss"]), 1e-12)))
+        elif record.get("event") == "validation":
+            self.psnr.append((record["step"], float(record["psnr"])))
+        else:
+            return
+        self.update()
+
+    def paintEvent(self, event) -> None:  # Qt calls it by this name
+        import math
+
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(20, 20, 24))
+        w, h = self.width() - 8, self.height() - 8
+        for points, color, transform in (
+            (self.loss, QColor(90, 170, 255), math.log10),
+            (self.psnr, QColor(255, 170, 60), float),
+        ):
+            if not points:
+                continue
+            values = [transform(v) for _, v in points]
+            low, high = min(values), max(values)
+            span = (high - low) or 1.0
+            polygon = QPolygonF(
+                [
+                    QPointF(4 + w * s / self.steps, 4 + h * (1 - (v - low) / span))
+                    for (s, _), v in zip(points, values, strict=True)
+                ]
+            )
+            painter.setPen(QPen(color, 2))
+            painter.drawPolyline(polygon)
+        painter.setPen(QColor(200, 200, 200))
+        text = []
+        if self.loss:
+            text.append(f"loss {self.loss[-1][1]:.4g}")
+        if self.psnr:
+            text.append(f"val PSNR {self.psnr[-1][1]:.2f} dB")
+        painter.drawText(8, 16, "   ".join(text))
+        painter.end()
+
+
+class TrainWidget(QWidget):
+    """Train a registered architecture on high-resolution image layers.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        Its image layers are the training images.
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        super().__init__()
+        from ..models.registry import list_models
+
+        self.viewer = viewer
+        self.model = None
+        self._worker = None
+        self._cancel: threading.Event | None = None
+        self._folder = tempfile.TemporaryDirectory(prefix="napari-sr-train-")
+        self._relay = _Relay()
+        self._relay.progress.connect(self._show_progress)
+
+        self.images = QListWidget()
+        self.architecture = QComboBox()
+        self.architecture.addItems(list_models())
+        self.architecture.setCurrentText("fsrcnn")
+        self.scale = QSpinBox(minimum=2, maximum=8, value=2)
+        self.blur = QDoubleSpinBox(minimum=0.0, maximum=10.0, value=0.0, singleStep=0.1)
+        self.blur.setToolTip("Gaussian blur sigma of the degradation, HR pixels (0: none)")
+        self.noise = QDoubleSpinBox(minimum=0.0, maximum=1000.0, value=0.0)
+        self.noise.setToolTip("Gaussian noise sigma of the degradation, grey levels (0: none)")
+        self.steps = QSpinBox(minimum=1, maximum=10_000_000, value=500)
+        self.batch = QSpinBox(minimum=1, maximum=1024, value=16)
+        self.patch = QSpinBox(minimum=8, maximum=1024, value=64)
+        self.patch.setToolTip("HR patch side, pixels (a multiple of the scale)")
+        self.lr = QDoubleSpinBox(
+            decimals=5, minimum=1e-5, maximum=1.0, value=1e-3, singleStep=1e-4
+        )
+        self.loss = QComboBox()
+        self.loss.addItems(LOSSES)
+        self.loss.setEditable(True)
+        self.validation = QDoubleSpinBox(minimum=0.0, maximum=0.5, value=0.1, singleStep=0.05)
+        self.validation.setToolTip("fraction of every image held out for validation PSNR")
+        self.run_button = QPushButton("Train")
+        self.run_button.clicked.connect(self._run_or_stop)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.plot = CurvePlot()
+        self._relay.record.connect(self.plot.add)
+        self.status = QLabel("")
+        self.save_button = QPushButton("Save model…")
+        self.save_button.setEnabled(False)
+        self.save_button.clicked.connect(self._save_dialog)
+
+        form = QFormLayout()
+        for label, field in (
+            ("images (high-res)", self.images),
+            ("architecture", self.architecture),
+            ("scale", self.scale),
+            ("blur σ", self.blur),
+            ("noise σ", self.noise),
+            ("steps", self.steps),
+            ("batch", self.batch),
+            ("patch", self.patch),
+            ("learning rate", self.lr),
+            ("loss", self.loss),
+            ("validation fraction", self.validation),
+        ):
+            form.addRow(label, field)
+        box = QVBoxLayout(self)
+        box.addLayout(form)
+        box.addWidget(self.run_button)
+        box.addWidget(self.progress)
+        box.addWidget(self.plot)
+        box.addWidget(self.status)
+        box.addWidget(self.save_button)
+
+        for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
+            event.connect(self._refresh_layers)
+        self._refresh_layers()
+
+    def _refresh_layers(self, *_: Any) -> None:
+        checked = set(self.checked_layers())
+        self.images.clear()
+        for layer in self.viewer.layers:
+            if isinstance(layer, napari.layers.Image):
+                item = QListWidgetItem(layer.name)
+                item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
+                item.setCheckState(Qt.Checked if layer.name in checked else Qt.Unchecked)
+                self.images.addItem(item)
+
+    def checked_layers(self) -> list[str]:
+        items = (self.images.item(i) for i in range(self.images.count()))
+        return [item.text() for item in items if item.checkState() == Qt.Checked]
+
+    def set_checked(self, names: list[str]) -> None:
+        for i in range(self.images.count()):
+            item = self.images.item(i)
+            item.setCheckState(Qt.Checked if item.text() in names else Qt.Unchecked)
+
+    # ---------------------------------------------------------------- work
+
+    @property
+    def checkpoint(self) -> Path:
+        """Where the running training keeps its best weights."""
+        return Path(self._folder.name) / f"{self.architecture.currentText()}.safetensors"
+
+    def _run_or_stop(self) -> None:
+        if self._worker is not None:
+            self._cancel.set()
+            self.run_button.setEnabled(False)
+            self.run_button.setText("Stopping…")
+            return
+        names = self.checked_layers()
+        if not names:
+            show_error("napari-sr: tick at least one high-resolution image layer to train on")
+            return
+        try:
+            images = [_layer_image(self.viewer.layers[name]) for name in names]
+        except ValueError as err:
+            show_error(f"napari-sr: {err}")
+            return
+        degradation: dict[str, Any] = {}
+        if self.blur.value() > 0:
+            degradation["blur"] = float(self.blur.value())
+        if self.noise.value() > 0:
+            degradation["noise"] = {"gaussian": float(self.noise.value())}
+        options = {
+            "scale": int(self.scale.value()),
+            "steps": int(self.steps.value()),
+            "batch_size": int(self.batch.value()),
+            "patch_size": int(self.patch.value()),
+            "lr": float(self.lr.value()),
+            "loss": self.loss.currentText().strip(),
+            "validation_fraction": float(self.validation.value()),
+            "degradation": degradation or None,
+        }
+        if options["validation_fraction"] > 0:
+            options["validate_every"] = max(1, options["steps"] // 10)
+        architecture = self.architecture.currentText()
+        checkpoint = self.checkpoint
+        for stale in checkpoint.parent.glob(f"{checkpoint.stem}*"):
+            stale.unlink()
+        self._cancel = threading.Event()
+
+        def work():
+            from ..training.loop import train
+
+            return train(
+                architecture, images, checkpoint=checkpoint, overwrite=True,
+                checkpoint_every=max(1, options["steps"] // 10),
+                progress=self._relay.progress.emit, log=self._relay.record.emit,
+                cancel=self._cancel, **options,
+            )  # fmt: skip
+
+        worker = create_worker(
+            work,
+            _connect={
+                "returned": self._trained,
+                "errored": self._failed,
+                "finished": self._finished,
+            },
+            _start_thread=False,
+        )
+        self._worker = worker
+        self.plot.clear(options["steps"])
+        self.run_button.setText("Stop")
+        self.progress.setRange(0, options["steps"])
+        self.progress.setValue(0)
+        self.status.setText(f"training {architecture} ×{options['scale']}…")
+        worker.start()
+
+    def _show_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+
+    def _trained(self, model) -> None:
+        self._keep(model, "finished")
+
+    def _keep(self, model, how: str) -> None:
+        self.model = model
+        label = f"{model.spec.name} ×{model.scale} (trained)"
+        report = getattr(model, "training_report", None) or {}
+        best = report.get("best_psnr") or (model.checkpoint or {}).get("metrics", {})
+        self.status.setText(f"{how}: {label}" + (f"; {best}" if isinstance(best, float) else ""))
+        session.add_model(label, model)
+        self.save_button.setEnabled(True)
+
+    def _failed(self, error: BaseException) -> None:
+        if isinstance(error, Cancelled):
+            if self.checkpoint.is_file():
+                from ..models.checkpoint import load_model
+
+                self._keep(load_model(self.checkpoint), "stopped; kept the best weights")
+            else:
+                show_info("napari-sr: training stopped before its first checkpoint")
+        else:
+            show_error(f"napari-sr: {error}")
+
+    def _finished(self) -> None:
+        self._worker = None
+        self.run_button.setEnabled(True)
+        self.run_button.setText("Train")
+
+    def _save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save model", "model.safetensors", "Model files (*.safetensors)"
+        )
+        if path:
+            self.save_model(path)
+
+    def save_model(self, path: str) -> Path:
+        """Write the trained model as a model file (napari's dialog asked before replacing)."""
+        from ..models.checkpoint import save_model
+
+        return save_model(self.model, path, overwrite=True)

@@ -1,0 +1,58 @@
+"""The Train dock widget: train, watch the plot, stop, keep and use the model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import napari_sr
+
+pytest.importorskip("napari")
+pytestmark = pytest.mark.gui
+
+
+def _setup(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-sr", "burst_ground_truth")
+    _dock, train = viewer.window.add_plugin_dock_widget("napari-sr", "Train")
+    train.set_checked(["burst (ground truth)"])
+    train.architecture.setCurrentText("espcn")
+    train.patch.setValue(16)
+    train.batch.setValue(4)
+    return viewer, train
+
+
+def test_train_plot_and_use_the_model(make_napari_viewer, qtbot, tmp_path):
+    viewer, train = _setup(make_napari_viewer)
+    train.steps.setValue(20)
+    qtbot.mouseClick(train.run_button, 1)
+    qtbot.waitUntil(lambda: train._worker is None, timeout=60_000)
+    assert len(train.plot.loss) == 20 and train.plot.psnr  # the plot followed the run
+    assert train.progress.value() == 20
+    assert train.model is not None and train.save_button.isEnabled()
+    path = train.save_model(str(tmp_path / "espcn.safetensors"))
+    assert napari_sr.load_model(path).spec.name == "espcn"
+
+    # the trained model is offered by the Super-resolve widget, and runs there
+    _dock, up = viewer.window.add_plugin_dock_widget("napari-sr", "Super-resolve")
+    label = "espcn ×2 (trained)"
+    assert up.method.findText(label) >= 0
+    up.layer.setCurrentText("burst (ground truth)")
+    up.method.setCurrentText(label)
+    qtbot.mouseClick(up.run_button, 1)
+    qtbot.waitUntil(lambda: up._worker is None, timeout=30_000)
+    out = viewer.layers[f"burst (ground truth) ×2 {label}"]
+    assert out.data.shape == (512, 512)
+
+
+def test_stop_keeps_the_best_checkpoint(make_napari_viewer, qtbot):
+    _viewer, train = _setup(make_napari_viewer)
+    train.steps.setValue(100_000)
+    qtbot.mouseClick(train.run_button, 1)
+    # stop long before the first periodic checkpoint: Stop itself writes the best weights
+    qtbot.waitUntil(lambda: train.progress.value() >= 3, timeout=60_000)
+    qtbot.mouseClick(train.run_button, 1)
+    qtbot.waitUntil(lambda: train._worker is None, timeout=30_000)
+    assert train.model is not None and "stopped; kept the best weights" in train.status.text()
+    x = np.random.default_rng(0).random((12, 12), dtype=np.float32)
+    assert napari_sr.upscale(x, 2, method=train.model).shape == (24, 24)
