@@ -64,7 +64,7 @@ def test_trained_model_runs_with_its_options(widget, qtbot, tmp_path):
 def test_bad_choice_is_a_notification_not_a_crash(widget, qtbot, monkeypatch):
     viewer, w = widget
     shown = []
-    monkeypatch.setattr("napari_sr._napari.upscale_widget.show_error", shown.append)
+    monkeypatch.setattr("napari_sr._napari._task.show_error", shown.append)
     viewer.add_image(np.zeros((8, 8), np.float32), name="img")
     model = napari_sr.create_model("espcn", scale=3)
     w.add_model("espcn x3", model)
@@ -78,7 +78,7 @@ def test_bad_choice_is_a_notification_not_a_crash(widget, qtbot, monkeypatch):
 def test_cancel_leaves_no_layer_and_the_viewer_idle(widget, qtbot, monkeypatch):
     viewer, w = widget
     infos = []
-    monkeypatch.setattr("napari_sr._napari.upscale_widget.show_info", infos.append)
+    monkeypatch.setattr("napari_sr._napari._task.show_info", infos.append)
     viewer.add_image(np.zeros((400, 256, 256), np.float32), name="big")
     w.method.setCurrentText("lanczos3")
     w.scale.setValue(4)

@@ -9,15 +9,13 @@ saved as CSV.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
 import napari
 import numpy as np
-from napari.qt.threading import create_worker
-from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import QObject, Qt, Signal
+from napari.utils.notifications import show_error
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,24 +24,18 @@ from qtpy.QtWidgets import (
     QFormLayout,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
-    QWidget,
 )
 
-from ..engine.progress import Cancelled
 from ..resample import INTERPOLATION_METHODS
 from . import session
+from ._task import TaskWidget
 from .upscale_widget import _layer_image
 
 COLUMNS = ("method", "PSNR (dB)", "SSIM", "seconds", "parameters")
-
-
-class _Relay(QObject):
-    progress = Signal(int, int)
 
 
 class _NumberItem(QTableWidgetItem):
@@ -59,7 +51,7 @@ class _NumberItem(QTableWidgetItem):
         return super().__lt__(other)
 
 
-class CompareWidget(QWidget):
+class CompareWidget(TaskWidget):
     """Compare SR methods on a high-resolution reference layer.
 
     Parameters
@@ -68,15 +60,13 @@ class CompareWidget(QWidget):
         The viewer with the reference layer; receives one layer per method.
     """
 
+    cancelled_message = "napari-sr: comparison cancelled; nothing was added"
+
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__()
         self.viewer = viewer
         self.models: dict[str, Any] = {}
         self.result = None
-        self._worker = None
-        self._cancel: threading.Event | None = None
-        self._relay = _Relay()
-        self._relay.progress.connect(self._show_progress)
 
         self.reference = QComboBox()
         self.scale = QDoubleSpinBox(minimum=1.5, maximum=8.0, value=2.0, singleStep=0.5)
@@ -84,11 +74,6 @@ class CompareWidget(QWidget):
         for name in INTERPOLATION_METHODS:
             self._add_method_item(name, checked=name in ("nearest", "bilinear", "bicubic"))
         self.differences = QCheckBox("add |output − reference| layers")
-        self.run_button = QPushButton("Run")
-        self.run_button.clicked.connect(self._run_or_cancel)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSortingEnabled(True)
@@ -149,12 +134,8 @@ class CompareWidget(QWidget):
 
     # ---------------------------------------------------------------- work
 
-    def _run_or_cancel(self) -> None:
-        if self._worker is not None:
-            self._cancel.set()
-            self.run_button.setEnabled(False)
-            self.run_button.setText("Cancelling…")
-            return
+    def start(self) -> None:
+        """Check the choices and run the comparison off the GUI thread."""
         name = self.reference.currentText()
         labels = self.checked_methods()
         if name not in self.viewer.layers:
@@ -170,34 +151,19 @@ class CompareWidget(QWidget):
         data_range = None
         if image.data.dtype.kind == "f":
             data_range = float(np.ptp(image.data)) or 1.0
-        self._cancel = threading.Event()
 
         def work():
             from ..evaluation import compare_methods
 
             return compare_methods(
                 image.data, scale, methods, axes=image.axes, data_range=data_range,
-                progress=self._relay.progress.emit, cancel=self._cancel,
+                progress=self.relay.progress.emit, cancel=self.cancel_event,
             )  # fmt: skip
 
-        worker = create_worker(
-            work,
-            _connect={
-                "returned": lambda result: self._show_result(source, image, labels, result),
-                "errored": self._failed,
-                "finished": self._finished,
-            },
-            _start_thread=False,
-        )
-        self._worker = worker
-        self.run_button.setText("Cancel")
-        self.progress.setRange(0, len(labels))
-        self.progress.setValue(0)
-        worker.start()
+        def returned(result):
+            self._show_result(source, image, labels, result)
 
-    def _show_progress(self, done: int, total: int) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
+        self.launch(work, returned, total=len(labels))
 
     def _show_result(self, source, image, labels: list[str], result) -> None:
         self.result = result
@@ -255,17 +221,6 @@ class CompareWidget(QWidget):
 
         text = self.result.csv_text()
         atomic_write(path, lambda tmp: Path(tmp).write_text(text), overwrite=True)
-
-    def _failed(self, error: BaseException) -> None:
-        if isinstance(error, Cancelled):
-            show_info("napari-sr: comparison cancelled; nothing was added")
-        else:
-            show_error(f"napari-sr: {error}")
-
-    def _finished(self) -> None:
-        self._worker = None
-        self.run_button.setEnabled(True)
-        self.run_button.setText("Run")
 
 
 def grid_of(viewer: napari.viewer.Viewer):

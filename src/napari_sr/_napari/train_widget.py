@@ -9,14 +9,12 @@ saved as a model file.
 from __future__ import annotations
 
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
 import napari
-from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import QObject, QPointF, Qt, Signal
+from qtpy.QtCore import QPointF, Qt
 from qtpy.QtGui import QColor, QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import (
     QComboBox,
@@ -26,23 +24,17 @@ from qtpy.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from ..engine.progress import Cancelled
 from . import session
+from ._task import TaskWidget
 from .upscale_widget import _layer_image
 
 LOSSES = ("l1", "mse", "charbonnier", "l1=1,ssim=0.2", "l1=1,texture=0.1")
-
-
-class _Relay(QObject):
-    progress = Signal(int, int)
-    record = Signal(dict)
 
 
 class CurvePlot(QWidget):
@@ -101,7 +93,7 @@ class CurvePlot(QWidget):
         painter.end()
 
 
-class TrainWidget(QWidget):
+class TrainWidget(TaskWidget):
     """Train a registered architecture on high-resolution image layers.
 
     Parameters
@@ -110,17 +102,17 @@ class TrainWidget(QWidget):
         Its image layers are the training images.
     """
 
+    run_text = "Train"
+    cancel_text = "Stop"
+    cancelling_text = "Stopping…"
+
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__()
         from ..models.registry import list_models
 
         self.viewer = viewer
         self.model = None
-        self._worker = None
-        self._cancel: threading.Event | None = None
         self._folder = tempfile.TemporaryDirectory(prefix="napari-sr-train-")
-        self._relay = _Relay()
-        self._relay.progress.connect(self._show_progress)
 
         self.images = QListWidget()
         self.architecture = QComboBox()
@@ -143,13 +135,8 @@ class TrainWidget(QWidget):
         self.loss.setEditable(True)
         self.validation = QDoubleSpinBox(minimum=0.0, maximum=0.5, value=0.1, singleStep=0.05)
         self.validation.setToolTip("fraction of every image held out for validation PSNR")
-        self.run_button = QPushButton("Train")
-        self.run_button.clicked.connect(self._run_or_stop)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
         self.plot = CurvePlot()
-        self._relay.record.connect(self.plot.add)
+        self.relay.record.connect(self.plot.add)
         self.status = QLabel("")
         self.save_button = QPushButton("Save model…")
         self.save_button.setEnabled(False)
@@ -208,12 +195,8 @@ class TrainWidget(QWidget):
         """Where the running training keeps its best weights."""
         return Path(self._folder.name) / f"{self.architecture.currentText()}.safetensors"
 
-    def _run_or_stop(self) -> None:
-        if self._worker is not None:
-            self._cancel.set()
-            self.run_button.setEnabled(False)
-            self.run_button.setText("Stopping…")
-            return
+    def start(self) -> None:
+        """Check the choices and train off the GUI thread."""
         names = self.checked_layers()
         if not names:
             show_error("napari-sr: tick at least one high-resolution image layer to train on")
@@ -244,7 +227,6 @@ class TrainWidget(QWidget):
         checkpoint = self.checkpoint
         for stale in checkpoint.parent.glob(f"{checkpoint.stem}*"):
             stale.unlink()
-        self._cancel = threading.Event()
 
         def work():
             from ..training.loop import train
@@ -252,30 +234,13 @@ class TrainWidget(QWidget):
             return train(
                 architecture, images, checkpoint=checkpoint, overwrite=True,
                 checkpoint_every=max(1, options["steps"] // 10),
-                progress=self._relay.progress.emit, log=self._relay.record.emit,
-                cancel=self._cancel, **options,
+                progress=self.relay.progress.emit, log=self.relay.record.emit,
+                cancel=self.cancel_event, **options,
             )  # fmt: skip
 
-        worker = create_worker(
-            work,
-            _connect={
-                "returned": self._trained,
-                "errored": self._failed,
-                "finished": self._finished,
-            },
-            _start_thread=False,
-        )
-        self._worker = worker
         self.plot.clear(options["steps"])
-        self.run_button.setText("Stop")
-        self.progress.setRange(0, options["steps"])
-        self.progress.setValue(0)
         self.status.setText(f"training {architecture} ×{options['scale']}…")
-        worker.start()
-
-    def _show_progress(self, done: int, total: int) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
+        self.launch(work, self._trained, total=options["steps"])
 
     def _trained(self, model) -> None:
         self._keep(model, "finished")
@@ -289,21 +254,14 @@ class TrainWidget(QWidget):
         session.add_model(label, model)
         self.save_button.setEnabled(True)
 
-    def _failed(self, error: BaseException) -> None:
-        if isinstance(error, Cancelled):
-            if self.checkpoint.is_file():
-                from ..models.checkpoint import load_model
+    def cancelled(self) -> None:
+        """Stop pressed: the training wrote its best weights so far; keep them."""
+        if self.checkpoint.is_file():
+            from ..models.checkpoint import load_model
 
-                self._keep(load_model(self.checkpoint), "stopped; kept the best weights")
-            else:
-                show_info("napari-sr: training stopped before its first checkpoint")
+            self._keep(load_model(self.checkpoint), "stopped; kept the best weights")
         else:
-            show_error(f"napari-sr: {error}")
-
-    def _finished(self) -> None:
-        self._worker = None
-        self.run_button.setEnabled(True)
-        self.run_button.setText("Train")
+            show_info("napari-sr: training stopped before its first checkpoint")
 
     def _save_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(

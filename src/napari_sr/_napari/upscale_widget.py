@@ -8,15 +8,12 @@ overlays it on the input.
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import napari
-from napari.qt.threading import create_worker
-from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import QObject, Signal
+from napari.utils.notifications import show_error
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -24,29 +21,20 @@ from qtpy.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QLineEdit,
-    QProgressBar,
-    QPushButton,
     QSpinBox,
     QVBoxLayout,
-    QWidget,
 )
 
-from ..engine.progress import Cancelled
 from ..resample import INTERPOLATION_METHODS
 from . import session
+from ._task import TaskWidget
 from .layers import META_KEY, image_to_layers, layer_to_image
 
 LOAD_MODEL = "Load model file…"
 MODEL_FILTER = "Model files (*.safetensors *.pth *.pt *.ckpt)"
 
 
-class _Relay(QObject):
-    """Carries progress from the worker thread to the GUI thread (queued signal)."""
-
-    progress = Signal(int, int)
-
-
-class UpscaleWidget(QWidget):
+class UpscaleWidget(TaskWidget):
     """Super-resolve an image layer with an interpolation or a learned model.
 
     Parameters
@@ -59,10 +47,6 @@ class UpscaleWidget(QWidget):
         super().__init__()
         self.viewer = viewer
         self.models: dict[str, Any] = {}  # label -> model file path or model object
-        self._worker = None
-        self._cancel: threading.Event | None = None
-        self._relay = _Relay()
-        self._relay.progress.connect(self._show_progress)
 
         self.layer = QComboBox()
         self.method = QComboBox()
@@ -80,11 +64,6 @@ class UpscaleWidget(QWidget):
         self.precision = QComboBox()
         self.precision.addItems(["auto", "fp32", "bf16", "fp16"])
         self.self_ensemble = QCheckBox("×8 self-ensemble")
-        self.run_button = QPushButton("Run")
-        self.run_button.clicked.connect(self._run_or_cancel)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
 
         form = QFormLayout()
         for label, field in (
@@ -149,12 +128,8 @@ class UpscaleWidget(QWidget):
 
     # ---------------------------------------------------------------- work
 
-    def _run_or_cancel(self) -> None:
-        if self._worker is not None:
-            self._cancel.set()
-            self.run_button.setEnabled(False)
-            self.run_button.setText("Cancelling…")
-            return
+    def start(self) -> None:
+        """Check the choices and upscale the layer off the GUI thread."""
         name = self.layer.currentText()
         if name not in self.viewer.layers:
             show_error("napari-sr: choose an image layer to super-resolve")
@@ -180,37 +155,20 @@ class UpscaleWidget(QWidget):
         except ValueError as err:
             show_error(f"napari-sr: {err}")
             return
-        self._cancel = threading.Event()
         started = time.perf_counter()
 
         def work():
             from ..engine.upscaler import upscale
 
             return upscale(
-                image, scale, method=method, progress=self._relay.progress.emit,
-                cancel=self._cancel, **options,
+                image, scale, method=method, progress=self.relay.progress.emit,
+                cancel=self.cancel_event, **options,
             )  # fmt: skip
 
-        worker = create_worker(
-            work,
-            _connect={
-                "returned": lambda result: self._add_result(
-                    source, result, scale, method_label, started
-                ),
-                "errored": self._failed,  # given here, so superqt does not re-raise
-                "finished": self._finished,
-            },
-            _start_thread=False,
-        )
-        self._worker = worker
-        self.run_button.setText("Cancel")
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        worker.start()
+        def returned(result):
+            self._add_result(source, result, scale, method_label, started)
 
-    def _show_progress(self, done: int, total: int) -> None:
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
+        self.launch(work, returned, total=1)
 
     def _add_result(self, source, result, scale: float, label: str, started: float) -> None:
         name = f"{source.name} ×{scale:g} {label}"
@@ -226,17 +184,6 @@ class UpscaleWidget(QWidget):
             kwargs["contrast_limits"] = list(source.contrast_limits)
         kwargs["blending"] = source.blending
         self.viewer.add_image(data, **kwargs)
-
-    def _failed(self, error: BaseException) -> None:
-        if isinstance(error, Cancelled):
-            show_info("napari-sr: cancelled; nothing was added")
-        else:
-            show_error(f"napari-sr: {error}")
-
-    def _finished(self) -> None:
-        self._worker = None
-        self.run_button.setEnabled(True)
-        self.run_button.setText("Run")
 
 
 def _layer_image(layer, axes: str | None = None):

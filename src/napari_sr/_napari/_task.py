@@ -1,0 +1,99 @@
+"""What every napari-sr dock widget shares: a Run button that turns into Cancel while the
+work runs off the GUI thread, and a determinate progress bar."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import QObject, Signal
+from qtpy.QtWidgets import QProgressBar, QPushButton, QWidget
+
+from ..engine.progress import Cancelled
+
+
+class _Relay(QObject):
+    """Carries progress and log records from the worker thread to the GUI thread."""
+
+    progress = Signal(int, int)
+    record = Signal(dict)
+
+
+class TaskWidget(QWidget):
+    """Base of the dock widgets: ``run_button``, ``progress`` and one background task.
+
+    Subclasses implement :meth:`start`, which validates the choices and calls
+    :meth:`launch`; ``self.cancel_event`` is set when the user presses Cancel.
+    """
+
+    run_text = "Run"
+    cancel_text = "Cancel"
+    cancelling_text = "Cancelling…"
+    cancelled_message = "napari-sr: cancelled; nothing was added"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._worker = None
+        self.cancel_event = threading.Event()
+        self.relay = _Relay()
+        self.relay.progress.connect(self._show_progress)
+        self.run_button = QPushButton(self.run_text)
+        self.run_button.clicked.connect(self._run_or_cancel)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+
+    @property
+    def busy(self) -> bool:
+        return self._worker is not None
+
+    def start(self) -> None:  # pragma: no cover - every widget overrides it
+        raise NotImplementedError
+
+    def launch(self, work: Callable[[], Any], returned: Callable[[Any], None], total: int) -> None:
+        """Run ``work()`` off the GUI thread; ``returned(result)`` on the GUI thread."""
+        self.cancel_event = threading.Event()
+        worker = create_worker(
+            work,
+            _connect={  # "errored" given here, so superqt does not re-raise in the loop
+                "returned": returned,
+                "errored": self._errored,
+                "finished": self._finished,
+            },
+            _start_thread=False,
+        )
+        self._worker = worker
+        self.run_button.setText(self.cancel_text)
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(0)
+        worker.start()
+
+    def cancelled(self) -> None:
+        """Called on the GUI thread when the work ended by cancellation."""
+        show_info(self.cancelled_message)
+
+    def _run_or_cancel(self) -> None:
+        if self._worker is not None:
+            self.cancel_event.set()
+            self.run_button.setEnabled(False)
+            self.run_button.setText(self.cancelling_text)
+            return
+        self.start()
+
+    def _show_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+
+    def _errored(self, error: BaseException) -> None:
+        if isinstance(error, Cancelled):
+            self.cancelled()
+        else:
+            show_error(f"napari-sr: {error}")
+
+    def _finished(self) -> None:
+        self._worker = None
+        self.run_button.setEnabled(True)
+        self.run_button.setText(self.run_text)
