@@ -81,7 +81,9 @@ def test_save_refuses_wrong_suffix_and_foreign_models(tmp_path):
     with pytest.raises(TypeError, match="create_model"):
         save_model(torch.nn.Conv2d(1, 1, 3), tmp_path / "m.safetensors")
     model = _model()
-    with pytest.raises(TypeError, match=r"metadata\['data'\]\['when'\] is a object"):
+    with pytest.raises(
+        TypeError, match=r"metadata\['data'\]\['when'\] is a object, which a record cannot hold"
+    ):
         save_model(model, tmp_path / "m.safetensors", data={"when": object()})
     assert not list(tmp_path.iterdir())
 

@@ -33,7 +33,7 @@ from qtpy.QtWidgets import (
 from ..resample import INTERPOLATION_METHODS
 from . import session
 from ._task import TaskWidget
-from .upscale_widget import _layer_image
+from .layers import layer_image
 
 COLUMNS = ("method", "PSNR (dB)", "SSIM", "seconds", "parameters")
 
@@ -145,7 +145,7 @@ class CompareWidget(TaskWidget):
             show_error("napari-sr: tick at least one method to compare")
             return
         source = self.viewer.layers[name]
-        image = _layer_image(source)
+        image = layer_image(source)
         methods = [self.models.get(label, label) for label in labels]
         scale = float(self.scale.value())
         data_range = None

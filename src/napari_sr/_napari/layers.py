@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .._jsonready import json_ready
 from ..axes import SPATIAL_AXES, is_rgb, resolve_axes
 from ..image import Image, to_micrometres
 
@@ -126,8 +127,23 @@ def layer_to_image(data: Any, attributes: dict[str, Any]) -> Image:
     if provenance is not None:
         image_meta["provenance"] = provenance
     elif extra:
-        image_meta["provenance"] = {"napari_metadata": _jsonable(extra)}
+        image_meta["provenance"] = {"napari_metadata": json_ready(extra)}
     return Image(data, axes, pixel_size, {a: "µm" for a in pixel_size}, origin, image_meta)
+
+
+def layer_image(layer: Any, axes: str | None = None) -> Image:
+    """The :class:`Image` of a napari image layer (geometry from its ``scale`` and
+    ``translate``), with other ``axes`` letters if given."""
+    image = layer_to_image(
+        layer.data,
+        {
+            "scale": list(layer.scale),
+            "translate": list(layer.translate),
+            "metadata": dict(layer.metadata),
+            "rgb": layer.rgb,
+        },
+    )
+    return image if axes is None else image.with_axes(axes)
 
 
 def _guess_layer_axes(shape: tuple[int, ...], rgb: bool) -> str:
@@ -135,15 +151,3 @@ def _guess_layer_axes(shape: tuple[int, ...], rgb: bool) -> str:
         return resolve_axes(None, shape)
     # a napari layer without a record: the last two axes are the image plane
     return {2: "YX", 3: "ZYX", 4: "TZYX", 5: "TZCYX"}.get(len(shape)) or resolve_axes(None, shape)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return repr(value)

@@ -32,7 +32,7 @@ from qtpy.QtWidgets import (
 
 from . import session
 from ._task import TaskWidget
-from .upscale_widget import _layer_image
+from .layers import layer_image
 
 LOSSES = ("l1", "mse", "charbonnier", "l1=1,ssim=0.2", "l1=1,texture=0.1")
 
@@ -202,7 +202,7 @@ class TrainWidget(TaskWidget):
             show_error("napari-sr: tick at least one high-resolution image layer to train on")
             return
         try:
-            images = [_layer_image(self.viewer.layers[name]) for name in names]
+            images = [layer_image(self.viewer.layers[name]) for name in names]
         except ValueError as err:
             show_error(f"napari-sr: {err}")
             return

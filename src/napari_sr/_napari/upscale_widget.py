@@ -28,7 +28,7 @@ from qtpy.QtWidgets import (
 from ..resample import INTERPOLATION_METHODS
 from . import session
 from ._task import TaskWidget
-from .layers import META_KEY, image_to_layers, layer_to_image
+from .layers import META_KEY, image_to_layers, layer_image
 
 LOAD_MODEL = "Load model file…"
 MODEL_FILTER = "Model files (*.safetensors *.pth *.pt *.ckpt)"
@@ -124,7 +124,7 @@ class UpscaleWidget(TaskWidget):
         if name not in self.viewer.layers:
             return
         layer = self.viewer.layers[name]
-        self.axes.setText(_layer_image(layer).axes)
+        self.axes.setText(layer_image(layer).axes)
 
     # ---------------------------------------------------------------- work
 
@@ -151,7 +151,7 @@ class UpscaleWidget(TaskWidget):
                 "self_ensemble": self.self_ensemble.isChecked(),
             }  # fmt: skip
         try:
-            image = _layer_image(source, self.axes.text().strip() or None)
+            image = layer_image(source, self.axes.text().strip() or None)
         except ValueError as err:
             show_error(f"napari-sr: {err}")
             return
@@ -184,20 +184,6 @@ class UpscaleWidget(TaskWidget):
             kwargs["contrast_limits"] = list(source.contrast_limits)
         kwargs["blending"] = source.blending
         self.viewer.add_image(data, **kwargs)
-
-
-def _layer_image(layer, axes: str | None = None):
-    """The :class:`Image` of an image layer (geometry from its scale and translate)."""
-    image = layer_to_image(
-        layer.data,
-        {
-            "scale": list(layer.scale),
-            "translate": list(layer.translate),
-            "metadata": dict(layer.metadata),
-            "rgb": layer.rgb,
-        },
-    )
-    return image if axes is None else image.with_axes(axes)
 
 
 def _devices() -> list[str]:

@@ -30,6 +30,7 @@ from torch.overrides import TorchFunctionMode
 
 from .device import autocast
 from .memory import available_memory
+from .tiling import round_up
 
 HOST_BUDGET = 2**30
 """Bytes of working memory (beyond the input and output arrays) the engine may use on the
@@ -130,8 +131,8 @@ def measure(
     key = (str(device), precision, channels)
     per_model = _CACHE.setdefault(model, {})
     if key not in per_model:
-        small = -(-PROBE_SIDES[0] // multiple) * multiple
-        large = max(-(-PROBE_SIDES[1] // multiple) * multiple, 2 * small)
+        small = round_up(PROBE_SIDES[0], multiple)
+        large = max(round_up(PROBE_SIDES[1], multiple), 2 * small)
         low = _peak(model, small, channels, device, precision)
         high = _peak(model, large, channels, device, precision)
         per_pixel = max(high - low, 0) / (large**2 - small**2)

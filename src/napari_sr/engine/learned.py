@@ -47,7 +47,7 @@ from .device import (
 )
 from .footprint import Footprint, device_budget, host_budget, measure
 from .progress import CancelToken, ProgressCallback, raise_if_cancelled, report
-from .tiling import AxisTiles, Stitcher, split_axis
+from .tiling import AxisTiles, Stitcher, round_up, split_axis
 
 MIN_TILE = 32
 """Smallest tile edge, in input pixels, the out-of-memory retry goes down to."""
@@ -398,7 +398,7 @@ class _Runner:
 
     def _padded(self) -> tuple[int, int]:
         m = self.multiple
-        return -(-self.height // m) * m, -(-self.width // m) * m
+        return round_up(self.height, m), round_up(self.width, m)
 
     def _largest_tile(self) -> int:
         """The largest tile edge (a multiple of the size multiple) whose reads fit, or
@@ -413,7 +413,7 @@ class _Runner:
                 best, low = mid * m, mid + 1
             else:
                 high = mid - 1
-        return max(best or 0, -(-MIN_TILE // m) * m)
+        return max(best or 0, round_up(MIN_TILE, m))
 
     def smaller(self, plan: _Plan, error: BaseException) -> _Plan:
         """The plan to retry with after an out-of-memory error: half the batch, or half

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import datetime
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .._atomic import atomic_write
+from .._jsonready import json_ready
 from .._version import __version__
 from ..normalization import Normalization
 
@@ -348,24 +346,4 @@ def _parse_document(path: Path, text: str) -> dict[str, Any]:
 
 
 def _to_json(document: dict) -> str:
-    return json.dumps(_plain(document, "metadata"), allow_nan=False, sort_keys=False)
-
-
-def _plain(value: Any, where: str) -> Any:
-    """JSON-ready copy: numpy scalars to Python, tuples to lists, NaN/inf to None."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    raise TypeError(
-        f"{where} is a {type(value).__name__}, which a model file cannot record; "
-        "give numbers, strings, lists or dicts"
-    )
+    return json.dumps(json_ready(document, strict=True, where="metadata"), allow_nan=False)

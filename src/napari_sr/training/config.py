@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._jsonready import json_ready
+
 CONFIG_VERSION = 1
 """Version of the record's layout; a checkpoint from a newer napari-sr is refused."""
 
@@ -188,7 +190,7 @@ class TrainConfig:
         out = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            out[f.name] = _plain(value)
+            out[f.name] = json_ready(value)
         return out
 
     @classmethod
@@ -344,13 +346,4 @@ def _degradation(value: Any) -> dict[str, Any]:
         out["noise"] = {k: float(_float(v, f"noise {k}", low=0)) for k, v in noise.items()}
     if "psf" in out and dataclasses.is_dataclass(out["psf"]):
         out["psf"] = dataclasses.asdict(out["psf"])  # a GaussianPSF, stored as its fields
-    return _plain(out)
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready copy: tuples as lists, mappings as dicts."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+    return json_ready(out)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .._atomic import check_target
+from .._jsonready import json_ready
 from ..engine.device import resolve_device
 from ..engine.progress import Cancelled, CancelToken, ProgressCallback, is_cancelled, report
 from ..image import Image
@@ -388,10 +389,10 @@ class _Run:
                 f"cannot resume: the run was started with other options: {details}; pass the "
                 "saved values, or start a new run with overwrite=True (--overwrite) instead"
             )
-        if state.model != _plain(self.model_record):
+        if state.model != json_ready(self.model_record):
             raise ValueError(
                 f"cannot resume: the checkpoint trained {state.model}, not "
-                f"{_plain(self.model_record)}; pass the same model"
+                f"{json_ready(self.model_record)}; pass the same model"
             )
         if state.data != self.data_hash:
             raise ValueError(
@@ -610,9 +611,9 @@ class _Run:
             TrainingState(
                 step=self.step,
                 config=self.config.to_dict(),
-                model=_plain(self.model_record),
+                model=json_ready(self.model_record),
                 data=self.data_hash,
-                progress=_plain(self.tracker.to_dict()),
+                progress=json_ready(self.tracker.to_dict()),
                 weights=self.model.state_dict(),
                 best=self.best,
                 optimizer=self.optimizer.state_dict(),
@@ -727,14 +728,3 @@ def _check_checkpoint(checkpoint, *, resume: bool, overwrite: bool) -> tuple[Pat
     check_target(path, overwrite=overwrite)
     check_target(state, overwrite=overwrite)
     return path, state
-
-
-def _plain(value: Any) -> Any:
-    """JSON round trip of a record (tuples become lists), for comparisons and headers."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
