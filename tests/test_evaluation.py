@@ -102,3 +102,15 @@ def test_cancel_between_methods_stops_the_comparison(rng):
         compare_methods(hr, 2, ["bicubic", "bilinear", "nearest"], progress=progress,
                         cancel=cancel)  # fmt: skip
     assert done == [1]
+
+
+def test_difference_is_against_the_cropped_reference(rng):
+    # 25 is not a multiple of 3: the reference is scored (and differenced) cropped to 24
+    hr = rng.integers(0, 255, (25, 25), dtype=np.uint8)
+    result = compare_methods(hr, 3, ["bicubic"])
+    assert result.reference.shape == (24, 24)
+    diff = result.difference("bicubic")
+    assert diff.dtype == np.float32 and diff.shape == (24, 24)
+    np.testing.assert_array_equal(
+        diff, np.abs(result.outputs["bicubic"].astype(np.float32) - hr[:24, :24])
+    )

@@ -47,6 +47,8 @@ class Comparison:
         The degraded input all methods restored.
     outputs : dict of str to numpy.ndarray
         Each method's result (HR-sized).
+    reference : numpy.ndarray
+        The high-resolution reference as scored (cropped to a multiple of the scale).
     """
 
     rows: list[dict]
@@ -55,6 +57,11 @@ class Comparison:
     y_channel: bool
     low_resolution: np.ndarray
     outputs: dict[str, np.ndarray] = field(repr=False)
+    reference: np.ndarray | None = field(default=None, repr=False)
+
+    def difference(self, method: str) -> np.ndarray:
+        """``|output - reference|`` of ``method``, float32, the reference's shape."""
+        return np.abs(self.outputs[method].astype(np.float32) - self.reference.astype(np.float32))
 
     def table(self) -> str:
         """The scores as a fixed-width text table, best PSNR marked with ``*``."""
@@ -179,7 +186,7 @@ def compare_methods(
         outputs[label] = restored
         if progress is not None:
             progress(done, len(methods))
-    return Comparison(rows, scale, crop, y_channel, low, outputs)
+    return Comparison(rows, scale, crop, y_channel, low, outputs, reference=hr)
 
 
 def _as_planes(array: np.ndarray, axes: str) -> tuple[np.ndarray, str]:

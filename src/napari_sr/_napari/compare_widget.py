@@ -161,11 +161,11 @@ class CompareWidget(TaskWidget):
             )  # fmt: skip
 
         def returned(result):
-            self._show_result(source, image, labels, result)
+            self._show_result(source, labels, result)
 
         self.launch(work, returned, total=len(labels))
 
-    def _show_result(self, source, image, labels: list[str], result) -> None:
+    def _show_result(self, source, labels: list[str], result) -> None:
         self.result = result
         kwargs = {
             "scale": list(source.scale),
@@ -182,10 +182,10 @@ class CompareWidget(TaskWidget):
                 output, name=f"{source.name} ×{result.scale:g} {label}", **kwargs
             )
             if self.differences.isChecked():
-                diff = np.abs(output.astype(np.float32) - image.data.astype(np.float32))
                 self.viewer.add_image(
-                    diff, name=f"|{label} − {source.name}|", scale=kwargs["scale"],
-                    translate=kwargs["translate"], rgb=source.rgb, colormap="inferno",
+                    result.difference(row["method"]), name=f"|{label} − {source.name}|",
+                    scale=kwargs["scale"], translate=kwargs["translate"], rgb=source.rgb,
+                    colormap="inferno",
                     metadata={"napari_sr_compare": True},
                 )  # fmt: skip
         grid_of(self.viewer).enabled = True  # one panel per layer, one shared camera
