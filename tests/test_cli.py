@@ -341,6 +341,39 @@ def test_compare_bad_method(capsys):
     assert_one_line_error(code, err, "unknown method 'x'")
 
 
+def test_compare_low_resolution_with_reference(capsys, tmp_path):
+    hr = sample_path("immunohistochemistry")
+    low = tmp_path / "low.ome.tif"
+    code, _, err = run(capsys, "degrade", str(hr), str(low), "-s", "2")
+    assert code == 0, err
+    code, out, err = run(
+        capsys, "compare", str(low), "-s", "2", "--reference", str(hr),
+        "--methods", "nearest,bicubic",
+    )  # fmt: skip
+    assert code == 0, err
+    lines = out.splitlines()
+    assert "as it is" in lines[0] and f"against {hr}" in lines[0]
+    assert lines[2].startswith("nearest") and lines[3].startswith("bicubic")
+    assert float(lines[3].split()[1].rstrip("*")) > float(lines[2].split()[1].rstrip("*"))
+
+
+def test_compare_low_resolution_without_reference(capsys):
+    code, out, err = run(
+        capsys, "compare", str(sample_path("cell")), "-s", "2", "--low-res", "--methods", "bicubic"
+    )
+    assert code == 0, err
+    assert "no reference, times only" in out
+    assert out.splitlines()[2].split()[:3] == ["bicubic", "—", "—"]
+
+
+def test_compare_reference_of_another_field(capsys):
+    code, _, err = run(
+        capsys, "compare", str(sample_path("cell")), "-s", "2",
+        "--reference", str(sample_path("cell")),
+    )  # fmt: skip
+    assert_one_line_error(code, err, "give the high-resolution image of the same field")
+
+
 def test_degrade_z_with_psf_and_noise(capsys, tmp_path):
     out = tmp_path / "low.ome.tif"
     code, _, err = run(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_sr import degrade, psnr, ssim, upscale
-from napari_sr.evaluation import compare_methods
+from napari_sr.evaluation import compare_low_resolution, compare_methods
 
 
 @pytest.fixture
@@ -114,3 +114,59 @@ def test_difference_is_against_the_cropped_reference(rng):
     np.testing.assert_array_equal(
         diff, np.abs(result.outputs["bicubic"].astype(np.float32) - hr[:24, :24])
     )
+
+
+# ------------------------------------------------------- an image that is already low-res
+
+
+def test_low_resolution_with_reference_scores_as_the_protocol(rgb):
+    """Given the protocol's own LR/HR pair, the low-resolution comparison scores the same."""
+    by_protocol = compare_methods(rgb, 3, ["bicubic", "nearest"])
+    hr = by_protocol.reference
+    result = compare_low_resolution(degrade(hr, 3), 3, ["bicubic", "nearest"], reference=hr)
+    for ours, theirs in zip(result.rows, by_protocol.rows, strict=True):
+        assert ours["method"] == theirs["method"]
+        assert ours["psnr_db"] == pytest.approx(theirs["psnr_db"])
+        assert ours["ssim"] == pytest.approx(theirs["ssim"])
+    np.testing.assert_array_equal(result.outputs["bicubic"], by_protocol.outputs["bicubic"])
+    assert result.difference("nearest").shape == hr.shape
+
+
+def test_low_resolution_without_reference_times_only(rng):
+    low = rng.integers(0, 255, (2, 12, 10), dtype=np.uint8)
+    result = compare_low_resolution(low, 2, ["bilinear", "bicubic"], axes="ZYX")
+    assert [r["psnr_db"] for r in result.rows] == [None, None]
+    assert [r["ssim"] for r in result.rows] == [None, None]
+    assert all(r["seconds"] >= 0 for r in result.rows)
+    assert result.outputs["bicubic"].shape == (2, 24, 20)
+    np.testing.assert_array_equal(result.low_resolution, low)
+    assert result.reference is None
+    lines = result.table().splitlines()
+    assert lines[1].split()[:3] == ["bilinear", "—", "—"]
+    assert result.csv_text().splitlines()[1].startswith("bilinear,,,")
+    with pytest.raises(ValueError, match="no reference was given"):
+        result.difference("bicubic")
+
+
+def test_low_resolution_reference_of_a_non_multiple_size():
+    """x1.5 of 21 pixels is 31.5: a 31-pixel reference is scored on the common extent."""
+    y, x = np.mgrid[0:31, 0:32]
+    hr = (0.5 + 0.4 * np.sin(y / 5.0) * np.cos(x / 7.0)).astype(np.float32)  # smooth
+    low = degrade(hr, 1.5)
+    result = compare_low_resolution(low, 1.5, ["bicubic"], reference=hr, data_range=1.0)
+    assert result.reference.shape == result.outputs["bicubic"].shape
+    assert result.reference.shape[0] == 31
+    assert result.rows[0]["psnr_db"] > 35  # the pixels line up: no shift by the cropping
+
+
+@pytest.mark.parametrize(
+    ("reference_shape", "axes"),
+    [((40, 40), "YX"), ((2, 24, 20), "YX"), ((3, 24, 20), "ZYX")],
+)
+def test_low_resolution_reference_must_be_the_same_field(rng, reference_shape, axes):
+    low = rng.random((12, 10) if axes == "YX" else (2, 12, 10))
+    with pytest.raises(ValueError, match="give the high-resolution image of the same field"):
+        compare_low_resolution(
+            low, 2, ["bicubic"], reference=rng.random(reference_shape), axes=axes,
+            data_range=1.0,
+        )  # fmt: skip

@@ -42,6 +42,20 @@ def test_every_public_name_exists(name):
     assert getattr(napari_sr, name) is not None
 
 
+def test_public_functions_are_not_shadowed_by_submodules():
+    """Importing a submodule sets it as an attribute of the package; no submodule may have
+    a public function's name (``napari_sr.degrade`` was once the module after
+    ``napari_sr.evaluation`` was imported)."""
+    code = (
+        "import importlib, pkgutil, inspect, napari_sr; "
+        "[importlib.import_module(m.name) for m in pkgutil.walk_packages(napari_sr.__path__, "
+        "'napari_sr.') if '_napari' not in m.name]; "
+        "print([n for n in napari_sr._LAZY if inspect.ismodule(getattr(napari_sr, n))])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_unknown_attribute_raises():
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         napari_sr.nonsense  # noqa: B018

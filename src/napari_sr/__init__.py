@@ -22,7 +22,7 @@ _LAZY = {
     "Image": ".image",
     "upscale": ".engine.upscaler",
     "resize": ".resample",
-    "degrade": ".degrade",
+    "degrade": ".degradation",
     "psnr": ".metrics",
     "list_models": ".models.registry",
     "create_model": ".models.registry",
@@ -61,7 +61,7 @@ __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import axes, geometry, io, metrics, samples
-    from .degrade import degrade
+    from .degradation import degrade
     from .engine.progress import Cancelled
     from .engine.upscaler import upscale
     from .image import Image

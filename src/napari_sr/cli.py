@@ -181,15 +181,30 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_ = commands.add_parser(
         "compare",
         help="benchmark SR methods on a high-resolution image (PSNR/SSIM table)",
-        description="Degrade HR by the SR protocol (MATLAB bicubic), restore it with each "
-        "method, and print PSNR, SSIM and seconds per method, as in a paper's table.",
+        description="Degrade IMAGE by the SR protocol (MATLAB bicubic), restore it with each "
+        "method, and print PSNR, SSIM and seconds per method, as in a paper's table. With "
+        "--low-res or --reference, IMAGE is restored as it is (a real low-resolution "
+        "acquisition) and scored against the reference, if given.",
     )
-    cmp_.add_argument("input", metavar="HR", help="high-resolution reference image")
+    cmp_.add_argument(
+        "input", metavar="IMAGE", help="high-resolution reference (or, with --low-res, the input)"
+    )
     cmp_.add_argument("--scale", "-s", type=float, required=True, help="SR factor, > 1")
     cmp_.add_argument(
         "--methods",
         default=None,
         help="comma-separated methods (default: every interpolation method)",
+    )
+    cmp_.add_argument(
+        "--low-res",
+        action="store_true",
+        help="IMAGE is already low-resolution: restore it without degrading it",
+    )
+    cmp_.add_argument(
+        "--reference",
+        default=None,
+        metavar="HR",
+        help="high-resolution image of the same field to score against (implies --low-res)",
     )
     cmp_.add_argument("--csv", default=None, metavar="FILE", help="also write the table as CSV")
     cmp_.add_argument("--overwrite", action="store_true", help="replace the CSV if it exists")
@@ -387,7 +402,7 @@ def _key_values(text: str | None, option: str, allowed: dict[str, type]) -> dict
 
 
 def _run_degrade(args: argparse.Namespace) -> int:
-    from .degrade import degrade
+    from .degradation import degrade
     from .geometry import check_scale
     from .io import check_output_path, read, write
 
@@ -425,7 +440,7 @@ def _run_degrade(args: argparse.Namespace) -> int:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from .evaluation import compare_methods
+    from .evaluation import compare_low_resolution, compare_methods
     from .io import read
     from .resample import INTERPOLATION_METHODS
 
@@ -439,19 +454,32 @@ def _run_compare(args: argparse.Namespace) -> int:
 
         check_target(args.csv, overwrite=args.overwrite)
     image = read(args.input, axes=args.axes)
-    result = compare_methods(
-        image.data,
-        args.scale,
-        methods,
-        axes=image.axes,
-        data_range=args.data_range,
-        y_channel=args.y_channel,
-    )
+    options = {"axes": image.axes, "data_range": args.data_range, "y_channel": args.y_channel}
     luma = "Y (BT.601)" if args.y_channel and image.axes.endswith("C") else "all channels"
-    print(
-        f"{args.input}: x{result.scale:g}, MATLAB-bicubic degradation; PSNR/SSIM on "
-        f"{luma}, {result.crop_border}-pixel border removed"
-    )
+    if args.low_res or args.reference:
+        reference = None
+        if args.reference:
+            reference = read(args.reference, axes=args.axes)
+            if reference.axes != image.axes:
+                raise ValueError(
+                    f"{args.reference} has axes {reference.axes} but {args.input} has "
+                    f"{image.axes}; give files with the same axes (or --axes)"
+                )
+        result = compare_low_resolution(
+            image.data, args.scale, methods,
+            reference=None if reference is None else reference.data, **options,
+        )  # fmt: skip
+        against = (
+            f"PSNR/SSIM against {args.reference} on {luma}, {result.crop_border}-pixel "
+            "border removed" if reference is not None else "no reference, times only"
+        )  # fmt: skip
+        print(f"{args.input}: x{result.scale:g} of the image as it is; {against}")
+    else:
+        result = compare_methods(image.data, args.scale, methods, **options)
+        print(
+            f"{args.input}: x{result.scale:g}, MATLAB-bicubic degradation; PSNR/SSIM on "
+            f"{luma}, {result.crop_border}-pixel border removed"
+        )
     print(result.table())
     if args.csv:
         result.write_csv(args.csv, overwrite=args.overwrite)

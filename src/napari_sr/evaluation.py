@@ -16,12 +16,13 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ._atomic import atomic_write
 from .axes import is_rgb, resolve_axes
-from .degrade import degrade
+from .degradation import degrade
 from .engine.methods import resolve_method
 from .engine.progress import CancelToken, raise_if_cancelled
 from .engine.upscaler import upscale
@@ -38,7 +39,8 @@ class Comparison:
     Attributes
     ----------
     rows : list of dict
-        One per method: ``method``, ``psnr_db``, ``ssim``, ``seconds``.
+        One per method: ``method``, ``psnr_db``, ``ssim``, ``seconds`` (the scores are
+        None when there was no reference).
     scale : float
     crop_border : int
     y_channel : bool
@@ -47,8 +49,9 @@ class Comparison:
         The degraded input all methods restored.
     outputs : dict of str to numpy.ndarray
         Each method's result (HR-sized).
-    reference : numpy.ndarray
-        The high-resolution reference as scored (cropped to a multiple of the scale).
+    reference : numpy.ndarray or None
+        The high-resolution reference as scored (cropped to a multiple of the scale, or to
+        the outputs' extent); None when the comparison had none.
     """
 
     rows: list[dict]
@@ -61,19 +64,23 @@ class Comparison:
 
     def difference(self, method: str) -> np.ndarray:
         """``|output - reference|`` of ``method``, float32, the reference's shape."""
+        if self.reference is None:
+            raise ValueError("no reference was given, so there is no difference to show")
         return np.abs(self.outputs[method].astype(np.float32) - self.reference.astype(np.float32))
 
     def table(self) -> str:
         """The scores as a fixed-width text table, best PSNR marked with ``*``."""
-        best = max((r["psnr_db"] for r in self.rows), default=None)
+        scored = [r["psnr_db"] for r in self.rows if r["psnr_db"] is not None]
+        best = max(scored, default=None)
         width = max([len("method"), *(len(r["method"]) for r in self.rows)])
         lines = [f"{'method':<{width}}  {'PSNR (dB)':>9}  {'SSIM':>6}  {'seconds':>8}"]
         for r in self.rows:
-            mark = "*" if r["psnr_db"] == best else " "
-            lines.append(
-                f"{r['method']:<{width}}  {r['psnr_db']:>9.3f}{mark} {r['ssim']:>6.4f}  "
-                f"{r['seconds']:>8.3f}"
-            )
+            mark = "*" if best is not None and r["psnr_db"] == best else " "
+            if r["psnr_db"] is None:  # no reference: times only
+                scores = f"{'—':>9}  {'—':>6}"
+            else:
+                scores = f"{r['psnr_db']:>9.3f}{mark} {r['ssim']:>6.4f}"
+            lines.append(f"{r['method']:<{width}}  {scores}  {r['seconds']:>8.3f}")
         return "\n".join(lines)
 
     def csv_text(self) -> str:
@@ -98,7 +105,7 @@ class Comparison:
 def compare_methods(
     high_res: np.ndarray,
     scale: float,
-    methods: Sequence[str],
+    methods: Sequence[Any],
     *,
     axes: str | None = None,
     data_range: float | None = None,
@@ -132,16 +139,13 @@ def compare_methods(
     Returns
     -------
     Comparison
+
+    See Also
+    --------
+    compare_low_resolution : the same on an image that is already low-resolution.
     """
-    scale = check_scale(scale)
-    if scale <= 1:
-        raise ValueError(f"compare needs a scale above 1 (the SR factor), not {scale}")
-    if not methods:
-        raise ValueError("give at least one method to compare")
-    # unknown names fail before any work, and a model file is read once, not per call
-    resolved = [resolve_method(method) for method in methods]
-    runs = [getattr(r, "model", m) for m, r in zip(methods, resolved, strict=True)]
-    labels = [m if isinstance(m, str) else r.name for m, r in zip(methods, resolved, strict=True)]
+    scale = _check_sr_scale(scale)
+    runs, labels = _resolve_methods(methods)
     hr = np.asarray(high_res)
     axes = resolve_axes(axes, hr.shape)
     # crop Y and X to a multiple of the scale (for integer scales: exact LR/HR pairing)
@@ -152,6 +156,115 @@ def compare_methods(
     )
     hr = hr[index]
     low = degrade(hr, scale, axes=axes)
+    return _run_and_score(
+        low, scale, runs, labels, axes, hr,
+        data_range=data_range, y_channel=y_channel, progress=progress, cancel=cancel,
+    )  # fmt: skip
+
+
+def compare_low_resolution(
+    low_res: np.ndarray,
+    scale: float,
+    methods: Sequence[Any],
+    *,
+    reference: np.ndarray | None = None,
+    axes: str | None = None,
+    data_range: float | None = None,
+    y_channel: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> Comparison:
+    """Restore an image that is already low-resolution with each method; score the
+    results against ``reference`` when one is given.
+
+    This is the comparison for real acquisitions: the low-resolution image is not made by
+    a simulated degradation, so the scores say how each method does on the true one.
+
+    Parameters
+    ----------
+    low_res : numpy.ndarray
+        The image to restore.
+    scale : float
+        SR factor, > 1.
+    methods : sequence
+        As for :func:`compare_methods`.
+    reference : numpy.ndarray, optional
+        The high-resolution image of the same field, same axes: non-spatial axes as in
+        ``low_res``; Y and X ``scale`` times as long (give or take the rounding of a
+        non-multiple size: outputs and reference are cropped to their common extent).
+        Without it the rows have no PSNR/SSIM (``None``) and only times.
+    axes : str, optional
+        Axes of ``low_res`` (and ``reference``).
+    data_range, y_channel, progress, cancel
+        As for :func:`compare_methods`.
+
+    Returns
+    -------
+    Comparison
+        ``low_resolution`` is ``low_res``; ``reference`` the (cropped) reference or None.
+    """
+    scale = _check_sr_scale(scale)
+    runs, labels = _resolve_methods(methods)
+    low = np.asarray(low_res)
+    axes = resolve_axes(axes, low.shape)
+    hr = None
+    if reference is not None:
+        hr = np.asarray(reference)
+        expected = _upscaled_shape(low.shape, axes, scale)
+        close = hr.ndim == low.ndim and all(
+            abs(h - e) < math.ceil(scale) if a in "YX" else h == e
+            for a, h, e in zip(axes, hr.shape, expected, strict=True)
+        )
+        if not close:
+            raise ValueError(
+                f"the reference has shape {hr.shape}, but a x{scale:g} result of the "
+                f"{low.shape} image ({axes}) has shape {expected}; give the high-resolution "
+                "image of the same field, with the same axes"
+            )
+    return _run_and_score(
+        low, scale, runs, labels, axes, hr,
+        data_range=data_range, y_channel=y_channel, progress=progress, cancel=cancel,
+    )  # fmt: skip
+
+
+def _check_sr_scale(scale: float) -> float:
+    scale = check_scale(scale)
+    if scale <= 1:
+        raise ValueError(f"compare needs a scale above 1 (the SR factor), not {scale}")
+    return scale
+
+
+def _resolve_methods(methods: Sequence[Any]) -> tuple[list[Any], list[str]]:
+    """What to run and the label of each; unknown names fail before any work, and a model
+    file is read once, not per call."""
+    if not methods:
+        raise ValueError("give at least one method to compare")
+    resolved = [resolve_method(method) for method in methods]
+    runs = [getattr(r, "model", m) for m, r in zip(methods, resolved, strict=True)]
+    labels = [m if isinstance(m, str) else r.name for m, r in zip(methods, resolved, strict=True)]
+    return runs, labels
+
+
+def _upscaled_shape(shape: tuple[int, ...], axes: str, scale: float) -> tuple[int, ...]:
+    return tuple(
+        math.ceil(n * scale - 1e-9) if a in "YX" else n for a, n in zip(axes, shape, strict=True)
+    )
+
+
+def _run_and_score(
+    low: np.ndarray,
+    scale: float,
+    runs: list[Any],
+    labels: list[str],
+    axes: str,
+    hr: np.ndarray | None,
+    *,
+    data_range: float | None,
+    y_channel: bool,
+    progress: Callable[[int, int], None] | None,
+    cancel: CancelToken | None,
+) -> Comparison:
+    """Restore ``low`` with every method (timed after a warm-up) and score against ``hr``."""
     crop = math.ceil(scale)
     rows, outputs = [], {}
     warm = low[tuple(slice(0, min(n, 16)) for n in low.shape)]
@@ -161,31 +274,29 @@ def compare_methods(
         started = time.perf_counter()
         restored = upscale(low, scale, method=method, axes=axes, cancel=cancel)
         seconds = time.perf_counter() - started
-        restored = restored[tuple(slice(0, n) for n in hr.shape)]  # ceil() may overshoot
-        if restored.shape != hr.shape:
-            raise ValueError(
-                f"{label} made shape {restored.shape} from {low.shape}, not {hr.shape}; "
-                "use an integer scale or an image whose size is a multiple of it"
+        row = {"method": label, "psnr_db": None, "ssim": None, "seconds": seconds}
+        if hr is not None:
+            # the common extent (ceil() may overshoot a cropped reference by a pixel)
+            common = tuple(
+                slice(0, min(a, b)) for a, b in zip(restored.shape, hr.shape, strict=True)
             )
-        ref_planes, metric_axes = _as_planes(hr, axes)  # 2D methods: score plane by plane
-        out_planes, _ = _as_planes(restored, axes)
-        kwargs = {
-            "data_range": data_range,
-            "crop_border": crop,
-            "y_channel": y_channel,
-            "axes": metric_axes,
-        }
-        rows.append(
-            {
-                "method": label,
-                "psnr_db": psnr(ref_planes, out_planes, **kwargs),
-                "ssim": ssim(ref_planes, out_planes, **kwargs),
-                "seconds": seconds,
+            restored, hr = restored[common], hr[common]
+            ref_planes, metric_axes = _as_planes(hr, axes)  # 2D methods: plane by plane
+            out_planes, _ = _as_planes(restored, axes)
+            kwargs = {
+                "data_range": data_range,
+                "crop_border": crop,
+                "y_channel": y_channel,
+                "axes": metric_axes,
             }
-        )
+            row["psnr_db"] = psnr(ref_planes, out_planes, **kwargs)
+            row["ssim"] = ssim(ref_planes, out_planes, **kwargs)
+        rows.append(row)
         outputs[label] = restored
         if progress is not None:
-            progress(done, len(methods))
+            progress(done, len(runs))
+    if hr is not None:  # every output cropped to the same extent as the reference
+        outputs = {k: v[tuple(slice(0, n) for n in hr.shape)] for k, v in outputs.items()}
     return Comparison(rows, scale, crop, y_channel, low, outputs, reference=hr)
 
 

@@ -63,3 +63,70 @@ def test_three_methods_layers_grid_table_and_csv(make_napari_viewer, qtbot, tmp_
     folder = Path(os.environ.get("NAPARI_SR_ARTIFACTS", tmp_path))
     folder.mkdir(parents=True, exist_ok=True)
     imwrite(folder / "compare_view.png", shot)
+
+
+def test_low_resolution_layer_with_and_without_reference(make_napari_viewer, qtbot):
+    """A real low-res acquisition: restored as it is, overlaid on it, scored if a reference
+    is chosen."""
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-sr", "cell")
+    hr = viewer.layers["cell"]
+    hr_pixel = hr.scale[-1]
+    # 2x2 area-average decimation: an LR pixel's centre lies between its two HR pixels
+    viewer.add_image(
+        napari_sr.degrade(hr.data, 2), name="cell LR", scale=[2 * hr_pixel] * 2,
+        translate=[t + 0.5 * hr_pixel for t in hr.translate],
+    )  # fmt: skip
+    _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Compare")
+    assert not w.low_res.isEnabled()
+    w.mode.setCurrentText("restore a low-res layer")
+    assert w.low_res.isEnabled()
+    w.low_res.setCurrentText("cell LR")
+    w.reference.setCurrentText("cell")
+    w.set_checked(["nearest", "bicubic"])
+    w.differences.setChecked(True)
+    qtbot.mouseClick(w.run_button, 1)
+    qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
+
+    names = [layer.name for layer in viewer.layers]
+    assert names[2:] == [
+        "cell LR ×2 nearest", "|nearest − cell|", "cell LR ×2 bicubic", "|bicubic − cell|",
+    ]  # fmt: skip
+    out = viewer.layers["cell LR ×2 bicubic"]
+    assert out.data.shape == hr.data.shape
+    # on the reference's grid: the same pixel size and the same first-pixel centre
+    assert tuple(out.scale) == pytest.approx(tuple(hr.scale))
+    assert tuple(out.translate) == pytest.approx(tuple(hr.translate))
+    assert grid_of(viewer).enabled
+    table = {w.table.item(r, 0).text(): r for r in range(w.table.rowCount())}
+    expected = napari_sr.psnr(hr.data, out.data, crop_border=2)
+    assert float(w.table.item(table["bicubic"], 1).text()) == pytest.approx(expected, abs=1e-3)
+    assert out.metadata["napari_sr_compare"]["psnr_db"] == pytest.approx(expected)
+    # outputs are not offered as inputs for the next comparison
+    assert [w.low_res.itemText(i) for i in range(w.low_res.count())] == ["cell", "cell LR"]
+
+    # no reference: the outputs and their times, no scores, no difference layers
+    w.reference.setCurrentText("(none: times only)")
+    w.set_checked(["bilinear"])
+    qtbot.mouseClick(w.run_button, 1)
+    qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
+    assert viewer.layers[-1].name == "cell LR ×2 bilinear"
+    assert w.table.rowCount() == 1
+    assert [w.table.item(0, c).text() for c in (1, 2)] == ["—", "—"]
+    assert float(w.table.item(0, 3).text()) >= 0
+
+
+def test_low_resolution_reference_of_another_field(make_napari_viewer, qtbot, monkeypatch):
+    errors = []
+    monkeypatch.setattr("napari_sr._napari._task.show_error", errors.append)
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-sr", "cell")
+    viewer.open_sample("napari-sr", "microaneurysms")
+    _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Compare")
+    w.mode.setCurrentText("restore a low-res layer")
+    w.low_res.setCurrentText("cell")
+    w.reference.setCurrentText("microaneurysms")
+    qtbot.mouseClick(w.run_button, 1)
+    qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
+    assert len(errors) == 1 and "same field" in errors[0]
+    assert len(viewer.layers) == 2  # nothing added

@@ -1,10 +1,12 @@
-"""The Compare dock widget: interpolation against learned methods on one reference layer.
+"""The Compare dock widget: interpolation against learned methods, side by side.
 
-The work is :func:`napari_sr.evaluation.compare_methods` (degrade the high-resolution
-reference by the SR protocol, restore it with every method, score PSNR/SSIM); the widget
-adds one layer per method (and optionally ``|output - reference|``), turns on grid view so
-that every panel shows the same spot, and shows the scores in a sortable table that can be
-saved as CSV.
+Two ways in. Either a high-resolution reference layer, degraded by the SR protocol and
+restored by every method (:func:`napari_sr.evaluation.compare_methods`), or a layer that
+is already low-resolution, restored as it is and scored against an optional reference
+layer (:func:`napari_sr.evaluation.compare_low_resolution`). The widget adds one layer per
+method (and optionally ``|output - reference|``), turns on grid view so that every panel
+shows the same spot through one shared camera, and shows the scores in a sortable table
+that can be saved as CSV.
 """
 
 from __future__ import annotations
@@ -33,9 +35,12 @@ from qtpy.QtWidgets import (
 from ..resample import INTERPOLATION_METHODS
 from . import session
 from ._task import TaskWidget
-from .layers import layer_image
+from .layers import META_KEY, image_to_layers, layer_image
 
 COLUMNS = ("method", "PSNR (dB)", "SSIM", "seconds", "parameters")
+DEGRADE = "degrade a high-res reference"
+LOW_RES = "restore a low-res layer"
+NO_REFERENCE = "(none: times only)"
 
 
 class _NumberItem(QTableWidgetItem):
@@ -52,7 +57,8 @@ class _NumberItem(QTableWidgetItem):
 
 
 class CompareWidget(TaskWidget):
-    """Compare SR methods on a high-resolution reference layer.
+    """Compare SR methods on a high-resolution reference layer, or on a low-resolution
+    layer with an optional reference.
 
     Parameters
     ----------
@@ -68,6 +74,13 @@ class CompareWidget(TaskWidget):
         self.models: dict[str, Any] = {}
         self.result = None
 
+        self.mode = QComboBox()
+        self.mode.addItems([DEGRADE, LOW_RES])
+        self.mode.setToolTip(
+            "degrade: make the low-res input from the reference by MATLAB bicubic (the SR "
+            "benchmark protocol); restore: upscale a real low-res layer as it is"
+        )
+        self.low_res = QComboBox()
         self.reference = QComboBox()
         self.scale = QDoubleSpinBox(minimum=1.5, maximum=8.0, value=2.0, singleStep=0.5)
         self.methods = QListWidget()
@@ -82,6 +95,8 @@ class CompareWidget(TaskWidget):
         self.export_button.clicked.connect(self._export)
 
         form = QFormLayout()
+        form.addRow("input", self.mode)
+        form.addRow("low-res layer", self.low_res)
         form.addRow("reference (high-res)", self.reference)
         form.addRow("scale", self.scale)
         form.addRow("methods", self.methods)
@@ -95,8 +110,13 @@ class CompareWidget(TaskWidget):
 
         for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
             event.connect(self._refresh_layers)
+        self.mode.currentTextChanged.connect(self._refresh_layers)
         self._refresh_layers()
         session.subscribe(self.add_model)  # models trained in the Train widget
+
+    @property
+    def low_res_mode(self) -> bool:
+        return self.mode.currentText() == LOW_RES
 
     def add_model(self, label: str, model: Any) -> None:
         """Offer ``model`` (a model object or a model file path) as a method, checked."""
@@ -120,73 +140,84 @@ class CompareWidget(TaskWidget):
         self.methods.addItem(item)
 
     def _refresh_layers(self, *_: Any) -> None:
-        current = self.reference.currentText()
         names = [
             layer.name
             for layer in self.viewer.layers
             if isinstance(layer, napari.layers.Image)
             and not layer.metadata.get("napari_sr_compare")
         ]
-        self.reference.clear()
-        self.reference.addItems(names)
-        if current in names:
-            self.reference.setCurrentText(current)
+        _set_items(self.low_res, names)
+        _set_items(self.reference, [NO_REFERENCE, *names] if self.low_res_mode else names)
+        self.low_res.setEnabled(self.low_res_mode)
 
     # ---------------------------------------------------------------- work
 
     def start(self) -> None:
         """Check the choices and run the comparison off the GUI thread."""
-        name = self.reference.currentText()
         labels = self.checked_methods()
-        if name not in self.viewer.layers:
-            show_error("napari-sr: choose a high-resolution reference layer")
-            return
         if not labels:
             show_error("napari-sr: tick at least one method to compare")
             return
-        source = self.viewer.layers[name]
+        layers = self.viewer.layers
+        input_name = (
+            self.low_res.currentText() if self.low_res_mode else self.reference.currentText()
+        )
+        if input_name not in layers:
+            which = "low-resolution" if self.low_res_mode else "high-resolution reference"
+            show_error(f"napari-sr: choose a {which} layer")
+            return
+        reference_name = self.reference.currentText() if self.low_res_mode else input_name
+        source = layers[input_name]
+        reference = layers[reference_name] if reference_name in layers else None
         image = layer_image(source)
+        reference_data = None if reference is None else layer_image(reference).data
         methods = [self.models.get(label, label) for label in labels]
         scale = float(self.scale.value())
         data_range = None
-        if image.data.dtype.kind == "f":
-            data_range = float(np.ptp(image.data)) or 1.0
+        if reference_data is not None and reference_data.dtype.kind == "f":
+            data_range = float(np.ptp(reference_data)) or 1.0
+        options = {
+            "axes": image.axes,
+            "data_range": data_range,
+            "progress": self.relay.progress.emit,
+            "cancel": self.cancel_event,
+        }
+        low_res_mode = self.low_res_mode
 
         def work():
-            from ..evaluation import compare_methods
+            from ..evaluation import compare_low_resolution, compare_methods
 
-            return compare_methods(
-                image.data, scale, methods, axes=image.axes, data_range=data_range,
-                progress=self.relay.progress.emit, cancel=self.cancel_event,
-            )  # fmt: skip
+            if low_res_mode:
+                return compare_low_resolution(
+                    image.data, scale, methods, reference=reference_data, **options
+                )
+            return compare_methods(image.data, scale, methods, **options)
 
         def returned(result):
-            self._show_result(source, labels, result)
+            placement = _placement(source, image, result, low_res_mode)
+            self._show_result(source, reference, labels, result, placement)
 
         self.launch(work, returned, total=len(labels))
 
-    def _show_result(self, source, labels: list[str], result) -> None:
+    def _show_result(self, source, reference, labels: list[str], result, placement) -> None:
         self.result = result
-        kwargs = {
-            "scale": list(source.scale),
-            "translate": list(source.translate),
-            "rgb": source.rgb,
-            "metadata": {"napari_sr_compare": True},
-        }
+        kwargs = {**placement, "rgb": source.rgb}
         if not source.rgb:
             kwargs["colormap"] = source.colormap.name
             kwargs["contrast_limits"] = list(source.contrast_limits)
         for label, row in zip(labels, result.rows, strict=True):
             output = result.outputs[row["method"]]
+            # the row's scores travel with the layer (and mark it as a comparison output)
+            kwargs["metadata"] = {**placement["metadata"],
+                                  "napari_sr_compare": {**row, "scale": result.scale}}  # fmt: skip
             self.viewer.add_image(
                 output, name=f"{source.name} ×{result.scale:g} {label}", **kwargs
             )
-            if self.differences.isChecked():
+            if self.differences.isChecked() and reference is not None:
                 self.viewer.add_image(
-                    result.difference(row["method"]), name=f"|{label} − {source.name}|",
+                    result.difference(row["method"]), name=f"|{label} − {reference.name}|",
                     scale=kwargs["scale"], translate=kwargs["translate"], rgb=source.rgb,
-                    colormap="inferno",
-                    metadata={"napari_sr_compare": True},
+                    colormap="inferno", metadata=kwargs["metadata"],
                 )  # fmt: skip
         grid_of(self.viewer).enabled = True  # one panel per layer, one shared camera
         self._fill_table(labels, result.rows)
@@ -198,10 +229,11 @@ class CompareWidget(TaskWidget):
         for r, (label, row) in enumerate(zip(labels, rows, strict=True)):
             model = self.models.get(label)
             count = _parameters(model)
+            scored = row["psnr_db"] is not None  # no reference: times only
             cells = [
                 QTableWidgetItem(label),
-                _NumberItem(row["psnr_db"], f"{row['psnr_db']:.3f}"),
-                _NumberItem(row["ssim"], f"{row['ssim']:.4f}"),
+                _NumberItem(row["psnr_db"], f"{row['psnr_db']:.3f}" if scored else "—"),
+                _NumberItem(row["ssim"], f"{row['ssim']:.4f}" if scored else "—"),
                 _NumberItem(row["seconds"], f"{row['seconds']:.3f}"),
                 _NumberItem(count, "—" if count is None else f"{count:,}"),
             ]
@@ -221,6 +253,32 @@ class CompareWidget(TaskWidget):
 
         text = self.result.csv_text()
         atomic_write(path, lambda tmp: Path(tmp).write_text(text), overwrite=True)
+
+
+def _set_items(combo: QComboBox, names: list[str]) -> None:
+    """Replace a combo box's items, keeping the current choice when it is still there."""
+    current = combo.currentText()
+    combo.clear()
+    combo.addItems(names)
+    if current in names:
+        combo.setCurrentText(current)
+
+
+def _placement(source, image, result, low_res_mode: bool) -> dict[str, Any]:
+    """``scale``, ``translate`` and ``metadata`` of the output layers: on the reference's
+    grid when it was degraded; else the low-resolution layer's grid refined by the scale,
+    so that the outputs overlay the input exactly (DESIGN.md pixel geometry)."""
+    metadata: dict[str, Any] = {"napari_sr_compare": True}  # not offered as an input again
+    if not low_res_mode:
+        return {"scale": list(source.scale), "translate": list(source.translate),
+                "metadata": metadata}  # fmt: skip
+    some_output = next(iter(result.outputs.values()))
+    refined = image.resampled(
+        some_output, {"Y": result.scale, "X": result.scale}, {"operation": "compare"}
+    )
+    (_, kwargs, _), *_ = image_to_layers(refined, source.name)
+    metadata[META_KEY] = kwargs["metadata"][META_KEY]
+    return {"scale": kwargs["scale"], "translate": kwargs["translate"], "metadata": metadata}
 
 
 def grid_of(viewer: napari.viewer.Viewer):

@@ -26,7 +26,7 @@ import numpy as np
 
 from .._intensity import cast, check_dtype, check_finite
 from ..axes import is_rgb
-from ..degrade import degrade
+from ..degradation import degrade
 from ..image import Image
 from ..normalization import Normalization, normalize
 

@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage
 
 from napari_sr import Image, degrade, resize, upscale
-from napari_sr.degrade import GaussianPSF
+from napari_sr.degradation import GaussianPSF
 
 
 @pytest.fixture
