@@ -56,3 +56,46 @@ def test_stop_keeps_the_best_checkpoint(make_napari_viewer, qtbot):
     assert train.model is not None and "stopped; kept the best weights" in train.status.text()
     x = np.random.default_rng(0).random((12, 12), dtype=np.float32)
     assert napari_sr.upscale(x, 2, method=train.model).shape == (24, 24)
+
+
+def test_train_on_a_folder_of_images(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    import tifffile
+    from imageio.v3 import imwrite
+
+    from napari_sr.models.checkpoint import read_metadata
+
+    errors = []
+    monkeypatch.setattr("napari_sr._napari.train_widget.show_error", errors.append)
+    monkeypatch.setattr("napari_sr._napari._task.show_error", errors.append)
+    viewer = make_napari_viewer()
+    _dock, train = viewer.window.add_plugin_dock_widget("napari-sr", "Train")
+    train.architecture.setCurrentText("espcn")
+    train.patch.setValue(16)
+    train.batch.setValue(4)
+    train.steps.setValue(5)
+
+    # nothing chosen, then a folder that does not exist: a notification, no run
+    qtbot.mouseClick(train.run_button, 1)
+    train.folder.setText(str(tmp_path / "missing"))
+    qtbot.mouseClick(train.run_button, 1)
+    assert "or choose a folder" in errors[0] and "does not exist" in errors[1]
+    assert not train.busy
+
+    # a folder without images: the training's reason, shown when it fails off the GUI thread
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not an image")
+    train.folder.setText(str(folder))
+    qtbot.mouseClick(train.run_button, 1)
+    qtbot.waitUntil(lambda: train._worker is None, timeout=30_000)
+    assert "has no image files" in errors[2] and train.model is None
+
+    cell = napari_sr.load_sample("cell").data
+    tifffile.imwrite(folder / "a.tif", cell[:192, :96])
+    imwrite(folder / "b.png", cell[200:392, 100:180])  # 10 % held out: 19 rows
+    qtbot.mouseClick(train.run_button, 1)
+    qtbot.waitUntil(lambda: train._worker is None, timeout=60_000)
+    assert len(errors) == 3 and train.model is not None
+    record = read_metadata(train.save_model(str(tmp_path / "espcn.safetensors")))
+    names = [image["name"] for image in record["data"]["training"]["images"]]
+    assert names == ["a.tif", "b.png"]  # the folder's images, in name order

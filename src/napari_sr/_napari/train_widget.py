@@ -1,4 +1,5 @@
-"""The Train dock widget: train an SR model on image layers, watch it learn, keep it.
+"""The Train dock widget: train an SR model on image layers and/or a folder of images,
+watch it learn, keep it.
 
 The work is :func:`napari_sr.train` off the GUI thread, writing its checkpoint (the best
 weights so far) to a temporary folder; Stop cancels it and keeps that checkpoint. A trained
@@ -21,7 +22,9 @@ from qtpy.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -94,7 +97,8 @@ class CurvePlot(QWidget):
 
 
 class TrainWidget(TaskWidget):
-    """Train a registered architecture on high-resolution image layers.
+    """Train a registered architecture on high-resolution image layers, the image files of
+    a folder, or both.
 
     Parameters
     ----------
@@ -115,6 +119,17 @@ class TrainWidget(TaskWidget):
         self._folder = tempfile.TemporaryDirectory(prefix="napari-sr-train-")
 
         self.images = QListWidget()
+        self.folder = QLineEdit()
+        self.folder.setPlaceholderText("optional: a folder of .tif/.png/.jpg images")
+        self.folder.setToolTip(
+            "every image file in the folder (not its subfolders) is a high-resolution "
+            "training image, read when training starts"
+        )
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._choose_folder)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder)
+        folder_row.addWidget(browse)
         self.architecture = QComboBox()
         self.architecture.addItems(list_models())
         self.architecture.setCurrentText("fsrcnn")
@@ -143,8 +158,9 @@ class TrainWidget(TaskWidget):
         self.save_button.clicked.connect(self._save_dialog)
 
         form = QFormLayout()
+        form.addRow("images (high-res)", self.images)
+        form.addRow("and/or folder", folder_row)
         for label, field in (
-            ("images (high-res)", self.images),
             ("architecture", self.architecture),
             ("scale", self.scale),
             ("blur σ", self.blur),
@@ -179,6 +195,11 @@ class TrainWidget(TaskWidget):
                 item.setCheckState(Qt.Checked if layer.name in checked else Qt.Unchecked)
                 self.images.addItem(item)
 
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of training images")
+        if folder:
+            self.folder.setText(folder)
+
     def checked_layers(self) -> list[str]:
         items = (self.images.item(i) for i in range(self.images.count()))
         return [item.text() for item in items if item.checkState() == Qt.Checked]
@@ -198,14 +219,26 @@ class TrainWidget(TaskWidget):
     def start(self) -> None:
         """Check the choices and train off the GUI thread."""
         names = self.checked_layers()
-        if not names:
-            show_error("napari-sr: tick at least one high-resolution image layer to train on")
+        folder = self.folder.text().strip()
+        if not names and not folder:
+            show_error(
+                "napari-sr: tick at least one high-resolution image layer to train on, or "
+                "choose a folder of training images"
+            )
+            return
+        if folder and not Path(folder).is_dir():
+            show_error(
+                f"napari-sr: the training folder {folder!r} does not exist; choose a folder "
+                "of high-resolution images (or clear the field)"
+            )
             return
         try:
-            images = [layer_image(self.viewer.layers[name]) for name in names]
+            images: list[Any] = [layer_image(self.viewer.layers[name]) for name in names]
         except ValueError as err:
             show_error(f"napari-sr: {err}")
             return
+        if folder:
+            images.append(folder)  # read off the GUI thread, by the training
         degradation: dict[str, Any] = {}
         if self.blur.value() > 0:
             degradation["blur"] = float(self.blur.value())
