@@ -130,3 +130,26 @@ def test_low_resolution_reference_of_another_field(make_napari_viewer, qtbot, mo
     qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
     assert len(errors) == 1 and "same field" in errors[0]
     assert len(viewer.layers) == 2  # nothing added
+
+
+def test_model_file_added_in_compare_is_offered_in_this_viewer_only(
+    make_napari_viewer, qtbot, tmp_path, monkeypatch
+):
+    from napari_sr._napari import model_files
+
+    path = napari_sr.save_model(
+        napari_sr.create_model("espcn", scale=2), tmp_path / "espcn_x2.safetensors"
+    )
+    monkeypatch.setattr(
+        model_files.QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), "")
+    )
+    viewer = make_napari_viewer()
+    _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Compare")
+    qtbot.mouseClick(w.load_button, 1)
+    assert "espcn_x2.safetensors" in w.checked_methods()
+    assert w.models["espcn_x2.safetensors"] == str(path)
+    _dock, up = viewer.window.add_plugin_dock_widget("napari-sr", "Super-resolve")
+    assert up.method.findText("espcn_x2.safetensors") >= 0  # opened later: offered too
+    other = make_napari_viewer()
+    _dock, elsewhere = other.window.add_plugin_dock_widget("napari-sr", "Compare")
+    assert "espcn_x2.safetensors" not in elsewhere.models

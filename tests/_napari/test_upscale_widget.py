@@ -92,3 +92,87 @@ def test_cancel_leaves_no_layer_and_the_viewer_idle(widget, qtbot, monkeypatch):
     assert [layer.name for layer in viewer.layers] == ["big"]
     assert infos == ["napari-sr: cancelled; nothing was added"]
     assert w.run_button.text() == "Run" and w.run_button.isEnabled()
+
+
+# ------------------------------------------------------------ bad choices: notifications
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    shown = []
+    for where in ("_task", "upscale_widget", "model_files"):
+        monkeypatch.setattr(f"napari_sr._napari.{where}.show_error", shown.append)
+    return shown
+
+
+@pytest.mark.parametrize(
+    ("shape", "axes", "reason"),
+    [
+        ((3, 20, 24), "YX", "3 dimensions"),  # axes that do not fit the layer
+        ((20, 24), "ZY", "Y and X"),  # no image plane for a 2D method
+    ],
+)
+def test_axes_that_do_not_fit_the_layer(widget, qtbot, errors, shape, axes, reason):
+    viewer, w = widget
+    viewer.add_image(np.zeros(shape, np.float32), name="img")
+    w.add_model("espcn", napari_sr.create_model("espcn", scale=2))
+    w.axes.setText(axes)
+    _run(qtbot, w)
+    assert len(errors) == 1 and reason in errors[0], errors
+    assert [layer.name for layer in viewer.layers] == ["img"]
+
+
+def test_model_files_that_do_not_load(widget, qtbot, errors, monkeypatch, tmp_path):
+    from napari_sr._napari import model_files, upscale_widget
+
+    viewer, w = widget
+    viewer.add_image(np.random.default_rng(2).random((12, 14), dtype=np.float32), name="img")
+    chosen = {}
+    monkeypatch.setattr(
+        model_files.QFileDialog, "getOpenFileName", lambda *a, **k: (chosen["path"], "")
+    )
+
+    def choose(path):
+        chosen["path"] = str(path)
+        index = w.method.findText(upscale_widget.LOAD_MODEL)
+        w.method.setCurrentIndex(index)
+        w.method.activated.emit(index)
+
+    (tmp_path / "broken.safetensors").write_bytes(b"\x00" * 40)
+    choose(tmp_path / "broken.safetensors")
+    assert "broken.safetensors is not a readable safetensors file" in errors[0]
+    assert w.method.currentText() == "bicubic" and w.method.findText("broken.safetensors") < 0
+
+    # bare weights: the widget asks what they are, then loads them
+    import torch
+
+    model = napari_sr.create_model("espcn", scale=2, in_channels=3)
+    torch.save(model.state_dict(), tmp_path / "rgb_x2.pth")
+    answers = {"getItem": ("fsrcnn", True), "getInt": (2, True)}
+    for name in answers:
+        monkeypatch.setattr(model_files.QInputDialog, name,
+                            lambda *a, _n=name, **k: answers[_n])  # fmt: skip
+    choose(tmp_path / "rgb_x2.pth")  # the wrong architecture: the reason, nothing added
+    assert "rgb_x2.pth does not fit fsrcnn x2" in errors[1]
+    assert w.method.findText("rgb_x2.pth") < 0
+    answers["getItem"] = ("espcn", True)
+    choose(tmp_path / "rgb_x2.pth")
+    assert len(errors) == 2 and w.method.currentText() == "rgb_x2.pth"
+    viewer.add_image(np.zeros((10, 12, 3), np.uint8), name="rgb", rgb=True)
+    w.layer.setCurrentText("rgb")
+    _run(qtbot, w)
+    assert viewer.layers["rgb ×2 rgb_x2.pth"].data.shape == (20, 24, 3)
+
+
+def test_not_enough_memory_is_a_notification(widget, qtbot, errors, monkeypatch):
+    from napari_sr.engine import memory
+
+    viewer, w = widget
+    viewer.add_image(np.zeros((256, 256), np.float32), name="img")
+    monkeypatch.setattr(memory, "available_memory", lambda: 1 << 20)  # 1 MiB free
+    w.scale.setValue(4)
+    _run(qtbot, w)
+    assert len(errors) == 1 and "1.0 MiB is available" in errors[0]
+    assert "use a smaller scale, crop the image" in errors[0]
+    assert [layer.name for layer in viewer.layers] == ["img"]  # nothing half-written
+    assert w.run_button.text() == "Run" and w.run_button.isEnabled()

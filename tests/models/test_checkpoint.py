@@ -150,6 +150,24 @@ def test_third_party_bare_safetensors(tmp_path):
     assert _same_weights(model, loaded)
 
 
+def test_bare_rgb_weights_are_recognised_without_in_channels(tmp_path):
+    from napari_sr.models.checkpoint import describes_itself
+
+    model = _model("espcn", scale=2, in_channels=3)
+    torch.save(model.state_dict(), tmp_path / "rgb.pth")
+    loaded = load_model(tmp_path / "rgb.pth", architecture="espcn", scale=2)
+    assert loaded.in_channels == 3 and _same_weights(model, loaded)
+    # given explicitly, a wrong count is an error naming the mismatch, not a guess
+    with pytest.raises(CheckpointError, match="with 1 channel"):
+        load_model(tmp_path / "rgb.pth", architecture="espcn", scale=2, in_channels=1)
+    assert not describes_itself(tmp_path / "rgb.pth")
+    save_model(loaded, tmp_path / "rgb.safetensors")
+    assert describes_itself(tmp_path / "rgb.safetensors")
+    (tmp_path / "bad.safetensors").write_bytes(b"not a model")
+    with pytest.raises(CheckpointError, match="not a readable safetensors file"):
+        describes_itself(tmp_path / "bad.safetensors")
+
+
 def test_mismatched_weights_name_the_keys(tmp_path):
     torch.save(_model("espcn", scale=3).state_dict(), tmp_path / "w.pth")
     expected = r"espcn x2 .* wrong shape .*\(9, 32, 3, 3\) vs \(4, 32"

@@ -36,6 +36,7 @@ from ..resample import INTERPOLATION_METHODS
 from . import session
 from ._task import TaskWidget
 from .layers import META_KEY, image_to_layers, layer_image
+from .model_files import ask_for_model_file
 
 COLUMNS = ("method", "PSNR (dB)", "SSIM", "seconds", "parameters")
 DEGRADE = "degrade a high-res reference"
@@ -86,6 +87,8 @@ class CompareWidget(TaskWidget):
         self.methods = QListWidget()
         for name in INTERPOLATION_METHODS:
             self._add_method_item(name, checked=name in ("nearest", "bilinear", "bicubic"))
+        self.load_button = QPushButton("Add model file…")
+        self.load_button.clicked.connect(self._load_model)
         self.differences = QCheckBox("add |output − reference| layers")
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -100,6 +103,7 @@ class CompareWidget(TaskWidget):
         form.addRow("reference (high-res)", self.reference)
         form.addRow("scale", self.scale)
         form.addRow("methods", self.methods)
+        form.addRow("", self.load_button)
         form.addRow("", self.differences)
         box = QVBoxLayout(self)
         box.addLayout(form)
@@ -112,7 +116,7 @@ class CompareWidget(TaskWidget):
             event.connect(self._refresh_layers)
         self.mode.currentTextChanged.connect(self._refresh_layers)
         self._refresh_layers()
-        session.subscribe(self.add_model)  # models trained in the Train widget
+        session.subscribe(viewer, self.add_model)  # trained or loaded models
 
     @property
     def low_res_mode(self) -> bool:
@@ -123,6 +127,11 @@ class CompareWidget(TaskWidget):
         self.models[label] = model
         if not self.methods.findItems(label, Qt.MatchExactly):
             self._add_method_item(label, checked=True)
+
+    def _load_model(self) -> None:
+        chosen = ask_for_model_file(self)
+        if chosen is not None:  # offered by every widget of this viewer
+            session.add_model(self.viewer, *chosen)
 
     def checked_methods(self) -> list[str]:
         items = (self.methods.item(i) for i in range(self.methods.count()))

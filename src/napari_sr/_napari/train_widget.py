@@ -284,7 +284,7 @@ class TrainWidget(TaskWidget):
         report = getattr(model, "training_report", None) or {}
         best = report.get("best_psnr") or (model.checkpoint or {}).get("metrics", {})
         self.status.setText(f"{how}: {label}" + (f"; {best}" if isinstance(best, float) else ""))
-        session.add_model(label, model)
+        session.add_model(self.viewer, label, model)
         self.save_button.setEnabled(True)
 
     def cancelled(self) -> None:

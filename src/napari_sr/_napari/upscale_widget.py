@@ -9,7 +9,6 @@ overlays it on the input.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import napari
@@ -18,7 +17,6 @@ from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QLineEdit,
     QSpinBox,
@@ -29,9 +27,9 @@ from ..resample import INTERPOLATION_METHODS
 from . import session
 from ._task import TaskWidget
 from .layers import META_KEY, image_to_layers, layer_image
+from .model_files import ask_for_model_file
 
 LOAD_MODEL = "Load model file…"
-MODEL_FILTER = "Model files (*.safetensors *.pth *.pt *.ckpt)"
 
 
 class UpscaleWidget(TaskWidget):
@@ -87,7 +85,7 @@ class UpscaleWidget(TaskWidget):
         for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
             event.connect(self._refresh_layers)
         self._refresh_layers()
-        session.subscribe(self.add_model)  # models trained in the Train widget
+        session.subscribe(viewer, self.add_model)  # trained or loaded models
 
     # ------------------------------------------------------------- choices
 
@@ -101,11 +99,11 @@ class UpscaleWidget(TaskWidget):
     def _maybe_load_model(self, index: int) -> None:
         if self.method.itemText(index) != LOAD_MODEL:
             return
-        path, _ = QFileDialog.getOpenFileName(self, "Load model file", "", MODEL_FILTER)
-        if path:
-            self.add_model(Path(path).name, path)
-        else:
+        chosen = ask_for_model_file(self)
+        if chosen is None:
             self.method.setCurrentText("bicubic")
+        else:  # offered by every widget of this viewer; add_model selects it here
+            session.add_model(self.viewer, *chosen)
 
     def _refresh_layers(self, *_: Any) -> None:
         current = self.layer.currentText()

@@ -141,6 +141,24 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     return _parse_document(path, header[METADATA_KEY])
 
 
+def describes_itself(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a napari-sr model file (it says what model it holds), as opposed
+    to bare third-party weights that :func:`load_model` needs ``architecture`` and
+    ``scale`` for. Reads only the header.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    CheckpointError
+        A ``.safetensors`` file that cannot be read.
+    """
+    path = _existing(path)
+    if path.suffix.lower() != ".safetensors":
+        return False
+    return METADATA_KEY in _safetensors_header(path)
+
+
 def load_model(
     path: str | os.PathLike,
     *,
@@ -161,8 +179,8 @@ def load_model(
         nested under ``params_ema``, ``params``, ``state_dict``, ``model``, ``net_g`` or
         ``generator`` and a ``module.`` prefix from DataParallel are unwrapped).
     architecture, scale, in_channels : optional
-        Required for third-party files (``in_channels`` defaults to 1). For napari-sr files
-        they are checked against the description.
+        Required for third-party files (without ``in_channels``: 1 channel if the weights
+        fit, else 3). For napari-sr files they are checked against the description.
     device : str or torch.device
         Where to put the weights.
     **hparams
@@ -215,11 +233,21 @@ def load_model(
             f"{path.name} holds bare weights without a napari-sr description; say what they "
             "are: load_model(path, architecture='edsr', scale=2, in_channels=3, ...)"
         )
-    try:
-        model = create_model(architecture, scale=scale, in_channels=in_channels or 1, **hparams)
-    except ValueError as err:
-        raise CheckpointError(f"{path.name}: {err}") from None
-    _load_state(model, state, path)
+    # bare weights without a channel count: grayscale, else RGB (natural-image weights)
+    candidates = [in_channels] if in_channels else [1, 3]
+    for attempt, channels in enumerate(candidates):
+        try:
+            model = create_model(architecture, scale=scale, in_channels=channels, **hparams)
+        except ValueError as err:
+            raise CheckpointError(f"{path.name}: {err}") from None
+        try:
+            _load_state(model, state, path)
+            break
+        except CheckpointError as err:
+            if attempt == 0:
+                first = err
+            if attempt == len(candidates) - 1:
+                raise first from None
     model.eval()
     model.to(device)
     model.normalization = (

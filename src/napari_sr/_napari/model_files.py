@@ -1,0 +1,51 @@
+"""Loading a model file from a dock widget: the file dialog, and the questions bare
+third-party weights need (which architecture, which scale)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from napari.utils.notifications import show_error
+from qtpy.QtWidgets import QFileDialog, QInputDialog, QWidget
+
+MODEL_FILTER = "Model files (*.safetensors *.pth *.pt *.ckpt)"
+
+
+def ask_for_model_file(parent: QWidget) -> tuple[str, Any] | None:
+    """Let the user pick a model file; ``(label, model)`` to offer as a method, or None
+    when they cancel or the file does not load (then a notification says why).
+
+    A napari-sr model file is returned as its path (loaded when it runs); bare weights are
+    loaded now, after asking which architecture and scale they are.
+    """
+    path, _ = QFileDialog.getOpenFileName(parent, "Load model file", "", MODEL_FILTER)
+    if not path:
+        return None
+    try:
+        model = _open(parent, path)
+    except Exception as err:  # any reason the file does not load is shown, not raised
+        show_error(f"napari-sr: {err}")
+        return None
+    return None if model is None else (Path(path).name, model)
+
+
+def _open(parent: QWidget, path: str) -> Any:
+    from ..models.checkpoint import describes_itself, load_model
+    from ..models.registry import list_models
+
+    if describes_itself(path):
+        return path
+    name = Path(path).name
+    architecture, ok = QInputDialog.getItem(
+        parent, "Bare weights", f"{name} does not say what it holds. Architecture:",
+        list_models(), 0, False,
+    )  # fmt: skip
+    if not ok:
+        return None
+    scale, ok = QInputDialog.getInt(
+        parent, "Bare weights", f"Upscaling factor {name} was trained for:", 2, 2, 8
+    )
+    if not ok:
+        return None
+    return load_model(path, architecture=architecture, scale=scale)
