@@ -32,8 +32,14 @@ def test_three_methods_layers_grid_table_and_csv(make_napari_viewer, qtbot, tmp_
         "cell", "cell ×2 bilinear", "|bilinear − cell|", "cell ×2 bicubic", "|bicubic − cell|",
         "cell ×2 espcn (untrained)", "|espcn (untrained) − cell|",
     ]  # fmt: skip
-    assert grid_of(viewer).enabled
+    grid = grid_of(viewer)
+    assert grid.enabled
+    # one panel per layer, the same world extent in each: the one camera shows the same spot
+    positions = {grid.position(i, viewer.layers) for i in range(len(viewer.layers))}
+    assert len(positions) == len(viewer.layers)
+    assert all(layer.name_overlay.visible for layer in viewer.layers)  # labelled panels
     reference = viewer.layers["cell"]
+    assert all(tuple(layer.translate) == tuple(reference.translate) for layer in viewer.layers)
     out = viewer.layers["cell ×2 bicubic"]
     assert tuple(out.scale) == tuple(reference.scale)  # same grid as the reference
 
@@ -44,6 +50,7 @@ def test_three_methods_layers_grid_table_and_csv(make_napari_viewer, qtbot, tmp_
         expected = napari_sr.psnr(hr, viewer.layers[f"cell ×2 {label}"].data, crop_border=2)
         assert float(w.table.item(table[label], 1).text()) == pytest.approx(expected, abs=1e-3)
     assert w.table.item(table["bicubic"], 4).text() == "—"
+    assert w.scoring.text() == "PSNR/SSIM with data range 255 (8-bit), 2-pixel border removed"
     count = sum(p.numel() for p in model.parameters())  # 21,284 for ESPCN x2
     assert w.table.item(table["espcn (untrained)"], 4).text() == f"{count:,}"
     w.table.sortItems(1)  # by PSNR, ascending: numeric, not text order
@@ -153,3 +160,21 @@ def test_model_file_added_in_compare_is_offered_in_this_viewer_only(
     other = make_napari_viewer()
     _dock, elsewhere = other.window.add_plugin_dock_widget("napari-sr", "Compare")
     assert "espcn_x2.safetensors" not in elsewhere.models
+
+
+def test_sixteen_bit_microscopy_is_scored_on_its_own_span(make_napari_viewer, qtbot):
+    """A 16-bit image using 0..~200 of 0..65535: L is the reference's span, not 65535."""
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-sr", "burst_ground_truth")
+    hr = viewer.layers["burst (ground truth)"]
+    assert hr.data.dtype == "uint16" and hr.data.max() < 1000
+    _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Compare")
+    w.set_checked(["bicubic"])
+    qtbot.mouseClick(w.run_button, 1)
+    qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
+    span = float(hr.data.max()) - float(hr.data.min())
+    out = viewer.layers["burst (ground truth) ×2 bicubic"]
+    expected = napari_sr.psnr(hr.data, out.data, data_range=span, crop_border=2)
+    assert 20 < expected < 60
+    assert float(w.table.item(0, 1).text()) == pytest.approx(expected, abs=1e-3)
+    assert f"data range {span:g} (the reference's max − min)" in w.scoring.text()

@@ -24,6 +24,7 @@ from qtpy.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -93,6 +94,8 @@ class CompareWidget(TaskWidget):
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSortingEnabled(True)
+        self.scoring = QLabel("")
+        self.scoring.setWordWrap(True)
         self.export_button = QPushButton("Save table as CSV…")
         self.export_button.setEnabled(False)
         self.export_button.clicked.connect(self._export)
@@ -109,6 +112,7 @@ class CompareWidget(TaskWidget):
         box.addLayout(form)
         box.addWidget(self.run_button)
         box.addWidget(self.progress)
+        box.addWidget(self.scoring)
         box.addWidget(self.table)
         box.addWidget(self.export_button)
 
@@ -182,9 +186,7 @@ class CompareWidget(TaskWidget):
         reference_data = None if reference is None else layer_image(reference).data
         methods = [self.models.get(label, label) for label in labels]
         scale = float(self.scale.value())
-        data_range = None
-        if reference_data is not None and reference_data.dtype.kind == "f":
-            data_range = float(np.ptp(reference_data)) or 1.0
+        data_range = _data_range(reference_data)
         options = {
             "axes": image.axes,
             "data_range": data_range,
@@ -205,6 +207,7 @@ class CompareWidget(TaskWidget):
         def returned(result):
             placement = _placement(source, image, result, low_res_mode)
             self._show_result(source, reference, labels, result, placement)
+            self.scoring.setText(_describe_scoring(result, data_range, source.rgb))
 
         self.launch(work, returned, total=len(labels))
 
@@ -228,7 +231,7 @@ class CompareWidget(TaskWidget):
                     scale=kwargs["scale"], translate=kwargs["translate"], rgb=source.rgb,
                     colormap="inferno", metadata=kwargs["metadata"],
                 )  # fmt: skip
-        grid_of(self.viewer).enabled = True  # one panel per layer, one shared camera
+        show_grid(self.viewer)
         self._fill_table(labels, result.rows)
         self.export_button.setEnabled(True)
 
@@ -264,6 +267,23 @@ class CompareWidget(TaskWidget):
         atomic_write(path, lambda tmp: Path(tmp).write_text(text), overwrite=True)
 
 
+def _data_range(reference: np.ndarray | None) -> float | None:
+    """L of PSNR/SSIM: 8-bit images by the SR protocol (255, from the dtype); anything
+    else by the reference's own span (max - min), since a 16-bit or float microscopy image
+    fills only a sliver of its dtype's range and 65535 would inflate PSNR by tens of dB."""
+    if reference is None or reference.dtype == np.uint8:
+        return None
+    return float(np.ptp(reference)) or 1.0
+
+
+def _describe_scoring(result, data_range: float | None, rgb: bool) -> str:
+    if result.reference is None:
+        return "no reference: outputs and times only"
+    span = "255 (8-bit)" if data_range is None else f"{data_range:g} (the reference's max − min)"
+    luma = ", on luma (Y)" if rgb and result.y_channel else ""
+    return f"PSNR/SSIM with data range {span}, {result.crop_border}-pixel border removed{luma}"
+
+
 def _set_items(combo: QComboBox, names: list[str]) -> None:
     """Replace a combo box's items, keeping the current choice when it is still there."""
     current = combo.currentText()
@@ -288,6 +308,19 @@ def _placement(source, image, result, low_res_mode: bool) -> dict[str, Any]:
     (_, kwargs, _), *_ = image_to_layers(refined, source.name)
     metadata[META_KEY] = kwargs["metadata"][META_KEY]
     return {"scale": kwargs["scale"], "translate": kwargs["translate"], "metadata": metadata}
+
+
+def show_grid(viewer: napari.viewer.Viewer) -> None:
+    """Grid view: one panel per layer, all through one camera (zoom and pan in one panel
+    move them all), panels a little apart and each labelled with its layer's name."""
+    grid = grid_of(viewer)
+    grid.enabled = True
+    if hasattr(grid, "spacing") and not grid.spacing:
+        grid.spacing = 0.02  # of a panel's size: panels that do not look like one image
+    for layer in viewer.layers:
+        overlay = getattr(layer, "name_overlay", None)  # napari >= 0.6
+        if overlay is not None:
+            overlay.visible = True
 
 
 def grid_of(viewer: napari.viewer.Viewer):
