@@ -178,3 +178,27 @@ def test_sixteen_bit_microscopy_is_scored_on_its_own_span(make_napari_viewer, qt
     assert 20 < expected < 60
     assert float(w.table.item(0, 1).text()) == pytest.approx(expected, abs=1e-3)
     assert f"data range {span:g} (the reference's max − min)" in w.scoring.text()
+
+
+def test_cancel_adds_nothing_and_leaves_the_viewer_idle(make_napari_viewer, qtbot, monkeypatch):
+    import time
+
+    import numpy as np
+
+    infos = []
+    monkeypatch.setattr("napari_sr._napari._task.show_info", infos.append)
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((300, 256, 256), np.float32), name="big")
+    _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Compare")
+    w.set_checked(["lanczos3", "bicubic", "nearest"])
+    w.scale.setValue(4)
+    qtbot.mouseClick(w.run_button, 1)
+    qtbot.waitUntil(lambda: w.run_button.text() == "Cancel", timeout=5_000)
+    time.sleep(0.3)  # well into the first method
+    pressed = time.perf_counter()
+    qtbot.mouseClick(w.run_button, 1)
+    qtbot.waitUntil(lambda: w._worker is None, timeout=5_000)
+    assert time.perf_counter() - pressed < 1.0 + 1.0  # about a second (shared CI machines)
+    assert [layer.name for layer in viewer.layers] == ["big"]
+    assert infos == ["napari-sr: comparison cancelled; nothing was added"]
+    assert w.table.rowCount() == 0 and not w.export_button.isEnabled()

@@ -54,8 +54,10 @@ class TaskWidget(QWidget):
         raise NotImplementedError
 
     def launch(self, work: Callable[[], Any], returned: Callable[[Any], None], total: int) -> None:
-        """Run ``work()`` off the GUI thread; ``returned(result)`` on the GUI thread."""
-        self.cancel_event = threading.Event()
+        """Run ``work()`` off the GUI thread; ``returned(result)`` on the GUI thread.
+
+        ``self.cancel_event`` is the run's event from :meth:`start` on (a fresh one is made
+        when a run ends), so ``start`` may hand it to the work before calling this."""
         worker = create_worker(
             work,
             _connect={  # "errored" given here, so superqt does not re-raise in the loop
@@ -95,5 +97,6 @@ class TaskWidget(QWidget):
 
     def _finished(self) -> None:
         self._worker = None
+        self.cancel_event = threading.Event()  # unset, for the next run
         self.run_button.setEnabled(True)
         self.run_button.setText(self.run_text)

@@ -191,18 +191,19 @@ class CompareWidget(TaskWidget):
             "axes": image.axes,
             "data_range": data_range,
             "progress": self.relay.progress.emit,
-            "cancel": self.cancel_event,
         }
         low_res_mode = self.low_res_mode
 
         def work():
             from ..evaluation import compare_low_resolution, compare_methods
 
+            cancel = self.cancel_event  # launch() made it: read it here, not before
             if low_res_mode:
                 return compare_low_resolution(
-                    image.data, scale, methods, reference=reference_data, **options
-                )
-            return compare_methods(image.data, scale, methods, **options)
+                    image.data, scale, methods, reference=reference_data, cancel=cancel,
+                    **options,
+                )  # fmt: skip
+            return compare_methods(image.data, scale, methods, cancel=cancel, **options)
 
         def returned(result):
             placement = _placement(source, image, result, low_res_mode)
