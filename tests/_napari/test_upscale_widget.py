@@ -46,6 +46,28 @@ def test_bicubic_layer_overlays_the_input(widget, qtbot):
     assert source.data is data  # the input is untouched
 
 
+def test_sample_opened_through_the_plugin_then_super_resolved(widget, qtbot):
+    viewer, w = widget
+    viewer.open_sample("napari-sr", "anisotropic_stack")
+    source = viewer.layers["anisotropic_stack"]
+    assert w.layer.currentText() == "anisotropic_stack" and w.axes.text() == "ZYX"
+    w.method.setCurrentText("lanczos3")
+    w.scale.setValue(2)
+    _run(qtbot, w)
+    out = viewer.layers["anisotropic_stack ×2 lanczos3"]
+    assert out.data.shape == (32, 256, 256) and out.data.dtype == np.uint16
+    assert tuple(out.scale) == pytest.approx((0.8, 0.1, 0.1))  # µm, Y and X halved
+    assert tuple(out.translate) == pytest.approx((0.0, -0.05, -0.05))  # 0 + (0.25 - 0.5) 0.2
+    record = out.metadata["napari_sr"]
+    assert record["axes"] == "ZYX"
+    assert record["pixel_size"] == pytest.approx({"Z": 0.8, "Y": 0.1, "X": 0.1})
+    provenance = record["provenance"]
+    assert provenance["method"] == "lanczos3" and provenance["scale"] == 2
+    # where the input came from: the sample's own record travels along
+    assert provenance["source_provenance"]["z_decimation"] == 4
+    assert out.colormap.name == source.colormap.name
+
+
 def test_trained_model_runs_with_its_options(widget, qtbot, tmp_path):
     viewer, w = widget
     model = napari_sr.create_model("espcn", scale=2)
