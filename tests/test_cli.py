@@ -329,6 +329,22 @@ def test_compare_prints_a_table(capsys, tmp_path):
     assert csv_path.read_text().startswith("method,psnr_db,ssim,seconds")
 
 
+def test_compare_sixteen_bit_scores_on_the_reference_span(capsys):
+    path = sample_path("burst", ground_truth=True)  # uint16, values 0..~350 of 0..65535
+    span = float(np.ptp(io.read(path).data))
+    code, out, err = run(capsys, "compare", str(path), "-s", "2", "--methods", "bicubic")
+    assert code == 0, err
+    assert f"L = {span:g} (the reference's max - min)" in out.splitlines()[0]
+    default = float(out.splitlines()[2].split()[1].rstrip("*"))
+    code, out, err = run(
+        capsys, "compare", str(path), "-s", "2", "--methods", "bicubic", "--data-range", "65535"
+    )
+    assert "L = 65535," in out.splitlines()[0]
+    # the dtype's range would add 20 log10(65535 / span) dB to the same errors
+    as_dtype = float(out.splitlines()[2].split()[1].rstrip("*"))
+    assert as_dtype - default == pytest.approx(20 * np.log10(65535 / span), abs=1e-3)
+
+
 def test_compare_default_methods(capsys):
     code, out, _ = run(capsys, "compare", str(sample_path("microaneurysms")), "-s", "2")
     assert code == 0

@@ -210,7 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--overwrite", action="store_true", help="replace the CSV if it exists")
     cmp_.add_argument("--axes", default=None, help="axes of HR (default: from the file)")
     cmp_.add_argument(
-        "--data-range", type=float, default=None, help="range of possible values, for float images"
+        "--data-range",
+        type=float,
+        default=None,
+        help="L of PSNR/SSIM (default: 255 for 8-bit images, else the reference's max - min)",
     )
     cmp_.add_argument(
         "--no-y-channel",
@@ -440,7 +443,12 @@ def _run_degrade(args: argparse.Namespace) -> int:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from .evaluation import compare_low_resolution, compare_methods
+    from .evaluation import (
+        compare_low_resolution,
+        compare_methods,
+        describe_range,
+        scoring_range,
+    )
     from .io import read
     from .resample import INTERPOLATION_METHODS
 
@@ -454,31 +462,37 @@ def _run_compare(args: argparse.Namespace) -> int:
 
         check_target(args.csv, overwrite=args.overwrite)
     image = read(args.input, axes=args.axes)
-    options = {"axes": image.axes, "data_range": args.data_range, "y_channel": args.y_channel}
-    luma = "Y (BT.601)" if args.y_channel and image.axes.endswith("C") else "all channels"
-    if args.low_res or args.reference:
-        reference = None
-        if args.reference:
-            reference = read(args.reference, axes=args.axes)
-            if reference.axes != image.axes:
-                raise ValueError(
-                    f"{args.reference} has axes {reference.axes} but {args.input} has "
-                    f"{image.axes}; give files with the same axes (or --axes)"
-                )
+    reference = None
+    if args.reference:
+        reference = read(args.reference, axes=args.axes)
+        if reference.axes != image.axes:
+            raise ValueError(
+                f"{args.reference} has axes {reference.axes} but {args.input} has "
+                f"{image.axes}; give files with the same axes (or --axes)"
+            )
+    low_res = bool(args.low_res or args.reference)
+    data_range = args.data_range
+    if data_range is None:  # 255 for 8-bit, else the reference's span
+        data_range = scoring_range(reference.data if low_res and reference else image.data)
+    options = {"axes": image.axes, "data_range": data_range, "y_channel": args.y_channel}
+    scoring = f"with {describe_range(data_range, given=args.data_range is not None)}"
+    if image.axes.endswith("C"):
+        scoring = ("on Y (BT.601) " if args.y_channel else "on all channels ") + scoring
+    if low_res:
         result = compare_low_resolution(
             image.data, args.scale, methods,
             reference=None if reference is None else reference.data, **options,
         )  # fmt: skip
         against = (
-            f"PSNR/SSIM against {args.reference} on {luma}, {result.crop_border}-pixel "
+            f"PSNR/SSIM against {args.reference} {scoring}, {result.crop_border}-pixel "
             "border removed" if reference is not None else "no reference, times only"
         )  # fmt: skip
         print(f"{args.input}: x{result.scale:g} of the image as it is; {against}")
     else:
         result = compare_methods(image.data, args.scale, methods, **options)
         print(
-            f"{args.input}: x{result.scale:g}, MATLAB-bicubic degradation; PSNR/SSIM on "
-            f"{luma}, {result.crop_border}-pixel border removed"
+            f"{args.input}: x{result.scale:g}, MATLAB-bicubic degradation; PSNR/SSIM "
+            f"{scoring}, {result.crop_border}-pixel border removed"
         )
     print(result.table())
     if args.csv:

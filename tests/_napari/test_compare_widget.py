@@ -50,7 +50,7 @@ def test_three_methods_layers_grid_table_and_csv(make_napari_viewer, qtbot, tmp_
         expected = napari_sr.psnr(hr, viewer.layers[f"cell ×2 {label}"].data, crop_border=2)
         assert float(w.table.item(table[label], 1).text()) == pytest.approx(expected, abs=1e-3)
     assert w.table.item(table["bicubic"], 4).text() == "—"
-    assert w.scoring.text() == "PSNR/SSIM with data range 255 (8-bit), 2-pixel border removed"
+    assert w.scoring.text() == "PSNR/SSIM with L = 255 (8-bit), 2-pixel border removed"
     count = sum(p.numel() for p in model.parameters())  # 21,284 for ESPCN x2
     assert w.table.item(table["espcn (untrained)"], 4).text() == f"{count:,}"
     w.table.sortItems(1)  # by PSNR, ascending: numeric, not text order
@@ -177,7 +177,7 @@ def test_sixteen_bit_microscopy_is_scored_on_its_own_span(make_napari_viewer, qt
     expected = napari_sr.psnr(hr.data, out.data, data_range=span, crop_border=2)
     assert 20 < expected < 60
     assert float(w.table.item(0, 1).text()) == pytest.approx(expected, abs=1e-3)
-    assert f"data range {span:g} (the reference's max − min)" in w.scoring.text()
+    assert f"L = {span:g} (the reference's max - min)" in w.scoring.text()
 
 
 def test_cancel_adds_nothing_and_leaves_the_viewer_idle(make_napari_viewer, qtbot, monkeypatch):

@@ -33,6 +33,7 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
+from ..evaluation import describe_range, scoring_range
 from ..resample import INTERPOLATION_METHODS
 from . import session
 from ._task import TaskWidget
@@ -186,7 +187,7 @@ class CompareWidget(TaskWidget):
         reference_data = None if reference is None else layer_image(reference).data
         methods = [self.models.get(label, label) for label in labels]
         scale = float(self.scale.value())
-        data_range = _data_range(reference_data)
+        data_range = scoring_range(reference_data)  # 255 for 8-bit, else the span
         options = {
             "axes": image.axes,
             "data_range": data_range,
@@ -268,21 +269,14 @@ class CompareWidget(TaskWidget):
         atomic_write(path, lambda tmp: Path(tmp).write_text(text), overwrite=True)
 
 
-def _data_range(reference: np.ndarray | None) -> float | None:
-    """L of PSNR/SSIM: 8-bit images by the SR protocol (255, from the dtype); anything
-    else by the reference's own span (max - min), since a 16-bit or float microscopy image
-    fills only a sliver of its dtype's range and 65535 would inflate PSNR by tens of dB."""
-    if reference is None or reference.dtype == np.uint8:
-        return None
-    return float(np.ptp(reference)) or 1.0
-
-
 def _describe_scoring(result, data_range: float | None, rgb: bool) -> str:
     if result.reference is None:
         return "no reference: outputs and times only"
-    span = "255 (8-bit)" if data_range is None else f"{data_range:g} (the reference's max − min)"
     luma = ", on luma (Y)" if rgb and result.y_channel else ""
-    return f"PSNR/SSIM with data range {span}, {result.crop_border}-pixel border removed{luma}"
+    return (
+        f"PSNR/SSIM with {describe_range(data_range)}, {result.crop_border}-pixel border "
+        f"removed{luma}"
+    )
 
 
 def _set_items(combo: QComboBox, names: list[str]) -> None:
