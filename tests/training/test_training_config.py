@@ -46,7 +46,7 @@ def test_differences_names_changed_fields():
 @pytest.mark.parametrize(
     ("changes", "error", "match"),
     [
-        ({"scale": 1}, ValueError, "scale must be at least 2"),
+        ({"scale": 0}, ValueError, "scale must be at least 1"),
         ({"scale": 2.5}, TypeError, "scale must be a whole number"),
         ({"steps": 0}, ValueError, "steps must be at least 1"),
         ({"patch_size": 33}, ValueError, "multiple of scale"),

@@ -123,7 +123,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalised values are written once, here
-        scale = _int(self.scale, "scale", minimum=2)
+        scale = _int(self.scale, "scale", minimum=1)  # 1: same-size restoration models
         set_(self, "scale", scale)
         set_(self, "steps", _int(self.steps, "steps", minimum=1))
         patch = DEFAULT_LR_PATCH * scale if self.patch_size is None else self.patch_size

@@ -263,24 +263,97 @@ def train(
     val_images = training_data.prepare(held_out, validation=True, **prepare) if held_out else []
     # SSIM needs 11 pixels after the border crop of `scale` on each side
     training_data.check_sizes(val_images, 11 + 2 * config.scale, "the validation minimum")
+    return fit(
+        given_model if given_model is not None else model_or_name,
+        train_images,
+        val_images,
+        config,
+        normalization=norm,
+        in_channels=channels,
+        hparams=hparams,
+        data_extra={"validation_fraction": config.validation_fraction},
+        paths=paths,
+        resume=resume,
+        device=run_device,
+        progress=progress,
+        log=log,
+        log_every=log_every,
+        cancel=cancel,
+    )
+
+
+def fit(
+    model_or_name: str | torch.nn.Module,
+    train_images: Sequence[training_data.TrainingImage],
+    val_images: Sequence[training_data.TrainingImage],
+    config: TrainConfig,
+    *,
+    normalization: Normalization,
+    in_channels: int = 1,
+    hparams: Mapping[str, Any] | None = None,
+    data_extra: Mapping[str, Any] | None = None,
+    paths: tuple[Path, Path] | None = None,
+    resume: bool = False,
+    device: str | torch.device = "auto",
+    progress: ProgressCallback | None = None,
+    log: LogCallback | None = None,
+    log_every: int | None = None,
+    cancel: CancelToken | None = None,
+) -> torch.nn.Module:
+    """The training loop of :func:`train` on prepared pairs: what every napari-sr method
+    that learns (supervised SR, the self-supervised methods of :mod:`napari_sr.selfsup`)
+    runs.
+
+    Parameters
+    ----------
+    model_or_name : str or torch.nn.Module
+        A registered architecture, built with fresh weights drawn from ``config.seed``, or
+        a model to train further.
+    train_images, val_images : sequence of TrainingImage
+        Pairs of (N, C, Y, X) planes: ``low`` is the model's input, ``high`` its target,
+        ``config.scale`` times larger (the same size for scale-1 restoration models).
+        ``val_images`` may be empty.
+    config : TrainConfig
+        The recipe; its ``degradation`` is not applied here (the pairs are made).
+    normalization : Normalization
+        What the model maps intensities with (recorded with it).
+    in_channels, hparams
+        For a model built from a name.
+    data_extra : dict, optional
+        Added to the data record the model file keeps (e.g. how the pairs were made).
+    paths : (Path, Path), optional
+        Model file and resume state, written every ``config.checkpoint_every`` steps.
+    resume : bool
+        Continue the run saved at ``paths``.
+    device, progress, log, log_every, cancel
+        As for :func:`train`.
+
+    Returns
+    -------
+    torch.nn.Module
+        As :func:`train` returns it.
+    """
+    run_device = resolve_device(device)
     data_record = {
         "training": training_data.describe(train_images),
         "validation": training_data.describe(val_images) if val_images else None,
-        "validation_fraction": config.validation_fraction,
+        **dict(data_extra or {}),
     }
-    data_hash = training_data.fingerprint(train_images + val_images)
+    data_hash = training_data.fingerprint(list(train_images) + list(val_images))
 
     # ---- model and optimiser
     devices = [run_device.index or 0] if run_device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):  # seeded here, the caller's RNG untouched
         torch.manual_seed(config.seed)
-        model = given_model
-        if model is None:
+        if isinstance(model_or_name, str):
             from ..models.registry import create_model
 
             model = create_model(
-                model_or_name, scale=config.scale, in_channels=channels, **dict(hparams or {})
-            )
+                model_or_name, scale=config.scale, in_channels=in_channels,
+                **dict(hparams or {}),
+            )  # fmt: skip
+        else:
+            model = model_or_name
         multiple = int(getattr(model.spec, "size_multiple", 1) or 1)
         if (config.patch_size // config.scale) % multiple:
             raise ValueError(
@@ -289,7 +362,7 @@ def train(
             )
         model.to(run_device)
         model.train()
-        model.normalization = norm  # what inference (and so validation) maps intensities with
+        model.normalization = normalization  # what inference (and validation) maps with
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
         model_record = {
             "architecture": model.spec.name,
@@ -301,13 +374,13 @@ def train(
             model=model,
             optimizer=optimizer,
             config=config,
-            normalization=norm,
+            normalization=normalization,
             device=run_device,
             paths=paths,
             data_record=data_record,
             data_hash=data_hash,
             model_record=model_record,
-            val_images=val_images,
+            val_images=list(val_images),
             log=log,
         )
         if resume:
