@@ -40,6 +40,21 @@ def name(request):
     return request.param
 
 
+def _factor(spec, scale):
+    """Output pixels per input pixel along Y and X: ``scale`` for SR networks (which all
+    upscale, by 2 or more), 1 for same-size restoration networks (whose only scale is 1)."""
+    if spec.framework == "restoration":
+        assert scale == 1 and spec.scales == (1,)
+        return 1
+    assert scale >= 2
+    return scale
+
+
+def _expected(spec, x, scale):
+    f = _factor(spec, scale)
+    return (x.shape[0], x.shape[1], x.shape[2] * f, x.shape[3] * f)
+
+
 def _input(spec, channels, scale, seed=0):
     side = 12 * max(spec.size_multiple, 1)
     generator = torch.Generator().manual_seed(seed)
@@ -53,7 +68,7 @@ def test_shape_dtype_finite_and_gradients(name):
     model = create(name, scale=scale, in_channels=1)
     x = _input(spec, 1, scale).requires_grad_(True)
     y = model(x)
-    assert y.shape == (1, 1, x.shape[2] * scale, x.shape[3] * scale)
+    assert y.shape == _expected(spec, x, scale)
     assert y.dtype == x.dtype and y.device == x.device
     assert torch.isfinite(y).all()
     y.mean().backward()
@@ -69,7 +84,7 @@ def test_rgb_and_every_scale(name, channels):
         model = create(name, scale=scale, in_channels=channels).eval()
         x = _input(spec, channels, scale)
         with torch.no_grad():
-            assert model(x).shape == (1, channels, x.shape[2] * scale, x.shape[3] * scale)
+            assert model(x).shape == _expected(spec, x, scale)
 
 
 def test_state_dict_round_trip(name):
@@ -110,14 +125,16 @@ def test_model_file_round_trip(name, tmp_path):
 
 def test_upscale_keeps_shape_and_dtype(name):
     """A plain ``napari_sr.upscale`` through the model: a uint16 stack of two odd-sized
-    planes comes back with the model's scale and the input dtype."""
+    planes comes back with the model's scale (the same size for restoration networks)
+    and the input dtype."""
     spec = REGISTRY.spec(name)
     scale = spec.scales[0]
     torch.manual_seed(0)
     model = create(name, scale=scale)
     data = np.random.default_rng(0).integers(0, 4000, (2, 13, 11), dtype=np.uint16)
     out = napari_sr.upscale(data, scale, method=model)
-    assert out.shape == (2, 13 * scale, 11 * scale) and out.dtype == np.uint16
+    f = _factor(spec, scale)
+    assert out.shape == (2, 13 * f, 11 * f) and out.dtype == np.uint16
 
 
 def _tiling_case(spec):

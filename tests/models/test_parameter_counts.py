@@ -78,6 +78,28 @@ COUNTS = [
     ("swinir", 2, 3, 11_752_487, _all, "SwinIR network_swinir.py, classical x2"),
     ("swinir", 4, 3, 11_900_199, _all, "SwinIR network_swinir.py, classical x4"),
     ("swinir_light", 2, 3, 910_152, _all, "SwinIR network_swinir.py, lightweight x2"),
+    # CARE, CSBDeep csbdeep/internals/blocks.py unet_block + nets.py custom_unet at the 2D
+    # defaults of csbdeep/models/config.py (depth 2, 5x5 kernels, 32 first filters, two
+    # convolutions per level, residual, biases, no batch norm); a 5x5 conv c_in -> c_out
+    # has 25·c_in·c_out + c_out parameters:
+    #   down_level_0_no_0    1 ->  32:     832
+    #   down_level_0_no_1   32 ->  32:  25,632
+    #   down_level_1_no_0   32 ->  64:  51,264
+    #   down_level_1_no_1   64 ->  64: 102,464
+    #   middle_0            64 -> 128: 204,928   (n_first·2**depth)
+    #   middle_2           128 ->  64: 204,864   (n_first·2**max(0, depth-1))
+    #   up_level_1_no_0 64+64  ->  64: 204,864   (concat [upsampled, skip])
+    #   up_level_1_no_2     64 ->  32:  51,232
+    #   up_level_0_no_0 32+32  ->  32:  51,232
+    #   up_level_0_no_2     32 ->  32:  25,632   (n_first·2**max(0, -1))
+    #   final 1x1           32 ->   1:      33
+    #   total                         922,977
+    ("care_unet", 1, 1, 922_977, _all, "CSBDeep resunet2_2_5_32, layer by layer"),
+    # ZSSR, assafshocher/ZSSR configs.py filter_shape: 3x3 in -> 64, 6 x 64 -> 64, 64 -> in,
+    # biases: 3 channels 1,728+64 + 6·(36,864+64) + 1,728+3 = 225,091;
+    #         1 channel    576+64 + 6·(36,864+64) +   576+1 = 222,785
+    ("zssr_net", 1, 3, 225_091, _all, "ZSSR configs.py, 8 layers of 3x3, 64 filters"),
+    ("zssr_net", 1, 1, 222_785, _all, "ZSSR configs.py, 8 layers of 3x3, 64 filters"),
 ]
 
 

@@ -239,3 +239,32 @@ REGISTRY.add(
         },
     )
 )
+
+# Same-size restoration networks (scale 1): self-supervised SR interpolates to the target
+# grid first and restores the result (CARE's isotropic reconstruction, zero-shot SR).
+REGISTRY.add(
+    ModelSpec(
+        # halo: receptive-field radius of the U-Net, care.unet_halo(2, 5) = 4·10 + 3
+        "care_unet",
+        "care:CAREUNet",
+        "restoration",
+        (1,),
+        size_multiple=4,
+        halo=43,
+        tiling_safe=True,
+        paper="Weigert et al., Nature Methods 15, 1090 (2018), doi:10.1038/s41592-018-0216-7",
+        defaults={"depth": 2, "kernel_size": 5, "n_first": 32},
+    )
+)
+REGISTRY.add(
+    ModelSpec(
+        # halo: eight 3x3 layers reach 8 pixels
+        "zssr_net",
+        "zssrnet:ZSSRNet",
+        "restoration",
+        (1,),
+        halo=8,
+        paper="Shocher, Cohen & Irani, CVPR 2018, arXiv:1712.06087",
+        defaults={"depth": 8, "features": 64},
+    )
+)

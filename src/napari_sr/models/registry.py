@@ -9,15 +9,21 @@ imports only its family's module.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import importlib
 import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
-FRAMEWORKS = ("pre", "post", "progressive", "iterative")
+FRAMEWORKS = ("pre", "post", "progressive", "iterative", "restoration")
 """Where upsampling happens: before the network (on an interpolated input), at its end,
-in stages, or by repeated up/down projection."""
+in stages, or by repeated up/down projection; or nowhere: a same-size restoration network
+(scale 1) that restores an image already interpolated to the target grid."""
+
+HYPERPARAMETER_FIELDS = ("halo", "size_multiple")
+"""Descriptor fields a built model may set as attributes of its own when they depend on its
+hyperparameters (a U-Net's depth sets both); :func:`create_model` puts them in its spec."""
 
 
 class UnknownModelError(ValueError):
@@ -39,19 +45,27 @@ class ModelSpec:
     builder : str
         ``"module:Class"`` inside :mod:`napari_sr.models`; the class takes keyword-only
         hyperparameters including ``scale`` and ``in_channels``.
-    framework : {'pre', 'post', 'progressive', 'iterative'}
-        Upsampling framework (Wang, Chen & Hoi 2020, "Deep learning for image SR: a survey").
+    framework : {'pre', 'post', 'progressive', 'iterative', 'restoration'}
+        Upsampling framework (Wang, Chen & Hoi 2020, "Deep learning for image SR: a survey"),
+        or ``'restoration'``: a same-size network (output as large as its input) that
+        restores an already-interpolated image, for self-supervised SR (isotropic
+        reconstruction, zero-shot SR) that interpolates first; its only scale is 1.
     scales : tuple of int
         Scales the architecture supports.
     paper : str
         Reference with DOI or arXiv id.
     size_multiple : int
-        Input height and width must be multiples of this (the engine pads and crops).
+        Input height and width must be multiples of this (the engine pads and crops). At
+        the paper's defaults; a model whose multiple depends on its hyperparameters has a
+        ``size_multiple`` attribute, which :func:`create_model` puts in its spec.
     tiling_safe : bool
         Output depends on a bounded neighbourhood only, so tiles with a halo reproduce the
         untiled result.
     halo : int
         Context, in input pixels, a tile needs on each side to reproduce the untiled output.
+        At the paper's defaults; a model whose receptive field depends on its
+        hyperparameters has a ``halo`` attribute, which :func:`create_model` puts in its
+        spec.
     half_precision_safe : bool
         Runs in fp16/bf16 without overflow or visible loss.
     defaults : dict
@@ -72,6 +86,11 @@ class ModelSpec:
     def __post_init__(self) -> None:
         if self.framework not in FRAMEWORKS:
             raise ValueError(f"framework must be one of {FRAMEWORKS}, not {self.framework!r}")
+        if self.framework == "restoration" and tuple(self.scales) != (1,):
+            raise ValueError(
+                f"a restoration network keeps the image size: its scales are (1,), not "
+                f"{self.scales}"
+            )
 
 
 class Registry:
@@ -142,9 +161,10 @@ def create_model(name: str, *, scale: int, in_channels: int = 1, **hparams: Any)
     Returns
     -------
     torch.nn.Module
-        With a ``spec`` attribute (its :class:`ModelSpec`), ``scale`` and ``in_channels``
-        attributes, and ``hparams`` (the overrides given here, which
-        :func:`~napari_sr.models.checkpoint.save_model` records).
+        With a ``spec`` attribute (its :class:`ModelSpec`, with the model's own ``halo``
+        and ``size_multiple`` where it has them: they follow its hyperparameters),
+        ``scale`` and ``in_channels`` attributes, and ``hparams`` (the overrides given
+        here, which :func:`~napari_sr.models.checkpoint.save_model` records).
     """
     from . import _catalogue  # noqa: F401
 
@@ -162,7 +182,8 @@ def create_model(name: str, *, scale: int, in_channels: int = 1, **hparams: Any)
             f"{', '.join(p for p in accepted if p not in ('scale', 'in_channels'))}"
         )
     model = cls(scale=scale, in_channels=in_channels, **hparams)
-    model.spec = spec
+    own = {f: int(getattr(model, f)) for f in HYPERPARAMETER_FIELDS if hasattr(model, f)}
+    model.spec = dataclasses.replace(spec, **own) if own else spec
     # what save_model records to rebuild the same architecture (JSON-ready values)
     model.hparams = dict(hparams)
     return model
