@@ -321,3 +321,31 @@ def test_big_endian_input():
 def test_extreme_scale_is_refused_clearly():
     with pytest.raises(ValueError, match="out of range"):
         resize(np.zeros((8, 8)), 1e-9)
+
+
+# ------------------------------------------------------- point samples (z stacks)
+
+
+def test_point_grid_keeps_every_sample():
+    from napari_sr.resample import point_grid
+
+    grid = point_grid(5, 4)
+    assert len(grid) == 17 and grid[0] == 0 and grid[-1] == 4
+    np.testing.assert_array_equal(grid[::4], np.arange(5))
+    assert len(point_grid(64, 4.4)) == 278  # floor(63 * 4.4) + 1
+    assert point_grid(1, 3).tolist() == [0.0]
+
+
+def test_sample_at_is_keys_cubic_on_the_samples():
+    from napari_sr.resample import sample_at
+
+    values = np.arange(6, dtype=np.float64) ** 2
+    # integer positions give the samples; Keys' cubic (a = -0.5) reproduces quadratics
+    # wherever two samples lie on each side (Keys 1981, third-order accuracy)
+    np.testing.assert_allclose(sample_at(values, np.arange(6.0), 0), values)
+    np.testing.assert_allclose(sample_at(values, np.array([1.5, 2.25, 3.5]), 0),
+                               [2.25, 2.25**2, 12.25])  # fmt: skip
+    # edges are replicated: half-way to the first sample from outside stays near it
+    assert sample_at(values, np.array([-1.0]), 0)[0] == pytest.approx(0.0)
+    stack = np.stack([values, 2 * values], axis=1)  # sampled along axis 0 of a 2-D array
+    np.testing.assert_allclose(sample_at(stack, np.array([2.5]), 0), [[6.25, 12.5]])

@@ -29,6 +29,8 @@ _LAZY = {
     "save_model": ".models.checkpoint",
     "load_model": ".models.checkpoint",
     "train": ".training.loop",
+    "isotropic": ".selfsup.isotropic",
+    "train_isotropic": ".selfsup.isotropic",
     "ssim": ".metrics",
     "Cancelled": ".engine.progress",
     "list_samples": ".samples",
@@ -48,6 +50,8 @@ __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
     "save_model",
     "load_model",
     "train",
+    "isotropic",
+    "train_isotropic",
     "list_samples",
     "load_sample",
     "Image",
@@ -70,6 +74,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .models.registry import create_model, list_models
     from .resample import resize
     from .samples import list_samples, load_sample
+    from .selfsup.isotropic import isotropic, train_isotropic
     from .training.loop import train
 
 
