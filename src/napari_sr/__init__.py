@@ -31,6 +31,7 @@ _LAZY = {
     "train": ".training.loop",
     "isotropic": ".selfsup.isotropic",
     "train_isotropic": ".selfsup.isotropic",
+    "zssr": ".selfsup.zssr",
     "ssim": ".metrics",
     "Cancelled": ".engine.progress",
     "list_samples": ".samples",
@@ -52,6 +53,7 @@ __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
     "train",
     "isotropic",
     "train_isotropic",
+    "zssr",
     "list_samples",
     "load_sample",
     "Image",
@@ -75,6 +77,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .resample import resize
     from .samples import list_samples, load_sample
     from .selfsup.isotropic import isotropic, train_isotropic
+    from .selfsup.zssr import zssr
     from .training.loop import train
 
 

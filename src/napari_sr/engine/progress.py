@@ -48,3 +48,29 @@ def report(progress: ProgressCallback | None, done: int, total: int) -> None:
     """Call ``progress(done, total)`` if a callback was given."""
     if progress is not None:
         progress(done, total)
+
+
+class Stages:
+    """One determinate progress over several stages of work (training, then planes…).
+
+    ``part()`` gives the callback for the next stage (its ``done`` counts from where the
+    previous stages ended); ``advance(n)`` closes a stage of ``n`` units.
+
+    Parameters
+    ----------
+    progress : callable or None
+        The caller's ``progress(done, total)``.
+    total : int
+        Units of all stages together.
+    """
+
+    def __init__(self, progress: ProgressCallback | None, total: int) -> None:
+        self.progress, self.total, self.done = progress, max(1, int(total)), 0
+
+    def part(self) -> ProgressCallback:
+        offset = self.done
+        return lambda done, _total: report(self.progress, offset + done, self.total)
+
+    def advance(self, amount: int) -> None:
+        self.done += int(amount)
+        report(self.progress, self.done, self.total)

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from .._intensity import cast, check_dtype, check_finite
-from ..engine.progress import CancelToken, ProgressCallback, raise_if_cancelled, report
+from ..engine.progress import CancelToken, ProgressCallback, Stages, raise_if_cancelled
 from ..geometry import check_scale
 from ..image import Image, to_micrometres
 from ..normalization import default_normalization
@@ -417,7 +417,7 @@ def isotropic(
     n_out = len(point_grid(n_z, factor))
     training_share = 0 if not isinstance(given, str) else int(steps)
     total = n_c * training_share + n_t * n_c * (n_y + n_x)
-    counter = _Counter(progress, total)
+    counter = Stages(progress, total)
     out = np.empty((n_t, n_c, n_out, n_y, n_x), dtype=image.dtype)
     reports = []
     for c in range(n_c):
@@ -461,7 +461,7 @@ def _restore(
     fuse: str,
     device: str,
     tile: int | None,
-    counter: _Counter,
+    counter: Stages,
     cancel: CancelToken | None,
 ) -> np.ndarray:
     """One (Z, Y, X) volume: interpolate z, restore xz and yz planes, fuse; in its dtype."""
@@ -492,21 +492,6 @@ def _restore(
 
 
 # ------------------------------------------------------------------------- helpers
-
-
-class _Counter:
-    """One determinate progress over several stages (training, then planes)."""
-
-    def __init__(self, progress: ProgressCallback | None, total: int) -> None:
-        self.progress, self.total, self.done = progress, max(1, total), 0
-
-    def part(self) -> ProgressCallback:
-        offset = self.done
-        return lambda done, _total: report(self.progress, offset + done, self.total)
-
-    def advance(self, amount: int) -> None:
-        self.done += amount
-        report(self.progress, self.done, self.total)
 
 
 def _image_and_factor(
