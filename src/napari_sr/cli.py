@@ -2,7 +2,8 @@
 
 Bad input never shows a traceback: it prints one line, ``napari-sr: error: ...``, on
 stderr and exits with status 2. Ctrl-C exits with 130 and leaves no output file (``train``
-first saves a checkpoint to resume from).
+first saves a checkpoint to resume from). The self-supervised commands (``isotropic``,
+``zssr``) live in :mod:`napari_sr._cli_selfsup`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import argparse
 import dataclasses
 import json
 import math
+import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import NoReturn, TextIO
 
 from ._version import __version__
@@ -69,6 +73,33 @@ class ProgressBar:
         if self._drawn:
             self.stream.write("\n")
             self.stream.flush()
+
+
+@contextmanager
+def running(args: argparse.Namespace, label: str) -> Iterator[tuple]:
+    """A progress bar (when asked, or on a terminal) and a stop event that the first
+    Ctrl-C sets (the work then raises Cancelled at its next check); a second Ctrl-C
+    interrupts at once."""
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    bar = ProgressBar(sys.stderr, label=label) if show else None
+    stop = threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+
+        def on_interrupt(signum, frame):
+            if stop.is_set():
+                raise KeyboardInterrupt
+            stop.set()
+            print("\nnapari-sr: stopping...", file=sys.stderr, flush=True)
+
+        previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield bar, stop
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        if bar is not None:
+            bar.close()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -344,6 +375,10 @@ def _add_train_parser(commands) -> None:
     )
     tr.set_defaults(run=_run_train)
 
+    from ._cli_selfsup import add_parsers
+
+    add_parsers(commands)  # isotropic, zssr
+
 
 def _run_upscale(args: argparse.Namespace) -> int:
     from .engine.methods import resolve_method
@@ -553,9 +588,6 @@ def _run_samples(args: argparse.Namespace) -> int:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    import signal
-    import threading
-
     from .engine.progress import Cancelled
     from .training.log import format_record
 
@@ -590,57 +622,35 @@ def _run_train(args: argparse.Namespace) -> int:
 
         model = load_model(model)
 
-    show = sys.stderr.isatty() if args.progress is None else args.progress
-    bar = ProgressBar(sys.stderr, label="steps") if show else None
-
-    def log(record: dict) -> None:
-        line = format_record(record)
-        if bar is not None and bar._drawn:
-            line = "\r" + line.ljust(bar.width + 30)  # over the bar, which is redrawn next
-        print(line, file=sys.stderr, flush=True)
-
-    # Ctrl-C asks the loop to stop at the next step, so that it saves a checkpoint first;
-    # a second Ctrl-C interrupts at once
-    stop = threading.Event()
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-
-        def on_interrupt(signum, frame):
-            if stop.is_set():
-                raise KeyboardInterrupt
-            stop.set()
-            print("\nnapari-sr: stopping after this step...", file=sys.stderr, flush=True)
-
-        previous = signal.signal(signal.SIGINT, on_interrupt)
     from .training.loop import train
 
     try:
-        result = train(
-            model,
-            args.images,
-            scale=args.scale,
-            steps=args.steps,
-            validation=args.validation,
-            checkpoint=args.out,
-            resume=args.resume,
-            overwrite=args.overwrite,
-            device=args.device,
-            progress=bar,
-            log=log,
-            cancel=stop,
-            **options,
-        )
-    except Cancelled as exc:
-        if bar is not None:
-            bar.close()
-            bar = None
+        with running(args, "steps") as (bar, stop):
+
+            def log(record: dict) -> None:
+                line = format_record(record)
+                if bar is not None and bar._drawn:
+                    line = "\r" + line.ljust(bar.width + 30)  # over the bar, redrawn next
+                print(line, file=sys.stderr, flush=True)
+
+            result = train(
+                model,
+                args.images,
+                scale=args.scale,
+                steps=args.steps,
+                validation=args.validation,
+                checkpoint=args.out,
+                resume=args.resume,
+                overwrite=args.overwrite,
+                device=args.device,
+                progress=bar,
+                log=log,
+                cancel=stop,
+                **options,
+            )
+    except Cancelled as exc:  # the checkpoint was saved: say where, exit 130
         print(f"napari-sr: {_one_line(exc)}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-        if bar is not None:
-            bar.close()
     report = result.training_report
     summary = (
         f"wrote {args.out}: {result.spec.name} x{result.scale}, {report['steps_done']} steps "

@@ -40,7 +40,20 @@ FATHER_SCALES = 6
 """How many HR fathers per base image (downscaling factors from 1 to SMALLEST_FATHER)."""
 BACK_PROJECTION_ITERATIONS = 10
 
-__all__ = ["stage_factors", "zssr"]
+__all__ = ["gaussian_kernel", "stage_factors", "zssr"]
+
+
+def gaussian_kernel(sigma: float) -> np.ndarray:
+    """A normalised 2D Gaussian blur kernel of ``sigma`` pixels, radius ``ceil(4 sigma)``
+    (odd sides), for ``zssr(kernel=...)``."""
+    sigma = float(sigma)
+    if not np.isfinite(sigma) or sigma <= 0:
+        raise ValueError(f"the blur sigma must be a positive number of pixels, not {sigma}")
+    radius = max(1, math.ceil(4 * sigma))
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    g = np.exp(-0.5 * (x / sigma) ** 2)
+    kernel = np.outer(g, g)
+    return kernel / kernel.sum()
 
 
 def stage_factors(scale: float, gradual: bool = True) -> list[float]:

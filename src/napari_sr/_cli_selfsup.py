@@ -1,0 +1,212 @@
+"""The self-supervised commands of ``napari-sr``: ``isotropic`` and ``zssr``.
+
+Both train a network on the input itself, so they run for minutes: a progress bar is drawn
+on stderr, the first Ctrl-C stops at the next step (nothing is written), and the output is
+written atomically at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .cli import running
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+    """Add the ``isotropic`` and ``zssr`` subcommands."""
+    iso = commands.add_parser(
+        "isotropic",
+        help="restore z of an anisotropic stack, trained on its own lateral planes",
+        description="Isotropic reconstruction (CARE; Weigert et al. 2018): a network learns "
+        "from the lateral planes of IN how z was blurred and sampled, then restores the xz "
+        "and yz planes of IN interpolated to the lateral sampling. OUT (OME-TIFF) has "
+        "isotropic voxels; plane k of IN is plane k x FACTOR of OUT.",
+    )
+    iso.add_argument("input", metavar="IN", help="a stack with z, e.g. ZYX, CZYX, TZYX")
+    iso.add_argument("output", metavar="OUT", help="output file, .ome.tif")
+    iso.add_argument(
+        "--factor",
+        type=float,
+        default=None,
+        help="z step / lateral pixel size (default: from the file's pixel sizes)",
+    )
+    iso.add_argument(
+        "--psf",
+        type=float,
+        default=None,
+        metavar="SIGMA",
+        help="Gaussian sigma of the extra axial blur, lateral pixels (default: FWHM = factor)",
+    )
+    iso.add_argument("--steps", type=int, default=None, help="training steps (default 1000)")
+    iso.add_argument(
+        "--model",
+        default="care_unet",
+        help="architecture to train (care_unet, zssr_net), or a model file from "
+        "--save-model to reuse on a stack of the same microscope",
+    )
+    iso.add_argument(
+        "--save-model",
+        default=None,
+        metavar="FILE",
+        help="also write the trained model (.safetensors; single-channel stacks)",
+    )
+    iso.add_argument("--fuse", choices=["mean", "geometric"], default="mean", help="xz/yz fusion")
+    _add_training_options(iso)
+    iso.set_defaults(run=run_isotropic)
+
+    zs = commands.add_parser(
+        "zssr",
+        help="zero-shot SR: upscale an image with a network trained on it alone",
+        description="ZSSR (Shocher et al. 2018): the image and its downscaled copies teach "
+        "a network how it would look SCALE times finer; factors above 2 go in x2 steps. "
+        "Give the blur that made IN (--blur, --kernel) when it is not MATLAB bicubic.",
+    )
+    zs.add_argument("input", metavar="IN", help="2D image (gray or RGB) or a stack of planes")
+    zs.add_argument("output", metavar="OUT", help="output file, .ome.tif")
+    zs.add_argument("--scale", "-s", type=float, required=True, help="SR factor, > 1")
+    zs.add_argument(
+        "--kernel",
+        default="bicubic",
+        help="downscaling kernel: an interpolation name (default bicubic), or a 2D blur "
+        "kernel file (.npy, .tif; odd sides, fine pixels) followed by decimation",
+    )
+    zs.add_argument(
+        "--blur",
+        type=float,
+        default=None,
+        metavar="SIGMA",
+        help="instead of --kernel: a Gaussian blur of SIGMA fine pixels, then decimation",
+    )
+    zs.add_argument("--steps", type=int, default=None, help="training steps per x2 stage")
+    zs.add_argument(
+        "--no-gradual", dest="gradual", action="store_false", help="one stage, no x2 steps"
+    )
+    zs.add_argument(
+        "--no-self-ensemble", dest="self_ensemble", action="store_false",
+        help="skip the 8 flips and rotations (8x faster prediction)",
+    )  # fmt: skip
+    zs.add_argument(
+        "--no-back-projection", dest="back_projection", action="store_false",
+        help="skip making the result consistent with IN",
+    )  # fmt: skip
+    _add_training_options(zs)
+    zs.set_defaults(run=run_zssr)
+
+
+def _add_training_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--patch-size", type=int, default=None, help="training patch side")
+    parser.add_argument("--batch-size", type=int, default=None, help="patches per step")
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    parser.add_argument(
+        "--hparams", default=None, metavar="KEY=VALUE,...",
+        help="architecture hyperparameters, e.g. n_first=32,kernel_size=5",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
+    parser.add_argument("--tile", type=int, default=None, help="tile edge for prediction")
+    parser.add_argument("--axes", default=None, help="axes of IN (default: from the file)")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    parser.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        help="draw a progress bar on stderr (default: when stderr is a terminal)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--compression", choices=["zlib", "none"], default="none",
+        help="lossless compression of OUT (default: none)",
+    )  # fmt: skip
+
+
+def _training_options(args: argparse.Namespace) -> dict:
+    from .cli import _hparams
+
+    options = {
+        "steps": args.steps,
+        "patch_size": args.patch_size,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "seed": args.seed,
+        "hparams": _hparams(args.hparams) if args.hparams is not None else None,
+    }
+    return {k: v for k, v in options.items() if v is not None}  # the API owns the defaults
+
+
+def run_isotropic(args: argparse.Namespace) -> int:
+    from ._atomic import check_target
+    from .io import check_output_path, read, write
+    from .selfsup.isotropic import isotropic, train_isotropic
+
+    check_output_path(args.output, overwrite=args.overwrite)
+    if args.save_model:
+        check_target(args.save_model, overwrite=args.overwrite)
+    image = read(args.input, axes=args.axes)
+    options = _training_options(args)
+    common = {"psf": args.psf, "device": args.device}
+    with running(args, "steps and planes") as (bar, stop):
+        model = args.model
+        if args.save_model:
+            from .engine.progress import Stages
+            from .models.checkpoint import save_model
+
+            channels = image.shape[image.axes.index("C")] if "C" in image.axes else 1
+            if channels > 1:
+                raise ValueError(
+                    f"--save-model saves one network, but {args.input} has {channels} "
+                    "channels (one network each); pick a channel first"
+                )
+            steps = options.get("steps", 1000)
+            stages = Stages(bar, steps + sum(image.shape[image.axes.index(a)] for a in "YX"))
+            model = train_isotropic(
+                image, args.factor, model=args.model, progress=stages.part(), cancel=stop,
+                **common, **options,
+            )  # fmt: skip
+            stages.advance(steps)
+            save_model(model, args.save_model, overwrite=args.overwrite)
+            bar = stages.part()
+        result = isotropic(
+            image, args.factor, model=model, fuse=args.fuse, tile=args.tile, progress=bar,
+            cancel=stop, **common, **({} if args.save_model else options),
+        )  # fmt: skip
+    return _write(args, result, write)
+
+
+def run_zssr(args: argparse.Namespace) -> int:
+    from .io import check_output_path, read, write
+    from .selfsup.zssr import gaussian_kernel, zssr
+
+    check_output_path(args.output, overwrite=args.overwrite)
+    kernel = args.kernel
+    if args.blur is not None:
+        if args.kernel != "bicubic":
+            raise ValueError("give --blur or --kernel, not both")
+        kernel = gaussian_kernel(args.blur)
+    elif kernel.lower().endswith((".npy", ".tif", ".tiff")):
+        kernel = _read_kernel(kernel)
+    image = read(args.input, axes=args.axes)
+    options = _training_options(args)
+    with running(args, "steps and planes") as (bar, stop):
+        result = zssr(
+            image, args.scale, kernel=kernel, gradual=args.gradual,
+            self_ensemble=args.self_ensemble, back_projection=args.back_projection,
+            device=args.device, tile=args.tile, progress=bar, cancel=stop, **options,
+        )  # fmt: skip
+    return _write(args, result, write)
+
+
+def _read_kernel(path: str):
+    import numpy as np
+
+    if path.lower().endswith(".npy"):
+        return np.load(path, allow_pickle=False)
+    from .io import read
+
+    return read(path).data
+
+
+def _write(args: argparse.Namespace, result, write) -> int:
+    compression = None if args.compression == "none" else args.compression
+    path = write(args.output, result, overwrite=args.overwrite, compression=compression)
+    print(
+        f"wrote {path}: shape {result.shape}, {result.dtype}, axes {result.axes}, "
+        f"pixel size {result.describe_pixel_size()}"
+    )
+    return 0

@@ -1,0 +1,81 @@
+"""The self-supervised commands: napari-sr isotropic and napari-sr zssr."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from napari_sr import Image, io
+from test_cli import assert_one_line_error, run
+
+TRAIN = ["--steps", "3", "--batch-size", "2", "--device", "cpu"]
+
+
+@pytest.fixture
+def stack(tmp_path):
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 1000, (5, 20, 20), dtype=np.uint16)
+    image = Image(data, "ZYX", pixel_size={"Z": 0.6, "Y": 0.2, "X": 0.2})
+    return io.write(tmp_path / "stack.ome.tif", image)
+
+
+def test_isotropic_writes_isotropic_voxels_and_the_model(capsys, tmp_path, stack):
+    out, model = tmp_path / "iso.ome.tif", tmp_path / "iso.safetensors"
+    code, printed, err = run(
+        capsys, "isotropic", str(stack), str(out), *TRAIN, "--patch-size", "12",
+        "--hparams", "n_first=4,depth=1", "--save-model", str(model),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "shape (13, 20, 20)" in printed and "Z 0.2 µm, Y 0.2 µm, X 0.2 µm" in printed
+    result = io.read(out)
+    assert result.shape == (13, 20, 20) and result.pixel_size["Z"] == pytest.approx(0.2)
+    assert result.metadata["provenance"]["method"] == "isotropic"
+    # the saved model restores another stack of the same microscope, without training
+    again = tmp_path / "again.ome.tif"
+    code, _, err = run(capsys, "isotropic", str(stack), str(again), "--model", str(model),
+                       "--device", "cpu")  # fmt: skip
+    assert code == 0, err
+    np.testing.assert_array_equal(io.read(again).data, result.data)
+    # nothing is overwritten unless asked
+    code, _, err = run(capsys, "isotropic", str(stack), str(out), "--model", str(model))
+    assert_one_line_error(code, err, "exists")
+
+
+def test_isotropic_needs_the_anisotropy(capsys, tmp_path):
+    path = io.write(tmp_path / "plain.tif", np.zeros((4, 16, 16), np.uint8))
+    code, _, err = run(capsys, "isotropic", str(path), str(tmp_path / "o.ome.tif"), *TRAIN)
+    assert_one_line_error(code, err, "factor")
+
+
+def test_zssr_with_a_gaussian_blur(capsys, tmp_path):
+    image = np.random.default_rng(1).integers(0, 255, (20, 22), dtype=np.uint8)
+    source = io.write(tmp_path / "small.tif", image)
+    out = tmp_path / "x2.ome.tif"
+    code, printed, err = run(
+        capsys, "zssr", str(source), str(out), "-s", "2", *TRAIN, "--patch-size", "16",
+        "--hparams", "depth=3,features=8", "--blur", "1.0",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "shape (40, 44)" in printed
+    assert io.read(out).metadata["provenance"]["method"] == "zssr"
+
+
+def test_zssr_kernel_from_a_file_and_conflicting_options(capsys, tmp_path):
+    from napari_sr.selfsup.zssr import gaussian_kernel
+
+    image = np.random.default_rng(2).integers(0, 255, (20, 20), dtype=np.uint8)
+    source = io.write(tmp_path / "small.tif", image)
+    np.save(tmp_path / "k.npy", gaussian_kernel(0.8))
+    code, _, err = run(
+        capsys, "zssr", str(source), str(tmp_path / "a.ome.tif"), "-s", "2", *TRAIN,
+        "--patch-size", "16", "--hparams", "depth=3,features=8",
+        "--kernel", str(tmp_path / "k.npy"),
+    )  # fmt: skip
+    assert code == 0, err
+    code, _, err = run(
+        capsys, "zssr", str(source), str(tmp_path / "b.ome.tif"), "-s", "2",
+        "--kernel", str(tmp_path / "k.npy"), "--blur", "1",
+    )  # fmt: skip
+    assert_one_line_error(code, err, "give --blur or --kernel, not both")
