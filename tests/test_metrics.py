@@ -176,3 +176,54 @@ def test_ssim_int16_range_as_skimage(rng):
             ref, test, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
         )
     )
+
+
+# ---------------------------------------------------------------------------- masks
+
+
+def test_masked_psnr_is_the_psnr_of_the_selected_pixels(rng):
+    a = rng.random((20, 30))
+    b = a + rng.normal(0, 0.1, a.shape)
+    inside = np.zeros(a.shape, bool)
+    inside[5:15, 5:25] = True
+    expected = 10 * np.log10(1 / np.mean((a[inside] - b[inside]) ** 2))
+    assert psnr(a, b, data_range=1, mask=inside) == pytest.approx(expected)
+    # cropped with the images: the crop leaves rows 2..17, columns 2..27
+    assert psnr(a, b, data_range=1, mask=inside, crop_border=2) == pytest.approx(expected)
+
+
+def test_masked_ssim_averages_the_windows_centred_inside(rng):
+    a = rng.random((40, 40))
+    b = a + rng.normal(0, 0.2, a.shape)
+    everywhere = np.ones(a.shape, bool)
+    assert ssim(a, b, data_range=1, mask=everywhere) == pytest.approx(ssim(a, b, data_range=1))
+    left = np.zeros(a.shape, bool)
+    left[:, :20] = True
+    b_left_perfect = b.copy()
+    b_left_perfect[:, :14] = a[:, :14]  # windows centred at x <= 8 see only exact pixels
+    centred = np.zeros(a.shape, bool)
+    centred[:, :9] = True
+    assert ssim(a, b_left_perfect, data_range=1, mask=centred) == pytest.approx(1.0)
+    assert ssim(a, b_left_perfect, data_range=1, mask=left) < 1.0
+
+
+@pytest.mark.parametrize(
+    ("mask", "error", "match"),
+    [
+        (np.ones((5, 5), bool), ValueError, "mask has shape"),
+        (np.ones((20, 20), np.uint8), TypeError, "boolean"),
+        (np.zeros((20, 20), bool), ValueError, "selects no pixel"),
+    ],
+)
+def test_bad_masks(mask, error, match):
+    a = np.zeros((20, 20))
+    with pytest.raises(error, match=match):
+        psnr(a, a + 0.1, data_range=1, mask=mask)
+
+
+def test_ssim_mask_needs_window_centres():
+    a = np.zeros((20, 20))
+    edge = np.zeros((20, 20), bool)
+    edge[:3] = True
+    with pytest.raises(ValueError, match="enlarge the mask"):
+        ssim(a, a + 0.1, data_range=1, mask=edge)

@@ -34,6 +34,7 @@ def psnr(
     crop_border: int = 0,
     y_channel: bool = False,
     axes: str | None = None,
+    mask: np.ndarray | None = None,
 ) -> float:
     """Peak signal-to-noise ratio in dB: ``10 log10(L² / MSE)``.
 
@@ -49,6 +50,10 @@ def psnr(
         Compare the BT.601 luma of RGB images (3-channel last axis); others unchanged.
     axes : str, optional
         Axes of the arrays (default guessed from the shape).
+    mask : numpy.ndarray of bool, optional
+        Score only where it is True (e.g. the foreground of a microscopy volume, whose
+        dark background would inflate the score): the images' shape, without the RGB
+        axis when ``y_channel``; cropped with them.
 
     Returns
     -------
@@ -61,8 +66,13 @@ def psnr(
     >>> round(psnr(np.zeros((4, 4), np.uint8), np.full((4, 4), 5, np.uint8)), 4)
     34.1514
     """
-    ref, out, value_range, _ = _prepare(reference, test, data_range, crop_border, y_channel, axes)
-    mse = float(np.mean((ref - out) ** 2))
+    ref, out, value_range, axes = _prepare(
+        reference, test, data_range, crop_border, y_channel, axes
+    )
+    squared = (ref - out) ** 2
+    if mask is not None:
+        squared = squared[_crop_mask(mask, ref.shape, axes, crop_border, y_channel)]
+    mse = float(np.mean(squared))
     if mse == 0:
         return float("inf")
     return float(10 * np.log10(value_range**2 / mse))
@@ -76,12 +86,14 @@ def ssim(
     crop_border: int = 0,
     y_channel: bool = False,
     axes: str | None = None,
+    mask: np.ndarray | None = None,
 ) -> float:
     """Structural similarity (Wang et al. 2004), in 2D or 3D.
 
     The window is Gaussian (σ = 1.5, 11 samples) along every spatial axis: 11×11 for
     planes, 11×11×11 for ``ZYX`` volumes. Channels (RGB without ``y_channel``) and time
-    points are scored separately and averaged. Arguments as :func:`psnr`.
+    points are scored separately and averaged. Arguments as :func:`psnr`; with ``mask``,
+    the mean is over the windows centred inside it.
 
     References
     ----------
@@ -122,7 +134,20 @@ def ssim(
     sxy = filt(ref * out) - mu_x * mu_y
     num = (2 * mu_x * mu_y + c1) * (2 * sxy + c2)
     den = (mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2)
-    return float(np.mean(num / den))
+    values = num / den
+    if mask is not None:
+        inside = _crop_mask(mask, ref.shape, axes, crop_border, y_channel)
+        valid = tuple(
+            slice(radius, n - radius) if i in spatial else slice(None)
+            for i, n in enumerate(inside.shape)
+        )
+        if not inside[valid].any():
+            raise ValueError(
+                f"the mask has no pixel {radius} or more pixels from the border, where SSIM "
+                "windows are centred; enlarge the mask"
+            )
+        values = values[inside[valid]]
+    return float(np.mean(values))
 
 
 def nrmse(reference: np.ndarray, test: np.ndarray, *, normalization: str = "euclidean") -> float:
@@ -282,6 +307,29 @@ def _prepare(reference, test, data_range, crop_border, y_channel, axes, full_int
         if ref.size == 0:
             raise ValueError(f"crop_border={crop_border} leaves nothing of the images")
     return ref, out, value_range, axes
+
+
+def _crop_mask(mask, shape, axes: str, crop_border: int, y_channel: bool) -> np.ndarray:
+    """``mask`` cropped as :func:`_prepare` cropped the images (to ``shape``), checked."""
+    inside = np.asarray(mask)
+    if inside.dtype != bool:
+        raise TypeError(f"mask must be a boolean array, not {inside.dtype}")
+    crop = int(crop_border)
+    if crop:
+        index = tuple(
+            slice(crop, n - crop) if a in "YX" else slice(None)
+            for a, n in zip(axes, inside.shape, strict=False)
+        )
+        inside = inside[index]
+    if inside.shape != tuple(shape):
+        rgb = " (without the RGB axis, scored on luma)" if y_channel else ""
+        raise ValueError(
+            f"mask has shape {np.shape(mask)}, but the images have {shape} after cropping"
+            f"{rgb}; give a boolean mask of the images' shape"
+        )
+    if not inside.any():
+        raise ValueError("the mask selects no pixel (after cropping); nothing to score")
+    return inside
 
 
 def _data_range(
