@@ -10,7 +10,7 @@ from typing import Any
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QObject, Signal
-from qtpy.QtWidgets import QProgressBar, QPushButton, QWidget
+from qtpy.QtWidgets import QComboBox, QProgressBar, QPushButton, QWidget
 
 from ..engine.progress import Cancelled
 
@@ -100,3 +100,26 @@ class TaskWidget(QWidget):
         self.cancel_event = threading.Event()  # unset, for the next run
         self.run_button.setEnabled(True)
         self.run_button.setText(self.run_text)
+
+
+def image_layer_names(viewer: Any, accept: Callable[[Any], bool] | None = None) -> list[str]:
+    """Names of the viewer's image layers (those ``accept`` takes, if given)."""
+    import napari
+
+    return [
+        layer.name
+        for layer in viewer.layers
+        if isinstance(layer, napari.layers.Image) and (accept is None or accept(layer))
+    ]
+
+
+def set_choices(combo: QComboBox, names: list[str]) -> None:
+    """Replace a combo box's items without emitting a change for the rebuild itself,
+    keeping the current choice when it is still there."""
+    current = combo.currentText()
+    combo.blockSignals(True)
+    combo.clear()
+    combo.addItems(names)
+    if current in names:
+        combo.setCurrentText(current)
+    combo.blockSignals(False)

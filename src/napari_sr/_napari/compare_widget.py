@@ -36,7 +36,7 @@ from qtpy.QtWidgets import (
 from ..evaluation import describe_range, scoring_range
 from ..resample import INTERPOLATION_METHODS
 from . import session
-from ._task import TaskWidget
+from ._task import TaskWidget, image_layer_names, set_choices
 from .layers import META_KEY, image_to_layers, layer_image
 from .model_files import ask_for_model_file
 
@@ -154,14 +154,11 @@ class CompareWidget(TaskWidget):
         self.methods.addItem(item)
 
     def _refresh_layers(self, *_: Any) -> None:
-        names = [
-            layer.name
-            for layer in self.viewer.layers
-            if isinstance(layer, napari.layers.Image)
-            and not layer.metadata.get("napari_sr_compare")
-        ]
-        _set_items(self.low_res, names)
-        _set_items(self.reference, [NO_REFERENCE, *names] if self.low_res_mode else names)
+        names = image_layer_names(
+            self.viewer, lambda layer: not layer.metadata.get("napari_sr_compare")
+        )
+        set_choices(self.low_res, names)
+        set_choices(self.reference, [NO_REFERENCE, *names] if self.low_res_mode else names)
         self.low_res.setEnabled(self.low_res_mode)
 
     # ---------------------------------------------------------------- work
@@ -277,15 +274,6 @@ def _describe_scoring(result, data_range: float | None, rgb: bool) -> str:
         f"PSNR/SSIM with {describe_range(data_range)}, {result.crop_border}-pixel border "
         f"removed{luma}"
     )
-
-
-def _set_items(combo: QComboBox, names: list[str]) -> None:
-    """Replace a combo box's items, keeping the current choice when it is still there."""
-    current = combo.currentText()
-    combo.clear()
-    combo.addItems(names)
-    if current in names:
-        combo.setCurrentText(current)
 
 
 def _placement(source, image, result, low_res_mode: bool) -> dict[str, Any]:

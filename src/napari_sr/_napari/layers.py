@@ -151,3 +151,23 @@ def _guess_layer_axes(shape: tuple[int, ...], rgb: bool) -> str:
         return resolve_axes(None, shape)
     # a napari layer without a record: the last two axes are the image plane
     return {2: "YX", 3: "ZYX", 4: "TZYX", 5: "TZCYX"}.get(len(shape)) or resolve_axes(None, shape)
+
+
+def add_result_layer(viewer: Any, source: Any, result: Image, name: str, seconds: float):
+    """Add the Image ``result``, computed from the layer ``source``, as a new layer that
+    overlays it: geometry from the Image (``scale``/``translate`` in µm), the source's
+    colormap, contrast and blending, and the provenance with ``seconds`` in ``metadata``.
+
+    Returns the new layer.
+    """
+    (data, kwargs, _), *rest = image_to_layers(result, name)
+    if rest:  # the input was one layer, so the output is one layer too
+        raise AssertionError("one layer in, one layer out")
+    record = kwargs["metadata"][META_KEY]
+    record["provenance"] = {**record.get("provenance", {}), "seconds": round(seconds, 3)}
+    kwargs["name"] = name
+    if not kwargs["rgb"]:
+        kwargs["colormap"] = source.colormap.name
+        kwargs["contrast_limits"] = list(source.contrast_limits)
+    kwargs["blending"] = source.blending
+    return viewer.add_image(data, **kwargs)

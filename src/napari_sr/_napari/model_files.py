@@ -32,14 +32,13 @@ def ask_for_model_file(parent: QWidget) -> tuple[str, Any] | None:
 
 def _open(parent: QWidget, path: str) -> Any:
     from ..models.checkpoint import describes_itself, load_model
-    from ..models.registry import list_models
 
     if describes_itself(path):
         return path
     name = Path(path).name
     architecture, ok = QInputDialog.getItem(
         parent, "Bare weights", f"{name} does not say what it holds. Architecture:",
-        list_models(), 0, False,
+        sr_models(), 0, False,
     )  # fmt: skip
     if not ok:
         return None
@@ -49,3 +48,12 @@ def _open(parent: QWidget, path: str) -> Any:
     if not ok:
         return None
     return load_model(path, architecture=architecture, scale=scale)
+
+
+def sr_models() -> list[str]:
+    """Registered upsampling architectures (scale >= 2): those the Train widget trains and
+    bare weights are loaded as; the same-size restoration networks serve the
+    self-supervised widgets."""
+    from ..models.registry import REGISTRY, list_models
+
+    return [n for n in list_models() if REGISTRY.spec(n).framework != "restoration"]

@@ -36,6 +36,7 @@ from qtpy.QtWidgets import (
 from . import session
 from ._task import TaskWidget
 from .layers import layer_image
+from .model_files import sr_models
 
 LOSSES = ("l1", "mse", "charbonnier", "l1=1,ssim=0.2", "l1=1,texture=0.1")
 
@@ -112,8 +113,6 @@ class TrainWidget(TaskWidget):
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__()
-        from ..models.registry import list_models
-
         self.viewer = viewer
         self.model = None
         self._folder = tempfile.TemporaryDirectory(prefix="napari-sr-train-")
@@ -131,7 +130,7 @@ class TrainWidget(TaskWidget):
         folder_row.addWidget(self.folder)
         folder_row.addWidget(browse)
         self.architecture = QComboBox()
-        self.architecture.addItems(list_models())
+        self.architecture.addItems(sr_models())  # upsampling networks (scale >= 2)
         self.architecture.setCurrentText("fsrcnn")
         self.scale = QSpinBox(minimum=2, maximum=8, value=2)
         self.blur = QDoubleSpinBox(minimum=0.0, maximum=10.0, value=0.0, singleStep=0.1)

@@ -25,8 +25,8 @@ from qtpy.QtWidgets import (
 
 from ..resample import INTERPOLATION_METHODS
 from . import session
-from ._task import TaskWidget
-from .layers import META_KEY, image_to_layers, layer_image
+from ._task import TaskWidget, image_layer_names, set_choices
+from .layers import add_result_layer, layer_image
 from .model_files import ask_for_model_file
 
 LOAD_MODEL = "Load model file…"
@@ -106,16 +106,7 @@ class UpscaleWidget(TaskWidget):
             session.add_model(self.viewer, *chosen)
 
     def _refresh_layers(self, *_: Any) -> None:
-        current = self.layer.currentText()
-        names = [
-            layer.name for layer in self.viewer.layers if isinstance(layer, napari.layers.Image)
-        ]
-        self.layer.blockSignals(True)
-        self.layer.clear()
-        self.layer.addItems(names)
-        self.layer.blockSignals(False)
-        if current in names:
-            self.layer.setCurrentText(current)
+        set_choices(self.layer, image_layer_names(self.viewer))
         self._fill_axes(self.layer.currentText())
 
     def _fill_axes(self, name: str) -> None:
@@ -170,18 +161,7 @@ class UpscaleWidget(TaskWidget):
 
     def _add_result(self, source, result, scale: float, label: str, started: float) -> None:
         name = f"{source.name} ×{scale:g} {label}"
-        (data, kwargs, _), *rest = image_to_layers(result, name)
-        if rest:  # the input was one layer, so the output is one layer too
-            raise AssertionError("one layer in, one layer out")
-        record = kwargs["metadata"][META_KEY]
-        record["provenance"] = {**record.get("provenance", {}),
-                                "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
-        kwargs["name"] = name
-        if not kwargs["rgb"]:
-            kwargs["colormap"] = source.colormap.name
-            kwargs["contrast_limits"] = list(source.contrast_limits)
-        kwargs["blending"] = source.blending
-        self.viewer.add_image(data, **kwargs)
+        add_result_layer(self.viewer, source, result, name, time.perf_counter() - started)
 
 
 def _devices() -> list[str]:

@@ -83,7 +83,7 @@ def zssr(
     back_projection: bool = True,
     axes: str | None = None,
     patch_size: int | None = None,
-    batch_size: int = 8,
+    batch_size: int = 4,
     lr: float = 1e-3,
     loss: str | Mapping[str, float] = "l1",
     hparams: Mapping[str, Any] | None = None,
@@ -120,8 +120,9 @@ def zssr(
     axes : str, optional
         Axes of ``image``; default from the Image, else guessed.
     patch_size, batch_size, lr, loss, seed
-        Training options (:func:`napari_sr.train`); ``patch_size`` defaults to 64 or the
-        smallest father's side.
+        Training options (:func:`napari_sr.train`); ``patch_size`` defaults to 48 or the
+        smallest father's side (4 patches of 48² per step: about the 128² crop per step
+        of the paper).
     hparams : dict, optional
         Hyperparameters of the ``zssr_net`` architecture (``depth``, ``features``).
     device, tile : optional
@@ -235,7 +236,7 @@ def _train_stage(model, fathers, ratio, blur_kernel, kernel, dtype, norm, *, ste
             "downscaled copies) need at least 16 pixels per side after cropping"
         )
     smallest = min(min(im.high.shape[-2:]) for im in images)
-    patch = int(patch_size) if patch_size is not None else min(64, smallest)
+    patch = int(patch_size) if patch_size is not None else min(48, smallest)
     images = [im for im in images if min(im.high.shape[-2:]) >= patch]
     training_data.check_sizes(images, patch, "patch_size")
     config = TrainConfig(
