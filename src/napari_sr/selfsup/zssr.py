@@ -11,7 +11,8 @@ image itself teaches how it would look finer:
    father's size; a same-size network (:class:`~napari_sr.models.zssrnet.ZSSRNet`, 8
    layers, residual) learns son → father through :func:`napari_sr.training.loop.fit`.
 3. **Gradual SR**: a factor above 2 is reached in steps (×2, ×4, …, then the rest); each
-   step's output joins the fathers of the next, and the network carries over.
+   step's output joins the fathers of the next, and the network carries over. A given blur
+   kernel describes the whole factor, so it is used in one step.
 4. **Prediction**: bicubic upscaling, then the network (with the geometric self-ensemble
    of :func:`napari_sr.upscale`), then back-projection (Irani & Peleg 1991), which makes
    the result consistent with the input under the kernel.
@@ -38,7 +39,11 @@ SMALLEST_FATHER = 0.5
 """The smallest downscaled copy of the image used as an HR father (fraction of its size)."""
 FATHER_SCALES = 6
 """How many HR fathers per base image (downscaling factors from 1 to SMALLEST_FATHER)."""
-BACK_PROJECTION_ITERATIONS = 10
+BACK_PROJECTION_ITERATIONS = 2
+"""Back-projection iterations (the paper's code runs 10). Measured on the blurred samples
+of ``benchmarks/zssr.py`` at x2, 2 iterations are within 0.6 dB of the best count on every
+image, while 10 amplify the LR images' quantisation noise (-2 dB against 2 on a smooth
+image): each iteration sharpens towards the noisy input."""
 
 __all__ = ["gaussian_kernel", "stage_factors", "zssr"]
 
@@ -111,7 +116,8 @@ def zssr(
     steps : int
         Training steps per gradual step.
     gradual : bool
-        Reach factors above 2 in ×2 steps (the paper's gradual SR).
+        Reach factors above 2 in ×2 steps (the paper's gradual SR); with a kernel array,
+        which describes the whole factor, there is one stage.
     self_ensemble : bool
         Average the network over the 8 rotations and flips of the input.
     back_projection : bool
@@ -151,7 +157,8 @@ def zssr(
         raise ValueError(f"zssr needs a scale above 1 (the SR factor), not {scale:g}")
     blur_kernel = _check_kernel(kernel, scale)
     planes, restore_axes = _planes(source)  # (N, C, Y, X)
-    stages = stage_factors(scale, gradual)
+    # a blur kernel is defined for the whole factor: it cannot be split into x2 stages
+    stages = stage_factors(scale, gradual and blur_kernel is None)
     counter = Stages(progress, len(stages) * int(steps) + len(planes))
     norm = default_normalization(dtype)
 
