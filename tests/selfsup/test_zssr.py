@@ -70,8 +70,9 @@ def test_image_geometry_and_provenance():
 def test_back_projection_makes_the_result_consistent_with_the_input(monkeypatch):
     """Downscaled by the kernel, the result gives back the input (Irani & Peleg): closer
     with every iteration."""
-    import napari_sr.selfsup.zssr as module
     from scipy.ndimage import convolve
+
+    import napari_sr.selfsup.zssr as module
 
     rng = np.random.default_rng(2)
     kernel = _gaussian_kernel(1.0)
