@@ -132,11 +132,15 @@ def test_trained_model_is_reused_and_checked(tmp_path):
         isotropic(other, 4, model=model)
 
 
-def test_every_channel_gets_its_own_network():
+def test_every_channel_gets_its_own_network_and_time_points_share_it():
     data = np.stack([_blobs((5, 16, 16), seed=s) for s in (0, 1)], axis=1)  # Z C Y X
-    out = isotropic(data, 2, axes="ZCYX", **FAST)
-    assert out.shape == (9, 2, 16, 16)
-    np.testing.assert_array_equal(out[::2].shape, data.shape)
+    out = isotropic(Image(data, "ZCYX"), 2, **FAST)
+    assert out.shape == (9, 2, 16, 16) and out.axes == "ZCYX"
+    assert len(out.metadata["provenance"]["training"]) == 2  # one network per channel
+    series = np.stack([_blobs((5, 16, 16), seed=s) for s in (2, 3, 4)])  # T Z Y X
+    out = isotropic(Image(series, "TZYX"), 2, **FAST)
+    assert out.shape == (3, 9, 16, 16)
+    assert len(out.metadata["provenance"]["training"]) == 1  # trained on all time points
 
 
 def test_isotropic_beats_cubic_interpolation_on_the_synthetic_stack():
