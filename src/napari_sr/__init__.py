@@ -32,6 +32,8 @@ _LAZY = {
     "isotropic": ".selfsup.isotropic",
     "train_isotropic": ".selfsup.isotropic",
     "zssr": ".selfsup.zssr",
+    "register": ".multiframe.registration",
+    "misr": ".multiframe.misr",
     "ssim": ".metrics",
     "Cancelled": ".engine.progress",
     "list_samples": ".samples",
@@ -54,6 +56,8 @@ __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
     "isotropic",
     "train_isotropic",
     "zssr",
+    "register",
+    "misr",
     "list_samples",
     "load_sample",
     "Image",
@@ -74,6 +78,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .metrics import psnr, ssim
     from .models.checkpoint import load_model, save_model
     from .models.registry import create_model, list_models
+    from .multiframe.misr import misr
+    from .multiframe.registration import register
     from .resample import resize
     from .samples import list_samples, load_sample
     from .selfsup.isotropic import isotropic, train_isotropic

@@ -1,0 +1,180 @@
+"""``misr``: one finer image from several frames of the same scene.
+
+Frames along the T axis (or ``frame_axis``) are registered (:func:`register`, unless
+``shifts`` are given), frames that do not match are left out, and the rest are fused on a
+grid ``scale`` times finer (:func:`~napari_sr.multiframe.fusion.fuse`). Stacks with Z (or
+C) fuse every plane with the same shifts, measured on the frames' mean over those axes (a
+stage jitter moves all planes alike).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._intensity import cast, check_dtype, check_finite
+from ..axes import resolve_axes
+from ..engine.progress import CancelToken, ProgressCallback, Stages
+from ..image import Image
+from .fusion import METHODS, fuse
+from .registration import DEFAULT_UPSAMPLE, register
+
+
+def misr(
+    frames: np.ndarray | Image,
+    scale: int,
+    *,
+    method: str = "robust",
+    frame_axis: int | None = None,
+    axes: str | None = None,
+    shifts: np.ndarray | None = None,
+    reference: str | int = 0,
+    psf: float = 0.0,
+    iterations: int | None = None,
+    keep_outliers: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> np.ndarray | Image:
+    """Multi-image super-resolution of a stack of frames.
+
+    Parameters
+    ----------
+    frames : numpy.ndarray or Image
+        Frames of one scene with sub-pixel shifts between them: ``TYX``, ``TZYX``,
+        ``TCYX``… (T holds the frames).
+    scale : int
+        Integer SR factor (≥ 2).
+    method : {'shift-add', 'ibp', 'robust'}
+        Fusion (see :mod:`napari_sr.multiframe.fusion`): normalised convolution and Wiener
+        deblurring; iterative back-projection from it; or a robust data term with bilateral
+        TV (the default: best when a frame or a pixel does not fit).
+    frame_axis : int, optional
+        Index of the frame axis for arrays without ``axes`` (default 0).
+    axes : str, optional
+        Axes of ``frames``, with T for the frames (default from the Image, else ``TYX``
+        for 3D and ``TZYX`` for 4D arrays).
+    shifts : numpy.ndarray, optional
+        (N, 2) known ``(dy, dx)`` per frame, low-resolution pixels (content at ``(y, x)`` of
+        the reference appears at ``(y + dy, x + dx)``); default measured.
+    reference : int or ``"median"``
+        The frame whose grid the output lies on (default the first, so that the result
+        overlays it exactly), or ``"median"`` for the frames' median position
+        (:func:`register`).
+    psf : float
+        Gaussian σ of the optics, in output pixels, to deblur (0: only the camera pixels).
+    iterations : int, optional
+        For ``ibp`` and ``robust``.
+    keep_outliers : bool
+        Fuse frames that registration flags as not matching, too.
+    progress, cancel : optional
+        ``progress(done, total)`` over registration and fusion; cancellation between
+        frames and iterations.
+
+    Returns
+    -------
+    numpy.ndarray or Image
+        The fused image: the input's axes without T, Y and X ``scale`` times longer, the
+        input's dtype. An Image gets pixel sizes and origins as :func:`napari_sr.upscale`
+        gives them (on the reference frame's grid) and a provenance record with the method,
+        the shifts, each frame's registration quality and the frames left out.
+    """
+    source = frames if isinstance(frames, Image) else None
+    data = source.data if source is not None else np.asarray(frames)
+    dtype = check_dtype(data.dtype)
+    check_finite(data)
+    if method not in METHODS:
+        raise ValueError(
+            f"unknown method {method!r}; choose one of {', '.join(METHODS)} (the learned "
+            "fusion network comes with its bundled weights)"
+        )
+    if isinstance(scale, bool) or not float(scale).is_integer() or scale < 2:
+        raise ValueError(f"misr needs a whole scale of at least 2, not {scale}")
+    scale = int(scale)
+    axes = _frame_axes(data, source, axes, frame_axis)
+    t = axes.index("T")
+    stack = np.moveaxis(data, t, 0)  # (N, ..., Y, X)
+    rest = axes[:t] + axes[t + 1 :]
+    if stack.shape[0] < 2:
+        raise ValueError("misr needs at least 2 frames; the frame axis has 1")
+    planes = stack.reshape(stack.shape[0], -1, *stack.shape[-2:]).astype(np.float64)
+    n_planes = planes.shape[1]
+    total = 2 * len(planes) + n_planes * (1 + (iterations or 40))
+    stages = Stages(progress, total)
+
+    if shifts is None:
+        registration = register(planes.mean(axis=1), reference=reference,
+                                upsample=DEFAULT_UPSAMPLE, progress=stages.part(),
+                                cancel=cancel)  # fmt: skip
+        shifts = registration.shifts
+        quality, outliers = registration.quality, registration.outliers
+    else:
+        shifts = np.asarray(shifts, dtype=np.float64)
+        if shifts.shape != (len(planes), 2):
+            raise ValueError(
+                f"shifts must be ({len(planes)}, 2): one (dy, dx) per frame, not {shifts.shape}"
+            )
+        quality, outliers = None, np.zeros(len(planes), bool)
+    stages.advance(2 * len(planes))
+    weights = np.ones(len(planes)) if keep_outliers else (~outliers).astype(float)
+    fused = []
+    for p in range(n_planes):
+        fused.append(
+            fuse(
+                planes[:, p],
+                shifts,
+                scale,
+                method=method,
+                psf=psf,
+                iterations=iterations,
+                weights=weights,
+                progress=stages.part(),
+                cancel=cancel,
+            )
+        )
+        stages.advance(1 + (iterations or 40))
+    out = np.stack(fused).reshape(*stack.shape[1:-2], *fused[0].shape)
+    out = cast(out, dtype)
+    if source is None:
+        return out
+    provenance: dict[str, Any] = {
+        "method": f"misr {method}",
+        "scale": scale,
+        "frames": len(planes),
+        "shifts_lowres_pixels": shifts.round(4).tolist(),
+        "reference": reference,
+        "psf_sigma_px": psf,
+        "left_out": [int(k) for k in np.flatnonzero(weights == 0)],
+    }
+    if quality is not None:
+        provenance["registration_quality"] = quality.round(4).tolist()
+    resolved = source.with_axes(axes)
+    frame = Image(np.take(resolved.data, 0, axis=t), rest, resolved.pixel_size, resolved.unit,
+                  resolved.origin, resolved.metadata)  # fmt: skip
+    return frame.resampled(out, {"Y": scale, "X": scale}, provenance)
+
+
+def _frame_axes(data: np.ndarray, source: Image | None, axes: str | None, frame_axis) -> str:
+    """The axes with T on the frame axis."""
+    if axes is None and source is not None:
+        axes = source.axes
+    if axes is None:
+        if frame_axis is not None:
+            index = int(frame_axis) % data.ndim
+            guess = {2: "YX", 3: "ZYX", 4: "ZCYX"}.get(data.ndim - 1)
+            if guess is None:
+                raise ValueError(f"cannot guess the axes of shape {data.shape}; pass axes=")
+            axes = guess[:index] + "T" + guess[index:]
+        else:
+            axes = {3: "TYX", 4: "TZYX", 5: "TZCYX"}.get(data.ndim)
+            if axes is None:
+                raise ValueError(
+                    f"frames of shape {data.shape}: pass axes= with T for the frames, e.g. 'TYX'"
+                )
+    axes = resolve_axes(axes, data.shape)
+    if "T" not in axes:
+        raise ValueError(
+            f"the frames need a T axis (axes {axes!r}): pass axes with T for the frames, "
+            "e.g. axes='TYX', or frame_axis="
+        )
+    return axes

@@ -1,0 +1,203 @@
+"""Sub-pixel registration of frames by phase correlation.
+
+Each frame's translation against a template is the peak of their cross-power spectrum
+(Kuglin & Hines 1975), refined to ``1 / upsample`` pixel by evaluating the inverse DFT on a
+fine grid around the peak (Guizar-Sicairos, Thurman & Fienup, Opt. Lett. 33:156, 2008).
+Against Poisson noise the spectrum is only partly whitened (magnitude to the power
+``1 - whitening``) and weighted by a Gaussian low-pass, so that the noisy high frequencies
+do not decide the peak; the frames are Hann-windowed so that their borders do not.
+
+Convention: ``shifts[k] = (dy, dx)`` in pixels means that content at ``(y, x)`` in the
+template appears at ``(y + dy, x + dx)`` in frame ``k`` (the sample burst's convention).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..engine.progress import CancelToken, ProgressCallback, raise_if_cancelled, report
+
+DEFAULT_UPSAMPLE = 100
+WHITENING = 0.5
+LOWPASS = 0.25
+"""σ of the Gaussian spectral weight, in cycles per pixel (the Nyquist frequency is 0.5)."""
+
+
+@dataclass
+class Registration:
+    """Result of :func:`register`.
+
+    Attributes
+    ----------
+    shifts : numpy.ndarray
+        (N, 2) float64 ``(dy, dx)`` of every frame against the template, pixels.
+    quality : numpy.ndarray
+        (N,) Pearson correlation of each frame, moved back, with the template (1 = same).
+    outliers : numpy.ndarray
+        (N,) bool: frames that do not match (moving content, a different scene): their
+        quality is far below the others'.
+    reference : str or int
+        What the shifts are relative to: ``"median"`` (the frames' registered mean, whose
+        position is the frames' median position) or a frame index (its shift is 0).
+    """
+
+    shifts: np.ndarray
+    quality: np.ndarray
+    outliers: np.ndarray
+    reference: str | int
+
+    def table(self) -> str:
+        """One line per frame: shift, quality, flag."""
+        lines = ["frame      dy      dx  quality"]
+        for k, ((dy, dx), q, bad) in enumerate(
+            zip(self.shifts, self.quality, self.outliers, strict=True)
+        ):
+            lines.append(f"{k:>5} {dy:>7.3f} {dx:>7.3f}  {q:>7.4f}{'  outlier' if bad else ''}")
+        return "\n".join(lines)
+
+
+def register(
+    frames: np.ndarray,
+    *,
+    reference: str | int = "median",
+    upsample: int = DEFAULT_UPSAMPLE,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Registration:
+    """Sub-pixel translation of every frame of a stack against a reference.
+
+    Parameters
+    ----------
+    frames : numpy.ndarray
+        (N, Y, X) frames (N ≥ 2) of one scene, any real dtype.
+    reference : ``"median"`` or int
+        ``"median"``: register to the frames' median image, then once more to the mean of
+        the frames moved into place (less noisy), and express the shifts against the median
+        of the shifts (the scene's median position). An index: register to that frame
+        (its shift is exactly 0), then to the registered mean as well.
+    upsample : int
+        Precision of the sub-pixel refinement: ``1 / upsample`` pixel.
+    progress, cancel : optional
+        ``progress(done, total)`` per frame and pass; cancellation between frames.
+
+    Returns
+    -------
+    Registration
+    """
+    stack = np.asarray(frames, dtype=np.float64)
+    if stack.ndim != 3 or stack.shape[0] < 2:
+        raise ValueError(
+            f"register takes a (frames, Y, X) stack of at least 2 frames, not shape {stack.shape}"
+        )
+    if min(stack.shape[1:]) < 8:
+        raise ValueError(f"frames of {stack.shape[1:]} pixels are too small to register")
+    if not np.all(np.isfinite(stack)):
+        raise ValueError("the frames contain NaN or infinite values")
+    upsample = int(upsample)
+    if upsample < 1:
+        raise ValueError(f"upsample must be a positive whole number, not {upsample}")
+    n = len(stack)
+    if isinstance(reference, str):
+        if reference != "median":
+            raise ValueError(f"reference must be 'median' or a frame index, not {reference!r}")
+        template = np.median(stack, axis=0)
+    else:
+        index = int(reference)
+        if not -n <= index < n:
+            raise ValueError(f"reference frame {index} is out of range for {n} frames")
+        template = stack[index]
+    window = np.outer(np.hanning(stack.shape[1]), np.hanning(stack.shape[2]))
+    total = 2 * n
+    shifts = _register_all(stack, template, window, upsample, progress, 0, total, cancel)
+    # second pass: the mean of the frames moved into place is a far less noisy template
+    template = np.mean([_fourier_shift(f, -s) for f, s in zip(stack, shifts, strict=True)], 0)
+    raw = _register_all(stack, template, window, upsample, progress, n, total, cancel)
+    quality = np.array(
+        [
+            _pearson(_fourier_shift(f, -s), template, window)
+            for f, s in zip(stack, raw, strict=True)
+        ]
+    )
+    if isinstance(reference, str):
+        shifts = raw - np.median(raw, axis=0)
+    else:
+        shifts = raw - raw[int(reference)]
+    return Registration(shifts, quality, _flag(quality), reference)
+
+
+# ------------------------------------------------------------------------- helpers
+
+
+def _register_all(stack, template, window, upsample, progress, done, total, cancel):
+    reference_spectrum = np.fft.fft2(_prepared(template, window))
+    out = np.empty((len(stack), 2))
+    for k, frame in enumerate(stack):
+        raise_if_cancelled(cancel)
+        coarse = _shift_between(reference_spectrum, np.fft.fft2(_prepared(frame, window)),
+                                upsample)  # fmt: skip
+        # the window stays while the content moves under it, which biases the estimate
+        # towards 0 by about 1 %: measure again what is left after moving the frame back
+        back = _fourier_shift(frame, -coarse)
+        rest = _shift_between(reference_spectrum, np.fft.fft2(_prepared(back, window)), upsample)
+        out[k] = coarse + rest
+        report(progress, done + k + 1, total)
+    return out
+
+
+def _prepared(image: np.ndarray, window: np.ndarray) -> np.ndarray:
+    return (image - image.mean()) * window
+
+
+def _shift_between(reference: np.ndarray, moved: np.ndarray, upsample: int) -> np.ndarray:
+    """(dy, dx) of ``moved`` against ``reference`` (both spectra)."""
+    cross = moved * np.conj(reference)
+    cross = cross / (np.abs(cross) ** WHITENING + 1e-12)
+    fy = np.fft.fftfreq(cross.shape[0])[:, None]
+    fx = np.fft.fftfreq(cross.shape[1])[None, :]
+    cross = cross * np.exp(-0.5 * (fy**2 + fx**2) / LOWPASS**2)
+    correlation = np.fft.ifft2(cross).real
+    peak = np.array(np.unravel_index(np.argmax(correlation), correlation.shape), dtype=float)
+    size = np.array(correlation.shape, dtype=float)
+    peak = np.where(peak > size / 2, peak - size, peak)  # to [-N/2, N/2)
+    if upsample == 1:
+        return peak
+    # refine: the inverse DFT on a grid of 1/upsample pixel, 1.5 pixels around the peak
+    span = np.arange(-1.5, 1.5 + 1e-9, 1 / upsample)
+    fine = _dft_at(cross, peak[0] + span, peak[1] + span)
+    i, j = np.unravel_index(np.argmax(fine.real), fine.shape)
+    return np.array([peak[0] + span[i], peak[1] + span[j]])
+
+
+def _dft_at(spectrum: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """The inverse DFT of ``spectrum`` at real positions ``ys`` × ``xs`` (matrix products)."""
+    ny, nx = spectrum.shape
+    ky = np.fft.fftfreq(ny) * ny
+    kx = np.fft.fftfreq(nx) * nx
+    rows = np.exp(2j * np.pi * np.outer(ys, ky) / ny)
+    cols = np.exp(2j * np.pi * np.outer(kx, xs) / nx)
+    return rows @ spectrum @ cols
+
+
+def _fourier_shift(image: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """``image`` with its content moved by ``shift`` (dy, dx) pixels, band-limited."""
+    fy = np.fft.fftfreq(image.shape[0])[:, None]
+    fx = np.fft.fftfreq(image.shape[1])[None, :]
+    phase = np.exp(-2j * np.pi * (fy * shift[0] + fx * shift[1]))
+    return np.fft.ifft2(np.fft.fft2(image) * phase).real
+
+
+def _pearson(a: np.ndarray, b: np.ndarray, window: np.ndarray) -> float:
+    a = (a - a.mean()) * window
+    b = (b - b.mean()) * window
+    denominator = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / denominator) if denominator > 0 else 0.0
+
+
+def _flag(quality: np.ndarray) -> np.ndarray:
+    """Frames whose quality is far below the others': below the median by more than six
+    robust standard deviations (and by more than 0.05)."""
+    median = np.median(quality)
+    spread = 1.4826 * np.median(np.abs(quality - median))
+    return quality < median - max(6 * spread, 0.05)
