@@ -132,7 +132,7 @@ def _training_options(args: argparse.Namespace) -> dict:
 
 def run_isotropic(args: argparse.Namespace) -> int:
     from ._atomic import check_target
-    from .io import check_output_path, read, write
+    from .io import check_output_path, read
     from .selfsup.isotropic import isotropic, train_isotropic
 
     check_output_path(args.output, overwrite=args.overwrite)
@@ -166,11 +166,11 @@ def run_isotropic(args: argparse.Namespace) -> int:
             image, args.factor, model=model, fuse=args.fuse, tile=args.tile, progress=bar,
             cancel=stop, **common, **({} if args.save_model else options),
         )  # fmt: skip
-    return _write(args, result, write)
+    return write_result(args, result)
 
 
 def run_zssr(args: argparse.Namespace) -> int:
-    from .io import check_output_path, read, write
+    from .io import check_output_path, read
     from .selfsup.zssr import gaussian_kernel, zssr
 
     check_output_path(args.output, overwrite=args.overwrite)
@@ -189,7 +189,7 @@ def run_zssr(args: argparse.Namespace) -> int:
             self_ensemble=args.self_ensemble, back_projection=args.back_projection,
             device=args.device, tile=args.tile, progress=bar, cancel=stop, **options,
         )  # fmt: skip
-    return _write(args, result, write)
+    return write_result(args, result)
 
 
 def _read_kernel(path: str):
@@ -202,7 +202,10 @@ def _read_kernel(path: str):
     return read(path).data
 
 
-def _write(args: argparse.Namespace, result, write) -> int:
+def write_result(args: argparse.Namespace, result) -> int:
+    """Write ``result`` to ``args.output`` (atomically) and say what was written."""
+    from .io import write
+
     compression = None if args.compression == "none" else args.compression
     path = write(args.output, result, overwrite=args.overwrite, compression=compression)
     print(

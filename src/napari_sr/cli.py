@@ -375,9 +375,10 @@ def _add_train_parser(commands) -> None:
     )
     tr.set_defaults(run=_run_train)
 
-    from ._cli_selfsup import add_parsers
+    from . import _cli_multiframe, _cli_selfsup
 
-    add_parsers(commands)  # isotropic, zssr
+    _cli_selfsup.add_parsers(commands)  # isotropic, zssr
+    _cli_multiframe.add_parsers(commands)  # misr
 
 
 def _run_upscale(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""The self-supervised commands: napari-sr isotropic and napari-sr zssr."""
+"""The self-supervised and multi-frame commands: isotropic, zssr and misr."""
 
 from __future__ import annotations
 
@@ -79,3 +79,27 @@ def test_zssr_kernel_from_a_file_and_conflicting_options(capsys, tmp_path):
         "--kernel", str(tmp_path / "k.npy"), "--blur", "1",
     )  # fmt: skip
     assert_one_line_error(code, err, "give --blur or --kernel, not both")
+
+
+# ------------------------------------------------------------------------------ misr
+
+
+def test_misr_fuses_the_sample_burst(capsys, tmp_path):
+    from napari_sr.samples import sample_path
+
+    out = tmp_path / "fused.ome.tif"
+    code, printed, err = run(capsys, "misr", str(sample_path("burst")), str(out), "-s", "2",
+                             "--method", "shift-add")  # fmt: skip
+    assert code == 0, err
+    assert "fused 8 frames with shift-add" in printed
+    result = io.read(out)
+    assert result.shape == (256, 256) and result.pixel_size["Y"] == pytest.approx(0.1)
+
+
+def test_misr_needs_frames(capsys, tmp_path):
+    path = io.write(tmp_path / "one.tif", np.zeros((16, 16), np.uint8))
+    code, _, err = run(capsys, "misr", str(path), str(tmp_path / "o.ome.tif"), "-s", "2")
+    assert_one_line_error(code, err, "need a T axis")
+    code, _, err = run(capsys, "misr", str(path), str(tmp_path / "o.ome.tif"), "-s", "2",
+                       "--reference", "first")  # fmt: skip
+    assert_one_line_error(code, err, "--reference takes a frame index or 'median'")

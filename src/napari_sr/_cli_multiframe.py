@@ -1,0 +1,76 @@
+"""The multi-frame command of ``napari-sr``: ``misr`` (fuse the frames of a stack)."""
+
+from __future__ import annotations
+
+import argparse
+
+from .cli import running
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+    """Add the ``misr`` subcommand."""
+    mi = commands.add_parser(
+        "misr",
+        help="fuse the frames of a stack (T) into one image SCALE times finer",
+        description="Multi-image SR: the frames of IN (its T axis) are registered to sub-pixel "
+        "precision, frames that do not match are left out, and the rest are fused on a grid "
+        "SCALE times finer. OUT lies on the reference frame's grid.",
+    )
+    mi.add_argument("input", metavar="IN", help="frames of one scene: TYX, TZYX, ...")
+    mi.add_argument("output", metavar="OUT", help="output file, .ome.tif")
+    mi.add_argument("--scale", "-s", type=int, required=True, help="whole SR factor, >= 2")
+    mi.add_argument(
+        "--method", "-m", choices=["shift-add", "ibp", "robust"], default="robust",
+        help="fusion (default robust: L1-like data term and bilateral TV)",
+    )  # fmt: skip
+    mi.add_argument(
+        "--psf", type=float, default=0.0, metavar="SIGMA",
+        help="Gaussian sigma of the optics, output pixels, to deblur (default 0)",
+    )  # fmt: skip
+    mi.add_argument(
+        "--reference", default="0",
+        help="frame index whose grid OUT lies on (default 0), or 'median'",
+    )  # fmt: skip
+    mi.add_argument("--iterations", type=int, default=None, help="for ibp and robust")
+    mi.add_argument(
+        "--keep-outliers", action="store_true", help="fuse frames flagged as not matching too"
+    )
+    mi.add_argument("--axes", default=None, help="axes of IN with T for the frames")
+    mi.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    mi.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        help="draw a progress bar on stderr (default: when stderr is a terminal)",
+    )  # fmt: skip
+    mi.add_argument(
+        "--compression", choices=["zlib", "none"], default="none",
+        help="lossless compression of OUT (default: none)",
+    )  # fmt: skip
+    mi.set_defaults(run=run_misr)
+
+
+def run_misr(args: argparse.Namespace) -> int:
+    from ._cli_selfsup import write_result
+    from .io import check_output_path, read
+    from .multiframe.misr import misr
+
+    check_output_path(args.output, overwrite=args.overwrite)
+    reference = args.reference if args.reference == "median" else _frame_index(args.reference)
+    image = read(args.input, axes=args.axes)
+    with running(args, "steps") as (bar, stop):
+        result = misr(
+            image, args.scale, method=args.method, reference=reference, psf=args.psf,
+            iterations=args.iterations, keep_outliers=args.keep_outliers, progress=bar,
+            cancel=stop,
+        )  # fmt: skip
+    record = result.metadata["provenance"]
+    left_out = record["left_out"]
+    note = f"; left out frames {left_out} (do not match)" if left_out else ""
+    print(f"fused {record['frames']} frames with {args.method}{note}")
+    return write_result(args, result)
+
+
+def _frame_index(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"--reference takes a frame index or 'median', not {text!r}") from None
