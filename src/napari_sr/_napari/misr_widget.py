@@ -1,0 +1,150 @@
+"""The Multi-frame SR dock widget: fuse the frames of a layer, next to single-frame results.
+
+The work is :func:`napari_sr.misr` off the GUI thread. Beside the fused image come the
+reference frame upscaled by bicubic interpolation and by the chosen single-image method,
+all on the reference frame's finer grid, so that the three overlay and can be compared.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import napari
+from napari.utils.notifications import show_error
+from qtpy.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QSpinBox, QVBoxLayout
+
+from ..resample import INTERPOLATION_METHODS
+from . import session
+from ._task import TaskWidget, image_layer_names, set_choices
+from .layers import add_result_layer, layer_image
+
+FUSIONS = ("robust", "ibp", "shift-add")
+
+
+class MISRWidget(TaskWidget):
+    """Multi-image SR of a layer whose frames hold sub-pixel shifts of one scene.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        Its image layers with at least 3 dimensions are offered; it receives the results.
+    """
+
+    cancelled_message = "napari-sr: multi-frame SR cancelled; nothing was added"
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        super().__init__()
+        self.viewer = viewer
+        self.models: dict[str, Any] = {}
+
+        self.layer = QComboBox()
+        self.axes = QLineEdit()
+        self.axes.setToolTip("axes of the layer; T holds the frames (e.g. TYX, TZYX)")
+        self.method = QComboBox()
+        self.method.addItems(FUSIONS)
+        self.scale = QSpinBox(minimum=2, maximum=8, value=2)
+        self.reference = QSpinBox(minimum=0, maximum=100_000, value=0)
+        self.reference.setToolTip("the frame whose grid the results lie on")
+        self.single = QComboBox()
+        self.single.addItems(INTERPOLATION_METHODS)
+        self.single.setCurrentText("lanczos3")
+        self.single.setToolTip("single-image method applied to the reference frame, to compare")
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+
+        form = QFormLayout()
+        for label, field in (
+            ("frames", self.layer),
+            ("axes", self.axes),
+            ("fusion", self.method),
+            ("scale", self.scale),
+            ("reference frame", self.reference),
+            ("single-image", self.single),
+        ):
+            form.addRow(label, field)
+        box = QVBoxLayout(self)
+        box.addLayout(form)
+        box.addWidget(self.run_button)
+        box.addWidget(self.progress)
+        box.addWidget(self.status)
+        box.addStretch()
+
+        self.layer.currentTextChanged.connect(self._fill_axes)
+        for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
+            event.connect(self._refresh_layers)
+        self._refresh_layers()
+        session.subscribe(viewer, self.add_model)  # trained or loaded models
+
+    def add_model(self, label: str, model: Any) -> None:
+        """Offer ``model`` as the single-image method to compare with."""
+        self.models[label] = model
+        if self.single.findText(label) < 0:
+            self.single.addItem(label)
+
+    def _refresh_layers(self, *_: Any) -> None:
+        set_choices(self.layer, image_layer_names(self.viewer, lambda layer: layer.ndim >= 3))
+        self._fill_axes(self.layer.currentText())
+
+    def _fill_axes(self, name: str) -> None:
+        """The layer's axes, with T for the frames (a 3D layer without T: its first axis)."""
+        if name not in self.viewer.layers:
+            return
+        axes = layer_image(self.viewer.layers[name]).axes
+        if "T" not in axes and len(axes) >= 3:
+            axes = "T" + axes[1:]
+        self.axes.setText(axes)
+
+    def start(self) -> None:
+        """Check the choices and fuse off the GUI thread."""
+        name = self.layer.currentText()
+        if name not in self.viewer.layers:
+            show_error("napari-sr: choose a layer of frames (3D or more, frames along T)")
+            return
+        source = self.viewer.layers[name]
+        try:
+            image = layer_image(source, self.axes.text().strip() or None)
+        except ValueError as err:
+            show_error(f"napari-sr: {err}")
+            return
+        if "T" not in image.axes:
+            show_error("napari-sr: the axes need a T for the frames, e.g. TYX")
+            return
+        frames = image.shape[image.axes.index("T")]
+        reference = int(self.reference.value())
+        if reference >= frames:
+            show_error(f"napari-sr: the layer has {frames} frames; choose a reference below it")
+            return
+        method, scale = self.method.currentText(), int(self.scale.value())
+        single_label = self.single.currentText()
+        single = self.models.get(single_label, single_label)
+        started = time.perf_counter()
+
+        def work():
+            import numpy as np
+
+            from ..engine.upscaler import upscale
+            from ..multiframe.misr import misr
+
+            fused = misr(image, scale, method=method, reference=reference,
+                         progress=self.relay.progress.emit, cancel=self.cancel_event)  # fmt: skip
+            t = image.axes.index("T")
+            frame = image.replace(data=np.take(image.data, reference, axis=t),
+                                  axes=image.axes.replace("T", ""))  # fmt: skip
+            bicubic = upscale(frame, scale, method="bicubic", cancel=self.cancel_event)
+            single_out = upscale(frame, scale, method=single, cancel=self.cancel_event)
+            return fused, bicubic, single_out
+
+        def returned(result):
+            fused, bicubic, single_out = result
+            seconds = time.perf_counter() - started
+            prefix = f"{name} frame {reference} ×{scale}"
+            add_result_layer(self.viewer, source, bicubic, f"{prefix} bicubic", 0.0)
+            if single_label != "bicubic":
+                add_result_layer(self.viewer, source, single_out, f"{prefix} {single_label}", 0.0)
+            add_result_layer(self.viewer, source, fused, f"{name} ×{scale} misr {method}", seconds)
+            left_out = fused.metadata["provenance"]["left_out"]
+            note = f"; frames {left_out} left out (do not match)" if left_out else ""
+            self.status.setText(f"fused {frames} frames in {seconds:.1f} s{note}")
+
+        self.launch(work, returned, total=1)

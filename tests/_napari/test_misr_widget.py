@@ -1,0 +1,53 @@
+"""The Multi-frame SR dock widget, driven as a person would."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import napari_sr
+
+pytest.importorskip("napari")
+pytestmark = pytest.mark.gui
+
+
+def test_fuses_the_sample_burst_beside_single_frame_results(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-sr", "burst")
+    _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Multi-frame SR")
+    assert w.layer.currentText() == "burst" and w.axes.text() == "TYX"
+    w.method.setCurrentText("shift-add")
+    qtbot.mouseClick(w.run_button, 1)
+    qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
+    names = [layer.name for layer in viewer.layers]
+    assert names == ["burst", "burst frame 0 ×2 bicubic", "burst frame 0 ×2 lanczos3",
+                     "burst ×2 misr shift-add"]  # fmt: skip
+    fused = viewer.layers["burst ×2 misr shift-add"]
+    bicubic = viewer.layers["burst frame 0 ×2 bicubic"]
+    assert fused.data.shape == bicubic.data.shape == (256, 256)
+    # on the same grid: they overlay
+    assert tuple(fused.scale) == pytest.approx(tuple(bicubic.scale))
+    assert tuple(fused.translate) == pytest.approx(tuple(bicubic.translate))
+    truth = napari_sr.load_sample("burst", ground_truth=True).data
+    span = float(np.ptp(truth))
+
+    def score(layer):
+        return napari_sr.psnr(truth, layer.data, data_range=span, crop_border=2)
+
+    assert score(fused) > score(bicubic) + 5
+    assert "fused 8 frames" in w.status.text()
+
+
+def test_a_layer_without_frames_is_a_notification(make_napari_viewer, qtbot, monkeypatch):
+    errors = []
+    monkeypatch.setattr("napari_sr._napari.misr_widget.show_error", errors.append)
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((4, 16, 16), np.float32), name="stack")
+    _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Multi-frame SR")
+    w.axes.setText("ZYX")
+    qtbot.mouseClick(w.run_button, 1)
+    w.axes.setText("TYX")
+    w.reference.setValue(9)
+    qtbot.mouseClick(w.run_button, 1)
+    assert "need a T" in errors[0] and "4 frames" in errors[1]
+    assert len(viewer.layers) == 1
