@@ -18,7 +18,7 @@ from ..axes import resolve_axes
 from ..engine.progress import CancelToken, ProgressCallback, Stages
 from ..image import Image
 from .fusion import METHODS, fuse
-from .registration import DEFAULT_UPSAMPLE, register
+from .registration import DEFAULT_UPSAMPLE, PASSES, register
 
 
 def misr(
@@ -99,7 +99,7 @@ def misr(
         raise ValueError("misr needs at least 2 frames; the frame axis has 1")
     planes = stack.reshape(stack.shape[0], -1, *stack.shape[-2:]).astype(np.float64)
     n_planes = planes.shape[1]
-    total = 2 * len(planes) + n_planes * (1 + (iterations or 40))
+    total = PASSES * len(planes) + n_planes * (1 + (iterations or 40))
     stages = Stages(progress, total)
 
     if shifts is None:
@@ -115,7 +115,7 @@ def misr(
                 f"shifts must be ({len(planes)}, 2): one (dy, dx) per frame, not {shifts.shape}"
             )
         quality, outliers = None, np.zeros(len(planes), bool)
-    stages.advance(2 * len(planes))
+    stages.advance(PASSES * len(planes))
     weights = np.ones(len(planes)) if keep_outliers else (~outliers).astype(float)
     fused = []
     for p in range(n_planes):

@@ -3,9 +3,12 @@
 Each frame's translation against a template is the peak of their cross-power spectrum
 (Kuglin & Hines 1975), refined to ``1 / upsample`` pixel by evaluating the inverse DFT on a
 fine grid around the peak (Guizar-Sicairos, Thurman & Fienup, Opt. Lett. 33:156, 2008).
-Against Poisson noise the spectrum is only partly whitened (magnitude to the power
-``1 - whitening``) and weighted by a Gaussian low-pass, so that the noisy high frequencies
-do not decide the peak; the frames are Hann-windowed so that their borders do not.
+Against Poisson noise the cross-power spectrum is not whitened (``WHITENING = 0``: plain
+cross-correlation, the matched filter for white noise; pure phase correlation, 1, gives the
+noisy high frequencies the same weight as the signal) and is weighted by a Gaussian
+low-pass; the frames are Hann-windowed so that their borders do not decide the peak.
+Measured on synthetic bursts at a peak of 200 photons, this pair (0, 0.15 cycles/pixel)
+had the smallest worst-case error among 0-0.5 and 0.08-0.25.
 
 Convention: ``shifts[k] = (dy, dx)`` in pixels means that content at ``(y, x)`` in the
 template appears at ``(y + dy, x + dx)`` in frame ``k`` (the sample burst's convention).
@@ -20,8 +23,10 @@ import numpy as np
 from ..engine.progress import CancelToken, ProgressCallback, raise_if_cancelled, report
 
 DEFAULT_UPSAMPLE = 100
-WHITENING = 0.5
-LOWPASS = 0.25
+PASSES = 3
+"""Registrations against ever better templates (the median, then the registered mean)."""
+WHITENING = 0.0
+LOWPASS = 0.15
 """σ of the Gaussian spectral weight, in cycles per pixel (the Nyquist frequency is 0.5)."""
 
 
@@ -73,10 +78,10 @@ def register(
     frames : numpy.ndarray
         (N, Y, X) frames (N ≥ 2) of one scene, any real dtype.
     reference : ``"median"`` or int
-        ``"median"``: register to the frames' median image, then once more to the mean of
-        the frames moved into place (less noisy), and express the shifts against the median
-        of the shifts (the scene's median position). An index: register to that frame
-        (its shift is exactly 0), then to the registered mean as well.
+        What the shifts are expressed against: the median of the shifts (the scene's
+        median position) or a frame (its shift is exactly 0). Either way every frame is
+        registered to the frames' median image, then to the mean of the frames moved into
+        place (:data:`PASSES` in all), a far less noisy template than any single frame.
     upsample : int
         Precision of the sub-pixel refinement: ``1 / upsample`` pixel.
     progress, cancel : optional
@@ -102,24 +107,19 @@ def register(
     if isinstance(reference, str):
         if reference != "median":
             raise ValueError(f"reference must be 'median' or a frame index, not {reference!r}")
-        template = np.median(stack, axis=0)
-    else:
-        index = int(reference)
-        if not -n <= index < n:
-            raise ValueError(f"reference frame {index} is out of range for {n} frames")
-        template = stack[index]
+    elif not -n <= int(reference) < n:
+        raise ValueError(f"reference frame {int(reference)} is out of range for {n} frames")
+    # the median of the frames is a less noisy first template than any one frame; then the
+    # mean of the frames moved into place: each pass sharpens and denoises it
+    template = np.median(stack, axis=0)
     window = np.outer(np.hanning(stack.shape[1]), np.hanning(stack.shape[2]))
-    total = 2 * n
-    shifts = _register_all(stack, template, window, upsample, progress, 0, total, cancel)
-    # second pass: the mean of the frames moved into place is a far less noisy template
-    template = np.mean([_fourier_shift(f, -s) for f, s in zip(stack, shifts, strict=True)], 0)
-    raw = _register_all(stack, template, window, upsample, progress, n, total, cancel)
-    quality = np.array(
-        [
-            _pearson(_fourier_shift(f, -s), template, window)
-            for f, s in zip(stack, raw, strict=True)
-        ]
-    )
+    total = PASSES * n
+    for index in range(PASSES):
+        raw = _register_all(stack, template, window, upsample, progress, index * n, total, cancel)
+        aligned = [_fourier_shift(f, -s) for f, s in zip(stack, raw, strict=True)]
+        if index < PASSES - 1:
+            template = np.mean(aligned, axis=0)
+    quality = np.array([_pearson(a, template, window) for a in aligned])
     if isinstance(reference, str):
         shifts = raw - np.median(raw, axis=0)
     else:
