@@ -35,7 +35,11 @@ def create(name, **kwargs):
     return create_model(name, **kwargs, **LIGHT.get(name, {}))
 
 
-@pytest.fixture(scope="module", params=list_models())
+SINGLE_IMAGE = [n for n in list_models() if REGISTRY.spec(n).framework != "multiframe"]
+# multi-frame fusion networks have their own contract (tests/multiframe/test_learned.py)
+
+
+@pytest.fixture(scope="module", params=SINGLE_IMAGE)
 def name(request):
     return request.param
 
@@ -151,7 +155,7 @@ def _tiling_case(spec):
     return (height, width), tile
 
 
-@pytest.mark.parametrize("name", [n for n in list_models() if REGISTRY.spec(n).tiling_safe])
+@pytest.mark.parametrize("name", [n for n in SINGLE_IMAGE if REGISTRY.spec(n).tiling_safe])
 def test_tiled_equals_untiled(name):
     """Tiles with the spec's halo reproduce the untiled output (to 1e-5 of its range),
     border tiles included: the halo is enough, and the engine handles the seams."""

@@ -100,6 +100,10 @@ COUNTS = [
     #         1 channel    576+64 + 6·(36,864+64) +   576+1 = 222,785
     ("zssr_net", 1, 3, 225_091, _all, "ZSSR configs.py, 8 layers of 3x3, 64 filters"),
     ("zssr_net", 1, 1, 222_785, _all, "ZSSR configs.py, 8 layers of 3x3, 64 filters"),
+    # no published count: napari-sr's variant of HighRes-net at 32 features, derived layer by
+    # layer - encoder 608 + 32 + 2 x (2 x 9,248 + 2 x 32) + 9,248 = 47,008; fusion 18,464
+    # + 32 + 18,560 = 37,056; decoder 4,128 (transposed 2x2) + 32 + 289 = 4,449
+    ("highresnet", 2, 1, 88_513, _all, "derived: HighRes-net variant, 32 features, x2"),
 ]
 
 

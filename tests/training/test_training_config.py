@@ -101,4 +101,4 @@ def test_parse_loss_forms():
         parse_loss("l1=a")
     with pytest.raises(ValueError, match="empty"):
         parse_loss(" , ")
-    assert set(LOSS_NAMES) == {"l1", "mse", "charbonnier", "ssim", "tv", "texture"}
+    assert set(LOSS_NAMES) == {"l1", "mse", "charbonnier", "ssim", "tv", "texture", "shift_l1"}

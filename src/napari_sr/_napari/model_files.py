@@ -56,4 +56,6 @@ def sr_models() -> list[str]:
     self-supervised widgets."""
     from ..models.registry import REGISTRY, list_models
 
-    return [n for n in list_models() if REGISTRY.spec(n).framework != "restoration"]
+    return [
+        n for n in list_models() if REGISTRY.spec(n).framework not in ("restoration", "multiframe")
+    ]

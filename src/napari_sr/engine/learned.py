@@ -188,6 +188,11 @@ def wrap_model(model: Any, *, checkpoint: str | None = None) -> ModelMethod:
             "channel) and 3-channel (RGB) models"
         )
     spec = getattr(model, "spec", None)
+    if spec is not None and spec.framework == "multiframe":
+        raise ValueError(
+            f"{spec.name} fuses several frames of one scene; run it with napari_sr.misr("
+            "frames, scale, method=model), not upscale"
+        )
     if spec is None:
         name = type(model).__name__.lower()
         spec = ModelSpec(name, "", scales=(int(scale),), **_GENERIC, half_precision_safe=False)

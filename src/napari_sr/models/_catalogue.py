@@ -268,3 +268,17 @@ REGISTRY.add(
         defaults={"depth": 8, "features": 64},
     )
 )
+REGISTRY.add(
+    ModelSpec(
+        "highresnet",
+        "highresnet:HighResNet",
+        "multiframe",
+        (2, 3, 4),
+        halo=16,
+        tiling_safe=True,
+        half_precision_safe=False,
+        paper="Deudon et al., HighRes-net, arXiv:2002.06460 (2020); napari-sr's grayscale "
+        "variant (median reference, residual over its bicubic upsampling)",
+        defaults={"features": 32, "encoder_blocks": 2},
+    )
+)

@@ -16,10 +16,12 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
-FRAMEWORKS = ("pre", "post", "progressive", "iterative", "restoration")
+FRAMEWORKS = ("pre", "post", "progressive", "iterative", "restoration", "multiframe")
 """Where upsampling happens: before the network (on an interpolated input), at its end,
 in stages, or by repeated up/down projection; or nowhere: a same-size restoration network
-(scale 1) that restores an image already interpolated to the target grid."""
+(scale 1) that restores an image already interpolated to the target grid. ``multiframe``
+networks fuse several frames of one scene (input ``(B, frames, H, W)``); they run through
+:func:`napari_sr.misr`, not :func:`napari_sr.upscale`."""
 
 HYPERPARAMETER_FIELDS = ("halo", "size_multiple")
 """Descriptor fields a built model may set as attributes of its own when they depend on its
@@ -45,11 +47,12 @@ class ModelSpec:
     builder : str
         ``"module:Class"`` inside :mod:`napari_sr.models`; the class takes keyword-only
         hyperparameters including ``scale`` and ``in_channels``.
-    framework : {'pre', 'post', 'progressive', 'iterative', 'restoration'}
+    framework : {'pre', 'post', 'progressive', 'iterative', 'restoration', 'multiframe'}
         Upsampling framework (Wang, Chen & Hoi 2020, "Deep learning for image SR: a survey"),
         or ``'restoration'``: a same-size network (output as large as its input) that
         restores an already-interpolated image, for self-supervised SR (isotropic
-        reconstruction, zero-shot SR) that interpolates first; its only scale is 1.
+        reconstruction, zero-shot SR) that interpolates first; its only scale is 1; or
+        ``'multiframe'``: a fusion network whose input channels are the frames of a burst.
     scales : tuple of int
         Scales the architecture supports.
     paper : str

@@ -18,6 +18,7 @@ from ..axes import resolve_axes
 from ..engine.progress import CancelToken, ProgressCallback, Stages
 from ..image import Image
 from .fusion import METHODS, fuse
+from .learned import fuse_learned
 from .registration import DEFAULT_UPSAMPLE, PASSES, register
 
 
@@ -45,10 +46,12 @@ def misr(
         ``TCYX``… (T holds the frames).
     scale : int
         Integer SR factor (≥ 2).
-    method : {'shift-add', 'ibp', 'robust'}
+    method : {'shift-add', 'ibp', 'robust'} or model
         Fusion (see :mod:`napari_sr.multiframe.fusion`): normalised convolution and Wiener
         deblurring; iterative back-projection from it; or a robust data term with bilateral
-        TV (the default: best when a frame or a pixel does not fit).
+        TV (the default: best when a frame or a pixel does not fit). Or a multi-frame
+        fusion network (:mod:`napari_sr.multiframe.learned`) or its model file, which
+        sees the frames themselves (``shifts``, ``psf`` and ``iterations`` do not apply).
     frame_axis : int, optional
         Index of the frame axis for arrays without ``axes`` (default 0).
     axes : str, optional
@@ -83,11 +86,14 @@ def misr(
     data = source.data if source is not None else np.asarray(frames)
     dtype = check_dtype(data.dtype)
     check_finite(data)
-    if method not in METHODS:
+    network = _fusion_network(method)
+    if network is None and method not in METHODS:
         raise ValueError(
-            f"unknown method {method!r}; choose one of {', '.join(METHODS)} (the learned "
-            "fusion network comes with its bundled weights)"
+            f"unknown method {method!r}; choose one of {', '.join(METHODS)}, or a fusion "
+            "model (napari_sr.multiframe.learned.train_fusion) or its model file"
         )
+    if network is not None and int(network.scale) != int(scale):
+        raise ValueError(f"the fusion model works at x{network.scale}, not x{scale}")
     if isinstance(scale, bool) or not float(scale).is_integer() or scale < 2:
         raise ValueError(f"misr needs a whole scale of at least 2, not {scale}")
     scale = int(scale)
@@ -117,28 +123,43 @@ def misr(
         quality, outliers = None, np.zeros(len(planes), bool)
     stages.advance(PASSES * len(planes))
     weights = np.ones(len(planes)) if keep_outliers else (~outliers).astype(float)
+    anchor = 0 if isinstance(reference, str) else int(reference) % len(planes)
+    weights[anchor] = 1.0  # the frame whose grid the output lies on always takes part
     fused = []
     for p in range(n_planes):
-        fused.append(
-            fuse(
-                planes[:, p],
-                shifts,
-                scale,
-                method=method,
-                psf=psf,
-                iterations=iterations,
-                weights=weights,
-                progress=stages.part(),
-                cancel=cancel,
+        if network is not None:
+            kept = np.flatnonzero(weights > 0)
+            fused.append(
+                fuse_learned(
+                    network,
+                    planes[kept, p],
+                    reference=int(np.searchsorted(kept, anchor)),
+                    progress=stages.part(),
+                    cancel=cancel,
+                )
             )
-        )
+        else:
+            fused.append(
+                fuse(
+                    planes[:, p],
+                    shifts,
+                    scale,
+                    method=method,
+                    psf=psf,
+                    iterations=iterations,
+                    weights=weights,
+                    progress=stages.part(),
+                    cancel=cancel,
+                )
+            )
         stages.advance(1 + (iterations or 40))
     out = np.stack(fused).reshape(*stack.shape[1:-2], *fused[0].shape)
     out = cast(out, dtype)
     if source is None:
         return out
+    label = method if network is None else f"learned ({network.spec.name})"
     provenance: dict[str, Any] = {
-        "method": f"misr {method}",
+        "method": f"misr {label}",
         "scale": scale,
         "frames": len(planes),
         "shifts_lowres_pixels": shifts.round(4).tolist(),
@@ -178,3 +199,29 @@ def _frame_axes(data: np.ndarray, source: Image | None, axes: str | None, frame_
             "e.g. axes='TYX', or frame_axis="
         )
     return axes
+
+
+def _fusion_network(method: Any):
+    """A fusion model from a model object or a model file path; None for a classical name."""
+    import os
+
+    if isinstance(method, str) and method in METHODS:
+        return None
+    if isinstance(method, str) and method == "learned":
+        raise ValueError(
+            "no fusion weights are bundled yet: train one with "
+            "napari_sr.multiframe.learned.train_fusion and pass it (or its file) as method"
+        )
+    if isinstance(method, (str, os.PathLike)):
+        if not os.path.isfile(method):
+            return None  # an unknown name: reported by the caller
+        from ..models.checkpoint import load_model
+
+        method = load_model(method)
+    spec = getattr(method, "spec", None)
+    if spec is None or spec.framework != "multiframe":
+        raise ValueError(
+            "method must be 'shift-add', 'ibp', 'robust', or a multi-frame fusion model "
+            "(such as napari_sr.create_model('highresnet', scale=2), trained)"
+        )
+    return method

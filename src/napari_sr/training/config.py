@@ -21,7 +21,7 @@ from .._jsonready import json_ready
 CONFIG_VERSION = 1
 """Version of the record's layout; a checkpoint from a newer napari-sr is refused."""
 
-LOSS_NAMES = ("l1", "mse", "charbonnier", "ssim", "tv", "texture")
+LOSS_NAMES = ("l1", "mse", "charbonnier", "ssim", "tv", "texture", "shift_l1")
 """Loss terms :func:`~napari_sr.training.losses.build_loss` knows (weights in ``loss``)."""
 
 SCHEDULES = ("cosine", "step", "constant")

@@ -21,6 +21,9 @@ CHARBONNIER_EPS = 1e-3
 SSIM_WINDOW, SSIM_SIGMA = 11, 1.5
 """Gaussian window of SSIM, as :func:`napari_sr.metrics.ssim` (Wang et al. 2004)."""
 
+SHIFT_TOLERANCE = 2
+"""Largest global offset, in output pixels, that ``shift_l1`` forgives (each direction)."""
+
 TEXTURE_FEATURES, TEXTURE_KERNEL, TEXTURE_SEED = 32, 5, 20240601
 """The fixed random filter bank of the texture loss: filters, kernel side, generator seed."""
 
@@ -102,6 +105,27 @@ def texture(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return total
 
 
+def shift_l1(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 at the best global shift (whole pixels, up to ``SHIFT_TOLERANCE``) and brightness
+    offset of each sample, on the target cropped by the tolerance.
+
+    For multi-frame fusion, whose output may sit a fraction of an input pixel off the
+    target's grid (the frames' median position is not frame 0's): the registered loss of
+    the PROBA-V challenge (Märtens et al. 2019, doi:10.1109/TGRS.2019.2917839) and
+    HighRes-net, with the L1 distance.
+    """
+    m = SHIFT_TOLERANCE
+    h, w = target.shape[-2:]
+    core = target[..., m : h - m, m : w - m]
+    candidates = []
+    for dy in range(-m, m + 1):
+        for dx in range(-m, m + 1):
+            moved = prediction[..., m + dy : h - m + dy, m + dx : w - m + dx]
+            bias = (core - moved).mean(dim=(1, 2, 3), keepdim=True)
+            candidates.append((moved + bias - core).abs().mean(dim=(1, 2, 3)))
+    return torch.stack(candidates).min(dim=0).values.mean()
+
+
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "l1": l1,
     "mse": mse,
@@ -109,6 +133,7 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "ssim": ssim_loss,
     "tv": total_variation,
     "texture": texture,
+    "shift_l1": shift_l1,
 }
 # the names are listed once more in config.LOSS_NAMES (torch-free); a test keeps them equal
 

@@ -1,0 +1,73 @@
+"""The learned fusion: the network's contract, the offset-tolerant loss, training, misr."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import napari_sr  # noqa: E402
+from napari_sr.multiframe.learned import fuse_learned, train_fusion, training_bursts  # noqa: E402
+from napari_sr.training.losses import shift_l1  # noqa: E402
+
+
+@pytest.mark.parametrize("frames", [1, 2, 3, 5, 8])
+def test_any_number_of_frames(frames):
+    model = napari_sr.create_model("highresnet", scale=2).eval()
+    x = torch.rand(2, frames, 12, 14)
+    with torch.no_grad():
+        out = model(x)
+    assert out.shape == (2, 1, 24, 28) and torch.isfinite(out).all()
+
+
+def test_fusion_does_not_depend_on_the_frames_order_when_they_are_equal():
+    model = napari_sr.create_model("highresnet", scale=3).eval()
+    frame = torch.rand(1, 1, 10, 10)
+    with torch.no_grad():
+        one, four = model(frame), model(frame.expand(-1, 4, -1, -1))
+    assert one.shape == four.shape == (1, 1, 30, 30)
+
+
+def test_upscale_refuses_a_fusion_network():
+    model = napari_sr.create_model("highresnet", scale=2)
+    with pytest.raises(ValueError, match="run it with napari_sr.misr"):
+        napari_sr.upscale(np.zeros((8, 8), np.float32), 2, method=model)
+
+
+def test_shift_l1_forgives_a_global_offset_and_brightness():
+    rng = torch.Generator().manual_seed(0)
+    target = torch.rand(2, 1, 24, 24, generator=rng)
+    moved = torch.roll(target, shifts=(1, -2), dims=(2, 3)) + 0.1  # inside the tolerance
+    assert float(shift_l1(moved, target)) < 1e-6
+    assert float((moved - target).abs().mean()) > 0.1
+    far = torch.roll(target, shifts=(4, 0), dims=(2, 3))  # beyond it
+    assert float(shift_l1(far, target)) > 0.1
+
+
+def test_training_bursts_and_a_short_training(tmp_path):
+    rng = np.random.default_rng(0)
+    images = [rng.random((40, 40)).astype(np.float32) * 100 for _ in range(2)]
+    pairs = training_bursts(images, 2, 4)
+    assert len(pairs) == 4 and pairs[0].low.shape == (1, 4, 20, 20)
+    assert pairs[0].high.shape == (1, 1, 40, 40)
+    model = train_fusion(images, 2, 4, steps=3, batch_size=2, patch_size=16,
+                         hparams={"features": 8, "encoder_blocks": 1}, device="cpu")  # fmt: skip
+    assert model.checkpoint["data"]["bursts"]["frames"] == 4
+    path = napari_sr.save_model(model, tmp_path / "fusion_x2.safetensors")
+    frames = napari_sr.load_sample("burst").data[:, :32, :32]
+    by_object = napari_sr.misr(frames, 2, method=model)
+    by_file = napari_sr.misr(frames, 2, method=str(path))
+    assert by_object.shape == (64, 64) and by_object.dtype == np.uint16
+    np.testing.assert_array_equal(by_object, by_file)
+    assert fuse_learned(model, frames.astype(np.float64)).shape == (64, 64)
+
+
+def test_misr_errors_for_learned_fusion():
+    frames = np.zeros((3, 16, 16), np.float32)
+    with pytest.raises(ValueError, match="no fusion weights are bundled yet"):
+        napari_sr.misr(frames, 2, method="learned")
+    with pytest.raises(ValueError, match="works at x2, not x4"):
+        napari_sr.misr(frames, 4, method=napari_sr.create_model("highresnet", scale=2))
+    with pytest.raises(ValueError, match="multi-frame fusion model"):
+        napari_sr.misr(frames, 2, method=napari_sr.create_model("fsrcnn", scale=2))
