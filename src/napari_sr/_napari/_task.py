@@ -73,6 +73,15 @@ class TaskWidget(QWidget):
         self.progress.setValue(0)
         worker.start()
 
+    def watch_layers(self, viewer: Any) -> None:
+        """Call ``self._refresh_layers()`` now and whenever a layer is added or removed."""
+        for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
+            event.connect(self._refresh_layers)
+        self._refresh_layers()
+
+    def _refresh_layers(self, *_: Any) -> None:  # pragma: no cover - widgets override it
+        """Update the widget's layer choices."""
+
     def cancelled(self) -> None:
         """Called on the GUI thread when the work ended by cancellation."""
         show_info(self.cancelled_message)

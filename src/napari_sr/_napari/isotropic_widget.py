@@ -74,9 +74,7 @@ class IsotropicWidget(TaskWidget):
         box.addStretch()
 
         self.layer.currentTextChanged.connect(self._fill_factor)
-        for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
-            event.connect(self._refresh_layers)
-        self._refresh_layers()
+        self.watch_layers(viewer)
 
     def _refresh_layers(self, *_: Any) -> None:
         set_choices(self.layer, image_layer_names(self.viewer, lambda layer: "Z" in _axes(layer)))

@@ -71,9 +71,7 @@ class MISRWidget(TaskWidget):
         box.addStretch()
 
         self.layer.currentTextChanged.connect(self._fill_axes)
-        for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
-            event.connect(self._refresh_layers)
-        self._refresh_layers()
+        self.watch_layers(viewer)
         session.subscribe(viewer, self.add_model)  # trained or loaded models
 
     def add_model(self, label: str, model: Any) -> None:

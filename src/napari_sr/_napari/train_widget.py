@@ -180,9 +180,7 @@ class TrainWidget(TaskWidget):
         box.addWidget(self.status)
         box.addWidget(self.save_button)
 
-        for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
-            event.connect(self._refresh_layers)
-        self._refresh_layers()
+        self.watch_layers(viewer)
 
     def _refresh_layers(self, *_: Any) -> None:
         checked = set(self.checked_layers())

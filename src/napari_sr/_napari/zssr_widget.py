@@ -74,9 +74,7 @@ class ZSSRWidget(TaskWidget):
 
         self.kernel.currentTextChanged.connect(self._kernel_changed)
         self._kernel_changed(self.kernel.currentText())
-        for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
-            event.connect(self._refresh_layers)
-        self._refresh_layers()
+        self.watch_layers(viewer)
 
     def _kernel_changed(self, kernel: str) -> None:
         self.blur.setEnabled(kernel == GAUSSIAN)
