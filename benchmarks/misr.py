@@ -8,6 +8,7 @@ photons; ×2 with 8 frames and ×4 with 16. Scored against the sharp image, in p
 
 - bicubic and Lanczos-3 upscaling of the reference frame (frame 0);
 - ``misr`` with each classical fusion (``shift-add``, ``ibp``, ``robust``), told the PSF;
+- with ``--fusion-model FILE``: ``misr`` with that trained fusion network (learned);
 - the registration error: the largest distance between measured and true shifts, in
   low-resolution pixels.
 
@@ -72,7 +73,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--fusion-model", type=Path, action="append", default=[],
+        help="a trained fusion model file (its scale picks the setting); repeatable",
+    )  # fmt: skip
     args = parser.parse_args()
+    learned = {}
+    for path in args.fusion_model:
+        model = napari_sr.load_model(path)
+        learned[int(model.scale)] = model
     rows = []
     for name, image in images(args.data).items():
         for scale, frames in SETTINGS:
@@ -97,16 +106,22 @@ def main() -> None:
                 out = napari_sr.misr(burst, scale, method=method, psf=0.5 * scale,
                                      shifts=found.shifts)  # fmt: skip
                 results[method] = (*score(out), time.perf_counter() - started + register_s)
+            if scale in learned:
+                started = time.perf_counter()
+                out = napari_sr.misr(burst, scale, method=learned[scale])
+                results["learned"] = (*score(out), time.perf_counter() - started)
             rows.append((name, scale, frames, error, results))
             line = ", ".join(f"{k} {p:.2f}" for k, (p, _, _) in results.items())
             print(f"{name} x{scale} ({frames} frames): registration error {error:.3f} px; {line}",
                   flush=True)  # fmt: skip
 
     print()
-    head = "".join(f"{m:>18}" for m in ("bicubic", "lanczos3", *METHODS))
+    columns = ("bicubic", "lanczos3", *METHODS, *(("learned",) if learned else ()))
+    head = "".join(f"{m:>18}" for m in columns)
     print(f"{'image':<22}{'setting':>12}{'reg. err':>9}{head}")
     for name, scale, frames, error, results in rows:
-        cells = "".join(f"{p:>9.2f}/{s:.3f}" for p, s, _ in results.values())
+        cells = "".join(f"{results[c][0]:>9.2f}/{results[c][1]:.3f}" if c in results
+                        else f"{'-':>15}" for c in columns)  # fmt: skip
         print(f"{name:<22}{f'x{scale}, {frames} fr':>12}{error:>9.3f}{cells}")
     print("\n(PSNR dB / SSIM; seconds of the fusions, registration included:)")
     for scale, frames in SETTINGS:
