@@ -132,7 +132,7 @@ def fuse_learned(
     cancel: CancelToken | None = None,
 ) -> np.ndarray:
     """The fine image of (N, Y, X) ``frames`` by a fusion network, on frame ``reference``'s
-    grid (float64, the frames' intensities)."""
+    grid and brightness (float64, the frames' intensities)."""
     import torch
 
     from ..engine.device import resolve_device
@@ -153,5 +153,7 @@ def fuse_learned(
     h, w = frames.shape[-2:]
     binned = fused[: h * s, : w * s].reshape(h, s, w, s).mean(axis=(1, 3))
     offset = register(np.stack([frames[reference], binned]), reference=0).shifts[1]
+    # and on its brightness: the loss forgives a global offset, so the network may keep one
+    fused = fused + (float(np.mean(frames)) - float(binned.mean()))
     report(progress, 1, 1)
     return _fourier_shift(fused, -offset * s)
