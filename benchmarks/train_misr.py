@@ -40,13 +40,17 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--start", type=Path, default=None, help="a fusion model to go on from")
+    parser.add_argument("--lr", type=float, default=1e-3)
     args = parser.parse_args()
     files = sorted((DATA / "sr291").glob("*/*"))
     images = [luma(f) for f in files if f.suffix.lower() in (".bmp", ".png", ".jpg")]
     print(f"{len(images)} images", flush=True)
+    start = napari_sr.load_model(args.start) if args.start else "highresnet"
     model = train_fusion(
-        images, args.scale, args.frames, steps=args.steps, batch_size=args.batch_size,
-        device=args.device, log=lambda r: print(format_record(r), flush=True),
+        images, args.scale, args.frames, model=start, steps=args.steps, lr=args.lr,
+        batch_size=args.batch_size, device=args.device, seed=1 if args.start else 0,
+        log=lambda r: print(format_record(r), flush=True),
     )  # fmt: skip
     napari_sr.save_model(model, args.out, overwrite=True)
     print(f"wrote {args.out}")

@@ -80,6 +80,7 @@ def train_fusion(
     scale: int,
     frames: int,
     *,
+    model: Any = "highresnet",
     steps: int = 4000,
     psf: float | None = None,
     patch_size: int | None = None,
@@ -92,7 +93,8 @@ def train_fusion(
     log: Callable[[dict], None] | None = None,
     cancel: CancelToken | None = None,
 ):
-    """Train a HighRes-net-style fusion network on synthetic bursts of ``images``.
+    """Train a HighRes-net-style fusion network on synthetic bursts of ``images``
+    (``model``: the architecture name, or a fusion model to train further).
 
     Returns the model (``model.checkpoint["data"]["bursts"]`` records how the bursts were
     made: scale, frames, PSF, photon peaks).
@@ -116,8 +118,8 @@ def train_fusion(
         "bursts_per_image": BURSTS_PER_IMAGE,
     }
     return fit(
-        "highresnet", pairs, [], config, normalization=MICROSCOPY, in_channels=1,
-        hparams=hparams, data_extra={"bursts": record}, device=device, progress=progress,
+        model, pairs, [], config, normalization=MICROSCOPY, in_channels=1,
+        hparams=hparams if isinstance(model, str) else None, data_extra={"bursts": record}, device=device, progress=progress,
         log=log, cancel=cancel,
     )  # fmt: skip
 
