@@ -119,8 +119,8 @@ def train_fusion(
     }
     return fit(
         model, pairs, [], config, normalization=MICROSCOPY, in_channels=1,
-        hparams=hparams if isinstance(model, str) else None, data_extra={"bursts": record}, device=device, progress=progress,
-        log=log, cancel=cancel,
+        hparams=hparams if isinstance(model, str) else None, data_extra={"bursts": record},
+        device=device, progress=progress, log=log, cancel=cancel,
     )  # fmt: skip
 
 
