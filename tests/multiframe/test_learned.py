@@ -61,6 +61,12 @@ def test_training_bursts_and_a_short_training(tmp_path):
     assert by_object.shape == (64, 64) and by_object.dtype == np.uint16
     np.testing.assert_array_equal(by_object, by_file)
     assert fuse_learned(model, frames.astype(np.float64)).shape == (64, 64)
+    # training goes on from a model: the same weights, trained further
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    again = train_fusion(images, 2, 4, model=model, steps=2, batch_size=2, patch_size=16,
+                         device="cpu")  # fmt: skip
+    assert again is model
+    assert any(not torch.equal(before[k], v) for k, v in again.state_dict().items())
 
 
 def test_misr_errors_for_learned_fusion():
