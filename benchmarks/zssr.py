@@ -21,7 +21,7 @@ import numpy as np
 from scipy import ndimage
 
 import napari_sr
-from napari_sr.evaluation import scoring_range
+from napari_sr.metrics import scoring_range
 from napari_sr.selfsup.zssr import gaussian_kernel, zssr
 
 CROPS = {  # sample: (ground truth?, rows, columns) - regions with structure

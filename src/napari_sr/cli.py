@@ -479,13 +479,9 @@ def _run_degrade(args: argparse.Namespace) -> int:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from .evaluation import (
-        compare_low_resolution,
-        compare_methods,
-        describe_range,
-        scoring_range,
-    )
+    from .evaluation import compare_low_resolution, compare_methods
     from .io import read
+    from .metrics import describe_range, scoring_range
     from .resample import INTERPOLATION_METHODS
 
     methods = (

@@ -228,27 +228,6 @@ def compare_low_resolution(
     )  # fmt: skip
 
 
-def scoring_range(reference: np.ndarray | None) -> float | None:
-    """The ``data_range`` (L) napari-sr's comparisons use unless told otherwise.
-
-    8-bit images: None, i.e. 255 from the dtype, the SR protocol. Anything else: the
-    reference's own span (max - min; 1 for a constant image), since 16-bit and float
-    microscopy images fill a sliver of their dtype's range and L = 65535 would add tens of
-    dB to every PSNR.
-    """
-    if reference is None or np.asarray(reference).dtype == np.uint8:
-        return None
-    return float(np.ptp(reference)) or 1.0
-
-
-def describe_range(data_range: float | None, *, given: bool = False) -> str:
-    """``data_range`` in words, for the line above a table of scores: as given by the
-    user, or as :func:`scoring_range` chose it."""
-    if data_range is None:
-        return "L = 255 (8-bit)"
-    return f"L = {data_range:g}" + ("" if given else " (the reference's max - min)")
-
-
 def _check_sr_scale(scale: float) -> float:
     scale = check_scale(scale)
     if scale <= 1:

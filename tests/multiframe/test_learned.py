@@ -21,12 +21,19 @@ def test_any_number_of_frames(frames):
     assert out.shape == (2, 1, 24, 28) and torch.isfinite(out).all()
 
 
-def test_fusion_does_not_depend_on_the_frames_order_when_they_are_equal():
+def test_the_output_is_the_reference_upscaled_plus_what_the_decoder_adds():
+    """With the decoder's last layer zeroed, the network returns the bicubic upsampling of
+    the frames' median (its global residual)."""
+    from napari_sr.models._common import bicubic_upsample
+
     model = napari_sr.create_model("highresnet", scale=3).eval()
-    frame = torch.rand(1, 1, 10, 10)
+    torch.nn.init.zeros_(model.decoder[-1].weight)
+    torch.nn.init.zeros_(model.decoder[-1].bias)
+    frames = torch.rand(1, 5, 10, 10)
     with torch.no_grad():
-        one, four = model(frame), model(frame.expand(-1, 4, -1, -1))
-    assert one.shape == four.shape == (1, 1, 30, 30)
+        out = model(frames)
+    expected = bicubic_upsample(frames.median(dim=1, keepdim=True).values, 3)
+    torch.testing.assert_close(out, expected)
 
 
 def test_upscale_refuses_a_fusion_network():

@@ -33,7 +33,7 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
-from ..evaluation import describe_range, scoring_range
+from ..metrics import describe_range, scoring_range
 from ..resample import INTERPOLATION_METHODS
 from . import session
 from ._task import TaskWidget, image_layer_names, set_choices

@@ -84,10 +84,14 @@ class IsotropicWidget(TaskWidget):
         """The layer's z/xy anisotropy from its scale, when it has one."""
         if name not in self.viewer.layers:
             return
-        image = layer_image(self.viewer.layers[name])
-        sizes = image.pixel_size
-        if all(a in sizes for a in "ZY") and sizes["Z"] / sizes["Y"] > 1.01:
-            self.factor.setValue(sizes["Z"] / sizes["Y"])
+        from ..selfsup.isotropic import anisotropy
+
+        try:
+            factor = anisotropy(layer_image(self.viewer.layers[name]))
+        except ValueError:  # no physical scale (or non-square pixels): keep the value
+            return
+        if factor > 1.01:
+            self.factor.setValue(factor)
 
     # ---------------------------------------------------------------- work
 

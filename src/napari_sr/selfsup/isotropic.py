@@ -57,6 +57,7 @@ MAX_TRAINING_PLANES = 256
 FUSIONS = ("mean", "geometric")
 
 __all__ = [
+    "anisotropy",
     "axial_profile",
     "interpolate_axial",
     "isotropic",
@@ -509,7 +510,7 @@ def _image_and_factor(
     if image.shape[image.axes.index("Z")] < 2:
         raise ValueError("the stack has a single z plane; there is nothing to interpolate")
     if factor is None:
-        factor = _factor_from_pixel_sizes(image)
+        factor = anisotropy(image)
     factor = check_scale(factor, "factor")
     if factor <= 1:
         raise ValueError(
@@ -519,7 +520,14 @@ def _image_and_factor(
     return image, float(factor)
 
 
-def _factor_from_pixel_sizes(image: Image) -> float:
+def anisotropy(image: Image) -> float:
+    """z step / lateral pixel size of ``image``, from its pixel sizes (any units).
+
+    Raises
+    ------
+    ValueError
+        Without Z, Y and X pixel sizes, or for pixels that are not square.
+    """
     sizes = image.pixel_size
     if not all(a in sizes for a in "ZYX"):
         raise ValueError(

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..engine.progress import CancelToken
-from ..metrics import psnr, ssim
+from ..metrics import psnr, scoring_range, ssim
 from .data import TrainingImage
 
 
@@ -73,17 +73,9 @@ def score(image: TrainingImage, restored: np.ndarray, scale: int) -> tuple[float
     else:
         ref, out = ref.reshape(-1, *ref.shape[2:]), out.reshape(-1, *out.shape[2:])
         axes, luma = "TYX", False
-    data_range = data_range_of(image)
+    data_range = scoring_range(image.high) or 255.0  # 255 for uint8, else the span
     kwargs = {"data_range": data_range, "crop_border": scale, "y_channel": luma, "axes": axes}
     return psnr(ref, out, **kwargs), ssim(ref, out, **kwargs)
-
-
-def data_range_of(image: TrainingImage) -> float:
-    """255 for uint8, else the reference's max − min (1 for a flat image)."""
-    if image.dtype == np.uint8:
-        return 255.0
-    span = float(image.high.max()) - float(image.high.min())
-    return span if span > 0 else 1.0
 
 
 def _mean(scores: list[tuple[float, float]]) -> dict[str, float]:
