@@ -96,6 +96,21 @@ def test_misr_fuses_the_sample_burst(capsys, tmp_path):
     assert result.shape == (256, 256) and result.pixel_size["Y"] == pytest.approx(0.1)
 
 
+def test_misr_learned_uses_the_bundled_network(capsys, tmp_path):
+    from napari_sr.samples import sample_path
+
+    out = tmp_path / "fused.ome.tif"
+    code, printed, err = run(capsys, "misr", str(sample_path("burst")), str(out), "-s", "2",
+                             "--method", "learned")  # fmt: skip
+    assert code == 0, err
+    assert "fused 8 frames with learned" in printed
+    assert io.read(out).metadata["provenance"]["method"] == "misr learned (highresnet)"
+    code, _, err = run(capsys, "misr", str(sample_path("burst")), str(tmp_path / "x3.ome.tif"),
+                       "-s", "3", "--method", "learned")  # fmt: skip
+    assert_one_line_error(code, err, "no fusion network is bundled for x3")
+    assert not (tmp_path / "x3.ome.tif").exists()
+
+
 def test_misr_needs_frames(capsys, tmp_path):
     path = io.write(tmp_path / "one.tif", np.zeros((16, 16), np.uint8))
     code, _, err = run(capsys, "misr", str(path), str(tmp_path / "o.ome.tif"), "-s", "2")

@@ -96,7 +96,7 @@ def test_npe2_discovers_and_validates_the_manifest():
 
 
 @pytest.mark.slow
-def test_wheel_contains_manifest_and_sample_data(tmp_path):
+def test_wheel_contains_manifest_sample_data_and_weights(tmp_path):
     pytest.importorskip("build")
     result = subprocess.run(
         [
@@ -123,6 +123,9 @@ def test_wheel_contains_manifest_and_sample_data(tmp_path):
     shipped = {Path(n).name for n in names if n.startswith("napari_sr/sample_data/")}
     expected = {p.name for p in (REPO / "sample_data").iterdir() if p.is_file()}
     assert expected <= shipped
+    weights = REPO / "src" / "napari_sr" / "models" / "weights"
+    bundled = {f"napari_sr/models/weights/{p.name}" for p in weights.iterdir()}
+    assert bundled and bundled <= names  # the weights and their model cards
     assert "napari-sr = napari_sr:napari.yaml" in entry_text
     assert "napari-sr = napari_sr.cli:main" in entry_text
 

@@ -9,6 +9,8 @@ from .cli import running
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     """Add the ``misr`` subcommand."""
+    from .multiframe.misr import FUSION_METHODS
+
     mi = commands.add_parser(
         "misr",
         help="fuse the frames of a stack (T) into one image SCALE times finer",
@@ -20,8 +22,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     mi.add_argument("output", metavar="OUT", help="output file, .ome.tif")
     mi.add_argument("--scale", "-s", type=int, required=True, help="whole SR factor, >= 2")
     mi.add_argument(
-        "--method", "-m", choices=["shift-add", "ibp", "robust"], default="robust",
-        help="fusion (default robust: L1-like data term and bilateral TV)",
+        "--method", "-m", choices=FUSION_METHODS, default="robust",
+        help="fusion (default robust: L1-like data term and bilateral TV; learned: the "
+        "bundled fusion network, x2 and x4, which corrects the robust fusion)",
     )  # fmt: skip
     mi.add_argument(
         "--psf", type=float, default=0.0, metavar="SIGMA",

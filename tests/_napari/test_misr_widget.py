@@ -11,18 +11,19 @@ pytest.importorskip("napari")
 pytestmark = pytest.mark.gui
 
 
-def test_fuses_the_sample_burst_beside_single_frame_results(make_napari_viewer, qtbot):
+@pytest.mark.parametrize("method", ["shift-add", "learned"])
+def test_fuses_the_sample_burst_beside_single_frame_results(make_napari_viewer, qtbot, method):
     viewer = make_napari_viewer()
     viewer.open_sample("napari-sr", "burst")
     _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Multi-frame SR")
     assert w.layer.currentText() == "burst" and w.axes.text() == "TYX"
-    w.method.setCurrentText("shift-add")
+    w.method.setCurrentText(method)
     qtbot.mouseClick(w.run_button, 1)
     qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
     names = [layer.name for layer in viewer.layers]
     assert names == ["burst", "burst frame 0 ×2 bicubic", "burst frame 0 ×2 lanczos3",
-                     "burst ×2 misr shift-add"]  # fmt: skip
-    fused = viewer.layers["burst ×2 misr shift-add"]
+                     f"burst ×2 misr {method}"]  # fmt: skip
+    fused = viewer.layers[f"burst ×2 misr {method}"]
     bicubic = viewer.layers["burst frame 0 ×2 bicubic"]
     assert fused.data.shape == bicubic.data.shape == (256, 256)
     # on the same grid: they overlay
@@ -49,5 +50,10 @@ def test_a_layer_without_frames_is_a_notification(make_napari_viewer, qtbot, mon
     w.axes.setText("TYX")
     w.reference.setValue(9)
     qtbot.mouseClick(w.run_button, 1)
+    w.reference.setValue(0)
+    w.method.setCurrentText("learned")
+    w.scale.setValue(3)
+    qtbot.mouseClick(w.run_button, 1)
     assert "need a T" in errors[0] and "4 frames" in errors[1]
+    assert "bundled for ×2, ×4" in errors[2]
     assert len(viewer.layers) == 1

@@ -8,7 +8,14 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import napari_sr  # noqa: E402
-from napari_sr.multiframe.learned import fuse_learned, train_fusion, training_bursts  # noqa: E402
+from napari_sr.models.highresnet import pack_prior  # noqa: E402
+from napari_sr.multiframe.learned import (  # noqa: E402
+    classical_prior,
+    fuse_learned,
+    train_fusion,
+    training_bursts,
+    unshuffle,
+)
 from napari_sr.training.losses import shift_l1  # noqa: E402
 
 
@@ -36,6 +43,41 @@ def test_the_output_is_the_reference_upscaled_plus_what_the_decoder_adds():
     torch.testing.assert_close(out, expected)
 
 
+def test_unshuffle_is_torchs_pixel_unshuffle():
+    image = np.arange(6 * 9, dtype=np.float32).reshape(6, 9)
+    expected = torch.nn.functional.pixel_unshuffle(torch.from_numpy(image)[None, None], 3)
+    np.testing.assert_array_equal(unshuffle(image, 3), expected[0].numpy())
+    packed = pack_prior(torch.zeros(1, 2, 2, 3), torch.from_numpy(image)[None, None], 3)
+    np.testing.assert_array_equal(packed[0, 2:].numpy(), unshuffle(image, 3))
+
+
+def test_an_untrained_prior_network_returns_the_classical_fusion():
+    """The decoder's last layer starts at zero: before training the network is the robust
+    fusion it corrects, registration and brightness included."""
+    model = napari_sr.create_model("highresnet", scale=2, prior=True).eval()
+    frames = napari_sr.load_sample("burst").data[:, :24, :24].astype(np.float64)
+    out = fuse_learned(model, frames)
+    expected = classical_prior(frames, 2, 1.0)  # psf 0.5·scale: no training record
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-3 * np.ptp(expected))
+    with pytest.raises(ValueError, match="the frames and the 4 channels of the prior"):
+        model(torch.zeros(1, 4, 8, 8))
+
+
+def test_training_bursts_carry_a_prior_better_than_bicubic():
+    from napari_sr.models._common import bicubic_upsample
+
+    image = napari_sr.load_sample("burst", ground_truth=True).data.astype(np.float32)
+    (pair,) = training_bursts([image[:64, :64]], 2, 6, bursts_per_image=1, prior=True, seed=3)
+    assert pair.low.shape == (1, 6 + 4, 32, 32) and pair.high.shape == (1, 1, 64, 64)
+    truth = pair.high[0, 0]
+    prior = torch.nn.functional.pixel_shuffle(torch.from_numpy(pair.low[:, 6:]), 2)[0, 0]
+    frame0 = bicubic_upsample(torch.from_numpy(pair.low[:, :1]), 2)[0, 0]
+    span = float(np.ptp(truth))
+    prior_psnr = napari_sr.psnr(truth, prior.numpy(), data_range=span, crop_border=4)
+    bicubic_psnr = napari_sr.psnr(truth, frame0.numpy(), data_range=span, crop_border=4)
+    assert prior_psnr > bicubic_psnr + 2, (prior_psnr, bicubic_psnr)
+
+
 def test_upscale_refuses_a_fusion_network():
     model = napari_sr.create_model("highresnet", scale=2)
     with pytest.raises(ValueError, match="run it with napari_sr.misr"):
@@ -61,6 +103,7 @@ def test_training_bursts_and_a_short_training(tmp_path):
     model = train_fusion(images, 2, 4, steps=3, batch_size=2, patch_size=16,
                          hparams={"features": 8, "encoder_blocks": 1}, device="cpu")  # fmt: skip
     assert model.checkpoint["data"]["bursts"]["frames"] == 4
+    assert model.checkpoint["data"]["bursts"]["prior"] == "robust" and model.prior
     path = napari_sr.save_model(model, tmp_path / "fusion_x2.safetensors")
     frames = napari_sr.load_sample("burst").data[:, :32, :32]
     by_object = napari_sr.misr(frames, 2, method=model)
@@ -78,8 +121,8 @@ def test_training_bursts_and_a_short_training(tmp_path):
 
 def test_misr_errors_for_learned_fusion():
     frames = np.zeros((3, 16, 16), np.float32)
-    with pytest.raises(ValueError, match="no fusion weights are bundled yet"):
-        napari_sr.misr(frames, 2, method="learned")
+    with pytest.raises(ValueError, match=r"bundled for x3 \(bundled: x2, x4\)"):
+        napari_sr.misr(frames, 3, method="learned")
     with pytest.raises(ValueError, match="works at x2, not x4"):
         napari_sr.misr(frames, 4, method=napari_sr.create_model("highresnet", scale=2))
     with pytest.raises(ValueError, match="multi-frame fusion model"):

@@ -14,12 +14,13 @@ import napari
 from napari.utils.notifications import show_error
 from qtpy.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QSpinBox, QVBoxLayout
 
+from ..multiframe.misr import learned_scales
 from ..resample import INTERPOLATION_METHODS
 from . import session
 from ._task import TaskWidget, image_layer_names, set_choices
 from .layers import add_result_layer, layer_image
 
-FUSIONS = ("robust", "ibp", "shift-add")
+FUSIONS = ("robust", "ibp", "shift-add", "learned")
 
 
 class MISRWidget(TaskWidget):
@@ -43,6 +44,10 @@ class MISRWidget(TaskWidget):
         self.axes.setToolTip("axes of the layer; T holds the frames (e.g. TYX, TZYX)")
         self.method = QComboBox()
         self.method.addItems(FUSIONS)
+        self.method.setToolTip(
+            "robust: L1 data term + bilateral TV; ibp: back-projection; shift-add: normalised "
+            "convolution; learned: the bundled network (x2, x4) that corrects the robust fusion"
+        )
         self.scale = QSpinBox(minimum=2, maximum=8, value=2)
         self.reference = QSpinBox(minimum=0, maximum=100_000, value=0)
         self.reference.setToolTip("the frame whose grid the results lie on")
@@ -114,6 +119,11 @@ class MISRWidget(TaskWidget):
             show_error(f"napari-sr: the layer has {frames} frames; choose a reference below it")
             return
         method, scale = self.method.currentText(), int(self.scale.value())
+        if method == "learned" and scale not in learned_scales():
+            have = ", ".join(f"×{s}" for s in learned_scales())
+            show_error(f"napari-sr: the learned fusion is bundled for {have}; choose one of "
+                       "those scales or a classical fusion")  # fmt: skip
+            return
         single_label = self.single.currentText()
         single = self.models.get(single_label, single_label)
         started = time.perf_counter()

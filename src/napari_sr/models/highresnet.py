@@ -11,7 +11,19 @@ Super-Resolution of Satellite Imagery", arXiv:2002.06460 (2020). Three parts:
 3. a **sub-pixel decoder** (a transposed convolution of stride ``scale``) makes the fine
    image, here added to the bicubic upsampling of the reference (global residual).
 
-Input ``(B, K, H, W)``: K registered or unregistered frames of one scene, any K ≥ 1.
+With ``prior=True`` the network also sees a classical fusion of the same frames (a
+*prior*: :func:`napari_sr.multiframe.fusion.fuse`, registration included) and corrects it:
+the decoder reads the fused frame features together with an encoding of the prior, and
+its output is added to the prior instead of the reference's bicubic upsampling. The
+decoder's last layer starts at zero, so an untrained network returns the prior. Explicit
+sub-pixel registration is what a small network finds hardest to learn from synthetic
+bursts; the prior hands it over, and the network learns the rest (the optics' blur, the
+noise, the image statistics).
+
+Input ``(B, K, H, W)``: K registered or unregistered frames of one scene, any K ≥ 1; with
+``prior=True``, ``(B, K + s², H, W)``: the frames followed by the prior, an
+``(H·s, W·s)`` image on frame 0's grid, pixel-unshuffled into s² channels (so that a crop
+of the input is a crop of the prior, as :func:`pack_prior` makes it).
 Output ``(B, 1, H·s, W·s)``.
 """
 
@@ -47,15 +59,23 @@ class HighResNet(nn.Module):
         Feature channels of the encoder, fusion and decoder.
     encoder_blocks : int
         Residual blocks of the shared encoder.
+    prior : bool
+        Refine a classical fusion passed after the frames (see the module's docstring).
     """
 
     def __init__(
-        self, *, scale: int, in_channels: int = 1, features: int = 32, encoder_blocks: int = 2
+        self,
+        *,
+        scale: int,
+        in_channels: int = 1,
+        features: int = 32,
+        encoder_blocks: int = 2,
+        prior: bool = False,
     ) -> None:
         super().__init__()
         if in_channels != 1:
             raise ValueError("HighResNet fuses grayscale frames (in_channels=1)")
-        self.scale, self.in_channels = scale, in_channels
+        self.scale, self.in_channels, self.prior = scale, in_channels, bool(prior)
         self.encoder = nn.Sequential(
             conv(2, features), nn.PReLU(features),
             *[_Residual(features) for _ in range(encoder_blocks)],
@@ -63,13 +83,31 @@ class HighResNet(nn.Module):
         )  # fmt: skip
         self.fuse = nn.Sequential(conv(2 * features, features), nn.PReLU(features),
                                   _Residual(features))  # fmt: skip
+        if self.prior:
+            # the prior, seen at the frames' resolution through its s² sub-pixel phases
+            self.prior_encoder = nn.Sequential(
+                conv(scale * scale, features), nn.PReLU(features), _Residual(features)
+            )
+            self.merge = nn.Sequential(conv(2 * features, features), nn.PReLU(features),
+                                       _Residual(features))  # fmt: skip
         self.decoder = nn.Sequential(
             nn.ConvTranspose2d(features, features, scale, stride=scale),
             nn.PReLU(features),
             conv(features, 1),
         )
+        if self.prior:  # start from the prior itself
+            nn.init.zeros_(self.decoder[-1].weight)
+            nn.init.zeros_(self.decoder[-1].bias)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        if self.prior:
+            phases = self.scale * self.scale
+            if frames.shape[1] <= phases:
+                raise ValueError(
+                    f"a prior-refining HighResNet needs the frames and the {phases} channels "
+                    f"of the prior, not {frames.shape[1]} channels"
+                )
+            frames, packed = frames[:, :-phases], frames[:, -phases:]
         b, k, h, w = frames.shape
         reference = frames.median(dim=1, keepdim=True).values
         pairs = torch.stack([frames, reference.expand(-1, k, -1, -1)], dim=2)  # B K 2 H W
@@ -83,4 +121,13 @@ class HighResNet(nn.Module):
             if n % 2:  # the odd one out joins the next level unchanged
                 fused = torch.cat([fused, hidden[:, -1:]], dim=1)
             hidden = fused
-        return bicubic_upsample(reference, self.scale) + self.decoder(hidden[:, 0])
+        if not self.prior:
+            return bicubic_upsample(reference, self.scale) + self.decoder(hidden[:, 0])
+        features = self.merge(torch.cat([hidden[:, 0], self.prior_encoder(packed)], dim=1))
+        return nn.functional.pixel_shuffle(packed, self.scale) + self.decoder(features)
+
+
+def pack_prior(frames: torch.Tensor, prior: torch.Tensor, scale: int) -> torch.Tensor:
+    """The input of a prior-refining :class:`HighResNet`: ``(B, K, H, W)`` frames and the
+    ``(B, 1, H·s, W·s)`` prior, pixel-unshuffled, along the channels."""
+    return torch.cat([frames, nn.functional.pixel_unshuffle(prior, scale)], dim=1)

@@ -4,9 +4,20 @@ The network (:class:`~napari_sr.models.highresnet.HighResNet`) sees the frames o
 as the channels of one input and returns the fine image. It is trained with the loop of
 :func:`napari_sr.training.loop.fit` on bursts made from high-resolution images by
 :func:`~napari_sr.multiframe.simulate.make_burst` (random shifts, PSF, pixel integration,
-Poisson noise), with the offset-tolerant ``shift_l1`` loss: the network may place its
-output a fraction of a pixel off frame 0's grid, and prediction puts it back by
-registering the result against the reference frame.
+Poisson noise).
+
+Two kinds of network:
+
+- **with a prior** (``prior=True``, the default of :func:`train_fusion` and of the bundled
+  weights): the frames are registered and fused by the robust classical method first
+  (:func:`~napari_sr.multiframe.fusion.fuse`, with the PSF the network was trained for),
+  and the network corrects that fusion. It is trained with plain L1, as the prior already
+  lies on frame 0's grid, on bursts of randomly flipped and turned images (the packed
+  prior's sub-pixel channels would be scrambled by flipping patches instead);
+- **without** (pure HighRes-net): the network registers implicitly; it is trained with the
+  offset-tolerant ``shift_l1`` loss, may place its output a fraction of a pixel off frame
+  0's grid, and prediction puts it back by registering the result against the reference
+  frame and matching its brightness.
 """
 
 from __future__ import annotations
@@ -23,6 +34,14 @@ from .simulate import make_burst
 BURSTS_PER_IMAGE = 2
 PEAKS = (100.0, 400.0)
 """Range of the photon peaks of the training bursts (uniform)."""
+SPARSE_FRACTION, SPARSE_GAMMAS = 0.5, (1.5, 3.0)
+"""Contrast randomisation: this fraction of the bursts sees its image (scaled to [0, 1])
+raised to a power γ uniform in this range: dark backgrounds with sparse bright structures,
+as in fluorescence. Natural images alone teach the network the mid-grey, noisy-everywhere
+statistics of photographs; it then over-smooths fluorescence, where the classical
+fusion is already clean."""
+PRIOR_METHOD = "robust"
+"""The classical fusion a prior-refining network corrects."""
 
 
 def training_bursts(
@@ -32,10 +51,15 @@ def training_bursts(
     *,
     psf: float | None = None,
     bursts_per_image: int = BURSTS_PER_IMAGE,
+    prior: bool = False,
+    sparse_fraction: float = SPARSE_FRACTION,
     seed: int = 0,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
 ):
-    """TrainingImage pairs: ``low`` = a burst's frames as channels (1, K, h, w), ``high`` =
-    the sharp image (1, 1, h·s, w·s), in photons, normalised by the frames' percentiles.
+    """TrainingImage pairs: ``low`` = a burst's frames as channels (1, K, h, w), or with
+    ``prior`` the frames and the packed classical fusion (1, K + s², h, w); ``high`` = the
+    sharp image (1, 1, h·s, w·s); in photons, normalised by the frames' percentiles.
 
     Parameters
     ----------
@@ -47,24 +71,48 @@ def training_bursts(
         Gaussian σ of the optics in high-resolution pixels (default ``0.5 * scale``).
     bursts_per_image : int
         Bursts drawn from each image (other shifts, noise and peak).
+    prior : bool
+        Add the robust classical fusion of each burst (registration included, deblurring
+        ``psf``), for a prior-refining network; each burst is then made from the image
+        flipped and turned at random (training must not flip patches).
+    sparse_fraction : float
+        The fraction of the bursts whose image is raised to a power γ in
+        ``SPARSE_GAMMAS`` (see ``SPARSE_FRACTION``).
     seed : int
-        Seeds shifts, noise and peaks.
+        Seeds shifts, noise, peaks (and turns).
+    progress, cancel : optional
+        ``progress(done, total)`` over the bursts; cancellation between bursts.
     """
     from ..training.data import TrainingImage
 
     rng = np.random.default_rng(seed)
     psf = 0.5 * scale if psf is None else psf
     out = []
+    total = len(images) * bursts_per_image
     for index, image in enumerate(images):
         for draw in range(bursts_per_image):
+            raise_if_cancelled(cancel)
             peak = float(rng.uniform(*PEAKS))
-            burst, _, truth = make_burst(image, scale, frames, psf=psf, peak=peak, seed=rng)
+            turns, flip = int(rng.integers(4)), bool(rng.integers(2))
+            sparse, gamma = rng.random() < sparse_fraction, float(rng.uniform(*SPARSE_GAMMAS))
+            image_seen = np.asarray(image, dtype=np.float32)
+            if sparse:
+                low_value, span = float(image_seen.min()), float(np.ptp(image_seen)) or 1.0
+                image_seen = ((image_seen - low_value) / span) ** gamma
+            if prior:
+                image_seen = np.rot90(image_seen[:, ::-1] if flip else image_seen, turns)
+            burst, _, truth = make_burst(image_seen, scale, frames, psf=psf, peak=peak,
+                                         seed=rng)  # fmt: skip
             limits = MICROSCOPY.limits(burst)
+            low = burst
+            if prior:
+                low = np.concatenate([burst, unshuffle(classical_prior(burst, scale, psf), scale)])
+            report(progress, len(out) + 1, total)
             out.append(
                 TrainingImage(
                     name=f"image {index} burst {draw}",
                     high=truth[None, None],
-                    low=burst[None],
+                    low=low[None],
                     dtype=np.dtype(np.float32),
                     limits=limits,
                     peak=float(burst.max()),
@@ -87,6 +135,8 @@ def train_fusion(
     batch_size: int = 8,
     lr: float = 1e-3,
     hparams: dict[str, Any] | None = None,
+    sparse_fraction: float = SPARSE_FRACTION,
+    bursts: Sequence[Any] | None = None,
     seed: int = 0,
     device: str = "auto",
     progress: ProgressCallback | None = None,
@@ -96,45 +146,111 @@ def train_fusion(
     """Train a HighRes-net-style fusion network on synthetic bursts of ``images``
     (``model``: the architecture name, or a fusion model to train further).
 
+    A new network refines the robust classical fusion (``hparams`` ``prior``, default
+    True; see the module's docstring); ``sparse_fraction`` as in :func:`training_bursts`.
+    ``bursts``: pairs made before by :func:`training_bursts` with the same settings (to
+    train several times on the same bursts without making them again; ``images`` is then
+    only counted).
+
     Returns the model (``model.checkpoint["data"]["bursts"]`` records how the bursts were
-    made: scale, frames, PSF, photon peaks).
+    made: scale, frames, PSF, photon peaks, the prior).
     """
     from ..training.config import TrainConfig
     from ..training.loop import fit
 
-    pairs = training_bursts(images, scale, frames, psf=psf, seed=seed)
+    if isinstance(model, str):
+        hparams = {"prior": True, **(hparams or {})}
+        with_prior = bool(hparams["prior"])
+    else:
+        hparams = None
+        with_prior = bool(getattr(model, "prior", False))
+    psf = 0.5 * scale if psf is None else float(psf)
+    if bursts is None:
+        bursts = training_bursts(images, scale, frames, psf=psf, prior=with_prior,
+                                 sparse_fraction=sparse_fraction, seed=seed,
+                                 cancel=cancel)  # fmt: skip
     patch = patch_size or 32 * scale
     config = TrainConfig(
         scale=scale, steps=steps, patch_size=patch, batch_size=batch_size, lr=lr,
-        loss="shift_l1", warmup_steps=min(200, steps // 10), augment=("hflip", "vflip", "rot90"),
+        loss="l1" if with_prior else "shift_l1", warmup_steps=min(200, steps // 10),
+        augment=() if with_prior else ("hflip", "vflip", "rot90"),
         normalization=MICROSCOPY.to_dict(), seed=seed,
     )  # fmt: skip
     record = {
         "scale": scale,
         "frames": frames,
-        "psf_sigma_hr_px": 0.5 * scale if psf is None else psf,
+        "psf_sigma_hr_px": psf,
         "photon_peaks": list(PEAKS),
         "images": len(images),
-        "bursts_per_image": BURSTS_PER_IMAGE,
+        "bursts_per_image": round(len(bursts) / max(len(images), 1), 2),
+        "prior": PRIOR_METHOD if with_prior else None,
+        "sparse_fraction": sparse_fraction,
+        "sparse_gammas": list(SPARSE_GAMMAS),
     }
     return fit(
-        model, pairs, [], config, normalization=MICROSCOPY, in_channels=1,
-        hparams=hparams if isinstance(model, str) else None, data_extra={"bursts": record},
+        model, list(bursts), [], config, normalization=MICROSCOPY, in_channels=1,
+        hparams=hparams, data_extra={"bursts": record},
         device=device, progress=progress, log=log, cancel=cancel,
     )  # fmt: skip
+
+
+def classical_prior(
+    frames: np.ndarray,
+    scale: int,
+    psf: float,
+    *,
+    shifts: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+    reference: int = 0,
+) -> np.ndarray:
+    """The robust classical fusion of (N, Y, X) ``frames`` that a prior-refining network
+    corrects (registered on frame ``reference`` unless ``shifts`` are given; frames that do
+    not match are left out unless ``weights`` say otherwise). Float32, (Y·s, X·s)."""
+    from .fusion import fuse
+    from .registration import DEFAULT_UPSAMPLE, register
+
+    frames = np.asarray(frames, dtype=np.float64)
+    if shifts is None:
+        registration = register(frames, reference=reference, upsample=DEFAULT_UPSAMPLE)
+        shifts = registration.shifts
+        if weights is None:
+            weights = (~registration.outliers).astype(float)
+            weights[reference] = 1.0
+    fused = fuse(frames, shifts, scale, method=PRIOR_METHOD, psf=psf, weights=weights)
+    return fused.astype(np.float32)
+
+
+def unshuffle(image: np.ndarray, scale: int) -> np.ndarray:
+    """(Y·s, X·s) → (s², Y, X): the image's sub-pixel phases as channels (the order of
+    ``torch.nn.functional.pixel_unshuffle``: phase ``(i, j)`` is channel ``i·s + j``)."""
+    h, w = image.shape[0] // scale, image.shape[1] // scale
+    phases = image[: h * scale, : w * scale].reshape(h, scale, w, scale)
+    return np.ascontiguousarray(phases.transpose(1, 3, 0, 2).reshape(scale * scale, h, w))
+
+
+def training_psf(model: Any) -> float:
+    """The PSF σ (high-resolution pixels) a fusion network's bursts were made with."""
+    record = (getattr(model, "checkpoint", None) or {}).get("data", {}).get("bursts", {})
+    return float(record.get("psf_sigma_hr_px", 0.5 * int(model.scale)))
 
 
 def fuse_learned(
     model: Any,
     frames: np.ndarray,
     *,
+    shifts: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
     reference: int = 0,
     device: str = "auto",
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> np.ndarray:
     """The fine image of (N, Y, X) ``frames`` by a fusion network, on frame ``reference``'s
-    grid and brightness (float64, the frames' intensities)."""
+    grid and brightness (float64, the frames' intensities).
+
+    ``shifts`` and ``weights`` (0 leaves a frame out), as :func:`misr` measured them, are
+    used for a prior-refining network's classical fusion; default measured here.
+    """
     import torch
 
     from ..engine.device import resolve_device
@@ -142,16 +258,32 @@ def fuse_learned(
     from .registration import _fourier_shift, register
 
     raise_if_cancelled(cancel)
+    frames = np.asarray(frames)
+    s = int(model.scale)
+    with_prior = bool(getattr(model, "prior", False))
+    if with_prior:
+        prior = classical_prior(frames, s, training_psf(model), shifts=shifts,
+                                weights=weights, reference=reference)  # fmt: skip
+        raise_if_cancelled(cancel)
+    if weights is not None:  # the network sees the frames that were kept
+        kept = np.flatnonzero(np.asarray(weights) > 0)
+        reference = int(np.searchsorted(kept, reference))
+        frames = frames[kept]
     run_device = resolve_device(device)
     norm = getattr(model, "normalization", None) or MICROSCOPY
     limits = norm.limits(frames)
-    x = torch.from_numpy(np.ascontiguousarray(normalize(frames.astype(np.float32), limits)))
+    x = frames.astype(np.float32)
+    if with_prior:
+        x = np.concatenate([x, unshuffle(prior, s)])
+    x = torch.from_numpy(np.ascontiguousarray(normalize(x, limits)))
     model = model.to(run_device).eval()
     with torch.inference_mode():
         out = model(x[None].to(run_device))[0, 0].float().cpu().numpy()
     fused = denormalize(out, limits).astype(np.float64)
+    if with_prior:  # already on the prior's grid and brightness
+        report(progress, 1, 1)
+        return fused
     # put the result on the reference frame's grid: the network may sit a little off it
-    s = int(model.scale)
     h, w = frames.shape[-2:]
     binned = fused[: h * s, : w * s].reshape(h, s, w, s).mean(axis=(1, 3))
     offset = register(np.stack([frames[reference], binned]), reference=0).shifts[1]

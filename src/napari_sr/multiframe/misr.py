@@ -21,6 +21,11 @@ from .fusion import METHODS, fuse
 from .learned import fuse_learned
 from .registration import DEFAULT_UPSAMPLE, PASSES, register
 
+LEARNED_ARCHITECTURE, LEARNED_WEIGHTS = "highresnet", "bursts291"
+"""The bundled fusion networks: ``models/weights/highresnet_x<s>.bursts291``."""
+FUSION_METHODS = (*METHODS, "learned")
+"""Every ``method`` name of :func:`misr`."""
+
 
 def misr(
     frames: np.ndarray | Image,
@@ -46,12 +51,14 @@ def misr(
         ``TCYX``… (T holds the frames).
     scale : int
         Integer SR factor (≥ 2).
-    method : {'shift-add', 'ibp', 'robust'} or model
+    method : {'shift-add', 'ibp', 'robust', 'learned'} or model
         Fusion (see :mod:`napari_sr.multiframe.fusion`): normalised convolution and Wiener
         deblurring; iterative back-projection from it; or a robust data term with bilateral
-        TV (the default: best when a frame or a pixel does not fit). Or a multi-frame
-        fusion network (:mod:`napari_sr.multiframe.learned`) or its model file, which
-        sees the frames themselves (``shifts``, ``psf`` and ``iterations`` do not apply).
+        TV (the default: best when a frame or a pixel does not fit). ``'learned'``: the
+        bundled fusion network for ``scale`` (×2 and ×4, grayscale; see
+        :mod:`napari_sr.multiframe.learned` and its model card), which corrects the robust
+        fusion; or any multi-frame fusion network or its model file. A network brings
+        its own PSF and iterations (``psf`` and ``iterations`` do not apply).
     frame_axis : int, optional
         Index of the frame axis for arrays without ``axes`` (default 0).
     axes : str, optional
@@ -86,17 +93,17 @@ def misr(
     data = source.data if source is not None else np.asarray(frames)
     dtype = check_dtype(data.dtype)
     check_finite(data)
-    network = _fusion_network(method)
-    if network is None and method not in METHODS:
-        raise ValueError(
-            f"unknown method {method!r}; choose one of {', '.join(METHODS)}, or a fusion "
-            "model (napari_sr.multiframe.learned.train_fusion) or its model file"
-        )
-    if network is not None and int(network.scale) != int(scale):
-        raise ValueError(f"the fusion model works at x{network.scale}, not x{scale}")
     if isinstance(scale, bool) or not float(scale).is_integer() or scale < 2:
         raise ValueError(f"misr needs a whole scale of at least 2, not {scale}")
     scale = int(scale)
+    network = _fusion_network(method, scale)
+    if network is None and method not in METHODS:
+        raise ValueError(
+            f"unknown method {method!r}; choose one of {', '.join(FUSION_METHODS)}, or a "
+            "fusion model (napari_sr.multiframe.learned.train_fusion) or its model file"
+        )
+    if network is not None and int(network.scale) != scale:
+        raise ValueError(f"the fusion model works at x{network.scale}, not x{scale}")
     axes = _frame_axes(data, source, axes, frame_axis)
     t = axes.index("T")
     stack = np.moveaxis(data, t, 0)  # (N, ..., Y, X)
@@ -128,16 +135,10 @@ def misr(
     fused = []
     for p in range(n_planes):
         if network is not None:
-            kept = np.flatnonzero(weights > 0)
             fused.append(
-                fuse_learned(
-                    network,
-                    planes[kept, p],
-                    reference=int(np.searchsorted(kept, anchor)),
-                    progress=stages.part(),
-                    cancel=cancel,
-                )
-            )
+                fuse_learned(network, planes[:, p], shifts=shifts, weights=weights,
+                             reference=anchor, progress=stages.part(), cancel=cancel)
+            )  # fmt: skip
         else:
             fused.append(
                 fuse(
@@ -201,17 +202,36 @@ def _frame_axes(data: np.ndarray, source: Image | None, axes: str | None, frame_
     return axes
 
 
-def _fusion_network(method: Any):
-    """A fusion model from a model object or a model file path; None for a classical name."""
+def learned_scales() -> tuple[int, ...]:
+    """The scales for which a fusion network is bundled (``method="learned"``)."""
+    from ..models.bundled import bundled_models
+
+    prefix = f"{LEARNED_ARCHITECTURE}_x"
+    return tuple(
+        int(name[len(prefix) :].split(".")[0])
+        for name in bundled_models()
+        if name.startswith(prefix) and name.endswith(f".{LEARNED_WEIGHTS}")
+    )
+
+
+def _fusion_network(method: Any, scale: int):
+    """A fusion model from ``"learned"`` (the bundled one), a model object or a model file
+    path; None for a classical name."""
     import os
 
     if isinstance(method, str) and method in METHODS:
         return None
     if isinstance(method, str) and method == "learned":
-        raise ValueError(
-            "no fusion weights are bundled yet: train one with "
-            "napari_sr.multiframe.learned.train_fusion and pass it (or its file) as method"
-        )
+        if scale not in learned_scales():
+            have = ", ".join(f"x{s}" for s in learned_scales()) or "none"
+            raise ValueError(
+                f"no fusion network is bundled for x{scale} (bundled: {have}); use a "
+                "classical method, or train one with napari_sr.multiframe.learned."
+                "train_fusion and pass it (or its file) as method"
+            )
+        from ..models.bundled import load_bundled
+
+        return load_bundled(f"{LEARNED_ARCHITECTURE}_x{scale}.{LEARNED_WEIGHTS}")
     if isinstance(method, (str, os.PathLike)):
         if not os.path.isfile(method):
             return None  # an unknown name: reported by the caller
