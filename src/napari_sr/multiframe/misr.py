@@ -58,7 +58,9 @@ def misr(
         bundled fusion network for ``scale`` (×2 and ×4, grayscale; see
         :mod:`napari_sr.multiframe.learned` and its model card), which corrects the robust
         fusion; or any multi-frame fusion network or its model file. A network brings
-        its own PSF and iterations (``psf`` and ``iterations`` do not apply).
+        its own PSF and iterations (``psf`` and ``iterations`` do not apply): it is made
+        for frames blurred as in its training (σ = 0.5·scale output pixels for the
+        bundled ones).
     frame_axis : int, optional
         Index of the frame axis for arrays without ``axes`` (default 0).
     axes : str, optional
