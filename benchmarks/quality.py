@@ -1,0 +1,111 @@
+"""Single-image SR quality by the standard protocol of SR papers, on a folder of images.
+
+For every high-resolution image in DIR (``.png``, ``.bmp``, ``.jpg``, ``.tif``): crop it to
+a multiple of the scale; make the low-resolution input by MATLAB ``imresize`` bicubic
+downscaling (antialiased, Keys a = −0.5) of the RGB image, rounded to uint8; upscale it
+with each method; score PSNR and SSIM on the luma Y = 16 + 65.481 R + 128.553 G +
+24.966 B (RGB in [0, 1]) of uint8 results, ``scale`` pixels cropped from every border;
+one-channel images are scored as they are (``../shared/data/README.md``). Bicubic is
+always the first row, so that a run on Set5, Set14, B100 or Urban100 can be checked
+against the published bicubic numbers (e.g. Set5 ×2/×3/×4: 33.66 / 30.39 / 28.42 dB;
+Kim et al. 2016, VDSR, Table 3).
+
+    python benchmarks/quality.py DIR --scale 2 [--methods bicubic lanczos3 MODEL.safetensors]
+    python benchmarks/quality.py --held-out --scale 2      # the held-out BSD200 images
+
+Methods are anything ``napari_sr.upscale`` takes: interpolation names, model files or
+registered model names with bundled weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from imageio.v3 import imread
+
+import napari_sr
+
+DATA = Path(os.environ.get("NAPARI_SR_DATA", Path(__file__).parents[2] / "shared" / "data"))
+SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff")
+HELD_OUT_EVERY = 20
+"""The held-out validation images of the 291 set: every 20th BSD200 image by name (10)."""
+
+
+def held_out_bsd200(data: Path = DATA) -> list[Path]:
+    """The BSD200 images kept out of training for validation (every ``HELD_OUT_EVERY``-th
+    by sorted name, from the first)."""
+    files = sorted(p for p in (data / "sr291" / "BSD200").iterdir() if p.suffix in SUFFIXES)
+    return files[::HELD_OUT_EVERY]
+
+
+def load_rgb_or_gray(path: Path) -> np.ndarray:
+    """A uint8 image: (Y, X) or (Y, X, 3) (alpha dropped)."""
+    image = imread(path)
+    if image.dtype != np.uint8:
+        raise ValueError(f"{path.name}: the protocol is for 8-bit images, not {image.dtype}")
+    return image[..., :3] if image.ndim == 3 else image
+
+
+def low_resolution(image: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """(high-resolution cropped to a multiple of ``scale``, its MATLAB-bicubic uint8 LR)."""
+    h, w = (image.shape[0] // scale) * scale, (image.shape[1] // scale) * scale
+    high = image[:h, :w]
+    axes = "YXC" if high.ndim == 3 else "YX"
+    low = napari_sr.resize(high, {"Y": 1 / scale, "X": 1 / scale}, method="bicubic",
+                           axes=axes, dtype=np.uint8)  # fmt: skip
+    return high, low
+
+
+def score(high: np.ndarray, sr: np.ndarray, scale: int) -> tuple[float, float]:
+    """Y-channel PSNR (dB) and SSIM of uint8 images, ``scale`` border pixels cropped."""
+    options = {"crop_border": scale, "y_channel": True, "data_range": 255.0}
+    return napari_sr.psnr(high, sr, **options), napari_sr.ssim(high, sr, **options)
+
+
+def evaluate(files: list[Path], scale: int, methods: list[str]) -> dict[str, dict[str, float]]:
+    """Mean PSNR, SSIM and seconds of each method over ``files``."""
+    results = {m: {"psnr": [], "ssim": [], "seconds": []} for m in methods}
+    for path in files:
+        high, low = low_resolution(load_rgb_or_gray(path), scale)
+        for method in methods:
+            started = time.perf_counter()
+            sr = napari_sr.upscale(low, scale, method=method)
+            seconds = time.perf_counter() - started
+            p, s = score(high, np.asarray(sr), scale)
+            results[method]["psnr"].append(p)
+            results[method]["ssim"].append(s)
+            results[method]["seconds"].append(seconds)
+    return {m: {k: float(np.mean(v)) for k, v in r.items()} for m, r in results.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("dir", nargs="?", type=Path, help="folder of high-resolution images")
+    parser.add_argument("--scale", type=int, required=True)
+    parser.add_argument("--methods", nargs="*", default=[], help="besides bicubic")
+    parser.add_argument("--held-out", action="store_true",
+                        help="the held-out BSD200 images of ../shared/data/sr291")  # fmt: skip
+    args = parser.parse_args()
+    if args.held_out:
+        files = held_out_bsd200()
+    elif args.dir is not None:
+        files = sorted(p for p in args.dir.iterdir() if p.suffix.lower() in SUFFIXES)
+    else:
+        parser.error("give DIR or --held-out")
+    if not files:
+        parser.error("no images (.png, .bmp, .jpg, .tif) found")
+    methods = ["bicubic", *[m for m in args.methods if m != "bicubic"]]
+    results = evaluate(files, args.scale, methods)
+    print(f"{len(files)} images, x{args.scale}; Y-channel PSNR (dB) / SSIM, border {args.scale}")
+    print(f"{'method':<40}{'PSNR':>8}{'SSIM':>8}{'s/image':>9}")
+    for method, r in results.items():
+        name = Path(method).name if os.sep in method else method
+        print(f"{name:<40}{r['psnr']:>8.2f}{r['ssim']:>8.4f}{r['seconds']:>9.2f}")
+
+
+if __name__ == "__main__":
+    main()
