@@ -13,7 +13,12 @@ CARD_SECTIONS = ("Architecture", "Training data", "Recipe", "Measured", "Licence
 
 
 def test_the_bundled_fusion_networks_are_listed():
+    import napari_sr
+
     assert {"highresnet_x2.bursts291", "highresnet_x4.bursts291"} <= set(bundled_models())
+    assert napari_sr.list_models(pretrained=True) == list(bundled_models())
+    assert napari_sr.list_models("*_x4.*", pretrained=True) == ["highresnet_x4.bursts291"]
+    assert "highresnet" in napari_sr.list_models()  # architectures, without pretrained
 
 
 @pytest.mark.parametrize("name", sorted(bundled_models()))

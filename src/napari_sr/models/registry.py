@@ -133,14 +133,25 @@ class Registry:
 REGISTRY = Registry()
 
 
-def list_models(pattern: str | None = None) -> list[str]:
-    """Names of the registered architectures, optionally filtered by a glob pattern.
+def list_models(pattern: str | None = None, *, pretrained: bool = False) -> list[str]:
+    """Names of the registered architectures, optionally filtered by a glob pattern; with
+    ``pretrained``, the names of the bundled weights instead
+    (``<architecture>_x<scale>.<training data>``, see :mod:`napari_sr.models.bundled`).
 
     Examples
     --------
     >>> list_models("edsr*")  # doctest: +SKIP
     ['edsr', 'edsr_baseline']
+    >>> list_models("highresnet*", pretrained=True)  # doctest: +SKIP
+    ['highresnet_x2.bursts291', 'highresnet_x4.bursts291']
     """
+    if pretrained:
+        import fnmatch
+
+        from .bundled import bundled_models
+
+        names = list(bundled_models())
+        return names if pattern is None else fnmatch.filter(names, pattern)
     from . import _catalogue  # noqa: F401 - fills REGISTRY
 
     return REGISTRY.names(pattern)

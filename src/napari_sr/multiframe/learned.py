@@ -38,8 +38,8 @@ SPARSE_FRACTION, SPARSE_GAMMAS = 0.5, (1.5, 3.0)
 """Contrast randomisation: this fraction of the bursts sees its image (scaled to [0, 1])
 raised to a power γ uniform in this range: dark backgrounds with sparse bright structures,
 as in fluorescence. Natural images alone teach the network the mid-grey, noisy-everywhere
-statistics of photographs; it then over-smooths fluorescence, where the classical
-fusion is already clean."""
+statistics of photographs; it then mis-corrects sharp structures on dark backgrounds
+(fluorescence), where the classical fusion is already clean."""
 PRIOR_METHOD = "robust"
 """The classical fusion a prior-refining network corrects."""
 
