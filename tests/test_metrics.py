@@ -7,7 +7,8 @@ import pytest
 from skimage.metrics import normalized_root_mse, peak_signal_noise_ratio, structural_similarity
 
 from napari_sr import psnr, ssim
-from napari_sr.metrics import _luma, frc, nrmse
+from napari_sr.color import luma
+from napari_sr.metrics import frc, nrmse
 
 
 def _pair(rng, shape, dtype=np.uint8, noise=12.0):
@@ -62,7 +63,7 @@ def test_crop_border(rng):
 def test_bt601_luma_constants():
     # BT.601: black -> 16, white -> 235, pure red -> 16 + 65.481 (8-bit scale)
     rgb = np.array([[0, 0, 0], [255, 255, 255], [255, 0, 0]], dtype=float)
-    np.testing.assert_allclose(_luma(rgb, 255), [16, 235, 81.481], atol=1e-9)
+    np.testing.assert_allclose(luma(rgb, 255), [16, 235, 81.481], atol=1e-9)
 
 
 def test_y_channel_psnr_and_ssim(rng):

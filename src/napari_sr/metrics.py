@@ -20,10 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .axes import SPATIAL_AXES, is_rgb, resolve_axes
+from .color import luma
 
 __all__ = ["FRCResult", "describe_range", "frc", "nrmse", "psnr", "scoring_range", "ssim"]
-
-_Y_WEIGHTS = np.array([65.481, 128.553, 24.966])
 
 
 def psnr(
@@ -314,7 +313,7 @@ def _prepare(reference, test, data_range, crop_border, y_channel, axes, full_int
     ref, out = _pair(reference, test)
     axes = resolve_axes(axes, ref.shape)
     if y_channel and is_rgb(axes, ref.shape) and ref.shape[-1] == 3:
-        ref, out = _luma(ref, value_range), _luma(out, value_range)
+        ref, out = luma(ref, value_range), luma(out, value_range)
         axes = axes[:-1]
     crop_border = int(crop_border)
     if crop_border < 0:
@@ -377,9 +376,3 @@ def _data_range(
         f"data_range is required for {ref.dtype} images: pass the range of possible values, "
         "e.g. data_range=1.0 for images in [0, 1] or 255 for 8-bit data as floats"
     )
-
-
-def _luma(rgb: np.ndarray, value_range: float) -> np.ndarray:
-    """BT.601 luma of RGB in [0, value_range], on the same scale (16/255 ... 235/255)."""
-    normalised = rgb / value_range
-    return (16.0 + normalised @ _Y_WEIGHTS) / 255.0 * value_range

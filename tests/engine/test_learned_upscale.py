@@ -214,6 +214,30 @@ def test_one_channel_model_runs_per_channel_and_plane(rng):
         np.testing.assert_array_equal(out[t, z, c], upscale(data[t, z, c], 2, method=model))
 
 
+def test_a_luma_trained_model_sees_y_and_the_chroma_is_bicubic(rng):
+    """RGB through YCbCr (MATLAB's BT.601): the network upscales Y; Cb and Cr are
+    interpolated; a model not trained on luma still runs per channel."""
+    from napari_sr.color import rgb_to_ycbcr, ycbcr_to_rgb
+
+    rgb = rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    model = Nearest()  # keeps values in range, so that clipping does not hide anything
+    model.checkpoint = {"data": {"color": "luma"}}
+    image = upscale(Image(rgb, "YXC"), 2, method=model)
+    assert image.shape == (18, 22, 3) and image.dtype == np.uint8
+    assert "network on Y" in image.metadata["provenance"]["color"]
+    ycbcr = rgb_to_ycbcr(rgb, 255)
+    y = by_hand(model, ycbcr[..., 0].astype(np.float32), (0.0, 255.0))
+    chroma = napari_sr.resize(ycbcr[..., 1:], 2, method="bicubic", axes="YXC")
+    expected = ycbcr_to_rgb(np.concatenate([y[..., None], chroma], axis=-1), 255)
+    # float32 inside the engine against float64 here: ties may round apart
+    difference = np.abs(image.data.astype(int) - np.clip(np.rint(expected), 0, 255))
+    assert difference.max() <= 1 and (difference == 0).mean() > 0.99
+    # the same model without the luma record: every channel alone
+    del model.checkpoint
+    per_channel = upscale(rgb, 2, method=model)
+    np.testing.assert_array_equal(per_channel[..., 1], upscale(rgb[..., 1], 2, method=model))
+
+
 # ------------------------------------------------------------ normalisation
 
 

@@ -97,6 +97,13 @@ class ModelMethod:
     def in_channels(self) -> int:
         return int(self.model.in_channels)
 
+    @property
+    def luma(self) -> bool:
+        """Whether the model was trained on luma (Y of YCbCr): RGB images then go through
+        YCbCr, the network on Y and the chroma interpolated (the SR papers' practice)."""
+        record = getattr(self.model, "checkpoint", None) or {}
+        return self.in_channels == 1 and (record.get("data") or {}).get("color") == "luma"
+
     def normalization(self, dtype: np.dtype) -> Normalization:
         """The model's recorded normalisation, else the default for ``dtype``."""
         recorded = getattr(self.model, "normalization", None)

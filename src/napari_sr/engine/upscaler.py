@@ -14,9 +14,10 @@ from typing import overload
 import numpy as np
 
 from .._intensity import cast, check_dtype, check_finite, working_dtype
-from ..axes import resolve_axes
+from ..axes import is_rgb, resolve_axes
 from ..geometry import check_scale
 from ..image import Image
+from ..resample import resize
 from .memory import check_fits
 from .methods import PlaneMethod, resolve_method
 from .progress import CancelToken, ProgressCallback, raise_if_cancelled, report
@@ -167,17 +168,12 @@ def upscale(
     else:
         from .learned import run_model
 
-        record = run_model(
-            plan,
-            data,
-            out,
-            axes,
-            settings,
-            self_ensemble=self_ensemble,
-            batch_bytes=BATCH_BYTES,
-            progress=progress,
-            cancel=cancel,
-        )
+        options = {"self_ensemble": self_ensemble, "batch_bytes": BATCH_BYTES,
+                   "progress": progress, "cancel": cancel}  # fmt: skip
+        if plan.luma and is_rgb(axes, data.shape) and data.shape[-1] == 3:
+            record = _run_on_luma(plan, data, out, axes, settings, scale, options)
+        else:
+            record = run_model(plan, data, out, axes, settings, **options)
     if source is None:
         return out
     provenance = {
@@ -188,6 +184,25 @@ def upscale(
         "seconds": round(time.perf_counter() - started, 3),
     }
     return source.with_axes(axes).resampled(out, dict.fromkeys(PLANE_AXES, scale), provenance)
+
+
+def _run_on_luma(plan, data, out, axes, settings, scale, options) -> dict:
+    """A luma-trained model on RGB (C last): YCbCr, the network on Y, bicubic chroma."""
+    from ..color import nominal_range, rgb_to_ycbcr, ycbcr_to_rgb
+    from .learned import run_model
+
+    white = nominal_range(data.dtype)
+    ycbcr = rgb_to_ycbcr(data, white).astype(np.float32)
+    plane_axes = axes[:-1]
+    y_out = np.empty(out.shape[:-1], np.float32)
+    record = run_model(plan, ycbcr[..., 0], y_out, plane_axes, settings, **options)
+    chroma = resize(ycbcr[..., 1:], dict.fromkeys(PLANE_AXES, scale), method="bicubic",
+                    axes=axes)  # fmt: skip
+    rgb = ycbcr_to_rgb(np.concatenate([y_out[..., None], chroma], axis=-1), white)
+    if out.dtype.kind in "ui":
+        rgb = np.clip(rgb, 0, white)
+    out[...] = cast(rgb, out.dtype)
+    return {**record, "color": "YCbCr: the network on Y, Cb and Cr by bicubic"}
 
 
 def _check_no_model_options(name: str, tile, precision, self_ensemble) -> None:
