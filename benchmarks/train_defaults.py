@@ -1,0 +1,109 @@
+"""Train a single-image SR default on the 291-image set, on luma, as the papers did.
+
+The 291 images (T91 + BSD200, ``../shared/data/sr291``) minus the held-out BSD200 images
+(:func:`quality.held_out_bsd200`, every 20th: the validation set) are converted to the Y of
+YCbCr (MATLAB ``rgb2ycbcr``, rounded to uint8, as VDSR/DRRN/LapSRN prepared them); the
+training loop makes each low-resolution patch by MATLAB-bicubic downscaling rounded to
+uint8 (the test protocol's input), in the fixed 0–255 range. The model file records
+``"color": "luma"``, so that ``upscale`` runs it on the Y of RGB images (chroma bicubic)
+and on grayscale images directly.
+
+    python benchmarks/train_defaults.py fsrcnn --scale 2 --steps 20000 \\
+        --out fsrcnn_x2.sr291.safetensors [--resume] [--start MODEL] [--device auto]
+
+A run saves a resumable checkpoint every ``--checkpoint-every`` steps (``--resume`` goes
+on after an interruption), on the GPU when there is one, else on the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+from imageio.v3 import imread
+from quality import SUFFIXES, held_out_bsd200
+
+import napari_sr
+from napari_sr.color import luma
+from napari_sr.normalization import NATURAL_8BIT
+from napari_sr.training.config import TrainConfig
+from napari_sr.training.data import collect, prepare
+from napari_sr.training.log import format_record
+from napari_sr.training.loop import fit
+from napari_sr.training.state import state_path
+
+DATA = Path(os.environ.get("NAPARI_SR_DATA", Path(__file__).parents[2] / "shared" / "data"))
+
+
+def luma_uint8(path: Path) -> np.ndarray:
+    """Y of an 8-bit image, rounded to uint8 (a one-channel image as it is)."""
+    image = imread(path)
+    if image.ndim == 2:
+        return image
+    return np.clip(np.rint(luma(image[..., :3], 255)), 0, 255).astype(np.uint8)
+
+
+def split(data: Path = DATA) -> tuple[list[Path], list[Path]]:
+    """(training files, held-out validation files) of the 291 set."""
+    held_out = held_out_bsd200(data)
+    files = sorted(p for p in (data / "sr291").glob("*/*") if p.suffix.lower() in SUFFIXES)
+    return [p for p in files if p not in held_out], held_out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("architecture")
+    parser.add_argument("--scale", type=int, required=True)
+    parser.add_argument("--steps", type=int, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--patch-size", type=int, default=None, help="high-resolution pixels")
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--hparams", default="", help="e.g. n_resblocks=16,n_feats=64")
+    parser.add_argument("--start", type=Path, default=None, help="a model to go on from")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--checkpoint-every", type=int, default=500)
+    parser.add_argument("--validate-every", type=int, default=1000)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+
+    train_files, val_files = split()
+    train = [luma_uint8(p) for p in train_files]
+    val = [luma_uint8(p) for p in val_files]
+    print(f"{len(train)} training and {len(val)} held-out images (Y, uint8)", flush=True)
+    hparams = {}
+    for item in filter(None, args.hparams.split(",")):
+        key, value = item.split("=")
+        hparams[key] = int(value) if value.lstrip("-").isdigit() else float(value)
+    config = TrainConfig(
+        normalization=NATURAL_8BIT.to_dict(),
+        scale=args.scale, steps=args.steps, patch_size=args.patch_size or 24 * args.scale,
+        batch_size=args.batch_size, lr=args.lr, loss="l1", warmup_steps=min(500, args.steps // 20),
+        validate_every=args.validate_every, checkpoint_every=args.checkpoint_every, seed=0,
+    )  # fmt: skip
+    model = napari_sr.load_model(args.start) if args.start else args.architecture
+    extra = {
+        "color": "luma",
+        "training_set": "sr291 (T91 + BSD200) minus the held-out BSD200 images",
+        "held_out": [p.name for p in val_files],
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU threads",
+    }
+    common = {"scale": args.scale, "in_channels": 1, "degradation": config.degradation,
+              "normalization": NATURAL_8BIT, "seed": config.seed}  # fmt: skip
+    train = prepare(collect(train, "images"), validation=False, **common)
+    val = prepare(collect(val, "validation"), validation=True, **common)
+    trained = fit(
+        model, train, val, config, normalization=NATURAL_8BIT, in_channels=1,
+        hparams=hparams or None if isinstance(model, str) else None, data_extra=extra,
+        paths=(args.out, state_path(args.out)), resume=args.resume, device=args.device,
+        log_every=100, log=lambda r: print(format_record(r), flush=True),
+    )  # fmt: skip
+    napari_sr.save_model(trained, args.out, overwrite=True)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
