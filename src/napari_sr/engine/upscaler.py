@@ -199,9 +199,7 @@ def _run_on_luma(plan, data, out, axes, settings, scale, options) -> dict:
     chroma = resize(ycbcr[..., 1:], dict.fromkeys(PLANE_AXES, scale), method="bicubic",
                     axes=axes)  # fmt: skip
     rgb = ycbcr_to_rgb(np.concatenate([y_out[..., None], chroma], axis=-1), white)
-    if out.dtype.kind in "ui":
-        rgb = np.clip(rgb, 0, white)
-    out[...] = cast(rgb, out.dtype)
+    out[...] = cast(rgb, out.dtype)  # integers are rounded and clipped to their range
     return {**record, "color": "YCbCr: the network on Y, Cb and Cr by bicubic"}
 
 
