@@ -236,8 +236,8 @@ def test_model_options_have_neutral_defaults_for_interpolation(rng):
 
 
 def test_registered_model_name_without_weights():
-    with pytest.raises(ValueError, match="no pretrained weights are bundled for 'fsrcnn' yet"):
-        upscale(np.zeros((4, 4), np.float32), 2, method="fsrcnn")
+    with pytest.raises(ValueError, match="no pretrained weights of 'rcan' are bundled at x2;"):
+        upscale(np.zeros((4, 4), np.float32), 2, method="rcan")
 
 
 def test_interpolation_imports_no_torch():

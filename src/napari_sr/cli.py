@@ -389,7 +389,7 @@ def _run_upscale(args: argparse.Namespace) -> int:
 
     # cheap checks first, so that mistakes are reported before minutes of work
     scale = check_scale(args.scale)
-    method = resolve_method(args.method)  # a model file is read here, once
+    method = resolve_method(args.method, scale)  # a model file is read here, once
     options = {}
     if hasattr(method, "model"):
         options = {"device": args.device, "tile": args.tile, "precision": args.precision,
@@ -406,7 +406,7 @@ def _run_upscale(args: argparse.Namespace) -> int:
     bar = ProgressBar(sys.stderr) if show else None
     try:
         result = upscale(
-            image, scale, method=getattr(method, "model", args.method), dtype=args.dtype,
+            image, scale, method=method, dtype=args.dtype,
             progress=bar, **options,
         )  # fmt: skip
     finally:

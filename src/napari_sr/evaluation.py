@@ -145,7 +145,7 @@ def compare_methods(
     compare_low_resolution : the same on an image that is already low-resolution.
     """
     scale = _check_sr_scale(scale)
-    runs, labels = _resolve_methods(methods)
+    runs, labels = _resolve_methods(methods, scale)
     hr = np.asarray(high_res)
     axes = resolve_axes(axes, hr.shape)
     # crop Y and X to a multiple of the scale (for integer scales: exact LR/HR pairing)
@@ -205,7 +205,7 @@ def compare_low_resolution(
         ``low_resolution`` is ``low_res``; ``reference`` the (cropped) reference or None.
     """
     scale = _check_sr_scale(scale)
-    runs, labels = _resolve_methods(methods)
+    runs, labels = _resolve_methods(methods, scale)
     low = np.asarray(low_res)
     axes = resolve_axes(axes, low.shape)
     hr = None
@@ -235,14 +235,13 @@ def _check_sr_scale(scale: float) -> float:
     return scale
 
 
-def _resolve_methods(methods: Sequence[Any]) -> tuple[list[Any], list[str]]:
+def _resolve_methods(methods: Sequence[Any], scale: float) -> tuple[list[Any], list[str]]:
     """What to run and the label of each; unknown names fail before any work, and a model
     file is read once, not per call."""
     if not methods:
         raise ValueError("give at least one method to compare")
-    resolved = [resolve_method(method) for method in methods]
-    runs = [getattr(r, "model", m) for m, r in zip(methods, resolved, strict=True)]
-    labels = [m if isinstance(m, str) else r.name for m, r in zip(methods, resolved, strict=True)]
+    runs = [resolve_method(method, scale) for method in methods]
+    labels = [m if isinstance(m, str) else r.name for m, r in zip(methods, runs, strict=True)]
     return runs, labels
 
 

@@ -108,7 +108,7 @@ def test_scale_must_be_the_models():
 
 
 def test_registered_name_without_weights_says_what_to_pass():
-    with pytest.raises(ValueError, match="no pretrained weights are bundled for 'edsr'.*path"):
+    with pytest.raises(ValueError, match="no pretrained weights of 'edsr' are bundled.*path"):
         upscale(np.zeros((8, 8), np.float32), 2, method="EDSR")
 
 

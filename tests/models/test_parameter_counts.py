@@ -55,6 +55,10 @@ COUNTS = [
     ("edsr_baseline", 2, 3, 1_369_859, _all, "EDSR-PyTorch edsr.py, r16f64"),
     ("edsr_baseline", 3, 3, 1_554_499, _all, "EDSR-PyTorch edsr.py, r16f64"),
     ("edsr_baseline", 4, 3, 1_517_571, _all, "EDSR-PyTorch edsr.py, r16f64"),
+    # no published count: EDSR-baseline at 32 features, 1 channel, derived layer by layer -
+    # head 288 + 32, 16 blocks x 2 x (9,216 + 32), body end 9,248, upsampler 32->128
+    # (36,864 + 128), tail 288 + 1 = 342,785
+    ("edsr_light", 2, 1, 342_785, _all, "derived: EDSR-baseline r16f32, 1 channel, x2"),
     ("srresnet", 4, 3, 1_549_462, _all, "sgrvinod/a-PyTorch-Tutorial-to-Super-Resolution"),
     ("rcan", 2, 3, 15_444_643, _all, "EDSR-PyTorch src/model/rcan.py, 10x20, 64, r16"),
     ("rcan", 4, 3, 15_592_355, _all, "EDSR-PyTorch src/model/rcan.py, 10x20, 64, r16"),

@@ -3,8 +3,11 @@
 ``method`` is one of: an interpolation name of :mod:`napari_sr.resample`; a torch module
 (from :func:`napari_sr.create_model`, :func:`napari_sr.models.checkpoint.load_model` or
 training); or the path of a model file (``.safetensors``, ``.pth``, ``.pt``, ``.ckpt``),
-loaded with :func:`~napari_sr.models.checkpoint.load_model`. Registered architecture names
-are recognised but have no bundled weights yet. Learned methods live in
+loaded with :func:`~napari_sr.models.checkpoint.load_model`; the name of bundled weights
+(``'edsr_light_x2.sr291'``, :func:`napari_sr.list_models` with ``pretrained=True``); a
+registered architecture name, meaning its bundled weights for the scale asked for; or
+``'quality'`` / ``'fast'``, the bundled single-image defaults for that scale. None is the
+quality default where one is bundled for the scale, else bicubic. Learned methods live in
 :mod:`napari_sr.engine.learned`, imported (with torch) only when one is used.
 """
 
@@ -25,7 +28,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .learned import ModelMethod
 
 DEFAULT_METHOD = "bicubic"
-"""What ``method=None`` means: the best bundled default (bicubic until weights ship)."""
+"""What ``method=None`` means at a scale without a bundled quality default."""
+
+DEFAULT_KINDS = ("quality", "fast")
+"""``method=`` names of the bundled single-image defaults (see
+:func:`napari_sr.models.bundled.default_model`)."""
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt")
 """File endings ``method=`` treats as a model file."""
@@ -48,12 +55,23 @@ class PlaneMethod:
 
 
 def available_methods() -> tuple[str, ...]:
-    """Every interpolation name ``method=`` accepts (models are passed as objects or files)."""
-    return INTERPOLATION_METHODS
+    """Every name ``method=`` accepts: interpolations, the default kinds and the bundled
+    weights (models are also passed as objects or files, architectures by name)."""
+    from ..models.bundled import bundled_models
+
+    return (*INTERPOLATION_METHODS, *DEFAULT_KINDS, *bundled_models())
 
 
-def resolve_method(method: Any) -> PlaneMethod | ModelMethod:
-    """Look up ``method`` (None for the default).
+def resolve_method(method: Any, scale: float | None = None) -> PlaneMethod | ModelMethod:
+    """Look up ``method`` (None for the default) for upscaling by ``scale``.
+
+    Parameters
+    ----------
+    method : None, str, path or torch.nn.Module
+        See the module docstring.
+    scale : float, optional
+        The upscaling factor: picks the bundled default (None, ``'quality'``, ``'fast'``)
+        or an architecture's bundled weights. Without it, None means bicubic.
 
     Returns
     -------
@@ -64,18 +82,27 @@ def resolve_method(method: Any) -> PlaneMethod | ModelMethod:
     Raises
     ------
     ValueError
-        For an unknown name (listing the known ones), a registered architecture without
-        weights, or a model file that does not exist.
+        For an unknown name (listing the known ones), a registered architecture or a
+        default kind without bundled weights for ``scale``, or a model file that does not
+        exist.
     TypeError
         For something that is neither a name, a path nor a model.
     """
-    if method is None:
-        method = DEFAULT_METHOD
-    torch = sys.modules.get("torch")  # a model object means torch is imported already
-    if torch is not None and isinstance(method, torch.nn.Module):
-        from .learned import wrap_model
+    from ..models import bundled
 
-        return wrap_model(method)
+    if method is None:
+        default = None if scale is None else bundled.default_model(scale)
+        return _interpolation(DEFAULT_METHOD) if default is None else _bundled(default)
+    if isinstance(method, PlaneMethod):  # resolved already (the CLI resolves up front)
+        return method
+    torch = sys.modules.get("torch")  # a model object means torch is imported already
+    if torch is not None:
+        from .learned import ModelMethod, wrap_model
+
+        if isinstance(method, ModelMethod):
+            return method
+        if isinstance(method, torch.nn.Module):
+            return wrap_model(method)
     if isinstance(method, os.PathLike):
         return _load(Path(method))
     if not isinstance(method, str):
@@ -86,20 +113,64 @@ def resolve_method(method: Any) -> PlaneMethod | ModelMethod:
     name = method.strip().lower()
     if name in INTERPOLATION_METHODS:
         return _interpolation(name)
+    if name in DEFAULT_KINDS:
+        default = None if scale is None else bundled.default_model(scale, name)
+        if default is None:
+            have = ", ".join(f"x{s}" for s in bundled.default_scales(name)) or "none"
+            raise ValueError(
+                f"no {name} default is bundled for x{scale:g} (bundled: {have}); choose one "
+                "of those scales, or an interpolation such as method='bicubic'"
+                if scale is not None
+                else f"method={name!r} needs the scale: its weights depend on it"
+            )
+        return _bundled(default)
+    if name in bundled.bundled_models():
+        return _bundled(name)
     from ..models.registry import list_models
 
     if name in list_models():
-        raise ValueError(
-            f"no pretrained weights are bundled for {name!r} yet; pass a checkpoint path "
-            f"(method='my_{name}.safetensors') or a trained model (from napari_sr.train, or "
-            f"napari_sr.create_model({name!r}, scale=...) after training) instead"
-        )
+        return _bundled(_architecture_weights(name, scale))
     if Path(method).suffix.lower() in CHECKPOINT_SUFFIXES:
         return _load(Path(method))
     raise ValueError(
         f"unknown method {method!r}; available: {', '.join(available_methods())}, "
         f"a model file ({', '.join(CHECKPOINT_SUFFIXES)}) or a model object"
     )
+
+
+def _architecture_weights(architecture: str, scale: float | None) -> str:
+    """The bundled weights that a registered architecture name stands for at ``scale``."""
+    from ..models.bundled import DEFAULT_WEIGHTS, bundled_for
+
+    at_scale = [] if scale is None else bundled_for(architecture, scale)
+    if len(at_scale) > 1:  # several training sets: the defaults' one, if among them
+        preferred = [n for n in at_scale if n.endswith(f".{DEFAULT_WEIGHTS}")]
+        at_scale = preferred or at_scale
+    if len(at_scale) == 1:
+        return at_scale[0]
+    if at_scale:
+        raise ValueError(
+            f"several bundled weights of {architecture!r} work at x{scale:g}: "
+            f"{', '.join(at_scale)}; name one of them as the method"
+        )
+    others = bundled_for(architecture)
+    where = f" (bundled for it: {', '.join(others)})" if others else ""
+    at = "" if scale is None else f" at x{scale:g}"
+    raise ValueError(
+        f"no pretrained weights of {architecture!r} are bundled{at}{where}; pass a checkpoint "
+        f"path (method='my_{architecture}.safetensors') or a trained model (from "
+        f"napari_sr.train, or napari_sr.create_model({architecture!r}, scale=...) after "
+        "training) instead"
+    )
+
+
+def _bundled(name: str) -> ModelMethod:
+    """Bundled weights ``name``, loaded, recorded under that name."""
+    import dataclasses
+
+    from ..models.bundled import bundled_path
+
+    return dataclasses.replace(_load(bundled_path(name)), name=name)
 
 
 def _interpolation(name: str) -> PlaneMethod:

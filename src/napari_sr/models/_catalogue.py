@@ -118,6 +118,18 @@ REGISTRY.add(
 )
 REGISTRY.add(
     ModelSpec(
+        "edsr_light",
+        "edsr:EDSRLight",
+        "post",
+        _ANY,
+        halo=36,
+        paper="EDSR-baseline at half width (napari-sr's quality default); Lim et al., "
+        "CVPRW 2017, doi:10.1109/CVPRW.2017.151",
+        defaults={"n_resblocks": 16, "n_feats": 32, "res_scale": 1.0},
+    )
+)
+REGISTRY.add(
+    ModelSpec(
         "srresnet",
         "srresnet:SRResNet",
         "post",

@@ -11,10 +11,20 @@ imports no torch.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 SUFFIX = ".safetensors"
+
+DEFAULT_ARCHITECTURES = {"quality": "edsr_light", "fast": "fsrcnn"}
+"""The architecture of each kind of single-image default (``method='quality'`` or
+``'fast'``; ``method=None`` is the quality default)."""
+
+DEFAULT_WEIGHTS = "sr291"
+"""Training data of the single-image defaults: the 291-image set (T91 + BSD200)."""
+
+_NAME = re.compile(r"^(?P<architecture>\w+?)_x(?P<scale>\d+)\.(?P<weights>[\w-]+)$")
 
 
 def bundled_models() -> dict[str, Path]:
@@ -45,3 +55,46 @@ def model_card(name: str) -> str:
     """The model card of bundled model ``name`` (Markdown text)."""
     bundled_path(name)  # a clear error for an unknown name
     return (WEIGHTS_DIR / f"{name}.md").read_text(encoding="utf-8")
+
+
+def parse_name(name: str) -> tuple[str, int, str] | None:
+    """(architecture, scale, training data) of a bundled-model name such as
+    ``'edsr_light_x2.sr291'``; None when ``name`` does not have that form."""
+    match = _NAME.match(name)
+    if match is None:
+        return None
+    return match["architecture"], int(match["scale"]), match["weights"]
+
+
+def bundled_for(architecture: str, scale: int | None = None) -> list[str]:
+    """Names of the bundled weights of ``architecture`` (at ``scale``, if given)."""
+    found = []
+    for name in bundled_models():
+        parts = parse_name(name)
+        if parts and parts[0] == architecture and scale in (None, parts[1]):
+            found.append(name)
+    return found
+
+
+def default_model(scale: float, kind: str = "quality") -> str | None:
+    """Name of the bundled single-image default of ``kind`` for ``scale``, or None.
+
+    Parameters
+    ----------
+    scale : float
+        Upscaling factor; only integer factors with bundled weights have a default.
+    kind : {'quality', 'fast'}
+        The quality default (EDSR-light) or the fast one (FSRCNN).
+    """
+    if kind not in DEFAULT_ARCHITECTURES:
+        raise ValueError(f"kind must be one of {', '.join(DEFAULT_ARCHITECTURES)}, not {kind!r}")
+    if not float(scale).is_integer():
+        return None
+    name = f"{DEFAULT_ARCHITECTURES[kind]}_x{int(scale)}.{DEFAULT_WEIGHTS}"
+    return name if name in bundled_models() else None
+
+
+def default_scales(kind: str = "quality") -> list[int]:
+    """The scales for which a single-image default of ``kind`` is bundled."""
+    names = bundled_for(DEFAULT_ARCHITECTURES[kind])
+    return sorted(p[1] for p in map(parse_name, names) if p and p[2] == DEFAULT_WEIGHTS)

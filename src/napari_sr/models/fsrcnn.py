@@ -9,7 +9,10 @@ network", ECCV 2016. :DOI:`10.1007/978-3-319-46475-6_25`
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -48,4 +51,49 @@ class FSRCNN(nn.Module):
         nn.init.normal_(self.deconv.weight, std=0.001)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.deconv(self.body(x))
+        # the deconvolution computed as the equivalent convolution at low resolution with
+        # scale² outputs, pixel-shuffled: the same numbers, 2-3x faster on a CPU than
+        # ConvTranspose2d (benchmarks/inference.py)
+        weight, bias, pad = subpixel_deconvolution(self.deconv)
+        return F.pixel_shuffle(F.conv2d(self.body(x), weight, bias, padding=pad), self.scale)
+
+
+def subpixel_deconvolution(deconv: nn.ConvTranspose2d) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """The convolution that, followed by ``pixel_shuffle(·, stride)``, equals ``deconv``.
+
+    Output pixel ``s·i + a`` of a transposed convolution with stride ``s``, padding ``p``
+    and kernel ``w`` of size K is ``Σ_d x[i - d] · w[s·d + a + p]``: for each phase ``a`` an
+    ordinary convolution at the input's resolution with the taps ``w[s·d + a + p]`` (zero
+    where that index falls outside the kernel). The phases become the s² output channels
+    of one convolution, in :func:`torch.nn.functional.pixel_shuffle`'s order; its kernel
+    is made symmetric (zero taps added) so that plain ``padding`` suffices.
+
+    Parameters
+    ----------
+    deconv : torch.nn.ConvTranspose2d
+        Square kernel and stride, equal padding on both axes, ``output_padding`` such that
+        the output is exactly ``stride`` times the input, no groups or dilation.
+
+    Returns
+    -------
+    weight : torch.Tensor
+        (out_channels · s², in_channels, T, T) convolution weight (differentiable in the
+        deconvolution's weight).
+    bias : torch.Tensor
+        (out_channels · s²,) bias.
+    padding : int
+        Zero padding of the convolution, (T - 1) / 2.
+    """
+    s, p, size = deconv.stride[0], deconv.padding[0], deconv.kernel_size[0]
+    w = deconv.weight  # (in, out, K, K)
+    reach = max(abs(math.floor((size - 1 - p) / s)), abs(math.ceil((-(s - 1) - p) / s)))
+    d = torch.arange(reach, -reach - 1, -1, device=w.device)  # tap t reads x[i + t - reach]
+    phase = torch.arange(s, device=w.device)
+    index = s * d[None, :] + phase[:, None] + p  # (s, taps) kernel index, possibly outside
+    index = torch.where((index >= 0) & (index < size), index, size)  # → the zero padding
+    padded = F.pad(w.transpose(0, 1), (0, 1, 0, 1))  # (out, in, K + 1, K + 1)
+    taps = padded[:, :, index[:, :, None, None], index[None, None, :, :]]  # (o, i, s, T, s, T)
+    out, cin = taps.shape[:2]
+    weight = taps.permute(0, 2, 4, 1, 3, 5).reshape(out * s * s, cin, 2 * reach + 1, -1)
+    bias = deconv.bias.repeat_interleave(s * s) if deconv.bias is not None else None
+    return weight, bias, reach
