@@ -10,11 +10,13 @@ always the first row, so that a run on Set5, Set14, B100 or Urban100 can be chec
 against the published bicubic numbers (e.g. Set5 ×2/×3/×4: 33.66 / 30.39 / 28.42 dB;
 Kim et al. 2016, VDSR, Table 3).
 
-    python benchmarks/quality.py DIR --scale 2 [--methods bicubic lanczos3 MODEL.safetensors]
+    python benchmarks/quality.py DIR --scale 2 [--models lanczos3 MODEL.safetensors ...]
     python benchmarks/quality.py --held-out --scale 2      # the held-out BSD200 images
 
-Methods are anything ``napari_sr.upscale`` takes: interpolation names, model files or
-registered model names with bundled weights.
+Models (``--models``, or ``--methods``) are anything ``napari_sr.upscale`` takes:
+interpolation names, model files, bundled weights (``edsr_light_x2.sr291``) or the
+defaults ``quality`` and ``fast``. Without ``--models``: Lanczos-3 and every bundled
+single-image model of that scale.
 """
 
 from __future__ import annotations
@@ -82,11 +84,23 @@ def evaluate(files: list[Path], scale: int, methods: list[str]) -> dict[str, dic
     return {m: {k: float(np.mean(v)) for k, v in r.items()} for m, r in results.items()}
 
 
+def bundled_single_image(scale: int) -> list[str]:
+    """Lanczos-3 and the bundled single-image models of ``scale`` (fast ones first)."""
+    from napari_sr.models.bundled import DEFAULT_WEIGHTS, bundled_models, parse_name
+
+    names = [
+        n for n in bundled_models() if (parse_name(n) or (0, 0, 0))[1:] == (scale, DEFAULT_WEIGHTS)
+    ]
+    fast = [n for n in names if n.startswith("fsrcnn")]
+    return ["lanczos3", *fast, *[n for n in names if n not in fast]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dir", nargs="?", type=Path, help="folder of high-resolution images")
     parser.add_argument("--scale", type=int, required=True)
-    parser.add_argument("--methods", nargs="*", default=[], help="besides bicubic")
+    parser.add_argument("--models", "--methods", dest="methods", nargs="*", default=None,
+                        help="besides bicubic (default: lanczos3, the bundled ones)")  # fmt: skip
     parser.add_argument("--held-out", action="store_true",
                         help="the held-out BSD200 images of ../shared/data/sr291")  # fmt: skip
     args = parser.parse_args()
@@ -98,7 +112,8 @@ def main() -> None:
         parser.error("give DIR or --held-out")
     if not files:
         parser.error("no images (.png, .bmp, .jpg, .tif) found")
-    methods = ["bicubic", *[m for m in args.methods if m != "bicubic"]]
+    chosen = bundled_single_image(args.scale) if args.methods is None else args.methods
+    methods = ["bicubic", *[m for m in chosen if m != "bicubic"]]
     results = evaluate(files, args.scale, methods)
     print(f"{len(files)} images, x{args.scale}; Y-channel PSNR (dB) / SSIM, border {args.scale}")
     print(f"{'method':<40}{'PSNR':>8}{'SSIM':>8}{'s/image':>9}")

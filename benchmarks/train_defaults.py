@@ -10,6 +10,12 @@ and on grayscale images directly.
 
     python benchmarks/train_defaults.py fsrcnn --scale 2 --steps 20000 \\
         --out fsrcnn_x2.sr291.safetensors [--resume] [--start MODEL] [--device auto]
+    python benchmarks/train_defaults.py fsrcnn --scale 4 --steps 8000 \\
+        --init-from fsrcnn_x2.sr291.safetensors --out fsrcnn_x4.sr291.safetensors
+
+``--start`` goes on training a model (same scale); ``--init-from`` starts a model of another
+scale from one's tensors of the same name and shape (the EDSR paper's ×2 → ×3/×4 warm
+start: everything but the upsampler).
 
 A run saves a resumable checkpoint every ``--checkpoint-every`` steps (``--resume`` goes
 on after an interruption), on the GPU when there is one, else on the CPU.
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import time
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +60,18 @@ def split(data: Path = DATA) -> tuple[list[Path], list[Path]]:
     return [p for p in files if p not in held_out], held_out
 
 
+def warm_start(model, source) -> tuple[int, int]:
+    """Copy into ``model`` every tensor of ``source`` with the same name and shape;
+    (copied, tensors of ``model``)."""
+    import torch
+
+    own, theirs = model.state_dict(), source.state_dict()
+    same = {k: v for k, v in theirs.items() if k in own and own[k].shape == v.shape}
+    with torch.no_grad():
+        model.load_state_dict(same, strict=False)
+    return len(same), len(own)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("architecture")
@@ -64,11 +83,14 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--hparams", default="", help="e.g. n_resblocks=16,n_feats=64")
     parser.add_argument("--start", type=Path, default=None, help="a model to go on from")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="a model of another scale to take matching tensors from")  # fmt: skip
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--checkpoint-every", type=int, default=500)
     parser.add_argument("--validate-every", type=int, default=1000)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
+    started = time.perf_counter()
 
     train_files, val_files = split()
     train = [luma_uint8(p) for p in train_files]
@@ -85,8 +107,14 @@ def main() -> None:
         validate_every=args.validate_every, checkpoint_every=args.checkpoint_every, seed=0,
     )  # fmt: skip
     model = napari_sr.load_model(args.start) if args.start else args.architecture
+    if args.init_from is not None:
+        model = napari_sr.create_model(args.architecture, scale=args.scale, in_channels=1,
+                                       **hparams)  # fmt: skip
+        copied, total = warm_start(model, napari_sr.load_model(args.init_from))
+        print(f"started from {args.init_from.name}: {copied} of {total} tensors", flush=True)
     extra = {
         "color": "luma",
+        "started_from": (args.start or args.init_from or Path("")).name or None,
         "training_set": "sr291 (T91 + BSD200) minus the held-out BSD200 images",
         "held_out": [p.name for p in val_files],
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU threads",
@@ -102,7 +130,8 @@ def main() -> None:
         log_every=100, log=lambda r: print(format_record(r), flush=True),
     )  # fmt: skip
     napari_sr.save_model(trained, args.out, overwrite=True)
-    print(f"wrote {args.out}")
+    minutes = (time.perf_counter() - started) / 60
+    print(f"wrote {args.out} after {minutes:.1f} min (this run, data preparation included)")
 
 
 if __name__ == "__main__":
