@@ -23,3 +23,33 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"developer data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+TINY_DEFAULTS = {
+    "edsr_light": {"n_resblocks": 1, "n_feats": 4},
+    "fsrcnn": {"d": 4, "s": 2, "m": 1},
+}
+
+
+@pytest.fixture
+def fake_weights(tmp_path, monkeypatch):
+    """Stand-in bundled weights: EDSR-light x2 and FSRCNN x2, x3 (tiny, random, luma,
+    0-255) in a temporary weights folder used in place of the package's; name -> file."""
+    torch = pytest.importorskip("torch")
+    import napari_sr
+    from napari_sr.models import bundled
+    from napari_sr.normalization import NATURAL_8BIT
+
+    torch.manual_seed(0)
+    made = {}
+    for architecture, scale in (("edsr_light", 2), ("fsrcnn", 2), ("fsrcnn", 3)):
+        model = napari_sr.create_model(architecture, scale=scale, **TINY_DEFAULTS[architecture])
+        name = f"{architecture}_x{scale}.sr291"
+        path = napari_sr.save_model(
+            model, tmp_path / f"{name}.safetensors", normalization=NATURAL_8BIT,
+            data={"color": "luma"},
+        )  # fmt: skip
+        (tmp_path / f"{name}.md").write_text(f"# {name} — stand-in\n", encoding="utf-8")
+        made[name] = path
+    monkeypatch.setattr(bundled, "WEIGHTS_DIR", tmp_path)
+    return made

@@ -118,3 +118,30 @@ def test_misr_needs_frames(capsys, tmp_path):
     code, _, err = run(capsys, "misr", str(path), str(tmp_path / "o.ome.tif"), "-s", "2",
                        "--reference", "first")  # fmt: skip
     assert_one_line_error(code, err, "--reference takes a frame index or 'median'")
+
+
+def test_models_lists_the_bundled_weights_and_prints_cards(capsys, fake_weights):
+    code, out, _ = run(capsys, "models")
+    assert code == 0
+    assert "  fsrcnn_x3.sr291              stand-in" in out
+    assert "--method quality (the default): EDSR-light trained on the 291-image set (x2)" in out
+    assert "--method fast: FSRCNN trained on the 291-image set (x2, x3)" in out
+    assert "edsr_light" in out.split("architectures")[1]
+    code, out, _ = run(capsys, "models", "--card", "fsrcnn_x2.sr291")
+    assert (code, out) == (0, "# fsrcnn_x2.sr291 — stand-in\n")
+    code, _, err = run(capsys, "models", "--card", "fsrcnn_x4.sr291")
+    assert_one_line_error(code, err, "no bundled model is named 'fsrcnn_x4.sr291'; bundled: ")
+
+
+def test_upscale_defaults_to_the_quality_model_and_names_it(capsys, tmp_path, fake_weights):
+    source = tmp_path / "in.tif"
+    io.write(source, Image(np.arange(144, dtype=np.uint8).reshape(12, 12), axes="YX"))
+    code, _, _ = run(capsys, "upscale", str(source), str(tmp_path / "out.ome.tif"), "-s", "2")
+    assert code == 0
+    written = io.read(tmp_path / "out.ome.tif")
+    assert written.shape == (24, 24)
+    assert written.metadata["provenance"]["method"] == "edsr_light_x2.sr291"
+    code, _, err = run(capsys, "upscale", str(source), str(tmp_path / "f.ome.tif"), "-s", "4",
+                       "--method", "fast")  # fmt: skip
+    assert_one_line_error(code, err, "no fast default is bundled for x4 (bundled: x2, x3)")
+    assert not (tmp_path / "f.ome.tif").exists()

@@ -14,6 +14,7 @@ import json
 import math
 import signal
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -124,8 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--method",
         "-m",
         default=None,
-        help="interpolation name or model file (.safetensors, .pth) (default: the best "
-        "bundled default)",
+        help="'quality' or 'fast' (the bundled defaults, for scales 2, 3, 4), bundled "
+        "weights (see 'napari-sr models'), an interpolation (bicubic, lanczos3, ...) or a "
+        "model file (.safetensors, .pth) (default: quality where bundled for the scale, "
+        "else bicubic)",
     )
     up.add_argument(
         "--device",
@@ -269,6 +272,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="List the sample images bundled with napari-sr, with their paths.",
     )
     samples.set_defaults(run=_run_samples)
+
+    models = commands.add_parser(
+        "models",
+        help="list the bundled pretrained weights and the architectures",
+        description="List the pretrained weights bundled with napari-sr (usable as "
+        "--method NAME; 'quality' and 'fast' pick the defaults for the scale) and the "
+        "registered architectures (train them with 'napari-sr train').",
+    )
+    models.add_argument("--card", metavar="NAME", help="print the model card of NAME")
+    models.set_defaults(run=_run_models)
     _add_train_parser(commands)
     return parser
 
@@ -581,6 +594,29 @@ def _run_samples(args: argparse.Namespace) -> int:
         print(f"{'':<22} {sample.description}")
         if sample.ground_truth:
             print(f"{'':<22} ground truth: {sample_path(sample.name, ground_truth=True)}")
+    return 0
+
+
+def _run_models(args: argparse.Namespace) -> int:
+    from .models.bundled import (
+        DEFAULT_ARCHITECTURES,
+        bundled_models,
+        default_description,
+        model_card,
+    )
+    from .models.registry import list_models
+
+    if args.card is not None:
+        print(model_card(args.card), end="")
+        return 0
+    print("bundled weights (--method NAME; --card NAME for how each was made and scored):")
+    for name in bundled_models():
+        title = model_card(name).splitlines()[0]
+        print(f"  {name:<28} {title.partition(' — ')[2]}")
+    for kind in DEFAULT_ARCHITECTURES:
+        print(f"--method {default_description(kind)}")
+    print("architectures (napari-sr train ARCH ...):")
+    print(textwrap.fill(", ".join(list_models()), initial_indent="  ", subsequent_indent="  "))
     return 0
 
 

@@ -163,7 +163,8 @@ def test_model_files_that_do_not_load(widget, qtbot, errors, monkeypatch, tmp_pa
     (tmp_path / "broken.safetensors").write_bytes(b"\x00" * 40)
     choose(tmp_path / "broken.safetensors")
     assert "broken.safetensors is not a readable safetensors file" in errors[0]
-    assert w.method.currentText() == "bicubic" and w.method.findText("broken.safetensors") < 0
+    assert w.method.currentText() == w.default_method
+    assert w.method.findText("broken.safetensors") < 0
 
     # bare weights: the widget asks what they are, then loads them
     import torch
@@ -198,3 +199,31 @@ def test_not_enough_memory_is_a_notification(widget, qtbot, errors, monkeypatch)
     assert "use a smaller scale, crop the image" in errors[0]
     assert [layer.name for layer in viewer.layers] == ["img"]  # nothing half-written
     assert w.run_button.text() == "Run" and w.run_button.isEnabled()
+
+
+def test_the_bundled_quality_default_is_preselected(make_napari_viewer, qtbot, errors,
+                                                     fake_weights):  # fmt: skip
+    """With single-image defaults bundled, the widget offers 'quality' (chosen) and 'fast';
+    a scale without weights is a notification, not a failed run."""
+    viewer = make_napari_viewer()
+    _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Super-resolve")
+    data = np.random.default_rng(3).integers(0, 255, (16, 18), dtype=np.uint8)
+    viewer.add_image(data, name="photo")
+    items = [w.method.itemText(i) for i in range(w.method.count())]
+    assert items[:3] == ["quality", "fast", "nearest"]
+    assert w.method.currentText() == "quality"
+    assert "EDSR-light" in w.method.itemData(0, 3)  # Qt.ToolTipRole
+    w.scale.setValue(2)
+    _run(qtbot, w)
+    out = viewer.layers["photo ×2 quality"]
+    assert out.metadata["napari_sr"]["provenance"]["method"] == "edsr_light_x2.sr291"
+    model = napari_sr.load_model(fake_weights["edsr_light_x2.sr291"])
+    np.testing.assert_array_equal(out.data, napari_sr.upscale(data, 2, method=model))
+    w.scale.setValue(3)
+    _run(qtbot, w)
+    assert errors == ["napari-sr: the quality default is bundled for ×2, not ×3; choose one "
+                      "of those scales or an interpolation"]  # fmt: skip
+    assert "photo ×3 quality" not in viewer.layers
+    w.method.setCurrentText("fast")
+    _run(qtbot, w)
+    assert viewer.layers["photo ×3 fast"].data.shape == (48, 54)

@@ -132,3 +132,23 @@ def set_choices(combo: QComboBox, names: list[str]) -> None:
     if current in names:
         combo.setCurrentText(current)
     combo.blockSignals(False)
+
+
+def bundled_default_kinds() -> list[str]:
+    """The single-image defaults (``'quality'``, ``'fast'``) whose weights are bundled,
+    offered as methods by the widgets."""
+    from ..models.bundled import DEFAULT_ARCHITECTURES, default_scales
+
+    return [kind for kind in DEFAULT_ARCHITECTURES if default_scales(kind)]
+
+
+def missing_default(method: str, scale: float) -> str | None:
+    """The error to show when ``method`` is a bundled default without weights for
+    ``scale``; None when it is not a default or has them."""
+    from ..models.bundled import DEFAULT_ARCHITECTURES, default_model, default_scales
+
+    if method not in DEFAULT_ARCHITECTURES or default_model(scale, method) is not None:
+        return None
+    have = ", ".join(f"×{s}" for s in default_scales(method))
+    return (f"napari-sr: the {method} default is bundled for {have}, not ×{scale:g}; choose "
+            "one of those scales or an interpolation")  # fmt: skip

@@ -36,7 +36,13 @@ from qtpy.QtWidgets import (
 from ..metrics import describe_range, scoring_range
 from ..resample import INTERPOLATION_METHODS
 from . import session
-from ._task import TaskWidget, image_layer_names, set_choices
+from ._task import (
+    TaskWidget,
+    bundled_default_kinds,
+    image_layer_names,
+    missing_default,
+    set_choices,
+)
 from .layers import META_KEY, image_to_layers, layer_image
 from .model_files import ask_for_model_file
 
@@ -87,8 +93,9 @@ class CompareWidget(TaskWidget):
         self.reference = QComboBox()
         self.scale = QDoubleSpinBox(minimum=1.5, maximum=8.0, value=2.0, singleStep=0.5)
         self.methods = QListWidget()
-        for name in INTERPOLATION_METHODS:
-            self._add_method_item(name, checked=name in ("nearest", "bilinear", "bicubic"))
+        for name in [*bundled_default_kinds(), *INTERPOLATION_METHODS]:
+            checked = name in ("quality", "nearest", "bilinear", "bicubic")
+            self._add_method_item(name, checked=checked)
         self.load_button = QPushButton("Add model file…")
         self.load_button.clicked.connect(self._load_model)
         self.differences = QCheckBox("add |output − reference| layers")
@@ -184,6 +191,10 @@ class CompareWidget(TaskWidget):
         reference_data = None if reference is None else layer_image(reference).data
         methods = [self.models.get(label, label) for label in labels]
         scale = float(self.scale.value())
+        for label in labels:
+            if (message := missing_default(label, scale)) is not None:
+                show_error(message)
+                return
         data_range = scoring_range(reference_data)  # 255 for 8-bit, else the span
         options = {
             "axes": image.axes,

@@ -17,7 +17,13 @@ from qtpy.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QSpinBox, 
 from ..multiframe.misr import learned_scales
 from ..resample import INTERPOLATION_METHODS
 from . import session
-from ._task import TaskWidget, image_layer_names, set_choices
+from ._task import (
+    TaskWidget,
+    bundled_default_kinds,
+    image_layer_names,
+    missing_default,
+    set_choices,
+)
 from .layers import add_result_layer, layer_image
 
 FUSIONS = ("robust", "ibp", "shift-add", "learned")
@@ -52,7 +58,7 @@ class MISRWidget(TaskWidget):
         self.reference = QSpinBox(minimum=0, maximum=100_000, value=0)
         self.reference.setToolTip("the frame whose grid the results lie on")
         self.single = QComboBox()
-        self.single.addItems(INTERPOLATION_METHODS)
+        self.single.addItems([*bundled_default_kinds(), *INTERPOLATION_METHODS])
         self.single.setCurrentText("lanczos3")
         self.single.setToolTip("single-image method applied to the reference frame, to compare")
         self.status = QLabel("")
@@ -126,6 +132,9 @@ class MISRWidget(TaskWidget):
             return
         single_label = self.single.currentText()
         single = self.models.get(single_label, single_label)
+        if (message := missing_default(single_label, scale)) is not None:
+            show_error(message)
+            return
         started = time.perf_counter()
 
         def work():

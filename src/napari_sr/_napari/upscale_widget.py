@@ -13,6 +13,7 @@ from typing import Any
 
 import napari
 from napari.utils.notifications import show_error
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -23,9 +24,16 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
+from ..models.bundled import default_description
 from ..resample import INTERPOLATION_METHODS
 from . import session
-from ._task import TaskWidget, image_layer_names, set_choices
+from ._task import (
+    TaskWidget,
+    bundled_default_kinds,
+    image_layer_names,
+    missing_default,
+    set_choices,
+)
 from .layers import add_result_layer, layer_image
 from .model_files import ask_for_model_file
 
@@ -48,8 +56,12 @@ class UpscaleWidget(TaskWidget):
 
         self.layer = QComboBox()
         self.method = QComboBox()
-        self.method.addItems([*INTERPOLATION_METHODS, LOAD_MODEL])
-        self.method.setCurrentText("bicubic")
+        defaults = bundled_default_kinds()
+        self.method.addItems([*defaults, *INTERPOLATION_METHODS, LOAD_MODEL])
+        for index, kind in enumerate(defaults):
+            self.method.setItemData(index, default_description(kind), Qt.ToolTipRole)
+        self.default_method = defaults[0] if defaults else "bicubic"
+        self.method.setCurrentText(self.default_method)
         self.method.activated.connect(self._maybe_load_model)
         self.scale = QDoubleSpinBox(minimum=1.0, maximum=16.0, value=2.0, singleStep=0.5)
         self.axes = QLineEdit()
@@ -99,7 +111,7 @@ class UpscaleWidget(TaskWidget):
             return
         chosen = ask_for_model_file(self)
         if chosen is None:
-            self.method.setCurrentText("bicubic")
+            self.method.setCurrentText(self.default_method)
         else:  # offered by every widget of this viewer; add_model selects it here
             session.add_model(self.viewer, *chosen)
 
@@ -128,6 +140,9 @@ class UpscaleWidget(TaskWidget):
             return
         method = self.models.get(method_label, method_label)
         scale = float(self.scale.value())
+        if (message := missing_default(method_label, scale)) is not None:
+            show_error(message)
+            return
         options: dict[str, Any] = {}
         if method_label not in INTERPOLATION_METHODS:
             options = {

@@ -98,3 +98,11 @@ def default_scales(kind: str = "quality") -> list[int]:
     """The scales for which a single-image default of ``kind`` is bundled."""
     names = bundled_for(DEFAULT_ARCHITECTURES[kind])
     return sorted(p[1] for p in map(parse_name, names) if p and p[2] == DEFAULT_WEIGHTS)
+
+
+def default_description(kind: str) -> str:
+    """One line on the bundled default of ``kind``, for menus and help texts."""
+    scales = ", ".join(f"x{s}" for s in default_scales(kind)) or "none bundled"
+    network = {"quality": "EDSR-light", "fast": "FSRCNN"}[kind]
+    note = " (the default)" if kind == "quality" else ""
+    return f"{kind}{note}: {network} trained on the 291-image set ({scales})"

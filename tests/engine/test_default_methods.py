@@ -1,0 +1,121 @@
+"""How ``method=`` names reach bundled weights: None and 'quality'/'fast' by scale,
+architecture names, bundled names, and the normalisation of 0-255 models.
+
+These tests bundle tiny stand-in weights in a temporary weights folder (the
+``fake_weights`` fixture of conftest.py), so that they check the resolution rules whatever
+the package ships; tests/models/test_bundled.py checks the
+shipped weights themselves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import napari_sr  # noqa: E402
+from napari_sr.image import Image  # noqa: E402
+from napari_sr.models import bundled  # noqa: E402
+
+
+def _method(result) -> str:
+    return result.metadata["provenance"]["method"]
+
+
+@pytest.fixture
+def image(rng):
+    return Image((rng.random((12, 10)) * 255).astype(np.uint8), axes="YX")
+
+
+def test_no_method_is_the_quality_default_of_the_scale(fake_weights, image):
+    out = napari_sr.upscale(image, 2)
+    assert _method(out) == "edsr_light_x2.sr291"
+    model = napari_sr.load_model(fake_weights["edsr_light_x2.sr291"])
+    np.testing.assert_array_equal(out.data, napari_sr.upscale(image.data, 2, method=model))
+    assert not np.array_equal(out.data, napari_sr.upscale(image.data, 2, method="bicubic"))
+
+
+@pytest.mark.parametrize("scale", [3, 1.5, 8])
+def test_no_method_without_a_quality_default_is_bicubic(fake_weights, image, scale):
+    out = napari_sr.upscale(image, scale)
+    assert _method(out) == "bicubic"
+    np.testing.assert_array_equal(out.data, napari_sr.upscale(image.data, scale, method="bicubic"))
+
+
+def test_fast_and_quality_pick_by_scale(fake_weights, image):
+    assert _method(napari_sr.upscale(image, 2, method="fast")) == "fsrcnn_x2.sr291"
+    assert _method(napari_sr.upscale(image, 3, method="FAST")) == "fsrcnn_x3.sr291"
+    assert _method(napari_sr.upscale(image, 2, method="quality")) == "edsr_light_x2.sr291"
+    with pytest.raises(ValueError, match=r"no quality default is bundled for x3 \(bundled: x2\)"):
+        napari_sr.upscale(image, 3, method="quality")
+    with pytest.raises(ValueError, match=r"no fast default is bundled for x1.5 \(bundled: x2, x3"):
+        napari_sr.upscale(image, 1.5, method="fast")
+
+
+def test_architecture_names_mean_their_bundled_weights_at_that_scale(fake_weights, image):
+    assert _method(napari_sr.upscale(image, 3, method="fsrcnn")) == "fsrcnn_x3.sr291"
+    with pytest.raises(ValueError, match=r"'fsrcnn' are bundled at x4 \(bundled for it: "
+                       r"fsrcnn_x2.sr291, fsrcnn_x3.sr291\); pass a checkpoint"):  # fmt: skip
+        napari_sr.upscale(image, 4, method="fsrcnn")
+    with pytest.raises(ValueError, match="no pretrained weights of 'rcan' are bundled at x2;"):
+        napari_sr.upscale(image, 2, method="rcan")
+
+
+def test_bundled_names_work_at_their_own_scale_only(fake_weights, image):
+    out = napari_sr.upscale(image, 3, method="fsrcnn_x3.sr291")
+    assert _method(out) == "fsrcnn_x3.sr291"
+    assert out.metadata["provenance"]["checkpoint"] == str(fake_weights["fsrcnn_x3.sr291"])
+    with pytest.raises(ValueError, match="scale=2 does not match the model's scale 3"):
+        napari_sr.upscale(image, 2, method="fsrcnn_x3.sr291")
+
+
+def test_bundled_names_are_listed(fake_weights):
+    assert napari_sr.list_models(pretrained=True) == [
+        "edsr_light_x2.sr291", "fsrcnn_x2.sr291", "fsrcnn_x3.sr291"]  # fmt: skip
+    assert bundled.default_scales("fast") == [2, 3] and bundled.default_scales() == [2]
+    assert bundled.default_model(2.0) == "edsr_light_x2.sr291"
+    assert bundled.default_model(2.5) is None and bundled.default_model(4, "fast") is None
+    with pytest.raises(ValueError, match="kind must be one of quality, fast"):
+        bundled.default_model(2, "best")
+
+
+def test_bundled_name_parts():
+    assert bundled.parse_name("edsr_light_x2.sr291") == ("edsr_light", 2, "sr291")
+    assert bundled.parse_name("highresnet_x4.bursts291") == ("highresnet", 4, "bursts291")
+    assert bundled.parse_name("edsr_light.sr291") is None
+    assert bundled.parse_name("my_model.safetensors") is None
+
+
+def test_compare_resolves_defaults_by_its_scale(fake_weights, rng):
+    high = (rng.random((24, 24)) * 255).astype(np.uint8)
+    from napari_sr.evaluation import compare_methods
+
+    table = compare_methods(high, 2, ["bicubic", None, "fast"])
+    assert [row["method"] for row in table.rows] == ["bicubic", "edsr_light_x2.sr291", "fast"]
+
+
+def test_a_0_255_model_keeps_its_range_on_uint8(fake_weights, rng):
+    data = (rng.random((16, 16)) * 255).astype(np.uint8)
+    record = napari_sr.upscale(Image(data, axes="YX"), 2).metadata["provenance"]
+    assert record["normalization"]["kind"] == "range"
+    assert record["normalization"]["limits"] == [0.0, 255.0]
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+def test_a_0_255_model_percentile_normalises_other_dtypes(fake_weights, rng, dtype):
+    """Fixed 0-255 limits are grey levels of 8-bit images; a uint16 or float image gets
+    percentiles, so that a natural-image default serves microscopy data."""
+    data = (rng.random((16, 16)) * 3000 + 100).astype(dtype)
+    record = napari_sr.upscale(Image(data, axes="YX"), 2).metadata["provenance"]
+    assert record["normalization"]["kind"] == "percentile"
+    low, high = record["normalization"]["limits"]
+    assert 100 < low < 200 and 2900 < high < 3100  # percentiles 1 and 99.8 of the data
+
+
+def test_luma_rgb_uses_the_8bit_range_of_the_rgb_image(fake_weights, rng):
+    """The luma of a uint8 RGB image is float, but its normalisation is the uint8 one."""
+    rgb = (rng.random((10, 10, 3)) * 255).astype(np.uint8)
+    out = napari_sr.upscale(Image(rgb, axes="YXC"), 2)
+    assert out.metadata["provenance"]["normalization"]["kind"] == "range"
+    assert "YCbCr" in out.metadata["provenance"]["color"]
