@@ -1,0 +1,88 @@
+"""Speed of the bundled single-image defaults through ``napari_sr.upscale``, next to the same
+networks run the plain PyTorch way, on one machine in one run.
+
+For the fast (FSRCNN) and quality (EDSR-light) defaults at ×2, ×3 and ×4: megapixels of
+output per second when upscaling a uint8 image of EDGE × EDGE pixels (default 1024) with
+``napari_sr.upscale`` (normalisation, channels-last, the CPU cache tiling of tiling-safe
+models, FSRCNN's deconvolution as a sub-pixel convolution, casting back to uint8), against
+the peer baseline: the same weights called as a plain module on the whole float32 image in
+NCHW layout, FSRCNN with ``ConvTranspose2d`` as its paper and public re-implementations run
+it. Bicubic interpolation (``napari_sr.resize``, MATLAB's kernel) is the floor.
+
+    python benchmarks/defaults_speed.py [--edge 1024] [--repeats 2] [--threads N]
+
+The fast default's target (issue 8): at least 5 megapixels of output per second on the
+developers' 2-core CPU at every scale. Speed does not depend on the weights' values; a
+default that is not bundled is timed with fresh weights and marked so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+import napari_sr
+from napari_sr.models.bundled import DEFAULT_ARCHITECTURES, default_model, load_bundled
+
+
+def timed(run, repeats: int) -> float:
+    """Best of ``repeats`` wall-clock seconds, after one warm-up call."""
+    run()
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def plain_pytorch(model: torch.nn.Module, image: np.ndarray) -> np.ndarray:
+    """The peer way: the whole image through the module, NCHW float32, the paper's layers."""
+    x = torch.from_numpy(image.astype(np.float32) / 255)[None, None]
+    with torch.inference_mode():
+        if hasattr(model, "deconv"):  # FSRCNN as published: the transposed convolution
+            y = model.deconv(model.body(x))
+        else:
+            y = model(x)
+    return np.clip(np.rint(y[0, 0].numpy() * 255), 0, 255).astype(np.uint8)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--edge", type=int, default=1024, help="input edge, pixels")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    # a natural-looking input: smooth structure plus texture, uint8
+    base = rng.random((args.edge // 16, args.edge // 16))
+    smooth = napari_sr.resize(base, 16, method="bicubic")
+    image = np.clip(smooth * 200 + rng.normal(0, 12, smooth.shape) + 20, 0, 255)
+    image = image.astype(np.uint8)
+    print(f"input {args.edge}x{args.edge} uint8, {torch.get_num_threads()} torch threads, "
+          f"best of {args.repeats}; MP/s = megapixels of output per second")  # fmt: skip
+    print(f"{'model':<28}{'napari-sr':>11}{'plain torch':>13}{'ratio':>8}{'bicubic':>10}")
+    for scale in (2, 3, 4):
+        out_mp = (args.edge * scale) ** 2 / 1e6
+        bicubic = timed(lambda s=scale: napari_sr.resize(image, s, method="bicubic"), 1)
+        for kind, architecture in DEFAULT_ARCHITECTURES.items():
+            name = default_model(scale, kind)
+            if name is None:
+                model = napari_sr.create_model(architecture, scale=scale).eval()
+                label = f"{architecture}_x{scale} (untrained)"
+            else:
+                model, label = load_bundled(name).eval(), name
+            ours = timed(lambda m=model, s=scale: napari_sr.upscale(image, s, method=m),
+                         args.repeats)  # fmt: skip
+            peer = timed(lambda m=model: plain_pytorch(m, image), args.repeats)
+            print(f"{label:<28}{out_mp / ours:>11.2f}{out_mp / peer:>13.2f}"
+                  f"{peer / ours:>7.2f}x{out_mp / bicubic:>10.1f}", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
