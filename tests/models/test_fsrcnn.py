@@ -1,0 +1,45 @@
+"""FSRCNN's deconvolution computed as a sub-pixel convolution is the same operator."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from napari_sr.models import create_model  # noqa: E402
+from napari_sr.models.fsrcnn import subpixel_deconvolution  # noqa: E402
+
+CASES = [(2, 9, 4), (3, 9, 4), (4, 9, 4), (2, 5, 2), (3, 7, 3), (8, 9, 4)]
+
+
+@pytest.mark.parametrize(("scale", "size", "padding"), CASES)
+def test_subpixel_convolution_equals_the_transposed_convolution(scale, size, padding):
+    torch.manual_seed(scale + size)
+    deconv = torch.nn.ConvTranspose2d(
+        6, 2, size, stride=scale, padding=padding, output_padding=scale - 1
+    )
+    torch.nn.init.normal_(deconv.weight)
+    torch.nn.init.normal_(deconv.bias)
+    x = torch.randn(2, 6, 7, 5)
+    weight, bias, pad = subpixel_deconvolution(deconv)
+    y = torch.nn.functional.pixel_shuffle(
+        torch.nn.functional.conv2d(x, weight, bias, padding=pad), scale
+    )
+    expected = deconv(x)
+    assert y.shape == expected.shape == (2, 2, 7 * scale, 5 * scale)
+    torch.testing.assert_close(y, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_fsrcnn_forward_and_gradients_match_the_papers_layers():
+    torch.manual_seed(0)
+    model = create_model("fsrcnn", scale=3)
+    torch.nn.init.normal_(model.deconv.weight, std=0.1)
+    x = torch.rand(1, 1, 9, 11)
+    ours = model(x)
+    reference = model.deconv(model.body(x))
+    torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-6)
+    (grad_ours,) = torch.autograd.grad(ours.square().sum(), model.deconv.weight)
+    (grad_ref,) = torch.autograd.grad(
+        model.deconv(model.body(x)).square().sum(), model.deconv.weight
+    )
+    torch.testing.assert_close(grad_ours, grad_ref, rtol=1e-4, atol=1e-6)
