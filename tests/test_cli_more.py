@@ -145,3 +145,15 @@ def test_upscale_defaults_to_the_quality_model_and_names_it(capsys, tmp_path, fa
                        "--method", "fast")  # fmt: skip
     assert_one_line_error(code, err, "no fast default is bundled for x4 (bundled: x2, x3)")
     assert not (tmp_path / "f.ome.tif").exists()
+
+
+def test_compare_adds_the_bundled_defaults_of_the_scale(capsys, fake_weights):
+    from napari_sr.samples import sample_path
+
+    image = str(sample_path("microaneurysms"))
+    code, out, _ = run(capsys, "compare", image, "-s", "2")
+    assert code == 0
+    rows = [line.split()[0] for line in out.splitlines()[2:]]
+    assert rows[-3:] == ["area", "fast", "quality"]
+    code, out, _ = run(capsys, "compare", image, "-s", "3")
+    assert [line.split()[0] for line in out.splitlines()[2:]][-2:] == ["area", "fast"]

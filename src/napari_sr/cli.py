@@ -227,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument(
         "--methods",
         default=None,
-        help="comma-separated methods (default: every interpolation method)",
+        help="comma-separated methods (default: every interpolation method, then the "
+        "bundled fast and quality defaults where they exist for the scale)",
     )
     cmp_.add_argument(
         "--low-res",
@@ -497,11 +498,13 @@ def _run_compare(args: argparse.Namespace) -> int:
     from .metrics import describe_range, scoring_range
     from .resample import INTERPOLATION_METHODS
 
-    methods = (
-        [m.strip() for m in args.methods.split(",") if m.strip()]
-        if args.methods
-        else list(INTERPOLATION_METHODS)
-    )
+    if args.methods:
+        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    else:  # every interpolation, then the bundled defaults that work at this scale
+        from .models.bundled import DEFAULT_ARCHITECTURES, default_model
+
+        learned = [k for k in reversed(DEFAULT_ARCHITECTURES) if default_model(args.scale, k)]
+        methods = [*INTERPOLATION_METHODS, *learned]
     if args.csv:
         from ._atomic import check_target
 
