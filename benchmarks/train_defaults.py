@@ -14,8 +14,8 @@ and on grayscale images directly.
         --init-from fsrcnn_x2.sr291.safetensors --out fsrcnn_x4.sr291.safetensors
 
 ``--start`` goes on training a model (same scale); ``--init-from`` starts a model of another
-scale from one's tensors of the same name and shape (the EDSR paper's ×2 → ×3/×4 warm
-start: everything but the upsampler).
+scale from one's tensors below the upsampler (the EDSR paper's ×2 → ×3/×4 warm start; for
+FSRCNN the paper's transfer of all layers but the deconvolution).
 
 A run saves a resumable checkpoint every ``--checkpoint-every`` steps (``--resume`` goes
 on after an interruption), on the GPU when there is one, else on the CPU.
@@ -35,7 +35,7 @@ from quality import SUFFIXES, held_out_bsd200
 
 import napari_sr
 from napari_sr.color import luma
-from napari_sr.normalization import NATURAL_8BIT
+from napari_sr.normalization import MICROSCOPY, NATURAL_8BIT
 from napari_sr.training.config import TrainConfig
 from napari_sr.training.data import collect, prepare
 from napari_sr.training.log import format_record
@@ -60,13 +60,27 @@ def split(data: Path = DATA) -> tuple[list[Path], list[Path]]:
     return [p for p in files if p not in held_out], held_out
 
 
+UPSAMPLERS = ("tail.", "deconv.")
+"""Tensors that depend on the scale (EDSR's pixel-shuffle upsampler and last conv,
+FSRCNN's deconvolution, whose kernel is the same shape at every stride but sums a
+different number of taps): a warm start leaves them fresh."""
+
+
 def warm_start(model, source) -> tuple[int, int]:
-    """Copy into ``model`` every tensor of ``source`` with the same name and shape;
-    (copied, tensors of ``model``)."""
+    """Copy into ``model`` every tensor of ``source`` with the same name and shape except
+    the upsampler's; (copied, tensors of ``model``). A ValueError when nothing matches
+    (another architecture or width)."""
     import torch
 
     own, theirs = model.state_dict(), source.state_dict()
-    same = {k: v for k, v in theirs.items() if k in own and own[k].shape == v.shape}
+    same = {k: v for k, v in theirs.items()
+            if k in own and own[k].shape == v.shape and not k.startswith(UPSAMPLERS)}  # fmt: skip
+    body = [k for k in own if not k.startswith(UPSAMPLERS)]
+    if len(same) < len(body):
+        raise ValueError(
+            f"--init-from has {len(same)} of the {len(body)} tensors below the upsampler; "
+            "give a model of the same architecture and hyperparameters at another scale"
+        )
     with torch.no_grad():
         model.load_state_dict(same, strict=False)
     return len(same), len(own)
@@ -90,6 +104,8 @@ def main() -> None:
     parser.add_argument("--validate-every", type=int, default=1000)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
+    if args.start is not None and args.init_from is not None:
+        parser.error("--start (same scale) and --init-from (another scale) exclude each other")
     started = time.perf_counter()
 
     train_files, val_files = split()
@@ -114,6 +130,8 @@ def main() -> None:
         print(f"started from {args.init_from.name}: {copied} of {total} tensors", flush=True)
     extra = {
         "color": "luma",
+        # uint16/float images (microscopy) are not grey levels of 0-255: percentiles
+        "other_dtypes": MICROSCOPY.to_dict(),
         "started_from": (args.start or args.init_from or Path("")).name or None,
         "training_set": "sr291 (T91 + BSD200) minus the held-out BSD200 images",
         "held_out": [p.name for p in val_files],

@@ -125,9 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--method",
         "-m",
         default=None,
-        help="'quality' or 'fast' (the bundled defaults, for scales 2, 3, 4), bundled "
-        "weights (see 'napari-sr models'), an interpolation (bicubic, lanczos3, ...) or a "
-        "model file (.safetensors, .pth) (default: quality where bundled for the scale, "
+        help="'quality' or 'fast' (the bundled defaults; 'napari-sr models' lists them and "
+        "their scales), bundled weights by name, an interpolation (bicubic, lanczos3, ...) or "
+        "a model file (.safetensors, .pth) (default: quality where bundled for the scale, "
         "else bicubic)",
     )
     up.add_argument(
@@ -605,19 +605,28 @@ def _run_models(args: argparse.Namespace) -> int:
         DEFAULT_ARCHITECTURES,
         bundled_models,
         default_description,
+        is_multiframe,
         model_card,
     )
     from .models.registry import list_models
 
     if args.card is not None:
-        print(model_card(args.card), end="")
+        print(model_card(args.card.strip().lower()), end="")
         return 0
-    print("bundled weights (--method NAME; --card NAME for how each was made and scored):")
-    for name in bundled_models():
-        title = model_card(name).splitlines()[0]
-        print(f"  {name:<28} {title.partition(' — ')[2]}")
+
+    def show(names: list[str]) -> None:
+        for name in names:
+            title = model_card(name).splitlines()[0]
+            print(f"  {name:<28} {title.partition(' — ')[2]}")
+
+    single = [name for name in bundled_models() if not is_multiframe(name)]
+    print("bundled single-image weights (upscale --method NAME; --card NAME: how each was "
+          "made and scored):")  # fmt: skip
+    show(single)
     for kind in DEFAULT_ARCHITECTURES:
-        print(f"--method {default_description(kind)}")
+        print(f"  --method {default_description(kind)}")
+    print("bundled fusion networks (misr --method learned):")
+    show([name for name in bundled_models() if name not in single])
     print("architectures (napari-sr train ARCH ...):")
     print(textwrap.fill(", ".join(list_models()), initial_indent="  ", subsequent_indent="  "))
     return 0

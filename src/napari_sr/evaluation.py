@@ -122,8 +122,10 @@ def compare_methods(
     scale : float
         SR factor, > 1.
     methods : sequence
-        Methods for :func:`~napari_sr.upscale`: interpolation names, model file paths or
-        model objects (labelled by their registry name).
+        Methods for :func:`~napari_sr.upscale`: interpolation names, ``'quality'`` and
+        ``'fast'`` (the bundled defaults for ``scale``), bundled weights by name, model file
+        paths, model objects (labelled by their registry name), or None (the default
+        method of ``scale``, labelled by what it resolved to).
     axes : str, optional
         Axes of ``high_res``.
     data_range : float, optional

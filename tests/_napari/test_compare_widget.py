@@ -202,3 +202,26 @@ def test_cancel_adds_nothing_and_leaves_the_viewer_idle(make_napari_viewer, qtbo
     assert [layer.name for layer in viewer.layers] == ["big"]
     assert infos == ["napari-sr: comparison cancelled; nothing was added"]
     assert w.table.rowCount() == 0 and not w.export_button.isEnabled()
+
+
+def test_bundled_defaults_are_compared_and_left_out_where_missing(
+    make_napari_viewer, qtbot, monkeypatch, fake_weights
+):
+    """'quality' is ticked by default; at a scale without its weights the comparison runs
+    without it and says so."""
+    from napari_sr._napari import compare_widget
+
+    shown = []
+    monkeypatch.setattr(compare_widget, "show_info", shown.append)
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-sr", "microaneurysms")
+    _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Compare")
+    assert {"quality", "bicubic"} <= set(w.checked_methods())
+    w.set_checked(["bicubic", "fast", "quality"])
+    w.scale.setValue(3)
+    qtbot.mouseClick(w.run_button, 1)
+    qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
+    assert shown == ["napari-sr: quality left out: no bundled weights for ×3"]
+    rows = sorted(w.table.item(r, 0).text() for r in range(w.table.rowCount()))
+    assert rows == ["bicubic", "fast"]
+    assert "microaneurysms ×3 fast" in viewer.layers

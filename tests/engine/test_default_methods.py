@@ -119,3 +119,41 @@ def test_luma_rgb_uses_the_8bit_range_of_the_rgb_image(fake_weights, rng):
     out = napari_sr.upscale(Image(rgb, axes="YXC"), 2)
     assert out.metadata["provenance"]["normalization"]["kind"] == "range"
     assert "YCbCr" in out.metadata["provenance"]["color"]
+
+
+def test_other_models_keep_their_0_255_range_on_any_dtype(tmp_path, rng):
+    """Only models that record ``other_dtypes`` switch: a model trained on uint8 (zssr,
+    isotropic, a user's) sees float input in its own 0-255 range."""
+    from napari_sr.normalization import NATURAL_8BIT
+
+    model = napari_sr.create_model("fsrcnn", scale=2, d=4, s=2, m=1)
+    path = napari_sr.save_model(model, tmp_path / "mine.safetensors", normalization=NATURAL_8BIT)
+    data = (rng.random((16, 16)) * 3000).astype(np.float32)
+    out = napari_sr.upscale(Image(data, axes="YX"), 2, method=str(path))
+    record = out.metadata["provenance"]["normalization"]
+    assert (record["kind"], record["limits"]) == ("range", [0.0, 255.0])
+
+
+@pytest.mark.parametrize("method", ["highresnet", "highresnet_x2.bursts291"])
+def test_fusion_networks_point_to_misr(method, image):
+    with pytest.raises(ValueError, match=r"multi-frame fusion network.*napari_sr.misr\(frames"):
+        napari_sr.upscale(image, 2, method=method)
+    from napari_sr.engine.methods import available_methods
+
+    assert "highresnet_x2.bursts291" not in available_methods()
+
+
+def test_names_without_a_scale_say_so():
+    from napari_sr.engine.methods import resolve_method
+
+    with pytest.raises(ValueError, match="method='fast' needs the scale"):
+        resolve_method("fast")
+    with pytest.raises(ValueError, match="method='fsrcnn' needs the scale"):
+        resolve_method("fsrcnn")
+
+
+def test_an_installation_without_defaults_says_so(tmp_path, monkeypatch, image):
+    monkeypatch.setattr(bundled, "WEIGHTS_DIR", tmp_path)  # empty
+    with pytest.raises(ValueError, match="this installation bundles no quality default"):
+        napari_sr.upscale(image, 2, method="quality")
+    assert _method(napari_sr.upscale(image, 2)) == "bicubic"

@@ -317,7 +317,8 @@ def test_automatic_tiling_within_a_small_budget(rng, monkeypatch):
 
 def test_cpu_cuts_large_planes_of_tiling_safe_models_for_the_caches(rng):
     """On the CPU, tile=None runs planes longer than CPU_TILE in tiles (speed only): the
-    same numbers as whole planes; models that are not tiling-safe stay whole."""
+    same numbers as whole planes; models that are not tiling-safe, or whose halo would make
+    tiles recompute much, stay whole."""
     from napari_sr.engine.learned import CPU_TILE
 
     data = rng.random((CPU_TILE + 20, 50)).astype(np.float32)
@@ -328,9 +329,9 @@ def test_cpu_cuts_large_planes_of_tiling_safe_models_for_the_caches(rng):
     assert 0 < out.metadata["provenance"]["tile"] <= CPU_TILE
     assert len(model.real_calls()) == 2
     np.testing.assert_allclose(out.data, whole, rtol=1e-5, atol=1e-5)
-    unsafe = LocalConv(tiling_safe=False)
-    out = upscale(Image(data), 2, method=unsafe, device="cpu")
-    assert out.metadata["provenance"]["tile"] is None
+    for whole_planes in (LocalConv(tiling_safe=False), LocalConv(halo=40)):  # or a wide halo
+        out = upscale(Image(data), 2, method=whole_planes, device="cpu")
+        assert out.metadata["provenance"]["tile"] is None
 
 
 def test_untiled_model_runs_whole_planes_without_a_tile():

@@ -43,3 +43,12 @@ def test_fsrcnn_forward_and_gradients_match_the_papers_layers():
         model.deconv(model.body(x)).square().sum(), model.deconv.weight
     )
     torch.testing.assert_close(grad_ours, grad_ref, rtol=1e-4, atol=1e-6)
+
+
+def test_deconvolutions_without_an_exact_sub_pixel_form_are_refused():
+    odd_size = torch.nn.ConvTranspose2d(4, 1, 9, stride=2, padding=4, output_padding=0)
+    with pytest.raises(ValueError, match=r"output_padding = stride \+ 2 padding - kernel \(1\)"):
+        subpixel_deconvolution(odd_size)
+    grouped = torch.nn.ConvTranspose2d(4, 2, 9, stride=2, padding=4, output_padding=1, groups=2)
+    with pytest.raises(ValueError, match="square, ungrouped, undilated"):
+        subpixel_deconvolution(grouped)

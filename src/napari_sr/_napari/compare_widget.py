@@ -16,7 +16,7 @@ from typing import Any
 
 import napari
 import numpy as np
-from napari.utils.notifications import show_error
+from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -191,10 +191,15 @@ class CompareWidget(TaskWidget):
         reference_data = None if reference is None else layer_image(reference).data
         methods = [self.models.get(label, label) for label in labels]
         scale = float(self.scale.value())
-        for label in labels:
-            if (message := missing_default(label, scale)) is not None:
-                show_error(message)
+        unavailable = [label for label in labels if missing_default(label, scale)]
+        if unavailable:  # e.g. 'quality' at x2.5: compare the rest, say what was left out
+            labels = [label for label in labels if label not in unavailable]
+            show_info(f"napari-sr: {', '.join(unavailable)} left out: no bundled weights "
+                      f"for ×{scale:g}")  # fmt: skip
+            if not labels:
+                show_error("napari-sr: tick a method that works at this scale")
                 return
+            methods = [self.models.get(label, label) for label in labels]
         data_range = scoring_range(reference_data)  # 255 for 8-bit, else the span
         options = {
             "axes": image.axes,

@@ -62,9 +62,14 @@ and per output pixel (model output, denormalised, weighted, ensemble sum); they 
 model's footprint in the memory plan."""
 
 CPU_TILE = 384
-"""Longest tile edge, in input pixels, of tiling-safe models on a CPU when ``tile`` is None:
-their feature maps then stay in the processor's caches (FSRCNN ×2 on a 1024×1024 input:
-6.6 instead of 4.2 megapixels/s; EDSR unchanged; benchmarks/inference.py)."""
+"""Longest tile edge, in input pixels, of tiling-safe models with a small halo on a CPU when
+``tile`` is None: their feature maps then stay in the processor's caches (FSRCNN ×2 on a
+1024×1024 input: 6.6 instead of 4.2 megapixels/s; benchmarks/defaults_speed.py)."""
+
+CPU_TILE_OVERLAP = 1.25
+"""Cache tiling only pays while the pixels read around each tile (halo and blend band)
+add less than this factor of work: FSRCNN (1.17 at 384 pixels) yes, EDSR's 36-pixel halo
+(1.51) no - there the caches' gain and the recomputation cancel out."""
 
 UNMEASURED_BOUND = 2**20
 """Bytes per input pixel and channel no model is expected to need: inputs that fit the
@@ -113,17 +118,19 @@ class ModelMethod:
     def normalization(self, dtype: np.dtype) -> Normalization:
         """The model's recorded normalisation, else the default for ``dtype``.
 
-        A model trained on 8-bit images in the fixed 0-255 range (the natural-image
-        convention, e.g. the bundled defaults) sees images of other dtypes through the
-        default percentiles instead: their values are not grey levels of 0-255, and the
-        percentiles put the bulk of them where the network learnt 0-1.
+        A model trained on uint8 images in the fixed 0-255 range whose file also records
+        ``data["other_dtypes"]`` (the bundled single-image defaults: percentiles) uses that
+        for images of any other dtype: their values are not grey levels of 0-255. Other
+        models keep their recorded normalisation whatever the input's dtype.
         """
         recorded = getattr(self.model, "normalization", None)
         if recorded is None:
             return default_normalization(dtype)
         norm = Normalization.from_dict(recorded)
-        if norm == NATURAL_8BIT and np.dtype(dtype) != np.uint8:
-            return default_normalization(dtype)
+        data = (getattr(self.model, "checkpoint", None) or {}).get("data") or {}
+        other = data.get("other_dtypes")
+        if other is not None and norm == NATURAL_8BIT and np.dtype(dtype) != np.uint8:
+            return Normalization.from_dict(other)
         return norm
 
     def prepare(
@@ -429,7 +436,12 @@ class _Runner:
     @property
     def _cache_tiled(self) -> bool:
         """Whether automatic tiling also bounds tiles by :data:`CPU_TILE` (speed only)."""
-        return self.device.type == "cpu" and bool(self.method.spec.tiling_safe)
+        overlap = ((CPU_TILE + 2 * self.margin) / CPU_TILE) ** 2
+        return (
+            self.device.type == "cpu"
+            and bool(self.method.spec.tiling_safe)
+            and overlap < CPU_TILE_OVERLAP
+        )
 
     @property
     def plane_bytes(self) -> int:

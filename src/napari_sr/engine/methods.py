@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..models.bundled import DEFAULT_ARCHITECTURES
 from ..resample import INTERPOLATION_METHODS, resize
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,8 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_METHOD = "bicubic"
 """What ``method=None`` means at a scale without a bundled quality default."""
 
-DEFAULT_KINDS = ("quality", "fast")
-"""``method=`` names of the bundled single-image defaults (see
+DEFAULT_KINDS = tuple(DEFAULT_ARCHITECTURES)
+"""``method=`` names of the bundled single-image defaults, ``'quality'`` and ``'fast'`` (see
 :func:`napari_sr.models.bundled.default_model`)."""
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt")
@@ -57,9 +58,9 @@ class PlaneMethod:
 def available_methods() -> tuple[str, ...]:
     """Every name ``method=`` accepts: interpolations, the default kinds and the bundled
     weights (models are also passed as objects or files, architectures by name)."""
-    from ..models.bundled import bundled_models
+    from ..models.bundled import single_image_models
 
-    return (*INTERPOLATION_METHODS, *DEFAULT_KINDS, *bundled_models())
+    return (*INTERPOLATION_METHODS, *DEFAULT_KINDS, *single_image_models())
 
 
 def resolve_method(method: Any, scale: float | None = None) -> PlaneMethod | ModelMethod:
@@ -116,13 +117,7 @@ def resolve_method(method: Any, scale: float | None = None) -> PlaneMethod | Mod
     if name in DEFAULT_KINDS:
         default = None if scale is None else bundled.default_model(scale, name)
         if default is None:
-            have = ", ".join(f"x{s}" for s in bundled.default_scales(name)) or "none"
-            raise ValueError(
-                f"no {name} default is bundled for x{scale:g} (bundled: {have}); choose one "
-                "of those scales, or an interpolation such as method='bicubic'"
-                if scale is not None
-                else f"method={name!r} needs the scale: its weights depend on it"
-            )
+            raise ValueError(_no_default(name, scale))
         return _bundled(default)
     if name in bundled.bundled_models():
         return _bundled(name)
@@ -138,10 +133,33 @@ def resolve_method(method: Any, scale: float | None = None) -> PlaneMethod | Mod
     )
 
 
+def _no_default(kind: str, scale: float | None) -> str:
+    """Why ``method=kind`` cannot run at ``scale``."""
+    from ..models.bundled import default_scales
+
+    if scale is None:
+        return f"method={kind!r} needs the scale: its weights depend on it"
+    have = default_scales(kind)
+    if not have:
+        return (f"this installation bundles no {kind} default (its weights are missing); "
+                "reinstall napari-sr, or choose an interpolation such as 'bicubic'")  # fmt: skip
+    return (f"no {kind} default is bundled for x{scale:g} (bundled: "
+            f"{', '.join(f'x{s}' for s in have)}); choose one of those scales, or an "
+            "interpolation such as method='bicubic'")  # fmt: skip
+
+
 def _architecture_weights(architecture: str, scale: float | None) -> str:
     """The bundled weights that a registered architecture name stands for at ``scale``."""
     from ..models.bundled import DEFAULT_WEIGHTS, bundled_for
+    from ..models.registry import REGISTRY
 
+    if REGISTRY.spec(architecture).framework == "multiframe":
+        raise ValueError(_fuses_frames(architecture))
+    if scale is None:
+        raise ValueError(
+            f"method={architecture!r} needs the scale to pick its bundled weights; give the "
+            "scale, or name the weights (napari_sr.list_models(pretrained=True))"
+        )
     at_scale = [] if scale is None else bundled_for(architecture, scale)
     if len(at_scale) > 1:  # several training sets: the defaults' one, if among them
         preferred = [n for n in at_scale if n.endswith(f".{DEFAULT_WEIGHTS}")]
@@ -155,21 +173,29 @@ def _architecture_weights(architecture: str, scale: float | None) -> str:
         )
     others = bundled_for(architecture)
     where = f" (bundled for it: {', '.join(others)})" if others else ""
-    at = "" if scale is None else f" at x{scale:g}"
     raise ValueError(
-        f"no pretrained weights of {architecture!r} are bundled{at}{where}; pass a checkpoint "
+        f"no pretrained weights of {architecture!r} are bundled at x{scale:g}{where}; pass a "
+        "checkpoint "
         f"path (method='my_{architecture}.safetensors') or a trained model (from "
         f"napari_sr.train, or napari_sr.create_model({architecture!r}, scale=...) after "
         "training) instead"
     )
 
 
+def _fuses_frames(name: str) -> str:
+    return (f"{name} is a multi-frame fusion network: it fuses the frames of a burst; run "
+            "napari_sr.misr(frames, scale, method='learned') (napari-sr misr --method "
+            "learned) instead of upscale")  # fmt: skip
+
+
 def _bundled(name: str) -> ModelMethod:
     """Bundled weights ``name``, loaded, recorded under that name."""
     import dataclasses
 
-    from ..models.bundled import bundled_path
+    from ..models.bundled import bundled_path, is_multiframe
 
+    if is_multiframe(name):
+        raise ValueError(_fuses_frames(name))
     return dataclasses.replace(_load(bundled_path(name)), name=name)
 
 

@@ -68,8 +68,13 @@ def upscale(
         or third-party ``.pth``/``.pt`` weights that
         :func:`~napari_sr.models.checkpoint.load_model` reads alone); or a model object
         (from :func:`~napari_sr.create_model` after training, ``load_model`` or
-        ``napari_sr.train``). None for the best bundled default (bicubic until trained
-        weights ship). Registered architecture names have no bundled weights yet.
+        ``napari_sr.train``); ``'quality'`` or ``'fast'``, the bundled single-image
+        defaults for ``scale`` (EDSR-light and FSRCNN trained on the 291-image set);
+        bundled weights by name (``'edsr_light_x2.sr291'``, see
+        ``napari_sr.list_models(pretrained=True)``); or a registered architecture name,
+        meaning its bundled weights for ``scale``. None (default) is ``'quality'`` where it
+        is bundled for ``scale`` (×2, ×3, ×4) and bicubic otherwise; the provenance says
+        which ran.
     axes : str, optional
         Axes of ``image``, e.g. ``'TZCYX'``; default from the Image, else guessed from the
         shape (2-D ``YX``, 3-D ``ZYX``, trailing 3 or 4 → RGB; see :mod:`napari_sr.axes`).
@@ -88,8 +93,9 @@ def upscale(
         neighbouring tiles are blended over 16 input pixels around each seam. None
         (default) tiles only when a whole plane would not fit the memory budget (1 GiB on
         the CPU, 80 % of the free GPU memory on CUDA), with the largest tile that fits,
-        and on the CPU cuts planes of tiling-safe models into tiles of at most 384 pixels
-        (faster: their feature maps stay in the processor's caches); 0 never tiles.
+        and on the CPU cuts planes of tiling-safe models with a small halo (FSRCNN) into
+        tiles of at most 384 pixels (faster: their feature maps stay in the processor's
+        caches); 0 never tiles.
         Tiling-safe models give the same result tiled and untiled; others warn that values
         near the seams may differ slightly.
     precision : {None, 'fp32', 'bf16', 'fp16'}, optional
@@ -127,8 +133,9 @@ def upscale(
     -----
     Learned models see normalised intensities: the model's recorded normalisation
     (``model.normalization``), else a fixed 0-255 range for uint8 and percentiles 1 and
-    99.8 of the whole stack otherwise; the limits are computed once per call and the
-    inverse is applied to the output before casting.
+    99.8 of the whole stack otherwise; the bundled defaults, trained on 8-bit images in
+    0-255, take other dtypes by those percentiles. The limits are computed once per call
+    and the inverse is applied to the output before casting.
 
     Examples
     --------

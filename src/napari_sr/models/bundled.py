@@ -21,6 +21,9 @@ DEFAULT_ARCHITECTURES = {"quality": "edsr_light", "fast": "fsrcnn"}
 """The architecture of each kind of single-image default (``method='quality'`` or
 ``'fast'``; ``method=None`` is the quality default)."""
 
+DEFAULT_NETWORKS = {"edsr_light": "EDSR-light", "fsrcnn": "FSRCNN"}
+"""How the defaults' architectures are named in menus and help texts."""
+
 DEFAULT_WEIGHTS = "sr291"
 """Training data of the single-image defaults: the 291-image set (T91 + BSD200)."""
 
@@ -76,6 +79,27 @@ def bundled_for(architecture: str, scale: int | None = None) -> list[str]:
     return found
 
 
+def is_multiframe(name: str) -> bool:
+    """Whether bundled model ``name`` fuses bursts (``misr``) rather than upscaling one
+    image (read from the registry, without torch)."""
+    from .registry import REGISTRY, list_models
+
+    parts = parse_name(name)
+    if parts is None or parts[0] not in list_models():
+        return False
+    return REGISTRY.spec(parts[0]).framework == "multiframe"
+
+
+def single_image_models() -> list[str]:
+    """Names of the bundled weights that ``upscale`` runs (fusion networks left out)."""
+    return [name for name in bundled_models() if not is_multiframe(name)]
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in DEFAULT_ARCHITECTURES:
+        raise ValueError(f"kind must be one of {', '.join(DEFAULT_ARCHITECTURES)}, not {kind!r}")
+
+
 def default_model(scale: float, kind: str = "quality") -> str | None:
     """Name of the bundled single-image default of ``kind`` for ``scale``, or None.
 
@@ -86,8 +110,7 @@ def default_model(scale: float, kind: str = "quality") -> str | None:
     kind : {'quality', 'fast'}
         The quality default (EDSR-light) or the fast one (FSRCNN).
     """
-    if kind not in DEFAULT_ARCHITECTURES:
-        raise ValueError(f"kind must be one of {', '.join(DEFAULT_ARCHITECTURES)}, not {kind!r}")
+    _check_kind(kind)
     if not float(scale).is_integer():
         return None
     name = f"{DEFAULT_ARCHITECTURES[kind]}_x{int(scale)}.{DEFAULT_WEIGHTS}"
@@ -96,6 +119,7 @@ def default_model(scale: float, kind: str = "quality") -> str | None:
 
 def default_scales(kind: str = "quality") -> list[int]:
     """The scales for which a single-image default of ``kind`` is bundled."""
+    _check_kind(kind)
     names = bundled_for(DEFAULT_ARCHITECTURES[kind])
     return sorted(p[1] for p in map(parse_name, names) if p and p[2] == DEFAULT_WEIGHTS)
 
@@ -103,6 +127,6 @@ def default_scales(kind: str = "quality") -> list[int]:
 def default_description(kind: str) -> str:
     """One line on the bundled default of ``kind``, for menus and help texts."""
     scales = ", ".join(f"x{s}" for s in default_scales(kind)) or "none bundled"
-    network = {"quality": "EDSR-light", "fast": "FSRCNN"}[kind]
+    network = DEFAULT_NETWORKS[DEFAULT_ARCHITECTURES[kind]]
     note = " (the default)" if kind == "quality" else ""
     return f"{kind}{note}: {network} trained on the 291-image set ({scales})"

@@ -85,6 +85,14 @@ def subpixel_deconvolution(deconv: nn.ConvTranspose2d) -> tuple[torch.Tensor, to
         Zero padding of the convolution, (T - 1) / 2.
     """
     s, p, size = deconv.stride[0], deconv.padding[0], deconv.kernel_size[0]
+    square = len(set(deconv.stride)) == len(set(deconv.padding)) == len(set(deconv.kernel_size))
+    if not square or deconv.groups != 1 or set(deconv.dilation) != {1}:
+        raise ValueError("the sub-pixel form needs a square, ungrouped, undilated deconvolution")
+    if any(op != s + 2 * p - size for op in deconv.output_padding):
+        raise ValueError(
+            f"the sub-pixel form needs output_padding = stride + 2 padding - kernel "
+            f"({s + 2 * p - size}), so that the output is exactly stride times the input"
+        )
     w = deconv.weight  # (in, out, K, K)
     reach = max(abs(math.floor((size - 1 - p) / s)), abs(math.ceil((-(s - 1) - p) / s)))
     d = torch.arange(reach, -reach - 1, -1, device=w.device)  # tap t reads x[i + t - reach]
