@@ -12,6 +12,7 @@ Kim et al. 2016, VDSR, Table 3).
 
     python benchmarks/quality.py DIR --scale 2 [--models lanczos3 MODEL.safetensors ...]
     python benchmarks/quality.py --held-out --scale 2      # the held-out BSD200 images
+    python benchmarks/quality.py --microscopy --scale 2    # real microscopy/MRI planes
 
 Models (``--models``, or ``--methods``) are anything ``napari_sr.upscale`` takes:
 interpolation names, model files, bundled weights (``edsr_light_x2.sr291``) or the
@@ -84,6 +85,38 @@ def evaluate(files: list[Path], scale: int, methods: list[str]) -> dict[str, dic
     return {m: {k: float(np.mean(v)) for k, v in r.items()} for m, r in results.items()}
 
 
+MICROSCOPY = {
+    # name: (file under ../shared/data, the 2D plane to use)
+    "BPAE actin (float32)": ("microscopy-dev/BPAE_actin.tif", lambda a: a),
+    "maize CLSM (uint8)": ("microscopy-dev/maize_clsm.tif", lambda a: a),
+    "nup nuclei (uint16)": ("microscopy-dev/xyc_16bit__nup_nuclei.tif", lambda a: a[0]),
+    "membrane (uint16)": ("microscopy-dev/membrane_2d_timelapse.tif", lambda a: a[0]),
+    "golgi z12 (uint16)": ("microscopy-dev/xyz_calibrated_16bit__golgi_bfa.tif", lambda a: a[12]),
+    "chromosomes z20 (uint16)": ("microscopy-dev/xyz_8bit__chromosomes.tif", lambda a: a[20]),
+    "nuclei z18 (uint8)": ("microscopy-dev/xyz_8bit__nuclei_autothresh.tif", lambda a: a[18]),
+    "MRI head z13 (uint8)": (
+        "microscopy-dev/xyz_8bit_calibrated_anisotropic__mri_head.tif", lambda a: a[13]),
+}  # fmt: skip
+"""Real microscopy and MRI planes (never trained on), for ``--microscopy``."""
+
+
+def evaluate_microscopy(scale: int, methods: list[str]) -> dict[str, dict[str, float]]:
+    """PSNR of each method on each plane of :data:`MICROSCOPY`: MATLAB-bicubic LR in the
+    image's dtype, border = scale, L = 255 for uint8 and the reference's span otherwise."""
+    import tifffile
+
+    from napari_sr.evaluation import compare_methods
+    from napari_sr.metrics import scoring_range
+
+    table = {}
+    for name, (relative, plane) in MICROSCOPY.items():
+        image = plane(tifffile.imread(DATA / relative))
+        result = compare_methods(image, scale, methods, axes="YX",
+                                 data_range=scoring_range(image))  # fmt: skip
+        table[name] = {row["method"]: row["psnr_db"] for row in result.rows}
+    return table
+
+
 def bundled_single_image(scale: int) -> list[str]:
     """Lanczos-3 and the bundled single-image models of ``scale`` (fast ones first)."""
     from napari_sr.models.bundled import DEFAULT_WEIGHTS, bundled_models, parse_name
@@ -103,7 +136,21 @@ def main() -> None:
                         help="besides bicubic (default: lanczos3, the bundled ones)")  # fmt: skip
     parser.add_argument("--held-out", action="store_true",
                         help="the held-out BSD200 images of ../shared/data/sr291")  # fmt: skip
+    parser.add_argument("--microscopy", action="store_true",
+                        help="real microscopy and MRI planes (PSNR only)")  # fmt: skip
     args = parser.parse_args()
+    chosen = bundled_single_image(args.scale) if args.methods is None else args.methods
+    methods = ["bicubic", *[m for m in chosen if m != "bicubic"]]
+    if args.microscopy:
+        table = evaluate_microscopy(args.scale, methods)
+        print(f"x{args.scale}; PSNR (dB), border {args.scale}; L = 255 (uint8) or the span")
+        labels = [m.split(".")[0] for m in methods]
+        print(f"{'image':<26}" + "".join(f"{label:>15}" for label in labels))
+        for name, row in table.items():
+            print(f"{name:<26}" + "".join(f"{row[m]:>15.2f}" for m in methods))
+        gains = {m: np.mean([row[m] - row["bicubic"] for row in table.values()]) for m in methods}
+        print(f"{'mean gain over bicubic':<26}" + "".join(f"{gains[m]:>+15.2f}" for m in methods))
+        return
     if args.held_out:
         files = held_out_bsd200()
     elif args.dir is not None:
@@ -112,8 +159,6 @@ def main() -> None:
         parser.error("give DIR or --held-out")
     if not files:
         parser.error("no images (.png, .bmp, .jpg, .tif) found")
-    chosen = bundled_single_image(args.scale) if args.methods is None else args.methods
-    methods = ["bicubic", *[m for m in chosen if m != "bicubic"]]
     results = evaluate(files, args.scale, methods)
     print(f"{len(files)} images, x{args.scale}; Y-channel PSNR (dB) / SSIM, border {args.scale}")
     print(f"{'method':<40}{'PSNR':>8}{'SSIM':>8}{'s/image':>9}")

@@ -35,7 +35,7 @@ from quality import SUFFIXES, held_out_bsd200
 
 import napari_sr
 from napari_sr.color import luma
-from napari_sr.normalization import MICROSCOPY, NATURAL_8BIT
+from napari_sr.normalization import IMAGE_RANGE, NATURAL_8BIT
 from napari_sr.training.config import TrainConfig
 from napari_sr.training.data import collect, prepare
 from napari_sr.training.log import format_record
@@ -130,8 +130,8 @@ def main() -> None:
         print(f"started from {args.init_from.name}: {copied} of {total} tensors", flush=True)
     extra = {
         "color": "luma",
-        # uint16/float images (microscopy) are not grey levels of 0-255: percentiles
-        "other_dtypes": MICROSCOPY.to_dict(),
+        # uint16/float images (microscopy) are not grey levels of 0-255: their own range
+        "other_dtypes": IMAGE_RANGE.to_dict(),
         "started_from": (args.start or args.init_from or Path("")).name or None,
         "training_set": "sr291 (T91 + BSD200) minus the held-out BSD200 images",
         "held_out": [p.name for p in val_files],

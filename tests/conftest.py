@@ -38,7 +38,7 @@ def fake_weights(tmp_path, monkeypatch):
     torch = pytest.importorskip("torch")
     import napari_sr
     from napari_sr.models import bundled
-    from napari_sr.normalization import MICROSCOPY, NATURAL_8BIT
+    from napari_sr.normalization import IMAGE_RANGE, NATURAL_8BIT
 
     torch.manual_seed(0)
     made = {}
@@ -47,7 +47,7 @@ def fake_weights(tmp_path, monkeypatch):
         name = f"{architecture}_x{scale}.sr291"
         path = napari_sr.save_model(
             model, tmp_path / f"{name}.safetensors", normalization=NATURAL_8BIT,
-            data={"color": "luma", "other_dtypes": MICROSCOPY.to_dict()},
+            data={"color": "luma", "other_dtypes": IMAGE_RANGE.to_dict()},
         )  # fmt: skip
         (tmp_path / f"{name}.md").write_text(f"# {name} — stand-in\n", encoding="utf-8")
         made[name] = path

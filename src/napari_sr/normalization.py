@@ -93,6 +93,14 @@ NATURAL_8BIT = Normalization("range", 0.0, 255.0)
 """8-bit natural images: the full uint8 range (the SR literature's convention)."""
 
 
+IMAGE_RANGE = Normalization("percentile", 0.1, 99.99)
+"""Nearly the image's whole range mapped to 0-1, as an 8-bit image fills 0-255: how the
+bundled natural-image defaults see uint16 and float images. Percentiles 1 and 99.8 put
+bright structures above 1, where those networks never learnt (measured on real
+microscopy planes at ×2: +1.9 instead of -0.3 dB over bicubic on a Golgi stack), and 0.1 /
+99.99 % leave a few hundred hot pixels no say."""
+
+
 def default_normalization(dtype: np.dtype) -> Normalization:
     """The normalisation to train with when none is given: fixed for uint8, else percentiles."""
     return NATURAL_8BIT if np.dtype(dtype) == np.uint8 else MICROSCOPY

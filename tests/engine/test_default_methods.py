@@ -110,7 +110,7 @@ def test_a_0_255_model_percentile_normalises_other_dtypes(fake_weights, rng, dty
     record = napari_sr.upscale(Image(data, axes="YX"), 2).metadata["provenance"]
     assert record["normalization"]["kind"] == "percentile"
     low, high = record["normalization"]["limits"]
-    assert 100 < low < 200 and 2900 < high < 3100  # percentiles 1 and 99.8 of the data
+    assert 100 < low < 200 and 2900 < high < 3100  # percentiles 0.1 and 99.99 of the data
 
 
 def test_luma_rgb_uses_the_8bit_range_of_the_rgb_image(fake_weights, rng):

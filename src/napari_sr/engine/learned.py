@@ -119,7 +119,8 @@ class ModelMethod:
         """The model's recorded normalisation, else the default for ``dtype``.
 
         A model trained on uint8 images in the fixed 0-255 range whose file also records
-        ``data["other_dtypes"]`` (the bundled single-image defaults: percentiles) uses that
+        ``data["other_dtypes"]`` (the bundled single-image defaults: percentiles 0.1 and
+        99.99, :data:`~napari_sr.normalization.IMAGE_RANGE`) uses that
         for images of any other dtype: their values are not grey levels of 0-255. Other
         models keep their recorded normalisation whatever the input's dtype.
         """

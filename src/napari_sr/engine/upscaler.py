@@ -134,7 +134,8 @@ def upscale(
     Learned models see normalised intensities: the model's recorded normalisation
     (``model.normalization``), else a fixed 0-255 range for uint8 and percentiles 1 and
     99.8 of the whole stack otherwise; the bundled defaults, trained on 8-bit images in
-    0-255, take other dtypes by those percentiles. The limits are computed once per call
+    0-255, take other dtypes by their percentiles 0.1 and 99.99 (nearly their whole
+    range, as an 8-bit image fills 0-255). The limits are computed once per call
     and the inverse is applied to the output before casting.
 
     Examples
