@@ -144,7 +144,7 @@ def main() -> None:
     if args.microscopy:
         table = evaluate_microscopy(args.scale, methods)
         print(f"x{args.scale}; PSNR (dB), border {args.scale}; L = 255 (uint8) or the span")
-        labels = [m.split(".")[0] for m in methods]
+        labels = [Path(m).name.split(".")[0] for m in methods]
         print(f"{'image':<26}" + "".join(f"{label:>15}" for label in labels))
         for name, row in table.items():
             print(f"{name:<26}" + "".join(f"{row[m]:>15.2f}" for m in methods))

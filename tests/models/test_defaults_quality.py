@@ -19,53 +19,56 @@ from napari_sr.models.bundled import default_model
 from napari_sr.samples import load_sample
 
 
-def _needs(scale: int, kind: str) -> None:
-    if default_model(scale, kind) is None:
-        pytest.skip(f"no {kind} default is bundled for x{scale}")
+def _kinds(scale: int) -> list[str]:
+    kinds = [k for k in ("fast", "quality") if default_model(scale, k) is not None]
+    if not kinds:
+        pytest.skip(f"no single-image default is bundled for x{scale}")
+    return kinds
 
 
-def _gains(image, scale, axes, methods=("bicubic", "fast", "quality"), **options):
-    table = compare_methods(image, scale, list(methods), axes=axes, **options)
+def _gains(image, scale, axes, kinds, **options):
+    table = compare_methods(image, scale, ["bicubic", *kinds], axes=axes, **options)
     psnr = {row["method"]: row["psnr_db"] for row in table.rows}
-    return {m: psnr[m] - psnr["bicubic"] for m in methods if m != "bicubic"}
+    return {k: psnr[k] - psnr["bicubic"] for k in kinds}
 
 
-# measured gains over bicubic (dB, PSNR) when the weights were bundled:
-#                  x2 fast / quality      x3 fast / quality      x4 fast / quality
-# microaneurysms   ...
-# histology (Y)    ...
-GRAY_MIN = {2: (0.0, 0.0), 3: (0.0, 0.0), 4: (0.0, 0.0)}
-HISTOLOGY_MIN = {2: (0.0, 0.0), 3: (0.0, 0.0), 4: (0.0, 0.0)}
+# measured gains over bicubic (dB PSNR) when the weights were bundled, on these inputs:
+#                       x2 fast / quality     x3 fast / quality     x4 fast / quality
+# microaneurysms (gray)      - / 2.38
+# histology (RGB, Y)         - / 2.21
+# 16-bit stack               - / 3.15
+GRAY_MIN = {2: {"quality": 1.5}, 3: {}, 4: {}}
+RGB_MIN = {2: {"quality": 1.5}, 3: {}, 4: {}}
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_defaults_beat_bicubic_on_a_grayscale_image(scale):
-    _needs(scale, "fast")
-    _needs(scale, "quality")
+    kinds = _kinds(scale)
     fundus = load_sample("microaneurysms").data  # 102 x 102 uint8, one channel
-    gains = _gains(fundus, scale, "YX")
-    fast_min, quality_min = GRAY_MIN[scale]
-    assert gains["fast"] > fast_min and gains["quality"] > quality_min, gains
-    assert gains["quality"] > gains["fast"], gains
+    gains = _gains(fundus, scale, "YX", kinds)
+    for kind in kinds:
+        assert gains[kind] > GRAY_MIN[scale].get(kind, 0.3), gains
+    if len(kinds) == 2:
+        assert gains["quality"] > gains["fast"], gains
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_defaults_on_rgb_run_on_luma_and_beat_bicubic(scale):
-    _needs(scale, "fast")
-    _needs(scale, "quality")
+    kinds = _kinds(scale)
     rgb = load_sample("immunohistochemistry").data[:240, :240]  # uint8 RGB
-    gains = _gains(rgb, scale, "YXC")  # scored on Y, the SR protocol
-    fast_min, quality_min = HISTOLOGY_MIN[scale]
-    assert gains["fast"] > fast_min and gains["quality"] > quality_min, gains
+    gains = _gains(rgb, scale, "YXC", kinds)  # scored on Y, the SR protocol
+    for kind in kinds:
+        assert gains[kind] > RGB_MIN[scale].get(kind, 0.3), gains
     out = napari_sr.upscale(napari_sr.Image(rgb, axes="YXC"), scale)
     assert out.shape == (240 * scale, 240 * scale, 3) and out.dtype == np.uint8
     assert "YCbCr" in out.metadata["provenance"]["color"]
 
 
 def test_the_quality_default_serves_16_bit_microscopy():
-    """A uint16 stack is percentile-normalised for the 0-255-trained network: the result
-    beats bicubic instead of being scaled by 1/255."""
-    _needs(2, "quality")
+    """A uint16 stack is seen through its own range (percentiles 0.1 / 99.99) by the
+    0-255-trained network: the result beats bicubic instead of being scaled by 1/255."""
+    if default_model(2) is None:
+        pytest.skip("no quality default is bundled for x2")
     truth = load_sample("anisotropic_stack", ground_truth=True).data[60:62, :96, :96]
-    gains = _gains(truth, 2, "ZYX", methods=("bicubic", "quality"))
-    assert gains["quality"] > 0.0, gains
+    gains = _gains(truth, 2, "ZYX", ["quality"])
+    assert gains["quality"] > 2.0, gains
