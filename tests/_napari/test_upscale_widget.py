@@ -193,6 +193,7 @@ def test_not_enough_memory_is_a_notification(widget, qtbot, errors, monkeypatch)
     viewer, w = widget
     viewer.add_image(np.zeros((256, 256), np.float32), name="img")
     monkeypatch.setattr(memory, "available_memory", lambda: 1 << 20)  # 1 MiB free
+    w.method.setCurrentText("bicubic")
     w.scale.setValue(4)
     _run(qtbot, w)
     assert len(errors) == 1 and "1.0 MiB is available" in errors[0]
