@@ -13,7 +13,9 @@ and on grayscale images directly.
     python benchmarks/train_defaults.py fsrcnn --scale 4 --steps 8000 \\
         --init-from fsrcnn_x2.sr291.safetensors --out fsrcnn_x4.sr291.safetensors
 
-``--start`` goes on training a model (same scale); ``--init-from`` starts a model of another
+``--teacher MODEL --teacher-weight W`` mixes a trained network's outputs into the targets
+(output distillation, used for the fast default). ``--start`` goes on training a model
+(same scale); ``--init-from`` starts a model of another
 scale from one's tensors below the upsampler (the EDSR paper's ×2 → ×3/×4 warm start; for
 FSRCNN the paper's transfer of all layers but the deconvolution).
 
@@ -86,6 +88,24 @@ def warm_start(model, source) -> tuple[int, int]:
     return len(same), len(own)
 
 
+def distilled(images, teacher, weight: float):
+    """The training pairs with each target ``(1 - weight) · truth + weight · teacher(input)``:
+    a small network learns the mapping of a large one more easily than the truth (output
+    distillation); the teacher sees the uint8 input the protocol gives, whole images."""
+    import dataclasses
+
+    if not 0 <= weight <= 1:
+        raise ValueError(f"--teacher-weight must be in [0, 1], not {weight}")
+    out = []
+    for image in images:
+        low = np.clip(np.rint(image.low), 0, 255).astype(np.uint8)  # (N, 1, y, x)
+        taught = napari_sr.upscale(low[:, 0], teacher.scale, method=teacher, axes="ZYX",
+                                   dtype=np.float32)[:, None]  # fmt: skip
+        high = (1 - weight) * image.high.astype(np.float32) + weight * taught
+        out.append(dataclasses.replace(image, high=high.astype(np.float32)))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("architecture")
@@ -99,6 +119,10 @@ def main() -> None:
     parser.add_argument("--start", type=Path, default=None, help="a model to go on from")
     parser.add_argument("--init-from", type=Path, default=None,
                         help="a model of another scale to take matching tensors from")  # fmt: skip
+    parser.add_argument("--teacher", type=Path, default=None,
+                        help="a trained model whose output joins the targets")  # fmt: skip
+    parser.add_argument("--teacher-weight", type=float, default=0.5,
+                        help="the teacher's share of each target, 0-1")  # fmt: skip
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--checkpoint-every", type=int, default=500)
     parser.add_argument("--validate-every", type=int, default=1000)
@@ -141,6 +165,12 @@ def main() -> None:
               "normalization": NATURAL_8BIT, "seed": config.seed}  # fmt: skip
     train = prepare(collect(train, "images"), validation=False, **common)
     val = prepare(collect(val, "validation"), validation=True, **common)
+    if args.teacher is not None:
+        teacher = napari_sr.load_model(args.teacher)
+        train = distilled(train, teacher, args.teacher_weight)
+        extra["teacher"] = {"model": args.teacher.name, "weight": args.teacher_weight}
+        print(f"targets: {1 - args.teacher_weight:g} x truth + {args.teacher_weight:g} x "
+              f"{args.teacher.name}", flush=True)  # fmt: skip
     trained = fit(
         model, train, val, config, normalization=NATURAL_8BIT, in_channels=1,
         hparams=hparams or None if isinstance(model, str) else None, data_extra=extra,
