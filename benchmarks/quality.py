@@ -119,11 +119,10 @@ def evaluate_microscopy(scale: int, methods: list[str]) -> dict[str, dict[str, f
 
 def bundled_single_image(scale: int) -> list[str]:
     """Lanczos-3 and the bundled single-image models of ``scale`` (fast ones first)."""
-    from napari_sr.models.bundled import DEFAULT_WEIGHTS, bundled_models, parse_name
+    from napari_sr.models.bundled import DEFAULT_WEIGHTS, parse_name, single_image_models
 
-    names = [
-        n for n in bundled_models() if (parse_name(n) or (0, 0, 0))[1:] == (scale, DEFAULT_WEIGHTS)
-    ]
+    wanted = (scale, DEFAULT_WEIGHTS)
+    names = [n for n in single_image_models() if (parse_name(n) or ())[1:] == wanted]
     fast = [n for n in names if n.startswith("fsrcnn")]
     return ["lanczos3", *fast, *[n for n in names if n not in fast]]
 

@@ -605,8 +605,8 @@ def _run_models(args: argparse.Namespace) -> int:
         DEFAULT_ARCHITECTURES,
         bundled_models,
         default_description,
-        is_multiframe,
         model_card,
+        single_image_models,
     )
     from .models.registry import list_models
 
@@ -619,7 +619,7 @@ def _run_models(args: argparse.Namespace) -> int:
             title = model_card(name).splitlines()[0]
             print(f"  {name:<28} {title.partition(' — ')[2]}")
 
-    single = [name for name in bundled_models() if not is_multiframe(name)]
+    single = single_image_models()
     print("bundled single-image weights (upscale --method NAME; --card NAME: how each was "
           "made and scored):")  # fmt: skip
     show(single)

@@ -128,31 +128,14 @@ class EDSRBaseline(EDSR):
         )
 
 
-class EDSRLight(EDSR):
+class EDSRLight(EDSRBaseline):
     """EDSR-light: EDSR-baseline at half width, 16 residual blocks of 32 features.
 
     The network of napari-sr's bundled quality defaults (``edsr_light_x<s>.sr291``): the
     depth, and so the receptive field, of EDSR-baseline, with a quarter of its
     convolution cost, which is what made training it on a CPU feasible. For 1 channel it
-    has 342,785 parameters at ×2, 389,025 at ×3 and 379,777 at ×4.
-
-    Parameters
-    ----------
-    scale : int
-        Upscaling factor: 2, 3, 4 (or a higher power of two).
-    in_channels : int
-        Image channels in and out.
-    n_resblocks : int
-        Number of residual blocks.
-    n_feats : int
-        Feature channels.
-    res_scale : float
-        Factor on each block's residual (1: none).
-
-    References
-    ----------
-    B. Lim et al., "Enhanced deep residual networks for single image super-resolution",
-    CVPR Workshops 2017. :DOI:`10.1109/CVPRW.2017.151`
+    has 342,785 parameters at ×2, 389,025 at ×3 and 379,777 at ×4. Parameters and
+    reference as :class:`EDSRBaseline`; only the default of ``n_feats`` differs.
     """
 
     def __init__(
@@ -164,10 +147,5 @@ class EDSRLight(EDSR):
         n_feats: int = 32,
         res_scale: float = 1.0,
     ) -> None:
-        super().__init__(
-            scale=scale,
-            in_channels=in_channels,
-            n_resblocks=n_resblocks,
-            n_feats=n_feats,
-            res_scale=res_scale,
-        )
+        super().__init__(scale=scale, in_channels=in_channels, n_resblocks=n_resblocks,
+                         n_feats=n_feats, res_scale=res_scale)  # fmt: skip
