@@ -15,6 +15,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import napari_sr  # noqa: E402
+from napari_sr.color import luma_limits  # noqa: E402
 from napari_sr.image import Image  # noqa: E402
 from napari_sr.models import bundled  # noqa: E402
 
@@ -95,11 +96,15 @@ def test_compare_resolves_defaults_by_its_scale(fake_weights, rng):
     assert [row["method"] for row in table.rows] == ["bicubic", "edsr_light_x2.sr291", "fast"]
 
 
-def test_a_0_255_model_keeps_its_range_on_uint8(fake_weights, rng):
+def test_a_luma_model_sees_grayscale_uint8_where_it_learnt_y(fake_weights, rng):
+    """Trained on the Y of RGB (16-235 of 255), the network sees a grayscale image's 0
+    and 255 there, not at 0 and 1."""
     data = (rng.random((16, 16)) * 255).astype(np.uint8)
     record = napari_sr.upscale(Image(data, axes="YX"), 2).metadata["provenance"]
     assert record["normalization"]["kind"] == "range"
-    assert record["normalization"]["limits"] == [0.0, 255.0]
+    low, high = record["normalization"]["limits"]
+    assert (low, high) == pytest.approx((-16 * 255 / 219, 255 + 20 * 255 / 219))
+    assert "16-235" in record["normalization"]["luma"]
 
 
 @pytest.mark.parametrize("dtype", [np.uint16, np.float32])
@@ -110,15 +115,33 @@ def test_a_0_255_model_percentile_normalises_other_dtypes(fake_weights, rng, dty
     record = napari_sr.upscale(Image(data, axes="YX"), 2).metadata["provenance"]
     assert record["normalization"]["kind"] == "percentile"
     low, high = record["normalization"]["limits"]
-    assert 100 < low < 200 and 2900 < high < 3100  # percentiles 0.1 and 99.99 of the data
+    # percentiles 0.1 and 99.99 of the data, moved out so that they land on Y 16 and 235
+    lo, hi = np.percentile(data, [0.1, 99.99])
+    assert (low, high) == pytest.approx(luma_limits((lo, hi)), rel=1e-4)
+    assert 100 < lo < 200 and 2900 < hi < 3100
 
 
 def test_luma_rgb_uses_the_8bit_range_of_the_rgb_image(fake_weights, rng):
     """The luma of a uint8 RGB image is float, but its normalisation is the uint8 one."""
     rgb = (rng.random((10, 10, 3)) * 255).astype(np.uint8)
     out = napari_sr.upscale(Image(rgb, axes="YXC"), 2)
-    assert out.metadata["provenance"]["normalization"]["kind"] == "range"
+    record = out.metadata["provenance"]["normalization"]
+    # Y of 8-bit RGB already spans 16-235 of the fixed range: nothing to widen
+    assert (record["kind"], record["limits"]) == ("range", [0.0, 255.0])
+    assert "luma" not in record
     assert "YCbCr" in out.metadata["provenance"]["color"]
+
+
+def test_luma_of_16_bit_rgb_is_put_into_16_235(fake_weights, rng):
+    """Percentile limits of the Y of a uint16 RGB image span 0-1: widened like grayscale."""
+    from napari_sr.color import luma
+
+    rgb = (rng.random((12, 12, 3)) * 60000).astype(np.uint16)
+    record = napari_sr.upscale(Image(rgb, axes="YXC"), 2).metadata["provenance"]
+    y = luma(rgb, 65535).astype(np.float32)
+    lo, hi = np.percentile(y, [0.1, 99.99])
+    assert record["normalization"]["kind"] == "percentile"
+    assert record["normalization"]["limits"] == pytest.approx(luma_limits((lo, hi)), rel=1e-4)
 
 
 def test_other_models_keep_their_0_255_range_on_any_dtype(tmp_path, rng):
@@ -132,6 +155,7 @@ def test_other_models_keep_their_0_255_range_on_any_dtype(tmp_path, rng):
     out = napari_sr.upscale(Image(data, axes="YX"), 2, method=str(path))
     record = out.metadata["provenance"]["normalization"]
     assert (record["kind"], record["limits"]) == ("range", [0.0, 255.0])
+    assert "luma" not in record  # not trained on luma: nothing to widen
 
 
 @pytest.mark.parametrize("method", ["highresnet", "highresnet_x2.bursts291"])

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from .._intensity import cast
+from ..color import luma_limits
 from ..models.registry import ModelSpec
 from ..normalization import (
     NATURAL_8BIT,
@@ -251,7 +252,7 @@ def run_model(
     batch_bytes: int,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-    source_dtype: np.dtype | None = None,
+    rgb_dtype: np.dtype | None = None,
 ) -> dict[str, Any]:
     """Upscale every plane of ``data`` into the preallocated ``out`` with ``method``.
 
@@ -274,9 +275,11 @@ def run_model(
     progress, cancel
         Progress counts tiles (one per plane when planes are not tiled); cancel is checked
         before every forward pass (and between the passes of the self-ensemble).
-    source_dtype : numpy.dtype, optional
-        The dtype that picks the normalisation, when ``data`` was derived from an image of
-        another dtype (the float luma of a uint8 RGB image); default ``data.dtype``.
+    rgb_dtype : numpy.dtype, optional
+        Set when ``data`` is the (float) luma of an RGB image of this dtype: that dtype
+        picks the normalisation. Otherwise ``data`` is grayscale, and a luma-trained
+        model sees its range where it learnt Y, 16-235 of 255
+        (:func:`~napari_sr.color.luma_limits`).
 
     Returns
     -------
@@ -285,8 +288,13 @@ def run_model(
         (its description and the limits used), and checkpoint when there is one.
     """
     dev, prec = settings.device, settings.precision
-    norm = method.normalization(data.dtype if source_dtype is None else source_dtype)
+    norm = method.normalization(data.dtype if rgb_dtype is None else rgb_dtype)
     limits = norm.limits(_sample(data))
+    # the Y of 8-bit RGB in the fixed 0-255 range already lies where the network learnt;
+    # grayscale, and limits taken from the image itself, span all of 0-1 otherwise
+    to_luma = method.luma and not (rgb_dtype is not None and norm.kind == "range")
+    if to_luma:
+        limits = luma_limits(limits)
 
     y, x = axes.index("Y"), axes.index("X")
     if method.in_channels == 3:
@@ -333,6 +341,8 @@ def run_model(
         "self_ensemble": bool(self_ensemble),
         "normalization": {**norm.to_dict(), "limits": [float(limits[0]), float(limits[1])]},
     }
+    if to_luma:
+        record["normalization"]["luma"] = "limits widened to map the image range to Y 16-235"
     if method.checkpoint is not None:
         record["checkpoint"] = method.checkpoint
     return record

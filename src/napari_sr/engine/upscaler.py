@@ -206,7 +206,7 @@ def _run_on_luma(plan, data, out, axes, settings, scale, options) -> dict:
     plane_axes = axes[:-1]
     y_out = np.empty(out.shape[:-1], np.float32)
     record = run_model(plan, ycbcr[..., 0], y_out, plane_axes, settings,
-                       source_dtype=data.dtype, **options)  # fmt: skip
+                       rgb_dtype=data.dtype, **options)  # fmt: skip
     chroma = resize(ycbcr[..., 1:], dict.fromkeys(PLANE_AXES, scale), method="bicubic",
                     axes=axes)  # fmt: skip
     rgb = ycbcr_to_rgb(np.concatenate([y_out[..., None], chroma], axis=-1), white)
