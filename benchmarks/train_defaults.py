@@ -147,6 +147,11 @@ def main() -> None:
         validate_every=args.validate_every, checkpoint_every=args.checkpoint_every, seed=0,
     )  # fmt: skip
     model = napari_sr.load_model(args.start) if args.start else args.architecture
+    if args.start:
+        # validation feeds the held-out Y planes, which already lie in 16-235: without the
+        # loaded file's luma record the engine runs them as the RGB path runs Y, instead of
+        # widening their range as it does for grayscale images
+        model.checkpoint = {k: v for k, v in model.checkpoint.items() if k != "data"}
     if args.init_from is not None:
         model = napari_sr.create_model(args.architecture, scale=args.scale, in_channels=1,
                                        **hparams)  # fmt: skip
