@@ -9,7 +9,9 @@ import pytest
 from napari_sr.models.bundled import WEIGHTS_DIR, bundled_models, bundled_path, model_card
 
 NAME = re.compile(r"^(?P<arch>[a-z0-9_]+)_x(?P<scale>\d)\.(?P<data>[a-z0-9]+)$")
-CARD_SECTIONS = ("Architecture", "Training data", "Recipe", "Measured", "Licence")
+CARD_SECTIONS = ("Architecture", "Training data", "Recipe", "Measured", "Intended use", "Licence")
+WHEEL_WEIGHTS_LIMIT = 40 * 2**20
+"""Issue 8: all bundled weights together stay under 40 MB in the wheel."""
 
 
 def test_the_bundled_fusion_networks_are_listed():
@@ -35,7 +37,13 @@ def test_each_bundled_model_loads_as_named_and_has_a_card(name):
     for section in CARD_SECTIONS:
         assert f"## {section}" in card, f"{name}'s model card lacks '## {section}'"
     assert f"{model.checkpoint['parameters']:,}" in card  # the card describes these weights
+    assert re.search(r"\b(CPU|GPU|H100|H200)\b", card), f"{name}'s card names no device"
     assert bundled_path(name).stat().st_size < 5 * 2**20
+
+
+def test_the_bundled_weights_fit_the_wheel_budget():
+    total = sum(p.stat().st_size for p in WEIGHTS_DIR.glob("*.safetensors"))
+    assert total < WHEEL_WEIGHTS_LIMIT, f"{total / 2**20:.1f} MB of bundled weights"
 
 
 def test_every_file_in_the_weights_folder_pairs_with_a_card():
