@@ -23,8 +23,10 @@ YCBCR_OFFSET = np.array([16.0, 128.0, 128.0])
 """Added to Y, Cb, Cr (units of 1/255)."""
 
 
-LUMA_BLACK, LUMA_WHITE = 16.0, 235.0
-"""Nominal black and white of BT.601 luma in units of 1/255: Y of RGB never leaves them."""
+LUMA_BLACK = float(YCBCR_OFFSET[0])
+LUMA_WHITE = LUMA_BLACK + float(YCBCR_MATRIX[0].sum())
+"""Nominal black and white of BT.601 luma, 16 and 235 in units of 1/255 (the Y of RGB
+black and white): the Y of RGB never leaves them."""
 
 
 def luma_limits(limits: tuple[float, float]) -> tuple[float, float]:

@@ -11,7 +11,7 @@ from napari_sr.models.bundled import WEIGHTS_DIR, bundled_models, bundled_path, 
 NAME = re.compile(r"^(?P<arch>[a-z0-9_]+)_x(?P<scale>\d)\.(?P<data>[a-z0-9]+)$")
 CARD_SECTIONS = ("Architecture", "Training data", "Recipe", "Measured", "Intended use", "Licence")
 WHEEL_WEIGHTS_LIMIT = 40 * 2**20
-"""Issue 8: all bundled weights together stay under 40 MB in the wheel."""
+"""The wheel's budget for all bundled weights together (40 MB)."""
 
 
 def test_the_bundled_fusion_networks_are_listed():
