@@ -88,6 +88,61 @@ def warm_start(model, source) -> tuple[int, int]:
     return len(same), len(own)
 
 
+def grow_fsrcnn(model, source) -> None:
+    """Embed a trained FSRCNN (``source``) in a wider and deeper one (``model``: same scale
+    and ``d``, ``s`` and ``m`` at least the source's) so that both compute the same
+    function (Net2Net, Chen et al. 2016): the extra shrinking/mapping channels read the
+    old ones through small random weights but are read by nothing (zero weights out), and
+    the extra mapping layers are identities (a delta kernel, PReLU slope 1). Training then
+    puts the new capacity to use from where the small network stopped."""
+    import torch
+
+    def parts(net, kind):  # extract, shrink, map × m, expand
+        return [layer for layer in net.body if isinstance(layer, kind)]
+
+    small, big = parts(source, torch.nn.Conv2d), parts(model, torch.nn.Conv2d)
+    d, s_small, s_big = small[0].out_channels, small[1].out_channels, big[1].out_channels
+    m_small, m_big = len(small) - 3, len(big) - 3
+    if big[0].out_channels != d or s_big < s_small or m_big < m_small:
+        raise ValueError(
+            f"--grow-from needs d = {d}, s >= {s_small} and m >= {m_small} (--hparams), not "
+            f"d = {big[0].out_channels}, s = {s_big}, m = {m_big}"
+        )
+    kept = [*range(2 + m_small), -1]  # the layers both networks have, in the same places
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for i in kept:
+            new, old = big[i], small[i]
+            out_old, in_old = old.weight.shape[:2]
+            fan_in = new.weight[0].numel()
+            new.weight.copy_(torch.randn(new.weight.shape, generator=generator))
+            new.weight.mul_(0.1 * (2 / fan_in) ** 0.5)
+            new.weight[:out_old, in_old:] = 0  # the old channels never read the new ones
+            new.weight[:out_old, :in_old] = old.weight
+            new.bias.zero_()
+            new.bias[:out_old] = old.bias
+        for conv in big[2 + m_small : -1]:
+            conv.weight.zero_()
+            conv.bias.zero_()
+            conv.weight[torch.arange(s_big), torch.arange(s_big), 1, 1] = 1.0
+        new_prelu, old_prelu = parts(model, torch.nn.PReLU), parts(source, torch.nn.PReLU)
+        for layer in new_prelu:
+            layer.weight.fill_(1.0)  # the extra mapping layers' PReLUs: identity
+        for i in kept:
+            new_prelu[i].weight[:] = 0.25
+            new_prelu[i].weight[: old_prelu[i].weight.numel()] = old_prelu[i].weight
+        model.deconv.load_state_dict(source.deconv.state_dict())
+
+
+def load_for_y_planes(path: Path):
+    """A trained luma model, to run on the Y planes of 8-bit RGB, which already lie in
+    16-235: without the file's luma record the engine runs them as its RGB path runs Y,
+    instead of widening their range as it does for grayscale images."""
+    model = napari_sr.load_model(path)
+    model.checkpoint = {k: v for k, v in model.checkpoint.items() if k != "data"}
+    return model
+
+
 def distilled(images, teacher, weight: float):
     """The training pairs with each target ``(1 - weight) · truth + weight · teacher(input)``:
     a small network learns the mapping of a large one more easily than the truth (output
@@ -115,10 +170,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--patch-size", type=int, default=None, help="high-resolution pixels")
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--loss", default="l1", help="e.g. mse, to fine-tune for PSNR")
     parser.add_argument("--hparams", default="", help="e.g. n_resblocks=16,n_feats=64")
     parser.add_argument("--start", type=Path, default=None, help="a model to go on from")
     parser.add_argument("--init-from", type=Path, default=None,
                         help="a model of another scale to take matching tensors from")  # fmt: skip
+    parser.add_argument("--grow-from", type=Path, default=None,
+                        help="an FSRCNN to embed in a larger one (--hparams)")  # fmt: skip
     parser.add_argument("--teacher", type=Path, default=None,
                         help="a trained model whose output joins the targets")  # fmt: skip
     parser.add_argument("--teacher-weight", type=float, default=0.5,
@@ -128,8 +186,8 @@ def main() -> None:
     parser.add_argument("--validate-every", type=int, default=1000)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
-    if args.start is not None and args.init_from is not None:
-        parser.error("--start (same scale) and --init-from (another scale) exclude each other")
+    if sum(x is not None for x in (args.start, args.init_from, args.grow_from)) > 1:
+        parser.error("--start, --init-from and --grow-from exclude each other")
     started = time.perf_counter()
 
     train_files, val_files = split()
@@ -143,25 +201,26 @@ def main() -> None:
     config = TrainConfig(
         normalization=NATURAL_8BIT.to_dict(),
         scale=args.scale, steps=args.steps, patch_size=args.patch_size or 24 * args.scale,
-        batch_size=args.batch_size, lr=args.lr, loss="l1", warmup_steps=min(500, args.steps // 20),
+        batch_size=args.batch_size, lr=args.lr, loss=args.loss,
+        warmup_steps=min(500, args.steps // 20),
         validate_every=args.validate_every, checkpoint_every=args.checkpoint_every, seed=0,
     )  # fmt: skip
-    model = napari_sr.load_model(args.start) if args.start else args.architecture
-    if args.start:
-        # validation feeds the held-out Y planes, which already lie in 16-235: without the
-        # loaded file's luma record the engine runs them as the RGB path runs Y, instead of
-        # widening their range as it does for grayscale images
-        model.checkpoint = {k: v for k, v in model.checkpoint.items() if k != "data"}
+    model = load_for_y_planes(args.start) if args.start else args.architecture
     if args.init_from is not None:
         model = napari_sr.create_model(args.architecture, scale=args.scale, in_channels=1,
                                        **hparams)  # fmt: skip
         copied, total = warm_start(model, napari_sr.load_model(args.init_from))
         print(f"started from {args.init_from.name}: {copied} of {total} tensors", flush=True)
+    if args.grow_from is not None:
+        model = napari_sr.create_model(args.architecture, scale=args.scale, in_channels=1,
+                                       **hparams)  # fmt: skip
+        grow_fsrcnn(model, load_for_y_planes(args.grow_from))
+        print(f"grown from {args.grow_from.name} to {hparams}", flush=True)
     extra = {
         "color": "luma",
         # uint16/float images (microscopy) are not grey levels of 0-255: their own range
         "other_dtypes": IMAGE_RANGE.to_dict(),
-        "started_from": (args.start or args.init_from or Path("")).name or None,
+        "started_from": getattr(args.start or args.init_from or args.grow_from, "name", None),
         "training_set": "sr291 (T91 + BSD200) minus the held-out BSD200 images",
         "held_out": [p.name for p in val_files],
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU threads",
@@ -171,7 +230,7 @@ def main() -> None:
     train = prepare(collect(train, "images"), validation=False, **common)
     val = prepare(collect(val, "validation"), validation=True, **common)
     if args.teacher is not None:
-        teacher = napari_sr.load_model(args.teacher)
+        teacher = load_for_y_planes(args.teacher)
         train = distilled(train, teacher, args.teacher_weight)
         extra["teacher"] = {"model": args.teacher.name, "weight": args.teacher_weight}
         print(f"targets: {1 - args.teacher_weight:g} x truth + {args.teacher_weight:g} x "

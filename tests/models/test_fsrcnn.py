@@ -52,3 +52,24 @@ def test_deconvolutions_without_an_exact_sub_pixel_form_are_refused():
     grouped = torch.nn.ConvTranspose2d(4, 2, 9, stride=2, padding=4, output_padding=1, groups=2)
     with pytest.raises(ValueError, match="square, ungrouped, undilated"):
         subpixel_deconvolution(grouped)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("m", [1, 4, 8])
+def test_halo_is_the_receptive_field_in_input_pixels(scale, m):
+    """Tiling needs the halo to cover every input pixel an output pixel reads: bump one
+    input pixel and find the input rows whose output pixels moved."""
+    torch.manual_seed(0)
+    model = create_model("fsrcnn", scale=scale, s=4, m=m, d=8).eval()
+    # random deconvolution weights instead of the paper's near-zero initialisation, so that
+    # every tap shows
+    torch.nn.init.normal_(model.deconv.weight)
+    x = torch.rand(1, 1, 41, 9)
+    row = 20
+    with torch.no_grad():
+        bumped = x.clone()
+        bumped[..., row, 4] += 10.0
+        changed = (model(bumped) - model(x)).abs().amax(dim=(0, 1, 3)) > 1e-7
+    rows = torch.nonzero(changed).flatten() // scale  # the input row of each output row
+    reach = max(row - int(rows.min()), int(rows.max()) - row)
+    assert model.spec.halo == 2 + m + 2 >= reach >= model.spec.halo - 1

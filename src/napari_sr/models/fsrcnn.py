@@ -37,6 +37,9 @@ class FSRCNN(nn.Module):
     ) -> None:
         super().__init__()
         self.scale, self.in_channels = scale, in_channels
+        # receptive-field radius in input pixels: 2 (5×5 extraction) + 1 per 3×3 mapping
+        # layer + at most 2 (the 9×9 deconvolution seen at the input's resolution, ×2)
+        self.halo = 2 + m + 2
         layers: list[nn.Module] = [nn.Conv2d(in_channels, d, 5, padding=2), nn.PReLU(d)]
         layers += [nn.Conv2d(d, s, 1), nn.PReLU(s)]
         for _ in range(m):
