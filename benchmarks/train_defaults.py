@@ -17,7 +17,10 @@ and on grayscale images directly.
 (output distillation, used for the fast default). ``--start`` goes on training a model
 (same scale); ``--init-from`` starts a model of another
 scale from one's tensors below the upsampler (the EDSR paper's ×2 → ×3/×4 warm start; for
-FSRCNN the paper's transfer of all layers but the deconvolution).
+FSRCNN the paper's transfer of all layers but the deconvolution); ``--grow-from`` embeds a
+trained FSRCNN in a wider and deeper one given by ``--hparams s=..,m=..`` that computes the
+same function, to train on from there. ``--loss`` takes the training loop's loss names
+(``l1``, the default, or ``mse`` to fine-tune for PSNR).
 
 A run saves a resumable checkpoint every ``--checkpoint-every`` steps (``--resume`` goes
 on after an interruption), on the GPU when there is one, else on the CPU.
