@@ -34,8 +34,8 @@ def _gains(image, scale, axes, kinds, **options):
 
 # measured gains over bicubic (dB PSNR) when the weights were bundled, on these inputs:
 #                       x2 fast / quality     x3 fast / quality     x4 fast / quality
-# microaneurysms (gray)   2.38 / 2.38           2.95 / 2.67           3.10 / 3.24
-# histology (RGB, Y)      2.06 / 2.21           1.40 / 1.45           1.03 / 1.06
+# microaneurysms (gray)   2.38 / 2.38           3.01 / 2.67           3.10 / 3.24
+# histology (RGB, Y)      2.06 / 2.21           1.43 / 1.45           1.03 / 1.06
 # 16-bit stack               - / 4.31
 GRAY_MIN = {2: {"fast": 1.5, "quality": 1.5}, 3: {"fast": 1.8, "quality": 1.6},
             4: {"fast": 2.0, "quality": 2.0}}  # fmt: skip
