@@ -112,6 +112,8 @@ def grow_fsrcnn(model, source) -> None:
             f"d = {big[0].out_channels}, s = {s_big}, m = {m_big}"
         )
     kept = [*range(2 + m_small), -1]  # the layers both networks have, in the same places
+    extra = range(2 + m_small, len(big) - 1)  # the added mapping layers
+    new_prelu, old_prelu = parts(model, torch.nn.PReLU), parts(source, torch.nn.PReLU)
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for i in kept:
@@ -124,16 +126,13 @@ def grow_fsrcnn(model, source) -> None:
             new.weight[:out_old, :in_old] = old.weight
             new.bias.zero_()
             new.bias[:out_old] = old.bias
-        for conv in big[2 + m_small : -1]:
-            conv.weight.zero_()
-            conv.bias.zero_()
-            conv.weight[torch.arange(s_big), torch.arange(s_big), 1, 1] = 1.0
-        new_prelu, old_prelu = parts(model, torch.nn.PReLU), parts(source, torch.nn.PReLU)
-        for layer in new_prelu:
-            layer.weight.fill_(1.0)  # the extra mapping layers' PReLUs: identity
-        for i in kept:
-            new_prelu[i].weight[:] = 0.25
+            new_prelu[i].weight.fill_(0.25)  # PyTorch's initial slope for the new channels
             new_prelu[i].weight[: old_prelu[i].weight.numel()] = old_prelu[i].weight
+        for i in extra:  # identities: a delta kernel, slope 1
+            big[i].weight.zero_()
+            big[i].bias.zero_()
+            big[i].weight[torch.arange(s_big), torch.arange(s_big), 1, 1] = 1.0
+            new_prelu[i].weight.fill_(1.0)
         model.deconv.load_state_dict(source.deconv.state_dict())
 
 
