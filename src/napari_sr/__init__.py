@@ -36,6 +36,7 @@ _LAZY = {
     "misr": ".multiframe.misr",
     "ssim": ".metrics",
     "Cancelled": ".engine.progress",
+    "MethodFallbackWarning": ".engine.methods",
     "list_samples": ".samples",
     "load_sample": ".samples",
 }
@@ -62,6 +63,7 @@ __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
     "load_sample",
     "Image",
     "Cancelled",
+    "MethodFallbackWarning",
     "io",
     "axes",
     "geometry",
@@ -72,6 +74,7 @@ __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import axes, geometry, io, metrics, samples
     from .degradation import degrade
+    from .engine.methods import MethodFallbackWarning
     from .engine.progress import Cancelled
     from .engine.upscaler import upscale
     from .image import Image

@@ -39,9 +39,34 @@ def test_no_method_is_the_quality_default_of_the_scale(fake_weights, image):
 
 @pytest.mark.parametrize("scale", [3, 1.5, 8])
 def test_no_method_without_a_quality_default_is_bicubic(fake_weights, image, scale):
-    out = napari_sr.upscale(image, scale)
+    with pytest.warns(napari_sr.MethodFallbackWarning) as caught:
+        out = napari_sr.upscale(image, scale)
     assert _method(out) == "bicubic"
+    assert len(caught) == 1
+    assert str(caught[0].message) == (
+        f"no learned quality default is bundled for x{scale:g} (bundled: x2), so bicubic "
+        "interpolation ran; pass method='bicubic' to choose it explicitly"
+    )
+    assert caught[0].filename == __file__  # points at the caller's upscale() line
     np.testing.assert_array_equal(out.data, napari_sr.upscale(image.data, scale, method="bicubic"))
+
+
+def test_the_default_method_is_one_rule_for_every_front_end(fake_weights, recwarn):
+    """default_method() is what the API, the CLI and the widgets ask; explicit names never
+    warn, and an explicit default kind at a scale without weights still refuses."""
+    from napari_sr.engine.methods import DefaultMethod, default_method
+
+    assert default_method(2) == DefaultMethod("edsr_light_x2.sr291", "quality default", False)
+    name, note, fallback = default_method(2.5)
+    assert (name, fallback) == ("bicubic", True)
+    assert note.startswith("no learned quality default is bundled for x2.5 (bundled: x2)")
+    assert default_method(None) == ("bicubic", "no scale given: interpolation", False)
+    image = np.zeros((4, 4), np.uint8)
+    napari_sr.upscale(image, 2.5, method="bicubic")
+    napari_sr.upscale(image, 2)  # the quality default: nothing to say
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+    with pytest.raises(ValueError, match=r"no quality default is bundled for x2.5"):
+        napari_sr.upscale(image, 2.5, method="quality")
 
 
 def test_fast_and_quality_pick_by_scale(fake_weights, image):
@@ -180,4 +205,5 @@ def test_an_installation_without_defaults_says_so(tmp_path, monkeypatch, image):
     monkeypatch.setattr(bundled, "WEIGHTS_DIR", tmp_path)  # empty
     with pytest.raises(ValueError, match="this installation bundles no quality default"):
         napari_sr.upscale(image, 2, method="quality")
-    assert _method(napari_sr.upscale(image, 2)) == "bicubic"
+    with pytest.warns(napari_sr.MethodFallbackWarning, match=r"x2 \(none is bundled\)"):
+        assert _method(napari_sr.upscale(image, 2)) == "bicubic"

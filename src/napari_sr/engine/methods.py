@@ -6,19 +6,23 @@ training); or the path of a model file (``.safetensors``, ``.pth``, ``.pt``, ``.
 loaded with :func:`~napari_sr.models.checkpoint.load_model`; the name of bundled weights
 (``'edsr_light_x2.sr291'``, :func:`napari_sr.list_models` with ``pretrained=True``); a
 registered architecture name, meaning its bundled weights for the scale asked for; or
-``'quality'`` / ``'fast'``, the bundled single-image defaults for that scale. None is the
-quality default where one is bundled for the scale, else bicubic. Learned methods live in
-:mod:`napari_sr.engine.learned`, imported (with torch) only when one is used.
+``'quality'`` / ``'fast'``, the bundled single-image defaults for that scale.
+
+None (the default) is the quality default where one is bundled for the scale, else bicubic
+with a :class:`MethodFallbackWarning`; :func:`default_method` says which, for the API, the
+CLI and the widgets alike. Learned methods live in :mod:`napari_sr.engine.learned`, imported
+(with torch) only when one is used.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -37,6 +41,69 @@ DEFAULT_KINDS = tuple(DEFAULT_ARCHITECTURES)
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt")
 """File endings ``method=`` treats as a model file."""
+
+
+class MethodFallbackWarning(UserWarning):
+    """No method was given and no learned default is bundled for the scale, so bicubic
+    interpolation ran; pass ``method='bicubic'`` to choose it explicitly (and silence this)."""
+
+
+class DefaultMethod(NamedTuple):
+    """What ``method=None`` runs at a scale (see :func:`default_method`).
+
+    Attributes
+    ----------
+    name : str
+        The method that runs: bundled weights such as ``'edsr_light_x2.sr291'``, or
+        ``'bicubic'``. It is what provenance records.
+    note : str
+        Why, in words for a label or tooltip: ``'quality default'``, or the sentence of the
+        :class:`MethodFallbackWarning` when no learned default is bundled for the scale.
+    fallback : bool
+        True when ``name`` is bicubic because no learned default is bundled for the scale.
+    """
+
+    name: str
+    note: str
+    fallback: bool
+
+
+def default_method(scale: float | None) -> DefaultMethod:
+    """The method that ``method=None`` (the default) runs at ``scale``, and why.
+
+    One rule for the API, the CLI and the widgets: the bundled quality default where one
+    is bundled for ``scale``, otherwise bicubic interpolation, said aloud (the API warns
+    with :class:`MethodFallbackWarning`, the CLI prints the note, the widgets show it).
+
+    Parameters
+    ----------
+    scale : float or None
+        The upscaling factor; None (unknown) means bicubic, without a note.
+
+    Returns
+    -------
+    DefaultMethod
+        ``(name, note, fallback)``.
+
+    Examples
+    --------
+    >>> from napari_sr.engine.methods import default_method
+    >>> default_method(2.5).name
+    'bicubic'
+    """
+    from ..models.bundled import default_model, default_scales
+
+    if scale is None:
+        return DefaultMethod(DEFAULT_METHOD, "no scale given: interpolation", False)
+    name = default_model(scale)
+    if name is not None:
+        return DefaultMethod(name, "quality default", False)
+    have = default_scales("quality")
+    bundled = f"bundled: {', '.join(f'x{s}' for s in have)}" if have else "none is bundled"
+    note = (f"no learned quality default is bundled for x{scale:g} ({bundled}), so "
+            f"{DEFAULT_METHOD} interpolation ran; pass method={DEFAULT_METHOD!r} to choose "
+            "it explicitly")  # fmt: skip
+    return DefaultMethod(DEFAULT_METHOD, note, True)
 
 
 @dataclass(frozen=True)
@@ -80,6 +147,12 @@ def resolve_method(method: Any, scale: float | None = None) -> PlaneMethod | Mod
         An interpolation, or a learned model described by
         :class:`~napari_sr.engine.learned.ModelMethod`.
 
+    Warns
+    -----
+    MethodFallbackWarning
+        When ``method`` is None and no learned default is bundled for ``scale``: bicubic
+        runs (:func:`default_method`).
+
     Raises
     ------
     ValueError
@@ -92,8 +165,12 @@ def resolve_method(method: Any, scale: float | None = None) -> PlaneMethod | Mod
     from ..models import bundled
 
     if method is None:
-        default = None if scale is None else bundled.default_model(scale)
-        return _interpolation(DEFAULT_METHOD) if default is None else _bundled(default)
+        default = default_method(scale)
+        if default.fallback:  # said aloud: the user may have expected a learned model
+            warnings.warn(default.note, MethodFallbackWarning, stacklevel=3)
+        if default.name in INTERPOLATION_METHODS:
+            return _interpolation(default.name)
+        return _bundled(default.name)
     if isinstance(method, PlaneMethod):  # resolved already (the CLI resolves up front)
         return method
     torch = sys.modules.get("torch")  # a model object means torch is imported already
@@ -158,7 +235,7 @@ def _architecture_weights(architecture: str, scale: float | None) -> str:
     if scale is None:
         raise ValueError(
             f"method={architecture!r} needs the scale to pick its bundled weights; give the "
-            "scale, or name the weights (napari_sr.list_models(pretrained=True))"
+            "scale, or name the weights (napari-sr models lists them)"
         )
     at_scale = [] if scale is None else bundled_for(architecture, scale)
     if len(at_scale) > 1:  # several training sets: the defaults' one, if among them
@@ -175,10 +252,8 @@ def _architecture_weights(architecture: str, scale: float | None) -> str:
     where = f" (bundled for it: {', '.join(others)})" if others else ""
     raise ValueError(
         f"no pretrained weights of {architecture!r} are bundled at x{scale:g}{where}; pass a "
-        "checkpoint "
-        f"path (method='my_{architecture}.safetensors') or a trained model (from "
-        f"napari_sr.train, or napari_sr.create_model({architecture!r}, scale=...) after "
-        "training) instead"
+        f"checkpoint path instead (method='my_{architecture}.safetensors', a model file that "
+        f"napari_sr.train or napari-sr train wrote) or, in Python, a trained model"
     )
 
 
