@@ -8,16 +8,56 @@ replicate). The scale is ``p / q``, so the weights repeat with period ``p``.
 Loops index through slices that start at the varying offset, so that every index inside
 a loop is a non-negative induction variable: numba then drops its negative-index checks
 and LLVM vectorises the inner loops (about 3x faster than indexing ``buf[off + k]``).
+
+Thread safety
+-------------
+The kernels are ``parallel=True``. Numba's ``workqueue`` threading layer, the one a pip
+install without TBB or OpenMP gets (macOS, many wheels), is not thread-safe: two Python
+threads inside parallel regions at once abort the whole process ("Concurrent access has
+been detected"). The napari widgets run their work on worker threads, and users call
+:func:`napari_sr.resize` from thread pools, so the public functions here hold one
+module-wide lock around every kernel call, whatever the layer. Serialising costs nearly
+nothing: each call already spreads its work over every core, and two at once would only
+share them; it is also simpler and safer than asking ``numba.threading_layer()`` (known
+only after the first parallel launch, which itself may race) and locking on some layers.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+
 import numpy as np
 from numba import njit, prange
 
+_LOCK = threading.Lock()
+"""Held around every parallel kernel call (see "Thread safety" above)."""
+
+
+def _new_lock_in_child() -> None:
+    # a fork while another thread held the lock would leave the child's copy held forever
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_new_lock_in_child)
+
+
+def resample_last_axis(x, padmap, left, weights, p, q, out) -> None:
+    """Resample the last axis: ``x`` (N, L) -> ``out`` (N, O); thread-safe."""
+    with _LOCK:
+        _resample_last_axis(x, padmap, left, weights, p, q, out)
+
+
+def resample_middle_axis(x, index, weights, out) -> None:
+    """Resample the middle axis: ``x`` (N, L, M) -> ``out`` (N, O, M); thread-safe."""
+    with _LOCK:
+        _resample_middle_axis(x, index, weights, out)
+
 
 @njit(parallel=True, cache=True, fastmath=True, nogil=True)
-def resample_last_axis(x, padmap, left, weights, p, q, out):  # pragma: no cover - compiled
+def _resample_last_axis(x, padmap, left, weights, p, q, out):  # pragma: no cover - compiled
     """Resample the last axis: ``x`` (N, L) -> ``out`` (N, O)."""
     n_lines, n_out = out.shape
     n_taps = weights.shape[1]
@@ -50,7 +90,7 @@ def resample_last_axis(x, padmap, left, weights, p, q, out):  # pragma: no cover
 
 
 @njit(parallel=True, cache=True, fastmath=True, nogil=True)
-def resample_middle_axis(x, index, weights, out):  # pragma: no cover - compiled
+def _resample_middle_axis(x, index, weights, out):  # pragma: no cover - compiled
     """Resample the middle axis: ``x`` (N, L, M) -> ``out`` (N, O, M).
 
     ``index`` and ``weights`` are (O, T): the source lines of output line ``i`` (already

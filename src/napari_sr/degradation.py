@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ._intensity import cast, check_dtype, check_finite, working_dtype
+from ._intensity import cast, check_dtype, working_dtype
 from .axes import SPATIAL_AXES, resolve_axes
 from .geometry import check_scale
 from .image import Image, to_micrometres
@@ -179,7 +179,6 @@ def degrade(
     dtype = check_dtype(data.dtype)
     if data.size == 0:
         raise ValueError(f"image is empty (shape {data.shape}); give an image with pixels")
-    check_finite(data)
     axes = resolve_axes(axes, data.shape)
     factors = _factors(scale, axes)
     if kernel != "decimate" and kernel not in INTERPOLATION_METHODS:
@@ -202,13 +201,15 @@ def degrade(
     sigmas = _sigmas(blur, psf, axes, factors)
     rng = np.random.default_rng(seed)
 
-    from .engine.memory import check_fits
+    from .engine.memory import check_finite, check_fits, count_nonfinite
 
     out_shape = [
         max(1, math.ceil(n / factors.get(a, 1.0) - 1e-9))
         for a, n in zip(axes, data.shape, strict=True)
     ]
-    check_fits(out_shape, working_dtype(dtype), extra_bytes=2 * data.nbytes, what="degraded image")
+    check_fits(out_shape, dtype, extra_bytes=_working_bytes(data, out_shape, sigmas, noise),
+               what="degraded image")  # fmt: skip
+    check_finite(data)  # after the memory check: it reads the input in small blocks
     work = data.astype(working_dtype(dtype), copy=False)
     if any(sigmas.values()):
         from scipy import ndimage
@@ -226,7 +227,7 @@ def degrade(
     elif factors:
         work = resize(work, {a: 1 / f for a, f in factors.items()}, method=kernel, axes=axes)
     work = _add_noise(work, noise, rng, dtype)
-    if not np.isfinite(work).all():
+    if count_nonfinite(work):
         raise ValueError("the degraded image overflowed (non-finite values); use smaller noise")
     out = cast(work, dtype)
     if source is None:
@@ -241,6 +242,22 @@ def degrade(
     return source.with_axes(axes).resampled(
         out, enlarge, provenance, keep_origin=kernel == "decimate"
     )
+
+
+def _working_bytes(data: np.ndarray, out_shape: list[int], sigmas, noise) -> int:
+    """Bytes ``degrade`` holds beside its output: the input in the working dtype and its
+    blurred copy; the resized image in the working dtype (the resize's own buffers are
+    checked by :func:`~napari_sr.resize`); the noise's float64 draws and their sum; the
+    cast's rounding and clipping temporaries."""
+    work = working_dtype(data.dtype).itemsize
+    in_items, out_items = data.size, math.prod(out_shape)
+    extra = in_items * work * int(data.dtype != working_dtype(data.dtype))
+    if any(sigmas.values()):
+        extra += in_items * work
+    extra += out_items * work * 3  # the resized image, rounding and clipping
+    if noise:
+        extra += out_items * (8 + 8 + work)  # float64 draws (and Poisson counts), the sum
+    return extra
 
 
 def _factors(scale: float | Mapping[str, float], axes: str) -> dict[str, float]:

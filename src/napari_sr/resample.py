@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ._intensity import cast, check_dtype, check_finite, working_dtype
+from ._intensity import cast, check_dtype, working_dtype
 from .axes import SPATIAL_AXES, resolve_axes
 from .geometry import check_scale
 
@@ -261,12 +261,53 @@ def resize(
             continue
         plans.append((spatial[k], plan_axis(n_in, lengths[k], scales[k], method, antialias)))
     if is_tensor:
+        if image.device.type == "cpu":  # GPU tensors: the device's allocator answers
+            _check_fits(shape_in, plans, in_dtype, out_dtype, copies=True)
         return _resize_torch(image, plans, in_dtype, out_dtype)
-    check_finite(image)
+    _check_fits(shape_in, plans, in_dtype, out_dtype,
+                copies=image.dtype != working_dtype(in_dtype))  # fmt: skip
+    from .engine.memory import check_finite
+
+    check_finite(image)  # after the memory check: it reads the input in small blocks
     out = image.astype(working_dtype(in_dtype), copy=False)
     for axis, plan in plans:
         out = _apply_numpy(out, axis, plan)
     return cast(out, out_dtype)
+
+
+def _check_fits(
+    shape_in: tuple[int, ...],
+    plans: list,
+    in_dtype: np.dtype,
+    out_dtype: np.dtype,
+    *,
+    copies: bool,
+) -> None:
+    """Refuse, before anything is allocated, a resize whose buffers would not fit.
+
+    Every pass holds its input and its output in the working dtype (the first pass's
+    input only when it is a converted copy, ``copies``), plus the index and weight tables
+    of a middle axis; casting to an integer dtype holds two more float temporaries
+    (rounding, clipping) beside the last pass's result, another dtype one copy.
+    """
+    from .engine.memory import check_fits
+
+    work = working_dtype(in_dtype)
+    shape = list(shape_in)
+    held = math.prod(shape) * work.itemsize if copies else 0
+    peak = held
+    for axis, plan in plans:
+        shape[axis] = plan.n_out
+        size = math.prod(shape) * work.itemsize
+        tables = plan.n_out * plan.weights.shape[1] * 24 if axis < len(shape) - 1 else 0
+        peak = max(peak, held + size + tables)
+        held = size
+    out_bytes = math.prod(shape) * np.dtype(out_dtype).itemsize
+    if np.dtype(out_dtype).kind in "ui":
+        peak = max(peak, 3 * held, 2 * held + out_bytes)
+    elif np.dtype(out_dtype) != work:
+        peak = max(peak, held + out_bytes)
+    check_fits(shape, out_dtype, extra_bytes=max(0, peak - out_bytes), what="resized image")
 
 
 def _targets(

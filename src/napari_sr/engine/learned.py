@@ -334,6 +334,7 @@ def run_model(
             # frames hold) is gone, the allocator can give the memory back
             free_cached_memory(dev)
             plan = retry
+    raise_if_cancelled(cancel)  # a cancel during the last pass still cancels
     record = {
         "device": str(dev),
         "precision": prec,

@@ -13,12 +13,12 @@ from typing import overload
 
 import numpy as np
 
-from .._intensity import cast, check_dtype, check_finite, working_dtype
+from .._intensity import cast, check_dtype, working_dtype
 from ..axes import is_rgb, resolve_axes
 from ..geometry import check_scale
 from ..image import Image
 from ..resample import resize
-from .memory import check_fits
+from .memory import check_finite, check_fits
 from .methods import PlaneMethod, resolve_method
 from .progress import CancelToken, ProgressCallback, raise_if_cancelled, report
 
@@ -161,14 +161,16 @@ def upscale(
         settings = plan.prepare(
             scale, axes, data.shape, device=device, precision=precision, tile=tile
         )
-    check_finite(data)
 
     y, x = axes.index("Y"), axes.index("X")
     out_shape = list(data.shape)
     for axis in (y, x):
         out_shape[axis] = max(1, math.ceil(data.shape[axis] * scale - 1e-9))
-    plane_bytes = out_shape[y] * out_shape[x] * working_dtype(in_dtype).itemsize
-    check_fits(out_shape, out_dtype, extra_bytes=4 * plane_bytes)
+    luma = not isinstance(plan, PlaneMethod) and plan.luma and is_rgb(axes, data.shape)
+    luma = luma and data.shape[-1] == 3
+    check_fits(out_shape, out_dtype, extra_bytes=_working_bytes(data, out_shape, (y, x), luma))
+    # only now, when the work is known to fit: the check itself reads the input in blocks
+    check_finite(data)
 
     started = time.perf_counter()
     out = np.empty(out_shape, dtype=out_dtype)
@@ -180,10 +182,13 @@ def upscale(
 
         options = {"self_ensemble": self_ensemble, "batch_bytes": BATCH_BYTES,
                    "progress": progress, "cancel": cancel}  # fmt: skip
-        if plan.luma and is_rgb(axes, data.shape) and data.shape[-1] == 3:
+        if luma:
             record = _run_on_luma(plan, data, out, axes, settings, scale, options)
         else:
             record = run_model(plan, data, out, axes, settings, **options)
+    # a cancel that came during the last batch (or its progress report) still cancels:
+    # the caller was told the work stops, so no result may appear after it
+    raise_if_cancelled(cancel)
     if source is None:
         return out
     provenance = {
@@ -194,6 +199,21 @@ def upscale(
         "seconds": round(time.perf_counter() - started, 3),
     }
     return source.with_axes(axes).resampled(out, dict.fromkeys(PLANE_AXES, scale), provenance)
+
+
+def _working_bytes(data: np.ndarray, out_shape: list[int], plane_axes, luma: bool) -> int:
+    """Bytes ``upscale`` holds beside its output: for interpolation one batch of planes
+    (input, float copy, the resized planes and the cast; about four output batches); for
+    a luma model on RGB the float64 YCbCr of the input and of the output as well (the
+    engine's own tiles are bounded separately, by its memory budget)."""
+    y, x = plane_axes
+    plane = out_shape[y] * out_shape[x] * working_dtype(data.dtype).itemsize
+    total = math.prod(int(n) for n in out_shape) * working_dtype(data.dtype).itemsize
+    extra = 4 * max(plane, min(BATCH_BYTES, total))
+    if luma:  # rgb_to_ycbcr and ycbcr_to_rgb: float64 with two temporaries, then float32
+        in_items, out_items = data.size, math.prod(int(n) for n in out_shape)
+        extra += in_items * (3 * 8 + 4) + out_items * (4 + 4 + 3 * 8)
+    return extra
 
 
 def _run_on_luma(plan, data, out, axes, settings, scale, options) -> dict:
@@ -255,3 +275,4 @@ def _interpolate(
         for index, plane in zip(chunk, result, strict=True):
             dst[index] = plane
         report(progress, start + len(chunk), len(indices))
+    raise_if_cancelled(cancel)  # a cancel during the last batch still cancels
