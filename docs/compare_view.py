@@ -48,7 +48,7 @@ def main() -> None:
     while widget.busy:
         napari.qt.get_qapp().processEvents()
         time.sleep(0.05)
-    widget.table.sortItems(1, Qt.DescendingOrder)  # best PSNR first
+    widget.table.sortItems(1, Qt.SortOrder.DescendingOrder)  # best PSNR first
     viewer.reset_view()
     viewer.camera.zoom *= 1.9  # a close look at the filaments in every panel
     for toast in viewer.window._qt_window.findChildren(NapariQtNotification):

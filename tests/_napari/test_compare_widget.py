@@ -12,6 +12,7 @@ import napari_sr
 from napari_sr._napari.compare_widget import grid_of
 
 pytest.importorskip("napari")
+LEFT = pytest.importorskip("qtpy.QtCore").Qt.MouseButton.LeftButton
 pytestmark = pytest.mark.gui
 
 
@@ -24,7 +25,7 @@ def test_three_methods_layers_grid_table_and_csv(make_napari_viewer, qtbot, tmp_
     w.set_checked(["bilinear", "bicubic", "espcn (untrained)"])
     w.scale.setValue(2)
     w.differences.setChecked(True)
-    qtbot.mouseClick(w.run_button, 1)
+    qtbot.mouseClick(w.run_button, LEFT)
     qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
 
     names = [layer.name for layer in viewer.layers]
@@ -92,7 +93,7 @@ def test_low_resolution_layer_with_and_without_reference(make_napari_viewer, qtb
     w.reference.setCurrentText("cell")
     w.set_checked(["nearest", "bicubic"])
     w.differences.setChecked(True)
-    qtbot.mouseClick(w.run_button, 1)
+    qtbot.mouseClick(w.run_button, LEFT)
     qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
 
     names = [layer.name for layer in viewer.layers]
@@ -115,7 +116,7 @@ def test_low_resolution_layer_with_and_without_reference(make_napari_viewer, qtb
     # no reference: the outputs and their times, no scores, no difference layers
     w.reference.setCurrentText("(none: times only)")
     w.set_checked(["bilinear"])
-    qtbot.mouseClick(w.run_button, 1)
+    qtbot.mouseClick(w.run_button, LEFT)
     qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
     assert viewer.layers[-1].name == "cell LR ×2 bilinear"
     assert w.table.rowCount() == 1
@@ -133,7 +134,7 @@ def test_low_resolution_reference_of_another_field(make_napari_viewer, qtbot, mo
     w.mode.setCurrentText("restore a low-res layer")
     w.low_res.setCurrentText("cell")
     w.reference.setCurrentText("microaneurysms")
-    qtbot.mouseClick(w.run_button, 1)
+    qtbot.mouseClick(w.run_button, LEFT)
     qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
     assert len(errors) == 1 and "same field" in errors[0]
     assert len(viewer.layers) == 2  # nothing added
@@ -152,7 +153,7 @@ def test_model_file_added_in_compare_is_offered_in_this_viewer_only(
     )
     viewer = make_napari_viewer()
     _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Compare")
-    qtbot.mouseClick(w.load_button, 1)
+    qtbot.mouseClick(w.load_button, LEFT)
     assert "espcn_x2.safetensors" in w.checked_methods()
     assert w.models["espcn_x2.safetensors"] == str(path)
     _dock, up = viewer.window.add_plugin_dock_widget("napari-sr", "Super-resolve")
@@ -170,7 +171,7 @@ def test_sixteen_bit_microscopy_is_scored_on_its_own_span(make_napari_viewer, qt
     assert hr.data.dtype == "uint16" and hr.data.max() < 1000
     _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Compare")
     w.set_checked(["bicubic"])
-    qtbot.mouseClick(w.run_button, 1)
+    qtbot.mouseClick(w.run_button, LEFT)
     qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
     span = float(hr.data.max()) - float(hr.data.min())
     out = viewer.layers["burst (ground truth) ×2 bicubic"]
@@ -192,11 +193,11 @@ def test_cancel_adds_nothing_and_leaves_the_viewer_idle(make_napari_viewer, qtbo
     _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Compare")
     w.set_checked(["lanczos3", "bicubic", "nearest"])
     w.scale.setValue(4)
-    qtbot.mouseClick(w.run_button, 1)
+    qtbot.mouseClick(w.run_button, LEFT)
     qtbot.waitUntil(lambda: w.run_button.text() == "Cancel", timeout=5_000)
     time.sleep(0.3)  # well into the first method
     pressed = time.perf_counter()
-    qtbot.mouseClick(w.run_button, 1)
+    qtbot.mouseClick(w.run_button, LEFT)
     qtbot.waitUntil(lambda: w._worker is None, timeout=5_000)
     assert time.perf_counter() - pressed < 1.0 + 1.0  # about a second (shared CI machines)
     assert [layer.name for layer in viewer.layers] == ["big"]
@@ -219,7 +220,7 @@ def test_bundled_defaults_are_compared_and_left_out_where_missing(
     assert {"quality", "bicubic"} <= set(w.checked_methods())
     w.set_checked(["bicubic", "fast", "quality"])
     w.scale.setValue(3)
-    qtbot.mouseClick(w.run_button, 1)
+    qtbot.mouseClick(w.run_button, LEFT)
     qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
     assert shown == ["napari-sr: quality left out: no bundled weights for ×3"]
     rows = sorted(w.table.item(r, 0).text() for r in range(w.table.rowCount()))

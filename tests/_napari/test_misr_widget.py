@@ -8,6 +8,7 @@ import pytest
 import napari_sr
 
 pytest.importorskip("napari")
+LEFT = pytest.importorskip("qtpy.QtCore").Qt.MouseButton.LeftButton
 pytestmark = pytest.mark.gui
 
 
@@ -32,7 +33,7 @@ def test_fuses_a_burst_beside_single_frame_results(make_napari_viewer, qtbot, me
     _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Multi-frame SR")
     assert w.layer.currentText() == "burst" and w.axes.text() == "TYX"
     w.method.setCurrentText(method)
-    qtbot.mouseClick(w.run_button, 1)
+    qtbot.mouseClick(w.run_button, LEFT)
     qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
     names = [layer.name for layer in viewer.layers]
     assert names == ["burst", "burst frame 0 ×2 bicubic", "burst frame 0 ×2 lanczos3",
@@ -59,14 +60,14 @@ def test_a_layer_without_frames_is_a_notification(make_napari_viewer, qtbot, mon
     viewer.add_image(np.zeros((4, 16, 16), np.float32), name="stack")
     _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Multi-frame SR")
     w.axes.setText("ZYX")
-    qtbot.mouseClick(w.run_button, 1)
+    qtbot.mouseClick(w.run_button, LEFT)
     w.axes.setText("TYX")
     w.reference.setValue(9)
-    qtbot.mouseClick(w.run_button, 1)
+    qtbot.mouseClick(w.run_button, LEFT)
     w.reference.setValue(0)
     w.method.setCurrentText("learned")
     w.scale.setValue(3)
-    qtbot.mouseClick(w.run_button, 1)
+    qtbot.mouseClick(w.run_button, LEFT)
     assert "need a T" in errors[0] and "4 frames" in errors[1]
     assert "bundled for ×2, ×4" in errors[2]
     assert len(viewer.layers) == 1

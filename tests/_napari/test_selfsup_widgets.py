@@ -8,11 +8,12 @@ import pytest
 import napari_sr
 
 pytest.importorskip("napari")
+LEFT = pytest.importorskip("qtpy.QtCore").Qt.MouseButton.LeftButton
 pytestmark = pytest.mark.gui
 
 
 def _run(qtbot, widget, timeout=60_000):
-    qtbot.mouseClick(widget.run_button, 1)
+    qtbot.mouseClick(widget.run_button, LEFT)
     qtbot.waitUntil(lambda: widget._worker is None, timeout=timeout)
 
 
@@ -56,9 +57,9 @@ def test_isotropic_cancel_adds_nothing(make_napari_viewer, qtbot, monkeypatch):
     viewer.add_image(_stack(), name="stack", scale=(0.8, 0.2, 0.2))
     _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Isotropic")
     w.steps.setValue(100_000)
-    qtbot.mouseClick(w.run_button, 1)
+    qtbot.mouseClick(w.run_button, LEFT)
     qtbot.waitUntil(lambda: w.progress.value() >= 2, timeout=30_000)
-    qtbot.mouseClick(w.run_button, 1)
+    qtbot.mouseClick(w.run_button, LEFT)
     qtbot.waitUntil(lambda: w._worker is None, timeout=5_000)
     assert [layer.name for layer in viewer.layers] == ["stack"]
     assert infos == ["napari-sr: isotropic reconstruction cancelled; nothing was added"]
@@ -94,5 +95,5 @@ def test_zero_shot_sr_refuses_a_kernel_with_a_fractional_scale(make_napari_viewe
     _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Zero-shot SR")
     w.scale.setValue(2.5)
     w.kernel.setCurrentText("Gaussian blur + decimation")
-    qtbot.mouseClick(w.run_button, 1)
+    qtbot.mouseClick(w.run_button, LEFT)
     assert errors and "whole scale" in errors[0] and len(viewer.layers) == 1

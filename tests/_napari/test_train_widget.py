@@ -8,6 +8,7 @@ import pytest
 import napari_sr
 
 pytest.importorskip("napari")
+LEFT = pytest.importorskip("qtpy.QtCore").Qt.MouseButton.LeftButton
 pytestmark = pytest.mark.gui
 
 
@@ -25,7 +26,7 @@ def _setup(make_napari_viewer):
 def test_train_plot_and_use_the_model(make_napari_viewer, qtbot, tmp_path):
     viewer, train = _setup(make_napari_viewer)
     train.steps.setValue(20)
-    qtbot.mouseClick(train.run_button, 1)
+    qtbot.mouseClick(train.run_button, LEFT)
     qtbot.waitUntil(lambda: train._worker is None, timeout=60_000)
     assert len(train.plot.loss) == 20 and train.plot.psnr  # the plot followed the run
     assert train.progress.value() == 20
@@ -39,7 +40,7 @@ def test_train_plot_and_use_the_model(make_napari_viewer, qtbot, tmp_path):
     assert up.method.findText(label) >= 0
     up.layer.setCurrentText("burst (ground truth)")
     up.method.setCurrentText(label)
-    qtbot.mouseClick(up.run_button, 1)
+    qtbot.mouseClick(up.run_button, LEFT)
     qtbot.waitUntil(lambda: up._worker is None, timeout=30_000)
     out = viewer.layers[f"burst (ground truth) ×2 {label}"]
     assert out.data.shape == (512, 512)
@@ -48,10 +49,10 @@ def test_train_plot_and_use_the_model(make_napari_viewer, qtbot, tmp_path):
 def test_stop_keeps_the_best_checkpoint(make_napari_viewer, qtbot):
     _viewer, train = _setup(make_napari_viewer)
     train.steps.setValue(100_000)
-    qtbot.mouseClick(train.run_button, 1)
+    qtbot.mouseClick(train.run_button, LEFT)
     # stop long before the first periodic checkpoint: Stop itself writes the best weights
     qtbot.waitUntil(lambda: train.progress.value() >= 3, timeout=60_000)
-    qtbot.mouseClick(train.run_button, 1)
+    qtbot.mouseClick(train.run_button, LEFT)
     qtbot.waitUntil(lambda: train._worker is None, timeout=30_000)
     assert train.model is not None and "stopped; kept the best weights" in train.status.text()
     x = np.random.default_rng(0).random((12, 12), dtype=np.float32)
@@ -75,9 +76,9 @@ def test_train_on_a_folder_of_images(make_napari_viewer, qtbot, tmp_path, monkey
     train.steps.setValue(5)
 
     # nothing chosen, then a folder that does not exist: a notification, no run
-    qtbot.mouseClick(train.run_button, 1)
+    qtbot.mouseClick(train.run_button, LEFT)
     train.folder.setText(str(tmp_path / "missing"))
-    qtbot.mouseClick(train.run_button, 1)
+    qtbot.mouseClick(train.run_button, LEFT)
     assert "or choose a folder" in errors[0] and "does not exist" in errors[1]
     assert not train.busy
 
@@ -86,14 +87,14 @@ def test_train_on_a_folder_of_images(make_napari_viewer, qtbot, tmp_path, monkey
     folder.mkdir()
     (folder / "notes.txt").write_text("not an image")
     train.folder.setText(str(folder))
-    qtbot.mouseClick(train.run_button, 1)
+    qtbot.mouseClick(train.run_button, LEFT)
     qtbot.waitUntil(lambda: train._worker is None, timeout=30_000)
     assert "has no image files" in errors[2] and train.model is None
 
     cell = napari_sr.load_sample("cell").data
     tifffile.imwrite(folder / "a.tif", cell[:192, :96])
     imwrite(folder / "b.png", cell[200:392, 100:180])  # 10 % held out: 19 rows
-    qtbot.mouseClick(train.run_button, 1)
+    qtbot.mouseClick(train.run_button, LEFT)
     qtbot.waitUntil(lambda: train._worker is None, timeout=60_000)
     assert len(errors) == 3 and train.model is not None
     record = read_metadata(train.save_model(str(tmp_path / "espcn.safetensors")))

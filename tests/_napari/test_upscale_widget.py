@@ -10,6 +10,7 @@ import pytest
 import napari_sr
 
 pytest.importorskip("napari")
+LEFT = pytest.importorskip("qtpy.QtCore").Qt.MouseButton.LeftButton
 pytestmark = pytest.mark.gui
 
 
@@ -21,7 +22,7 @@ def widget(make_napari_viewer, qtbot):
 
 
 def _run(qtbot, widget, timeout=20_000):
-    qtbot.mouseClick(widget.run_button, 1)  # Qt.LeftButton
+    qtbot.mouseClick(widget.run_button, LEFT)
     qtbot.waitUntil(lambda: widget._worker is None, timeout=timeout)
 
 
@@ -104,11 +105,11 @@ def test_cancel_leaves_no_layer_and_the_viewer_idle(widget, qtbot, monkeypatch):
     viewer.add_image(np.zeros((400, 256, 256), np.float32), name="big")
     w.method.setCurrentText("lanczos3")
     w.scale.setValue(4)
-    qtbot.mouseClick(w.run_button, 1)
+    qtbot.mouseClick(w.run_button, LEFT)
     qtbot.waitUntil(lambda: w.progress.value() > 0, timeout=20_000)
     assert w.run_button.text() == "Cancel"
     pressed = time.perf_counter()
-    qtbot.mouseClick(w.run_button, 1)
+    qtbot.mouseClick(w.run_button, LEFT)
     qtbot.waitUntil(lambda: w._worker is None, timeout=5_000)
     assert time.perf_counter() - pressed < 1.0 + 1.0  # about a second (shared CI machines)
     assert [layer.name for layer in viewer.layers] == ["big"]
@@ -213,7 +214,9 @@ def test_the_bundled_quality_default_is_preselected(make_napari_viewer, qtbot, e
     items = [w.method.itemText(i) for i in range(w.method.count())]
     assert items[:3] == ["quality", "fast", "nearest"]
     assert w.method.currentText() == "quality"
-    assert "EDSR-light" in w.method.itemData(0, 3)  # Qt.ToolTipRole
+    assert "EDSR-light" in w.method.itemData(
+        0, pytest.importorskip("qtpy.QtCore").Qt.ItemDataRole.ToolTipRole
+    )
     w.scale.setValue(2)
     _run(qtbot, w)
     out = viewer.layers["photo ×2 quality"]

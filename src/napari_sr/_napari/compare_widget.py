@@ -137,7 +137,7 @@ class CompareWidget(TaskWidget):
     def add_model(self, label: str, model: Any) -> None:
         """Offer ``model`` (a model object or a model file path) as a method, checked."""
         self.models[label] = model
-        if not self.methods.findItems(label, Qt.MatchExactly):
+        if not self.methods.findItems(label, Qt.MatchFlag.MatchExactly):
             self._add_method_item(label, checked=True)
 
     def _load_model(self) -> None:
@@ -147,17 +147,19 @@ class CompareWidget(TaskWidget):
 
     def checked_methods(self) -> list[str]:
         items = (self.methods.item(i) for i in range(self.methods.count()))
-        return [item.text() for item in items if item.checkState() == Qt.Checked]
+        return [item.text() for item in items if item.checkState() == Qt.CheckState.Checked]
 
     def set_checked(self, names: list[str]) -> None:
         for i in range(self.methods.count()):
             item = self.methods.item(i)
-            item.setCheckState(Qt.Checked if item.text() in names else Qt.Unchecked)
+            item.setCheckState(
+                Qt.CheckState.Checked if item.text() in names else Qt.CheckState.Unchecked
+            )
 
     def _add_method_item(self, name: str, *, checked: bool) -> None:
         item = QListWidgetItem(name)
-        item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
-        item.setCheckState(Qt.Checked if checked else Qt.Unchecked)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
         self.methods.addItem(item)
 
     def _refresh_layers(self, *_: Any) -> None:

@@ -188,8 +188,10 @@ class TrainWidget(TaskWidget):
         for layer in self.viewer.layers:
             if isinstance(layer, napari.layers.Image):
                 item = QListWidgetItem(layer.name)
-                item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
-                item.setCheckState(Qt.Checked if layer.name in checked else Qt.Unchecked)
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(
+                    Qt.CheckState.Checked if layer.name in checked else Qt.CheckState.Unchecked
+                )
                 self.images.addItem(item)
 
     def _choose_folder(self) -> None:
@@ -199,12 +201,14 @@ class TrainWidget(TaskWidget):
 
     def checked_layers(self) -> list[str]:
         items = (self.images.item(i) for i in range(self.images.count()))
-        return [item.text() for item in items if item.checkState() == Qt.Checked]
+        return [item.text() for item in items if item.checkState() == Qt.CheckState.Checked]
 
     def set_checked(self, names: list[str]) -> None:
         for i in range(self.images.count()):
             item = self.images.item(i)
-            item.setCheckState(Qt.Checked if item.text() in names else Qt.Unchecked)
+            item.setCheckState(
+                Qt.CheckState.Checked if item.text() in names else Qt.CheckState.Unchecked
+            )
 
     # ---------------------------------------------------------------- work
 

@@ -59,7 +59,7 @@ class UpscaleWidget(TaskWidget):
         defaults = bundled_default_kinds()
         self.method.addItems([*defaults, *INTERPOLATION_METHODS, LOAD_MODEL])
         for index, kind in enumerate(defaults):
-            self.method.setItemData(index, default_description(kind), Qt.ToolTipRole)
+            self.method.setItemData(index, default_description(kind), Qt.ItemDataRole.ToolTipRole)
         self.default_method = defaults[0] if defaults else "bicubic"
         self.method.setCurrentText(self.default_method)
         self.method.activated.connect(self._maybe_load_model)
