@@ -248,7 +248,7 @@ def test_written_file_has_normal_permissions(tmp_path):
 @pytest.mark.parametrize(
     ("name", "error", "match"),
     [
-        ("out.png", ValueError, "must end in .ome.tif"),
+        ("out.jpg", ValueError, "must end in .ome.tif"),
         ("missing_folder/out.ome.tif", FileNotFoundError, "does not exist"),
     ],
 )

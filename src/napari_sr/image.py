@@ -20,16 +20,30 @@ _UNIT_ALIASES = {
     "micrometre": "µm",
     "nm": "nm",
     "nanometer": "nm",
+    "nanometre": "nm",
+    "pm": "pm",
+    "picometer": "pm",
+    "picometre": "pm",
+    "å": "Å",
+    "\u212b": "Å",  # the Angstrom sign, which OME also allows
+    "angstrom": "Å",
+    "km": "km",
+    "in": "in",
+    "inch": "in",
     "mm": "mm",
     "millimeter": "mm",
+    "millimetre": "mm",
     "cm": "cm",
     "m": "m",
+    "meter": "m",
+    "metre": "m",
     "pixel": "pixel",
     "pixels": "pixel",
 }
 
 
-_MICROMETRES_PER = {"µm": 1.0, "nm": 1e-3, "mm": 1e3, "cm": 1e4, "m": 1e6}
+_MICROMETRES_PER = {"pm": 1e-6, "Å": 1e-4, "nm": 1e-3, "µm": 1.0, "mm": 1e3, "cm": 1e4,
+                    "m": 1e6, "km": 1e9, "in": 25400.0}  # fmt: skip
 
 
 def to_micrometres(value: float, unit: str | None) -> float:

@@ -13,9 +13,12 @@ SUFFIXES = (".tif", ".tiff")
 
 def get_reader(path: str | list[str]) -> Callable | None:
     """napari's reader hook: a function that reads ``path``, or None for anything this
-    plugin does not handle (other suffixes, folders, several files, unreadable files).
+    plugin cannot read (other suffixes, folders, pipes, several files, and TIFFs that
+    :func:`napari_sr.io.probe` finds truncated, corrupt, with more than five axes, with an
+    unavailable codec or too large for memory).
 
-    Never raises: napari then offers the file to other readers.
+    Never raises: napari does not fall back to another reader when the chosen one fails,
+    so a file is claimed only after its header and metadata were checked.
     """
     if isinstance(path, list | tuple):
         if len(path) != 1:
@@ -28,7 +31,10 @@ def get_reader(path: str | list[str]) -> Callable | None:
         with open(file, "rb") as fh:
             if fh.read(4) not in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
                 return None
-    except (OSError, TypeError, ValueError):
+        from ..io import probe
+
+        probe(file)
+    except Exception:  # whatever the file holds, decline it
         return None
     return read_layers
 
