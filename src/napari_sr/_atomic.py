@@ -39,6 +39,13 @@ _DISK_FULL_TEXT = re.compile(
 ``OSError('524288 requested and 130960 written')`` (tifffile), safetensors' ``StorageFull``."""
 
 
+class DiskFullError(OSError):
+    """No space left on the device (errno ENOSPC), said in one line without "[Errno 28]"."""
+
+    def __str__(self) -> str:
+        return self.strerror or super().__str__()
+
+
 class Terminated(KeyboardInterrupt):
     """Raised in the main thread on SIGTERM inside :func:`terminate_as_interrupt`.
 
@@ -134,7 +141,7 @@ def is_disk_full(exc: BaseException) -> bool:
 def disk_full_error(path: str | os.PathLike, size_hint: int | None = None) -> OSError:
     """The OSError (errno ENOSPC) to raise when writing ``path`` found the disk full."""
     need = f" (needed about {_megabytes(size_hint)})" if size_hint else ""
-    return OSError(
+    return DiskFullError(
         errno.ENOSPC,
         f"no space left on device while writing {str(path)!r}{need}; free some space or "
         "choose another folder; nothing was written",
@@ -268,7 +275,7 @@ def _link_exclusive(tmp: str, path: Path) -> None:
 
 
 def _megabytes(nbytes: int) -> str:
-    return f"{max(nbytes, 1) / 1e6:.0f} MB" if nbytes >= 1e6 else f"{nbytes / 1e6:.1f} MB"
+    return f"{nbytes / 1e6:.0f} MB" if nbytes >= 1e7 else f"{nbytes / 1e6:.1f} MB"
 
 
 def _umask() -> int:

@@ -359,17 +359,20 @@ def _check_tiff_data(tif: Any, series: Any, path: Path) -> None:
         pages = [p for p in (series.pages[0], series.pages[-1]) if p is not None]
     except Exception:  # no page list: asarray() will tell
         pages = []
+    extents = [(series.dataoffset, series.nbytes)] if _contiguous(series) else []
+    for page in pages:
+        offsets, counts = getattr(page, "dataoffsets", ()), getattr(page, "databytecounts", ())
+        extents += zip(offsets, counts, strict=False)  # a damaged page may lack counts
+    end = max((int(o) + int(n) for o, n in extents), default=0)
+    if size is not None and end > size:
+        raise ValueError(
+            f"cannot read {str(path)!r}: the TIFF is truncated or corrupt (its image data "
+            f"runs to byte {end} but the file has {size} bytes); copy it again from "
+            "its source"
+        )
     for page in pages:
         if not hasattr(page, "dataoffsets"):
             continue
-        ends = [o + n for o, n in zip(page.dataoffsets, page.databytecounts, strict=False)]
-        end = max(ends, default=0)
-        if size is not None and end > size:
-            raise ValueError(
-                f"cannot read {str(path)!r}: the TIFF is truncated or corrupt (its image data "
-                f"runs to byte {end} but the file has {size} bytes); copy it again from "
-                "its source"
-            )
         compression = getattr(page, "compression", 1)
         if compression not in (1, None):
             try:
@@ -380,6 +383,14 @@ def _check_tiff_data(tif: Any, series: Any, path: Path) -> None:
                 raise ValueError(_codec_message(path, compression, exc)) from None
             except Exception:  # unknown to tifffile: asarray() will tell
                 pass
+
+
+def _contiguous(series: Any) -> bool:
+    """True if the series is stored in one uncompressed block (tifffile knows where)."""
+    try:
+        return series.dataoffset is not None and series.nbytes > 0
+    except Exception:
+        return False
 
 
 def _has_fileno(tif: Any) -> bool:

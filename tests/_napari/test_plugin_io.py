@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 
 import napari_sr
 from napari_sr._napari import samples as plugin_samples
@@ -49,6 +51,51 @@ def test_reader_declines_what_it_does_not_handle(tmp_path, content, name):
     assert get_reader(str(tmp_path)) is None
     assert get_reader(str(tmp_path / "missing.tif")) is None
     assert get_reader([str(tmp_path / name)] * 2) is None
+
+
+def _six_d(path):
+    tifffile.imwrite(path, np.zeros((2, 2, 2, 2, 8, 8), np.uint8))
+
+
+def _truncated(path):
+    tifffile.imwrite(path, np.ones((4, 64, 64), np.uint16), photometric="minisblack")
+    path.write_bytes(path.read_bytes()[:20000])
+
+
+def _bad_ifd(path):
+    path.write_bytes(b"II*\x00\xff\xff\xff\x7f" + bytes(100))  # first IFD past the end
+
+
+def _garbage_after_magic(path):
+    path.write_bytes(b"MM\x00*" + bytes(range(256)) * 4)
+
+
+def _fifo(path):
+    os.mkfifo(path)
+
+
+def _huge(path):
+    tifffile.imwrite(path, shape=(2**17, 2**17), dtype=np.uint16)  # 32 GiB claimed, sparse
+
+
+@pytest.mark.parametrize(
+    "make", [_six_d, _truncated, _bad_ifd, _garbage_after_magic, _fifo, _huge]
+)
+def test_reader_declines_tiffs_it_could_not_read(tmp_path, make, monkeypatch):
+    """napari does not fall back when a reader raises, so these must not be claimed."""
+    from napari_sr.engine import memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 1 << 30)
+    path = tmp_path / "bad.tif"
+    make(path)
+    assert get_reader(str(path)) is None
+
+
+def test_writer_refuses_object_data_with_a_clear_message(tmp_path):
+    data = np.array([[1, 2], [3, 4]], dtype=object)
+    with pytest.raises(ValueError, match=r"object \(Python objects\).*astype"):
+        write_image(str(tmp_path / "o.ome.tif"), data, {})
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_writer_then_reader_round_trip(tmp_path):
