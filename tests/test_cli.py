@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -24,12 +25,18 @@ def run(capsys, *argv):
     return code, out, err
 
 
+PYTHON_KEYWORD = re.compile(r"(?<![\w.-])[a-z_]+=(?:True|False|None\b|'|\"|PATH|\s|$)")
+"""``overwrite=True``, ``axes='TYX'``, ``factor=``: Python wording, not the command line's."""
+
+
 def assert_one_line_error(code, err, match):
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith("napari-sr: error: ")
+    assert lines[0].count("napari-sr: ") == 1, lines[0]  # one prefix
     assert "Traceback" not in err
+    assert not PYTHON_KEYWORD.search(lines[0]), lines[0]  # worded for the command line
     assert match in lines[0], lines[0]
 
 
@@ -85,23 +92,34 @@ def test_upscale_values_match_the_api(capsys, stack, tmp_path):
 
 def test_progress_bar_is_drawn(capsys, stack, tmp_path):
     code, _, err = run(
-        capsys, "upscale", str(stack), str(tmp_path / "o.ome.tif"), "-s", "2", "--progress"
-    )
+        capsys, "upscale", str(stack), str(tmp_path / "o.ome.tif"), "-s", "2", "--progress",
+        "--method", "bicubic",
+    )  # fmt: skip
     assert code == 0
-    assert "32/32 planes" in err
+    assert "32/32 planes" in err and " elapsed" in err and "\033" not in err
 
 
-def test_progress_bar_rendering():
+def test_progress_bar_rendering(monkeypatch):
+    """Count, unit, rate, elapsed and time left; never backwards, never past the total
+    (stages that report in other units must not break the bar)."""
     import io as stdio
 
+    from napari_sr import cli
+
+    clock = iter([0.0, 2.0, 4.0, 5.0, 6.0])
+    monkeypatch.setattr(cli.time, "perf_counter", lambda: next(clock))
     stream = stdio.StringIO()
-    bar = ProgressBar(stream, width=10)
+    bar = ProgressBar(stream, label="tiles", width=10)
     bar(5, 10)
-    bar(10, 10)
+    bar(3, 10)  # behind what was shown: stays at 5
+    bar(12, 10)  # beyond the total: shown as done
     bar.close()
-    assert "[#####-----] 5/10 planes" in stream.getvalue()
-    assert "[##########] 10/10 planes" in stream.getvalue()
-    assert stream.getvalue().endswith("\n")
+    frames = stream.getvalue().split("\r")[1:]
+    assert frames[0].rstrip() == "[#####-----] 5/10 tiles, 2.5 tiles/s, 2.0 s elapsed, about 2.0 s left"
+    assert frames[1].rstrip() == "[#####-----] 5/10 tiles, 1.25 tiles/s, 4.0 s elapsed, about 4.0 s left"
+    assert frames[2] == "[##########] 10/10 tiles, 2 tiles/s, 5.0 s elapsed".ljust(len(frames[1])) + "\n"
+    mixed = ProgressBar(stdio.StringIO(), label=None, width=10)
+    assert mixed.render(1, 4, 90.0) == "[##--------] 25%, 1 min 30 s elapsed, about 4 min 30 s left"
 
 
 def test_axes_option(capsys, stack, tmp_path):
@@ -273,13 +291,17 @@ def test_too_large_is_checked_before_allocating(capsys, tmp_path, monkeypatch):
 
 
 def test_bad_output_name(capsys, stack, tmp_path):
-    code, _, err = run(capsys, "upscale", str(stack), str(tmp_path / "o.png"), "-s", "2")
-    assert_one_line_error(code, err, "must end in .ome.tif")
+    code, _, err = run(capsys, "upscale", str(stack), str(tmp_path / "o.bmp"), "-s", "2")
+    assert_one_line_error(code, err, "must end in .ome.tif (or .tif/.tiff) or .png")
 
 
 def test_missing_required_argument(capsys, stack, tmp_path):
     code, _, err = run(capsys, "upscale", str(stack), str(tmp_path / "o.ome.tif"))
     assert_one_line_error(code, err, "the following arguments are required: --scale")
+    assert err == (  # one prefix, not "napari-sr: error: napari-sr upscale: ..."
+        "napari-sr: error: the following arguments are required: --scale/-s "
+        "(see napari-sr upscale --help)\n"
+    )
 
 
 def test_no_command(capsys):
@@ -604,13 +626,13 @@ def test_train_ctrl_c_saves_a_checkpoint(capsys, tmp_path, train_data, monkeypat
         (["--scale", "1.5"], "invalid int value: '1.5'"),
         (["--loss", "l3"], "unknown loss l3; valid: l1, mse"),
         (["--loss", "l1=x"], "loss weight of l1 must be a number"),
-        (["--patch-size", "64"], "smaller than patch_size (64)"),
+        (["--patch-size", "64"], "smaller than --patch-size (64)"),
         (["--noise", "salt=1"], "--noise takes KEY=VALUE pairs"),
         (["--hparams", "d"], "--hparams takes KEY=VALUE pairs"),
         (["--hparams", "depth=2"], "fsrcnn has no hyperparameter(s) depth"),
         (["--resume"], "no training state"),
         (["--schedule", "linear"], "invalid choice: 'linear'"),
-        (["--validation-fraction", "0.9"], "validation_fraction must be"),
+        (["--validation-fraction", "0.9"], "--validation-fraction must be"),
         (["--device", "tpu"], "tpu"),
         (["--steps", "0"], "steps must be at least 1"),
     ],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .cli import running
+from .cli import _OUT_HELP, add_compression_option, check_output, running, write_result
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
@@ -19,7 +19,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "SCALE times finer. OUT lies on the reference frame's grid.",
     )
     mi.add_argument("input", metavar="IN", help="frames of one scene: TYX, TZYX, ...")
-    mi.add_argument("output", metavar="OUT", help="output file, .ome.tif")
+    mi.add_argument("output", metavar="OUT", help=_OUT_HELP)
     mi.add_argument("--scale", "-s", type=int, required=True, help="whole SR factor, >= 2")
     mi.add_argument(
         "--method", "-m", choices=FUSION_METHODS, default="robust",
@@ -44,22 +44,18 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "--progress", action=argparse.BooleanOptionalAction, default=None,
         help="draw a progress bar on stderr (default: when stderr is a terminal)",
     )  # fmt: skip
-    mi.add_argument(
-        "--compression", choices=["zlib", "none"], default="none",
-        help="lossless compression of OUT (default: none)",
-    )  # fmt: skip
+    add_compression_option(mi)
     mi.set_defaults(run=run_misr)
 
 
 def run_misr(args: argparse.Namespace) -> int:
-    from ._cli_selfsup import write_result
-    from .io import check_output_path, read
+    from .io import read
     from .multiframe.misr import misr
 
-    check_output_path(args.output, overwrite=args.overwrite)
+    check_output(args)
     reference = args.reference if args.reference == "median" else _frame_index(args.reference)
     image = read(args.input, axes=args.axes)
-    with running(args, "steps") as (bar, stop):
+    with running(args, None) as (bar, stop):  # registration, then fusion: mixed units
         result = misr(
             image, args.scale, method=args.method, reference=reference, psf=args.psf,
             iterations=args.iterations, keep_outliers=args.keep_outliers, progress=bar,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from .cli import running
+from .cli import _OUT_HELP, add_compression_option, check_output, running, write_result
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
@@ -62,7 +62,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "Give the blur that made IN (--blur, --kernel) when it is not MATLAB bicubic.",
     )
     zs.add_argument("input", metavar="IN", help="2D image (gray or RGB) or a stack of planes")
-    zs.add_argument("output", metavar="OUT", help="output file, .ome.tif")
+    zs.add_argument("output", metavar="OUT", help=_OUT_HELP)
     zs.add_argument("--scale", "-s", type=float, required=True, help="SR factor, > 1")
     zs.add_argument(
         "--kernel",
@@ -110,10 +110,7 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
         "--progress", action=argparse.BooleanOptionalAction, default=None,
         help="draw a progress bar on stderr (default: when stderr is a terminal)",
     )  # fmt: skip
-    parser.add_argument(
-        "--compression", choices=["zlib", "none"], default="none",
-        help="lossless compression of OUT (default: none)",
-    )  # fmt: skip
+    add_compression_option(parser)
 
 
 def _training_options(args: argparse.Namespace) -> dict:
@@ -132,16 +129,16 @@ def _training_options(args: argparse.Namespace) -> dict:
 
 def run_isotropic(args: argparse.Namespace) -> int:
     from ._atomic import check_target
-    from .io import check_output_path, read
+    from .io import read
     from .selfsup.isotropic import isotropic, train_isotropic
 
-    check_output_path(args.output, overwrite=args.overwrite)
+    check_output(args)
     if args.save_model:
         check_target(args.save_model, overwrite=args.overwrite)
     image = read(args.input, axes=args.axes)
     options = _training_options(args)
     common = {"psf": args.psf, "device": args.device}
-    with running(args, "steps and planes") as (bar, stop):
+    with running(args, None) as (bar, stop):  # steps, then tiles: mixed units
         model = args.model
         if args.save_model:
             from .engine.progress import Stages
@@ -170,10 +167,10 @@ def run_isotropic(args: argparse.Namespace) -> int:
 
 
 def run_zssr(args: argparse.Namespace) -> int:
-    from .io import check_output_path, read
+    from .io import read
     from .selfsup.zssr import gaussian_kernel, zssr
 
-    check_output_path(args.output, overwrite=args.overwrite)
+    check_output(args)
     kernel = args.kernel
     if args.blur is not None:
         if args.kernel != "bicubic":
@@ -183,7 +180,7 @@ def run_zssr(args: argparse.Namespace) -> int:
         kernel = _read_kernel(kernel)
     image = read(args.input, axes=args.axes)
     options = _training_options(args)
-    with running(args, "steps and planes") as (bar, stop):
+    with running(args, None) as (bar, stop):  # steps, then tiles: mixed units
         result = zssr(
             image, args.scale, kernel=kernel, gradual=args.gradual,
             self_ensemble=args.self_ensemble, back_projection=args.back_projection,
@@ -200,16 +197,3 @@ def _read_kernel(path: str):
     from .io import read
 
     return read(path).data
-
-
-def write_result(args: argparse.Namespace, result) -> int:
-    """Write ``result`` to ``args.output`` (atomically) and say what was written."""
-    from .io import write
-
-    compression = None if args.compression == "none" else args.compression
-    path = write(args.output, result, overwrite=args.overwrite, compression=compression)
-    print(
-        f"wrote {path}: shape {result.shape}, {result.dtype}, axes {result.axes}, "
-        f"pixel size {result.describe_pixel_size()}"
-    )
-    return 0

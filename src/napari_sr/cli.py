@@ -1,9 +1,15 @@
 """The ``napari-sr`` command: parses arguments, calls the API, prints.
 
 Bad input never shows a traceback: it prints one line, ``napari-sr: error: ...``, on
-stderr and exits with status 2. Ctrl-C exits with 130 and leaves no output file (``train``
-first saves a checkpoint to resume from). The self-supervised commands (``isotropic``,
-``zssr``) live in :mod:`napari_sr._cli_selfsup`.
+stderr and exits with status 2; messages of the API are reworded for the command line
+(``axes='TYX'`` becomes ``--axes TYX``). An unexpected error is one line too, and exit 2;
+``NAPARI_SR_DEBUG=1`` shows its traceback. Ctrl-C exits with 130 and SIGTERM (``timeout``,
+Slurm, ``docker stop``) with 143, after one line, ``napari-sr: interrupted; nothing was
+written``, and leave no output file (``train`` first saves a checkpoint to resume from).
+Our own warnings (such as the bicubic fallback) are printed after a successful command as
+``napari-sr: warning: ...`` lines; libraries' warnings and log messages only with
+``--verbose``. The self-supervised commands (``isotropic``, ``zssr``) live in
+:mod:`napari_sr._cli_selfsup`, ``misr`` in :mod:`napari_sr._cli_multiframe`.
 """
 
 from __future__ import annotations
@@ -11,12 +17,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import math
+import os
+import re
+import shlex
 import signal
 import sys
 import textwrap
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import NoReturn, TextIO
@@ -25,50 +36,105 @@ from ._version import __version__
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+"""Ctrl-C (SIGINT): 128 + 2, as shells report it."""
+EXIT_TERMINATED = 143
+"""SIGTERM (``timeout``, schedulers, ``docker stop``): 128 + 15, as shells report it."""
+DEBUG_ENV = "NAPARI_SR_DEBUG"
+"""Set to 1 to get the traceback of an unexpected error instead of one line."""
 
 
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line, like every other error of the CLI."""
 
     def error(self, message: str) -> NoReturn:
-        raise _UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+        # the prefix "napari-sr: error: " is added once, by main()
+        raise _UsageError(f"{message} (see {self.prog} --help)")
 
 
 class _UsageError(Exception):
     pass
 
 
+class _Signals:
+    """Which signal interrupted the command (SIGINT or SIGTERM), for the exit status."""
+
+    received: int | None = None
+
+
+def _interrupted_status(exc: BaseException | None = None) -> int:
+    from ._atomic import Terminated
+
+    terminated = isinstance(exc, Terminated) or _Signals.received == signal.SIGTERM
+    return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+
+
+def _format_seconds(seconds: float) -> str:
+    """``42 s``, ``3 min 05 s``, ``2 h 07 min``."""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
 class ProgressBar:
-    """A one-line text progress bar on a stream: ``[#####-----] 16/32 planes 1.2 s``.
+    """A one-line text progress bar on a stream, with the time elapsed and left.
+
+    ``[#####-----] 16/32 planes, 4.1 planes/s, 3.9 s elapsed, about 3.9 s left``; without
+    a unit (work of several kinds, such as training steps then planes):
+    ``[#####-----] 50%, 3.9 s elapsed, about 3.9 s left``.
 
     Parameters
     ----------
     stream : text stream
         Where to draw (stderr in the CLI).
-    label : str
-        Unit of work shown after the count.
+    label : str or None
+        What ``done`` and ``total`` count (``'planes'``, ``'tiles'``, ``'steps'``), or None
+        when they count mixed units: then only the percentage is shown.
     width : int
         Characters in the bar.
     """
 
-    def __init__(self, stream: TextIO, label: str = "planes", width: int = 30) -> None:
+    def __init__(self, stream: TextIO, label: str | None = "planes", width: int = 30) -> None:
         self.stream, self.label, self.width = stream, label, width
         self.started = time.perf_counter()
         self._drawn = False
         self._last = -float("inf")
+        self._done = 0
+        self._width = 0
         self.min_interval = 0.1
 
     def __call__(self, done: int, total: int) -> None:
         now = time.perf_counter()
+        total = max(int(total), 1)
+        done = min(max(int(done), self._done, 0), total)  # never backwards, never past 100 %
         if done < total and now - self._last < self.min_interval:
             return  # redraw at most ~10 times a second
-        self._last = now
-        filled = self.width * done // max(total, 1)
-        bar = "#" * filled + "-" * (self.width - filled)
-        seconds = now - self.started
-        self.stream.write(f"\r[{bar}] {done}/{total} {self.label} {seconds:.1f} s")
+        self._last, self._done = now, done
+        text = self.render(done, total, now - self.started)
+        # spaces over the end of a longer previous line (no terminal codes: logs stay clean)
+        self.stream.write(f"\r{text.ljust(self._width)}")
+        self._width = len(text)
         self.stream.flush()
         self._drawn = True
+
+    def render(self, done: int, total: int, seconds: float) -> str:
+        """The bar's text after ``seconds`` with ``done`` of ``total`` units done."""
+        filled = self.width * done // total
+        bar = "#" * filled + "-" * (self.width - filled)
+        if self.label is None:
+            parts = [f"[{bar}] {100 * done // total}%"]
+        else:
+            parts = [f"[{bar}] {done}/{total} {self.label}"]
+            if done and seconds > 0:
+                parts.append(f"{done / seconds:.3g} {self.label}/s")
+        parts.append(f"{_format_seconds(seconds)} elapsed")
+        if 0 < done < total:
+            parts.append(f"about {_format_seconds(seconds * (total - done) / done)} left")
+        return ", ".join(parts)
 
     def close(self) -> None:
         if self._drawn:
@@ -76,31 +142,219 @@ class ProgressBar:
             self.stream.flush()
 
 
-@contextmanager
-def running(args: argparse.Namespace, label: str) -> Iterator[tuple]:
-    """A progress bar (when asked, or on a terminal) and a stop event that the first
-    Ctrl-C sets (the work then raises Cancelled at its next check); a second Ctrl-C
-    interrupts at once."""
+def progress_bar(args: argparse.Namespace, label: str | None) -> ProgressBar | None:
+    """A bar on stderr when ``--progress`` asks for one, or by default on a terminal."""
     show = sys.stderr.isatty() if args.progress is None else args.progress
-    bar = ProgressBar(sys.stderr, label=label) if show else None
+    return ProgressBar(sys.stderr, label=label) if show else None
+
+
+@contextmanager
+def running(args: argparse.Namespace, label: str | None) -> Iterator[tuple]:
+    """A progress bar (when asked, or on a terminal) and a stop event that the first
+    Ctrl-C or SIGTERM sets (the work then raises Cancelled at its next check, and train
+    saves a checkpoint); a second one interrupts at once."""
+    bar = progress_bar(args, label)
     stop = threading.Event()
-    previous = None
+    previous = {}
     if threading.current_thread() is threading.main_thread():
 
         def on_interrupt(signum, frame):
+            _Signals.received = signum
             if stop.is_set():
                 raise KeyboardInterrupt
             stop.set()
             print("\nnapari-sr: stopping...", file=sys.stderr, flush=True)
 
-        previous = signal.signal(signal.SIGINT, on_interrupt)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, on_interrupt)
     try:
         yield bar, stop
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         if bar is not None:
             bar.close()
+
+
+# ----------------------------------------------------------------------------- warnings
+
+
+class _Notices(logging.Handler):
+    """What a command says besides its result: our own warnings, shown after a success as
+    ``napari-sr: warning: ...``; libraries' warnings and log records, shown with
+    ``--verbose`` only (torch, Pillow, numpy and tifffile speak to developers)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.ours: list[str] = []
+        self.others: list[str] = []
+
+    def showwarning(self, message, category, filename, lineno, file=None, line=None) -> None:
+        text = _one_line(message)
+        if issubclass(category, UserWarning) and _issued_by_us():
+            self.ours.append(text)
+        else:
+            where = os.path.basename(str(filename))
+            self.others.append(f"{category.__name__} ({where}:{lineno}): {text}")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.others.append(f"{record.name}: {_one_line(record.getMessage())}")
+
+    def lines(self, *, verbose: bool) -> list[str]:
+        lines = list(dict.fromkeys(self.ours))  # a warning repeated per plane: say it once
+        if verbose:
+            lines += [f"(library) {text}" for text in dict.fromkeys(self.others)]
+        return lines
+
+
+def _issued_by_us() -> bool:
+    """Whether the code that called ``warnings.warn`` is napari-sr's own.
+
+    The first frame outside the warnings machinery is the one that called ``warn`` (a
+    warning raised in C, by numpy or torch, has no frame of its own: it shows up in our
+    frame, so that frame must also be one that calls a ``warn``)."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__") in ("warnings", __name__):
+        frame = frame.f_back
+    if frame is None:
+        return False
+    module = str(frame.f_globals.get("__name__", ""))
+    return module.split(".")[0] == "napari_sr" and "warn" in frame.f_code.co_names
+
+
+@contextmanager
+def _collecting_notices() -> Iterator[_Notices]:
+    """Catch every warning and library log record during a command (none reach stderr
+    on their own: an error stays one line)."""
+    notices = _Notices()
+    root = logging.getLogger()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = notices.showwarning
+        root.addHandler(notices)  # a root handler also keeps logging's last resort quiet
+        try:
+            yield notices
+        finally:
+            root.removeHandler(notices)
+
+
+# ----------------------------------------------------------------------------- wording
+
+_KEYWORD_ALIASES = {"train": {"checkpoint": "out"}}
+"""API keywords whose command-line option has another name, per command."""
+
+_ASSIGNMENT = re.compile(
+    r"(?<![\w.\-/'\"])([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[^\s,;)\]}]*)(?![\w(])"
+)
+_PASS_NAME = re.compile(r"\b(pass|give|set) ([a-z][a-z0-9_]*)\b(?![=\w(.\-])")
+_SUBJECT = re.compile(r"(?:^|(?<=; ))([a-z][a-z0-9_]*)(?= (?:must|needs|takes) )")
+_OR_KEYWORD = re.compile(r",? or ([a-z][a-z0-9_]*)=[^\s,;)]*")
+_SNAKE_NAME = re.compile(r"(?<![\w.\-/'\"])([a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?![\w(\-/'\"]|\.\w)")
+_REPEATED_FLAG = re.compile(r"(?P<flag>--[\w-]+)(?P<value>(?: [^\s()]+)?) \((?P=flag)[^()]*\)")
+
+
+def _options_of(parser: argparse.ArgumentParser | None, command: str | None) -> dict:
+    """``{keyword: action}`` for the long options of ``parser`` (API keyword = dest)."""
+    if parser is None:
+        return {}
+    table = {
+        action.dest: action
+        for action in parser._actions
+        if any(o.startswith("--") for o in action.option_strings) and action.dest != "help"
+    }
+    for keyword, dest in _KEYWORD_ALIASES.get(command or "", {}).items():
+        if dest in table:
+            table.setdefault(keyword, table[dest])
+    return table
+
+
+def _long_option(action: argparse.Action) -> str:
+    return next(o for o in action.option_strings if o.startswith("--"))
+
+
+def _flag(action: argparse.Action, value: str | None) -> str | None:
+    """The command-line form of ``keyword=value`` for ``action``; None to leave it."""
+    longs = [o for o in action.option_strings if o.startswith("--")]
+    negative = [o for o in longs if o.startswith("--no-")]
+    positive = [o for o in longs if not o.startswith("--no-")]
+    if value is None or value == "":
+        return longs[0]
+    if value[0] in "{[":
+        return None  # a Python literal: no command-line form to offer
+    if value == "None":
+        return f"no {longs[0]}"
+    if action.nargs == 0:  # a switch: --overwrite, --no-gradual, --[no-]progress
+        if isinstance(action, argparse.BooleanOptionalAction):
+            return positive[0] if value == "True" else negative[0] if negative else None
+        wanted = action.const if action.const is not None else True
+        if value == str(wanted):
+            return longs[0]
+        return f"without {longs[0]}"
+    if value[0] in "'\"" and value[-1] == value[0] and len(value) >= 2:
+        value = value[1:-1]
+    return f"{longs[0]} {shlex.quote(value) if value else ''}".rstrip()
+
+
+def _in_calls(message: str) -> list[bool]:
+    """For each character: whether it lies between the parentheses of a call such as
+    ``napari_sr.misr(frames, scale, method='learned')`` (Python code, left as it is)."""
+    inside, stack = [], []
+    for i, char in enumerate(message):
+        if char == "(":
+            stack.append(i > 0 and (message[i - 1].isalnum() or message[i - 1] == "_"))
+        inside.append(any(stack))
+        if char == ")" and stack:
+            stack.pop()
+    return inside
+
+
+def cli_wording(
+    message: str, parser: argparse.ArgumentParser | None, command: str | None = None
+) -> str:
+    """Reword a message of the Python API for the command line: ``axes='TYX'`` becomes
+    ``--axes TYX``, ``overwrite=True`` ``--overwrite``, ``patch_size`` ``--patch-size``,
+    for the options of ``parser`` (the subcommand that ran); Python calls quoted in the
+    message, and keywords without an option, are left as they are."""
+    options = _options_of(parser, command)
+    if not options:
+        return message
+
+    def substitute(pattern: re.Pattern, text: str, replace) -> str:
+        calls = _in_calls(text)
+        out, last = [], 0
+        for match in pattern.finditer(text):
+            if calls[match.start()]:
+                continue
+            new = replace(match)
+            if new is None:
+                continue
+            out += [text[last : match.start()], new]
+            last = match.end()
+        return "".join([*out, text[last:]])
+
+    def assignment(match: re.Match) -> str | None:
+        action = options.get(match.group(1))
+        return None if action is None else _flag(action, match.group(2))
+
+    def passed(match: re.Match) -> str | None:
+        action = options.get(match.group(2))
+        if action is None:
+            return None
+        return f"{match.group(1)} {_long_option(action)}"
+
+    def name(match: re.Match) -> str | None:
+        action = options.get(match.group(1))
+        return None if action is None else _flag(action, None)
+
+    def alternative(match: re.Match) -> str | None:  # "or frame_axis=": no such option
+        return "" if match.group(1) not in options else None
+
+    text = substitute(_OR_KEYWORD, message, alternative)
+    text = substitute(_ASSIGNMENT, text, assignment)
+    text = substitute(_PASS_NAME, text, passed)
+    text = substitute(_SUBJECT, text, name)
+    text = substitute(_SNAKE_NAME, text, name)
+    return _REPEATED_FLAG.sub(r"\g<flag>\g<value>", text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,17 +363,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="Super-resolve microscopy and medical images and stacks.",
     )
     parser.add_argument("--version", action="version", version=f"napari-sr {__version__}")
+    parser.add_argument("--verbose", action="store_true", help=_VERBOSE_HELP)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
     up = commands.add_parser(
         "upscale",
-        help="super-resolve an image or stack and save it as OME-TIFF",
+        help="super-resolve an image or stack and save it",
         description="Super-resolve the Y and X axes of every plane of IN by SCALE and write "
-        "OUT as OME-TIFF, with pixel sizes divided by SCALE.",
+        "OUT, with pixel sizes divided by SCALE. Without --method, the bundled quality "
+        "model runs where one exists for SCALE, else bicubic (with a warning); the 'wrote' "
+        "line names the method that ran.",
     )
     up.add_argument("input", metavar="IN", help="TIFF, OME-TIFF, PNG or JPEG file")
-    up.add_argument("output", metavar="OUT", help="output file, .ome.tif")
+    up.add_argument("output", metavar="OUT", help=_OUT_HELP)
     up.add_argument("--scale", "-s", type=float, required=True, help="upscaling factor, > 0")
     up.add_argument(
         "--method",
@@ -167,22 +424,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="draw a progress bar on stderr (default: when stderr is a terminal)",
     )
-    up.add_argument(
-        "--compression",
-        choices=["zlib", "none"],
-        default="none",
-        help="lossless compression of OUT (default: none)",
-    )
+    add_compression_option(up)
     up.set_defaults(run=_run_upscale)
 
     deg = commands.add_parser(
         "degrade",
         help="simulate a low-resolution observation of an image (blur, downscale, noise)",
         description="Apply the observation model y = (x * k) downscaled by SCALE + noise to "
-        "IN and write OUT as OME-TIFF with pixel sizes multiplied by SCALE.",
+        "IN and write OUT with pixel sizes multiplied by SCALE.",
     )
     deg.add_argument("input", metavar="IN")
-    deg.add_argument("output", metavar="OUT")
+    deg.add_argument("output", metavar="OUT", help=_OUT_HELP)
     deg.add_argument("--scale", "-s", type=float, required=True, help="downscaling factor")
     deg.add_argument(
         "--along",
@@ -199,7 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--psf",
         default=None,
         metavar="KEY=VALUE,...",
-        help="microscope PSF, e.g. na=1.4,wavelength=0.52,kind=confocal (µm; pixel size from IN)",
+        help="microscope PSF, e.g. na=1.4,wavelength=0.52,kind=confocal (µm; pixel size from "
+        "IN, or pixel_size=0.1)",
     )
     deg.add_argument(
         "--noise",
@@ -210,6 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     deg.add_argument("--seed", type=int, default=None, help="noise seed")
     deg.add_argument("--axes", default=None, help="axes of IN (default: from the file)")
     deg.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    add_compression_option(deg)
     deg.set_defaults(run=_run_degrade)
 
     cmp_ = commands.add_parser(
@@ -284,7 +538,63 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--card", metavar="NAME", help="print the model card of NAME")
     models.set_defaults(run=_run_models)
     _add_train_parser(commands)
+    for sub in commands.choices.values():  # also after the command: napari-sr info F --verbose
+        sub.add_argument(
+            "--verbose", action="store_true", default=argparse.SUPPRESS, help=_VERBOSE_HELP
+        )
     return parser
+
+
+_VERBOSE_HELP = "also print the warnings and log messages of the libraries used (torch, ...)"
+
+
+def add_compression_option(parser: argparse.ArgumentParser) -> None:
+    """``--compression``, for every command that writes an image."""
+    from .io import COMPRESSIONS, DEFAULT_COMPRESSION
+
+    parser.add_argument(
+        "--compression",
+        choices=COMPRESSIONS,
+        default=None,
+        help=f"lossless compression of a TIFF OUT (default {DEFAULT_COMPRESSION}; zstd is "
+        "smaller and faster but needs the imagecodecs package; PNG is always compressed)",
+    )
+
+
+def compression_option(args: argparse.Namespace) -> dict:
+    """``io.write`` keyword for ``--compression``; nothing when not given, so that
+    ``io.write`` keeps its own default."""
+    return {} if args.compression is None else {"compression": args.compression}
+
+
+def check_output(args: argparse.Namespace) -> None:
+    """Before any work: OUT can be written (name, folder, --overwrite) with the
+    compression asked for."""
+    from .io import check_output_path, zstd_available
+
+    check_output_path(args.output, overwrite=args.overwrite)
+    if args.compression == "zstd" and not zstd_available():
+        raise ValueError(
+            "--compression zstd needs the imagecodecs package (pip install imagecodecs); "
+            "use --compression zlib instead"
+        )
+
+
+def write_result(args: argparse.Namespace, result, method: str = "") -> int:
+    """Write ``result`` to ``args.output`` (atomically, in the format its extension names)
+    and say what was written; ``method`` (such as ``' with bicubic'``) is inserted after
+    the file name."""
+    from .io import write
+
+    path = write(args.output, result, overwrite=args.overwrite, **compression_option(args))
+    print(
+        f"wrote {path}{method}: shape {result.shape}, {result.dtype}, axes {result.axes}, "
+        f"pixel size {result.describe_pixel_size()}"
+    )
+    return 0
+
+
+_OUT_HELP = "output file: .ome.tif or .tif (OME-TIFF, any image), or .png (a 2-D 8/16-bit image)"
 
 
 def _add_train_parser(commands) -> None:
@@ -378,6 +688,13 @@ def _add_train_parser(commands) -> None:
     tr.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     tr.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N, mps")
     tr.add_argument(
+        "--init",
+        choices=["bundled", "scratch"],
+        default=None,
+        help="start from the bundled weights of MODEL at SCALE where they exist (bundled, "
+        "the default) or from random weights (scratch)",
+    )
+    tr.add_argument(
         "--resume", action="store_true", help="continue the run saved at OUT (same options)"
     )
     tr.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
@@ -396,10 +713,10 @@ def _add_train_parser(commands) -> None:
 
 
 def _run_upscale(args: argparse.Namespace) -> int:
-    from .engine.methods import resolve_method
+    from .engine.methods import DEFAULT_KINDS, default_method, resolve_method
     from .engine.upscaler import upscale
     from .geometry import check_scale
-    from .io import check_output_path, read, write
+    from .io import read
 
     # cheap checks first, so that mistakes are reported before minutes of work
     scale = check_scale(args.scale)
@@ -413,26 +730,25 @@ def _run_upscale(args: argparse.Namespace) -> int:
             "--tile, --precision and --self-ensemble apply to learned models; "
             f"{method.name} is an interpolation - drop them or give a model file"
         )
-    check_output_path(args.output, overwrite=args.overwrite)
+    check_output(args)
     image = read(args.input, axes=args.axes)
 
-    show = sys.stderr.isatty() if args.progress is None else args.progress
-    bar = ProgressBar(sys.stderr) if show else None
+    bar = progress_bar(args, "tiles" if hasattr(method, "model") else "planes")
     try:
-        result = upscale(
-            image, scale, method=method, dtype=args.dtype,
-            progress=bar, **options,
-        )  # fmt: skip
+        result = upscale(image, scale, method=method, dtype=args.dtype, progress=bar, **options)
     finally:
         if bar is not None:
             bar.close()
-    compression = None if args.compression == "none" else args.compression
-    path = write(args.output, result, overwrite=args.overwrite, compression=compression)
-    print(
-        f"wrote {path}: shape {result.shape}, {result.dtype}, axes {result.axes}, "
-        f"pixel size {result.describe_pixel_size()}"
-    )
-    return 0
+    kind = None if args.method is None else args.method.strip().lower()
+    if kind is None:
+        default = default_method(scale)
+        note = f"the default at x{scale:g}" if default.fallback else default.note
+    elif kind in DEFAULT_KINDS:
+        note = f"{kind} default"
+    else:
+        note = None
+    ran = result.metadata["provenance"]["method"]  # what ran, as recorded in the file
+    return write_result(args, result, f" with {ran}" + (f" ({note})" if note else ""))
 
 
 def _key_values(text: str | None, option: str, allowed: dict[str, type]) -> dict | None:
@@ -450,14 +766,17 @@ def _key_values(text: str | None, option: str, allowed: dict[str, type]) -> dict
         try:
             result[key] = allowed[key](value.strip())
         except ValueError:
-            raise ValueError(f"{option}: {key}={value!r} is not a valid value") from None
+            kind = "a number" if allowed[key] in (int, float) else "text"
+            raise ValueError(
+                f"{option}: {key}={value.strip()} is not a valid value; {key} takes {kind}"
+            ) from None
     return result
 
 
 def _run_degrade(args: argparse.Namespace) -> int:
     from .degradation import degrade
     from .geometry import check_scale
-    from .io import check_output_path, read, write
+    from .io import read
 
     scale = check_scale(args.scale)
     along = args.along.upper()
@@ -470,11 +789,17 @@ def _run_degrade(args: argparse.Namespace) -> int:
             "kind": str,
             "refractive_index": float,
             "excitation": float,
+            "pixel_size": float,
         },
     )
     noise = _key_values(args.noise, "--noise", {"poisson": float, "gaussian": float})
-    check_output_path(args.output, overwrite=args.overwrite)
+    check_output(args)
     image = read(args.input, axes=args.axes)
+    if psf is not None and "pixel_size" not in psf and not image.pixel_size:
+        raise ValueError(
+            f"--psf needs the pixel size, and {args.input} does not record one; add it to "
+            "--psf, e.g. --psf na=1.4,wavelength=0.52,pixel_size=0.1 (µm)"
+        )
     result = degrade(
         image,
         dict.fromkeys(along, scale),
@@ -484,12 +809,7 @@ def _run_degrade(args: argparse.Namespace) -> int:
         noise=noise,
         seed=args.seed,
     )
-    path = write(args.output, result, overwrite=args.overwrite)
-    print(
-        f"wrote {path}: shape {result.shape}, {result.dtype}, axes {result.axes}, "
-        f"pixel size {result.describe_pixel_size()}"
-    )
-    return 0
+    return write_result(args, result)
 
 
 def _run_compare(args: argparse.Namespace) -> int:
@@ -649,6 +969,7 @@ def _run_train(args: argparse.Namespace) -> int:
         "checkpoint_every": args.checkpoint_every,
         "in_channels": args.in_channels,
         "seed": args.seed,
+        "init": args.init,
     }
     options = {k: v for k, v in options.items() if v is not None}  # train() owns the defaults
     degradation = {
@@ -693,9 +1014,9 @@ def _run_train(args: argparse.Namespace) -> int:
                 cancel=stop,
                 **options,
             )
-    except Cancelled as exc:  # the checkpoint was saved: say where, exit 130
-        print(f"napari-sr: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except Cancelled as exc:  # the checkpoint was saved: say where, exit 130 (143: SIGTERM)
+        print(f"napari-sr: {_OUR_PREFIX.sub('', _one_line(exc))}", file=sys.stderr)
+        return _interrupted_status()
     report = result.training_report
     summary = (
         f"wrote {args.out}: {result.spec.name} x{result.scale}, {report['steps_done']} steps "
@@ -739,21 +1060,68 @@ def _one_line(message: object) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``napari-sr`` command; returns the exit status."""
+    """Entry point of the ``napari-sr`` command; returns the exit status.
+
+    Whatever happens, stderr gets one line for an error (exit 2) or an interruption
+    (exit 130 for Ctrl-C, 143 for SIGTERM); warnings that matter to the user are printed
+    after a successful command.
+    """
+    from ._atomic import terminate_as_interrupt
     from .engine.progress import Cancelled
 
-    try:
-        args = build_parser().parse_args(argv)
-        return args.run(args)
-    except _UsageError as exc:
-        print(f"napari-sr: error: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE
-    except (ValueError, TypeError, OSError, MemoryError, OverflowError) as exc:
-        print(f"napari-sr: error: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE
-    except (KeyboardInterrupt, Cancelled):
-        print("\nnapari-sr: interrupted; nothing was written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    parser = build_parser()
+    _Signals.received = None
+    args, status, error = None, EXIT_USAGE, None
+    with terminate_as_interrupt(), _collecting_notices() as notices:
+        try:
+            args = parser.parse_args(argv)
+            status = args.run(args)
+        except _UsageError as exc:  # argparse's own words are already the command line's
+            error = f"napari-sr: error: {_one_line(exc)}"
+        except (ValueError, TypeError, OSError, MemoryError, OverflowError) as exc:
+            error = f"napari-sr: error: {_for_the_command_line(exc, parser, args)}"
+        except (KeyboardInterrupt, Cancelled) as exc:  # Ctrl-C, or SIGTERM (Terminated)
+            error = "napari-sr: interrupted; nothing was written"
+            status = _interrupted_status(exc)
+        except Exception as exc:  # a last resort: hostile input that no check caught yet
+            if _debugging():
+                raise
+            error = (
+                f"napari-sr: error: unexpected {type(exc).__name__}: "
+                f"{_for_the_command_line(exc, parser, args)} (a bug, or input napari-sr does "
+                f"not check yet; {DEBUG_ENV}=1 shows the traceback)"
+            )
+    verbose = bool(getattr(args, "verbose", False))
+    if error is None or verbose:
+        for line in notices.lines(verbose=verbose):
+            print(f"napari-sr: warning: {_for_the_command_line(line, parser, args)}",
+                  file=sys.stderr)  # fmt: skip
+    if error is not None:
+        print(error, file=sys.stderr, flush=True)
+    return status
+
+
+_OUR_PREFIX = re.compile(r"^napari-sr(?: [a-z]+)?: (?:error: |warning: )?")
+
+
+def _debugging() -> bool:
+    return os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
+
+
+def _for_the_command_line(message: object, parser: argparse.ArgumentParser, args) -> str:
+    """One line of ``message`` in the command line's words (see :func:`cli_wording`)."""
+    command = getattr(args, "command", None)
+    text = _OUR_PREFIX.sub("", _one_line(message))  # main() adds the one prefix
+    if not text and isinstance(message, BaseException):
+        text = type(message).__name__
+    return cli_wording(text, _subparser(parser, command), command)
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str | None):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]
+    return None
 
 
 if __name__ == "__main__":
