@@ -154,6 +154,10 @@ def plan_axis(n_in: int, n_out: int, scale: float, method: str, antialias: bool)
             f"resampling {n_in} pixels by {scale:g} to {n_out} is out of range (the kernel "
             f"would span {span} pixels); use a scale nearer 1"
         )
+    if span * p > 2**20:  # the weights' float64 tables and their temporaries, ~10 of them
+        from .engine.memory import check_fits
+
+        check_fits((p, span), np.float64, extra_bytes=80 * p * span, what="interpolation table")
     # taps of the first p outputs, in unclipped input coordinates (0-based)
     u = (np.arange(p) + 0.5) / scale - 0.5
     first = np.floor(u - width / 2).astype(np.int64)
@@ -438,6 +442,10 @@ def point_grid(n: int, factor: float) -> np.ndarray:
     """
     factor = check_scale(factor, "factor")
     count = math.floor((n - 1) * factor + 1e-9) + 1
+    if count > 2**20:  # the probe costs more than small grids
+        from .engine.memory import check_fits
+
+        check_fits((count,), np.float64, extra_bytes=8 * count, what="grid of positions")
     return np.arange(count, dtype=np.float64) / factor
 
 
@@ -463,7 +471,16 @@ def sample_at(array: np.ndarray, positions: np.ndarray, axis: int) -> np.ndarray
     numpy.ndarray
         Float array with ``len(positions)`` samples along ``axis``.
     """
+    from .engine.memory import check_fits
+
     data = np.asarray(array)
+    itemsize = 8 if data.dtype == np.float64 else 4
+    out_shape = list(data.shape)
+    out_shape[axis] = len(positions)
+    # beside the output: the float copy of the input, the copy tensordot makes of a
+    # moved axis, the weight matrix, and the result before its axis moves back
+    extra = 2 * data.size * itemsize + len(positions) * data.shape[axis] * (8 + itemsize)
+    check_fits(out_shape, np.dtype(f"f{itemsize}"), extra_bytes=extra, what="interpolated stack")
     work = data if data.dtype == np.float64 else data.astype(np.float32, copy=False)
     n = data.shape[axis]
     weights = _point_weights(np.asarray(positions, dtype=np.float64), n).astype(work.dtype)

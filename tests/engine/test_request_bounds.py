@@ -87,3 +87,23 @@ def test_huge_lazy_resize_and_degrade_get_the_memory_message():
         resize(_huge((4, 100_000, 100_000)), 8)
     with pytest.raises(ValueError, match=TOO_BIG):
         degrade(_huge((4, 300_000, 300_000)), 0.5)
+
+
+def test_z_interpolation_refuses_what_does_not_fit(little_memory):
+    from napari_sr.resample import point_grid, sample_at
+
+    with pytest.raises(ValueError, match=r"interpolated stack of shape \(121, 64, 64\)"):
+        sample_at(np.zeros((4, 64, 64), np.uint16), point_grid(4, 40), axis=0)
+    with pytest.raises(ValueError, match="grid of positions .*" + TOO_BIG):
+        point_grid(1000, 1e4)
+
+
+def test_a_huge_interpolation_table_is_refused_before_it_is_built(monkeypatch):
+    """A scale that is no simple fraction needs one row of weights per output pixel."""
+    from napari_sr.resample import plan_axis
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 64 * 2**20)
+    with pytest.raises(ValueError, match=r"interpolation table of shape \(7777777, 6\)"):
+        plan_axis(10, 7_777_777, 777777.7, "bicubic", True)
+    with pytest.raises(ValueError, match="interpolation table"):
+        resize(np.zeros((3, 10)), shape=(3, 7_777_777))
