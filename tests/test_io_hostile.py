@@ -523,3 +523,52 @@ def test_probe_reports_what_read_returns(tmp_path):
     io.write(tmp_path / "a.ome.tif", np.zeros((3, 5, 7), np.uint16), axes="ZYX")
     info = io.probe(tmp_path / "a.ome.tif")
     assert (info.format, info.shape, info.dtype, info.axes) == ("TIFF", (3, 5, 7), "uint16", "ZYX")
+
+
+# ------------------------------------------------------------- reading: other formats
+
+
+def _gif(path):
+    PILImage.new("L", (4, 4)).save(path, format="GIF")
+
+
+def _bmp(path):
+    PILImage.new("L", (4, 4)).save(path, format="BMP")
+
+
+def _webp(path):
+    PILImage.new("RGB", (4, 4)).save(path, format="WEBP")
+
+
+def _npy(path):
+    with open(path, "wb") as fh:
+        np.save(fh, np.zeros((4, 4)))
+
+
+def _gzip(path):
+    import gzip
+
+    path.write_bytes(gzip.compress(b"II*\x00" + bytes(100)))
+
+
+@pytest.mark.parametrize(
+    ("make", "kind", "fix"),
+    [
+        (_gif, "GIF", "convert it to TIFF"),
+        (_bmp, "BMP", "convert it to TIFF"),
+        (_webp, "WebP", "convert it to TIFF"),
+        (_npy, "NumPy .npy", r"tifffile.imwrite\('image.tif', array\)"),
+        (_gzip, "gzip", "decompress it first"),
+    ],
+)
+def test_other_formats_are_named_with_the_fix(tmp_path, make, kind, fix):
+    path = tmp_path / "image.tif"  # the name says TIFF; the bytes say otherwise
+    make(path)
+    with pytest.raises(ValueError, match=rf"is a {kind} file, not an image .* - .*{fix}"):
+        io.read(path)
+
+
+def test_text_starting_like_a_bmp_is_just_not_an_image(tmp_path):
+    (tmp_path / "notes.tif").write_text("BMI of the mice, week 3: 21.5, 22.0, 22.4")
+    with pytest.raises(ValueError, match="is not an image napari-sr can read"):
+        io.read(tmp_path / "notes.tif")

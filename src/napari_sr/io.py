@@ -201,7 +201,7 @@ def _sniff(path: Path) -> str:
         )
     try:
         with open(path, "rb") as fh:
-            head = fh.read(8)
+            head = fh.read(_SNIFF_BYTES)
     except PermissionError as exc:
         raise PermissionError(
             f"cannot read {str(path)!r}: {exc.strerror or 'Permission denied'}; check the "
@@ -217,10 +217,55 @@ def _sniff(path: Path) -> str:
         return "JPEG"
     if not head:
         raise ValueError(f"{str(path)!r} is empty (0 bytes), not an image")
+    kind = _other_format(head)
+    if kind is None:
+        raise ValueError(
+            f"{str(path)!r} is not an image napari-sr can read; it reads TIFF, OME-TIFF, "
+            "PNG and JPEG files"
+        )
+    if kind in ("gzip", "bzip2", "xz", "zstd"):
+        fix = "decompress it first"
+    elif kind in ("HDF5", "NumPy .npy", "zip"):
+        fix = "save the array as TIFF first, e.g. tifffile.imwrite('image.tif', array)"
+    else:
+        fix = "convert it to TIFF first (e.g. in Fiji: File > Save As > Tiff...)"
     raise ValueError(
-        f"{str(path)!r} is not an image napari-sr can read; it reads TIFF, OME-TIFF, "
-        "PNG and JPEG files"
+        f"{str(path)!r} is a {kind} file, not an image napari-sr can read; it reads TIFF, "
+        f"OME-TIFF, PNG and JPEG files - {fix}"
     )
+
+
+_SNIFF_BYTES = 352
+_OTHER_FORMATS = (
+    (0, b"GIF8", "GIF"),
+    (0, b"BM", "BMP"),  # with reserved zeros at 6-9, checked below
+    (0, b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
+    (0, b"\xffO\xffQ", "JPEG 2000"),
+    (0, b"\x89HDF\r\n\x1a\n", "HDF5"),
+    (0, b"\x93NUMPY", "NumPy .npy"),
+    (0, b"PK\x03\x04", "zip"),
+    (0, b"\x1f\x8b\x08", "gzip"),
+    (0, b"BZh", "bzip2"),
+    (0, b"\xfd7zXZ\x00", "xz"),
+    (0, b"(\xb5/\xfd", "zstd"),
+    (0, b"ZISRAWFILE", "Zeiss CZI"),
+    (0, b"%PDF", "PDF"),
+    (128, b"DICM", "DICOM"),
+    (344, b"n+1\x00", "NIfTI"),
+    (344, b"ni1\x00", "NIfTI"),
+)
+
+
+def _other_format(head: bytes) -> str | None:
+    """The name of a well-known non-image or unsupported format, from its magic bytes."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    for offset, magic, name in _OTHER_FORMATS:
+        if head[offset : offset + len(magic)] == magic:
+            if name == "BMP" and head[6:10] != bytes(4):
+                continue  # text that happens to start with "BM"
+            return name
+    return None
 
 
 def _file_kind(mode: int) -> str:
