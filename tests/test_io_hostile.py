@@ -572,3 +572,30 @@ def test_text_starting_like_a_bmp_is_just_not_an_image(tmp_path):
     (tmp_path / "notes.tif").write_text("BMI of the mice, week 3: 21.5, 22.0, 22.4")
     with pytest.raises(ValueError, match="is not an image napari-sr can read"):
         io.read(tmp_path / "notes.tif")
+
+
+# ------------------------------------------------------------ writing: bad arguments
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"pixel_size": "abc"}, ValueError, "pixel_size must be a number .* not 'abc'"),
+        ({"pixel_size": {"X": "wide"}}, ValueError, "pixel_size must be a number"),
+        ({"pixel_size": [1, 2]}, ValueError, "pixel_size must be a number"),
+        ({"pixel_size": -1.0}, ValueError, "not a positive finite length"),
+        ({"provenance": ["a"]}, TypeError, "provenance must be a dict"),
+        ({"axes": "QX"}, ValueError, "unknown letter"),
+    ],
+)
+def test_write_argument_errors_name_the_fix(tmp_path, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        io.write(tmp_path / "a.ome.tif", np.zeros((4, 4), np.uint8), **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_self_referencing_provenance_is_refused(tmp_path):
+    record: dict = {}
+    record["self"] = record
+    with pytest.raises(ValueError, match="cannot be saved as JSON"):
+        io.write(tmp_path / "a.ome.tif", np.zeros((4, 4), np.uint8), provenance=record)

@@ -88,7 +88,8 @@ class MetadataWarning(UserWarning):
 
 @dataclass(frozen=True)
 class FileInfo:
-    """What :func:`probe` learns about an image file without decoding its pixels."""
+    """What :func:`probe` learns about an image file without decoding its pixels: shape
+    and axes as stored (:func:`read` also restores length-1 axes napari-sr recorded)."""
 
     format: str
     shape: tuple[int, ...]
@@ -163,7 +164,7 @@ def probe(path: str | os.PathLike) -> FileInfo:
     Returns
     -------
     FileInfo
-        Format, shape, dtype and axes of the image :func:`read` would return.
+        Format, shape, dtype and axes of the stored image.
 
     Raises
     ------
@@ -886,7 +887,12 @@ def write(
         _check_unit(axis, axis_unit)
     data = _writable_data(image.data, path, fmt)
 
-    record = dict(image.metadata.get("provenance", {}))
+    if provenance is not None and not isinstance(provenance, Mapping):
+        raise TypeError(
+            f"provenance must be a dict such as {{'method': 'bicubic'}}, not "
+            f"{type(provenance).__name__}"
+        )
+    record = dict(image.metadata.get("provenance") or {})
     if provenance:
         record.update(provenance)
     if image.origin:
@@ -901,7 +907,7 @@ def write(
     record["shape"] = list(data.shape)
     metadata: dict[str, Any] = {
         "axes": file_axes,
-        "Description": json.dumps({PROVENANCE_KEY: record}, default=_json_default),
+        "Description": _record_json(record),
     }
     for axis, size in image.pixel_size.items():
         metadata[f"PhysicalSize{axis}"] = size
@@ -1110,7 +1116,7 @@ def _write_png(path: Path, image: Image, record: dict[str, Any], overwrite: bool
     record = {k: v for k, v in record.items() if k != "origin"}
     record["geometry"] = {k: v for k, v in geometry.items() if v}
     info = PngImagePlugin.PngInfo()
-    info.add_itxt(PROVENANCE_KEY, json.dumps({PROVENANCE_KEY: record}, default=_json_default))
+    info.add_itxt(PROVENANCE_KEY, _record_json(record))
     pixels = np.ascontiguousarray(data)
 
     def _write(tmp: str) -> None:
@@ -1121,10 +1127,28 @@ def _write_png(path: Path, image: Image, record: dict[str, Any], overwrite: bool
 
 
 def _pixel_size_dict(pixel_size: float | Mapping[str, float]) -> dict[str, float]:
-    if isinstance(pixel_size, Mapping):
-        return {str(k).upper(): float(v) for k, v in pixel_size.items()}
-    size = float(pixel_size)
+    try:
+        if isinstance(pixel_size, Mapping):
+            return {str(k).upper(): float(v) for k, v in pixel_size.items()}
+        if isinstance(pixel_size, (str, bytes)):
+            raise TypeError
+        size = float(pixel_size)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"pixel_size must be a number (for Y and X) or a dict of numbers such as "
+            f"{{'Z': 0.8, 'Y': 0.2, 'X': 0.2}}, not {pixel_size!r}"
+        ) from None
     return {"Y": size, "X": size}
+
+
+def _record_json(record: dict[str, Any]) -> str:
+    try:
+        return json.dumps({PROVENANCE_KEY: record}, default=_json_default)
+    except (ValueError, TypeError, RecursionError) as exc:  # e.g. a record that holds itself
+        raise ValueError(
+            f"the provenance record cannot be saved as JSON ({_reason(exc)}); give a dict of "
+            "plain numbers, strings, lists and dicts"
+        ) from None
 
 
 def _json_default(value: Any) -> Any:
