@@ -115,11 +115,22 @@ def test_progress_bar_rendering(monkeypatch):
     bar(12, 10)  # beyond the total: shown as done
     bar.close()
     frames = stream.getvalue().split("\r")[1:]
-    assert frames[0].rstrip() == "[#####-----] 5/10 tiles, 2.5 tiles/s, 2.0 s elapsed, about 2.0 s left"
-    assert frames[1].rstrip() == "[#####-----] 5/10 tiles, 1.25 tiles/s, 4.0 s elapsed, about 4.0 s left"
-    assert frames[2] == "[##########] 10/10 tiles, 2 tiles/s, 5.0 s elapsed".ljust(len(frames[1])) + "\n"
+    assert (
+        frames[0].rstrip()
+        == "[#####-----] 5/10 tiles, 2.5 tiles/s, 2.0 s elapsed, about 2.0 s left"
+    )
+    assert (
+        frames[1].rstrip()
+        == "[#####-----] 5/10 tiles, 1.25 tiles/s, 4.0 s elapsed, about 4.0 s left"
+    )
+    assert (
+        frames[2]
+        == "[##########] 10/10 tiles, 2 tiles/s, 5.0 s elapsed".ljust(len(frames[1])) + "\n"
+    )
     mixed = ProgressBar(stdio.StringIO(), label=None, width=10)
-    assert mixed.render(1, 4, 90.0) == "[##--------] 25%, 1 min 30 s elapsed, about 4 min 30 s left"
+    assert (
+        mixed.render(1, 4, 90.0) == "[##--------] 25%, 1 min 30 s elapsed, about 4 min 30 s left"
+    )
 
 
 def test_axes_option(capsys, stack, tmp_path):
@@ -594,7 +605,10 @@ def test_train_resume_overwrite_and_fine_tune(capsys, tmp_path, train_data):
     assert read_metadata(tuned)["hparams"] == {"d": 8, "s": 4, "m": 1}
 
 
-def test_train_ctrl_c_saves_a_checkpoint(capsys, tmp_path, train_data, monkeypatch):
+@pytest.mark.parametrize(("signame", "status"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_train_ctrl_c_saves_a_checkpoint(capsys, tmp_path, train_data, monkeypatch, signame,
+                                         status):  # fmt: skip
+    """Ctrl-C, or a scheduler's SIGTERM, stops at the next step and saves a checkpoint."""
     import os
     import signal
 
@@ -603,7 +617,7 @@ def test_train_ctrl_c_saves_a_checkpoint(capsys, tmp_path, train_data, monkeypat
 
     def interrupt_at_step_2(self, done, total):
         if done == 2:
-            os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C: the CLI's handler stops the run
+            os.kill(os.getpid(), getattr(signal, signame))  # the CLI's handler stops the run
 
     monkeypatch.setattr(cli.ProgressBar, "__call__", interrupt_at_step_2)
     folder, _ = train_data
@@ -612,11 +626,12 @@ def test_train_ctrl_c_saves_a_checkpoint(capsys, tmp_path, train_data, monkeypat
         capsys, "train", "fsrcnn", str(folder), "--steps", "50", "--out", str(out),
         "--progress", *TRAIN_FAST,
     )  # fmt: skip
-    assert code == 130
+    assert code == status
     assert "training cancelled after 2 of 50 steps; checkpoint saved to" in err
     assert "--resume" in err and "Traceback" not in err
     assert read_metadata(out)["metrics"]["stopped"] == "cancelled"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
 
 
 @pytest.mark.parametrize(

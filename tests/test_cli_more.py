@@ -25,9 +25,11 @@ def test_isotropic_writes_isotropic_voxels_and_the_model(capsys, tmp_path, stack
     out, model = tmp_path / "iso.ome.tif", tmp_path / "iso.safetensors"
     code, printed, err = run(
         capsys, "isotropic", str(stack), str(out), *TRAIN, "--patch-size", "12",
-        "--hparams", "n_first=4,depth=1", "--save-model", str(model),
+        "--hparams", "n_first=4,depth=1", "--save-model", str(model), "--progress",
     )  # fmt: skip
     assert code == 0, err
+    # training steps, then tiles: mixed units, so the bar shows a percentage, not "planes"
+    assert "100%, " in err and " elapsed" in err and "planes" not in err
     assert "shape (13, 20, 20)" in printed and "Z 0.2 µm, Y 0.2 µm, X 0.2 µm" in printed
     result = io.read(out)
     assert result.shape == (13, 20, 20) and result.pixel_size["Z"] == pytest.approx(0.2)

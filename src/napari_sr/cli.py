@@ -115,11 +115,11 @@ class ProgressBar:
             return  # redraw at most ~10 times a second
         self._last, self._done = now, done
         text = self.render(done, total, now - self.started)
+        self._drawn = True  # first: a signal may interrupt the write, close() must end the line
         # spaces over the end of a longer previous line (no terminal codes: logs stay clean)
         self.stream.write(f"\r{text.ljust(self._width)}")
         self._width = len(text)
         self.stream.flush()
-        self._drawn = True
 
     def render(self, done: int, total: int, seconds: float) -> str:
         """The bar's text after ``seconds`` with ``done`` of ``total`` units done."""
