@@ -47,7 +47,10 @@ def _files(folder):
         ("upscale", "scale=3 does not match the model's scale 2; pass scale=2 or use a model",
          "--scale 3 does not match the model's scale 2; pass --scale 2 or use a model"),
         ("upscale", "use precision='bf16' there", "use --precision bf16 there"),
-        ("upscale", "tile must be None (automatic)", "--tile must be None (automatic)"),
+        ("upscale", "tile must be None (automatic), 0 (never tile)",
+         "--tile must be left out (automatic), 0 (never tile)"),
+        ("compare", "or an interpolation such as method='bicubic'",
+         "or an interpolation such as --methods bicubic"),
         # Python code quoted in a message stays Python; a path is left alone
         ("upscale", "run napari_sr.misr(frames, scale, method='learned') (napari-sr misr "
          "--method learned)", "run napari_sr.misr(frames, scale, method='learned') "
@@ -80,6 +83,13 @@ def test_an_api_error_names_the_flag(capsys, tmp_path):
     code, _, err = run(capsys, "misr", str(path), str(tmp_path / "o.ome.tif"), "-s", "2")
     assert_one_line_error(code, err, "pass --axes with T for the frames, e.g. --axes TYX")
     assert "frame_axis" not in err
+
+
+def test_degrade_along_axes_the_image_lacks(capsys, tmp_path, small):
+    code, _, err = run(capsys, "degrade", str(small), str(tmp_path / "o.ome.tif"), "-s", "2",
+                       "--along", "Z")  # fmt: skip
+    assert_one_line_error(code, err, "--along Z must name spatial axes of")
+    assert "use letters of YX" in err
 
 
 # ----------------------------------------------------------------------------- the method
@@ -158,6 +168,7 @@ def test_library_warnings_are_hidden_ours_shown_and_an_error_is_one_line(
     assert not [h for h in logging.getLogger().handlers if type(h).__name__ == "_Notices"]
 
 
+@pytest.mark.filterwarnings("ignore:.*torch.jit.script.*:DeprecationWarning")
 def test_a_torchscript_model_is_one_line_without_torch_warnings(capsys, tmp_path, small):
     torch = pytest.importorskip("torch")
     path = tmp_path / "scripted.pt"

@@ -240,7 +240,7 @@ def _collecting_notices() -> Iterator[_Notices]:
 
 # ----------------------------------------------------------------------------- wording
 
-_KEYWORD_ALIASES = {"train": {"checkpoint": "out"}}
+_KEYWORD_ALIASES = {"train": {"checkpoint": "out"}, "compare": {"method": "methods"}}
 """API keywords whose command-line option has another name, per command."""
 
 _ASSIGNMENT = re.compile(
@@ -250,6 +250,7 @@ _PASS_NAME = re.compile(r"\b(pass|give|set) ([a-z][a-z0-9_]*)\b(?![=\w(.\-])")
 _SUBJECT = re.compile(r"(?:^|(?<=; ))([a-z][a-z0-9_]*)(?= (?:must|needs|takes) )")
 _OR_KEYWORD = re.compile(r",? or ([a-z][a-z0-9_]*)=[^\s,;)]*")
 _SNAKE_NAME = re.compile(r"(?<![\w.\-/'\"])([a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?![\w(\-/'\"]|\.\w)")
+_AUTOMATIC = re.compile(r"\b(?:be|use) None \(automatic\)")
 _REPEATED_FLAG = re.compile(r"(?P<flag>--[\w-]+)(?P<value>(?: [^\s()]+)?) \((?P=flag)[^()]*\)")
 
 
@@ -354,6 +355,8 @@ def cli_wording(
     text = substitute(_PASS_NAME, text, passed)
     text = substitute(_SUBJECT, text, name)
     text = substitute(_SNAKE_NAME, text, name)
+    if text != message:  # an option's None is the option left out
+        text = _AUTOMATIC.sub("be left out (automatic)", text)
     return _REPEATED_FLAG.sub(r"\g<flag>\g<value>", text)
 
 
@@ -795,6 +798,12 @@ def _run_degrade(args: argparse.Namespace) -> int:
     noise = _key_values(args.noise, "--noise", {"poisson": float, "gaussian": float})
     check_output(args)
     image = read(args.input, axes=args.axes)
+    spatial = [a for a in image.axes if a in "ZYX"]
+    if not along or any(a not in spatial for a in along) or len(set(along)) < len(along):
+        raise ValueError(
+            f"--along {args.along} must name spatial axes of {args.input}, whose axes are "
+            f"{image.axes}; use letters of {''.join(spatial)}, e.g. --along YX"
+        )
     if psf is not None and "pixel_size" not in psf and not image.pixel_size:
         raise ValueError(
             f"--psf needs the pixel size, and {args.input} does not record one; add it to "
