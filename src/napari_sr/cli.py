@@ -692,10 +692,11 @@ def _add_train_parser(commands) -> None:
     tr.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N, mps")
     tr.add_argument(
         "--init",
-        choices=["bundled", "scratch"],
         default=None,
-        help="start from the bundled weights of MODEL at SCALE where they exist (bundled, "
-        "the default) or from random weights (scratch)",
+        metavar="bundled|scratch|NAME",
+        help="how MODEL starts: 'bundled', its bundled weights at SCALE (an error where "
+        "there are none); 'scratch', random weights; or bundled weights by NAME (default: "
+        "the bundled weights where they exist and fit, else scratch; the log says which)",
     )
     tr.add_argument(
         "--resume", action="store_true", help="continue the run saved at OUT (same options)"
@@ -1078,11 +1079,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ._atomic import terminate_as_interrupt
     from .engine.progress import Cancelled
 
-    parser = build_parser()
     _Signals.received = None
-    args, status, error = None, EXIT_USAGE, None
+    parser, args, status, error = None, None, EXIT_USAGE, None
     with terminate_as_interrupt(), _collecting_notices() as notices:
         try:
+            parser = build_parser()  # imports that may warn happen here, inside
             args = parser.parse_args(argv)
             status = args.run(args)
         except _UsageError as exc:  # argparse's own words are already the command line's
@@ -1117,7 +1118,7 @@ def _debugging() -> bool:
     return os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
 
 
-def _for_the_command_line(message: object, parser: argparse.ArgumentParser, args) -> str:
+def _for_the_command_line(message: object, parser: argparse.ArgumentParser | None, args) -> str:
     """One line of ``message`` in the command line's words (see :func:`cli_wording`)."""
     command = getattr(args, "command", None)
     text = _OUR_PREFIX.sub("", _one_line(message))  # main() adds the one prefix
@@ -1126,8 +1127,8 @@ def _for_the_command_line(message: object, parser: argparse.ArgumentParser, args
     return cli_wording(text, _subparser(parser, command), command)
 
 
-def _subparser(parser: argparse.ArgumentParser, command: str | None):
-    for action in parser._actions:
+def _subparser(parser: argparse.ArgumentParser | None, command: str | None):
+    for action in [] if parser is None else parser._actions:
         if isinstance(action, argparse._SubParsersAction) and command in action.choices:
             return action.choices[command]
     return None
