@@ -68,6 +68,8 @@ def _files(folder):
          "pass --factor (z step / xy pixel size)"),
         ("zssr", "gradual=False and self_ensemble=False", "--no-gradual and --no-self-ensemble"),
         ("zssr", "progress=False", "--no-progress"),
+        ("train", "fine-tune from the bundled weights (init='bundled', --init bundled), or",
+         "fine-tune from the bundled weights (--init bundled), or"),
         ("compare", "pass data_range, e.g. data_range=255", "pass --data-range, e.g. "
          "--data-range 255"),
     ],
@@ -166,6 +168,23 @@ def test_library_warnings_are_hidden_ours_shown_and_an_error_is_one_line(
     assert "RuntimeWarning" in err and "napari-sr: warning: (library) tifffile: log chatter" in err
     assert warnings.showwarning is shown_before  # restored
     assert not [h for h in logging.getLogger().handlers if type(h).__name__ == "_Notices"]
+
+
+@pytest.mark.slow
+def test_train_ending_below_bicubic_says_so(capsys, tmp_path):
+    """Our own warning from deep inside train() reaches the user as one line."""
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    source = io.write(tmp_path / "hr.ome.tif", (rng.random((64, 64)) * 255).astype(np.uint8))
+    code, _, err = run(
+        capsys, "train", "fsrcnn", str(source), "-s", "2", "--steps", "1", "--out",
+        str(tmp_path / "m.safetensors"), "--patch-size", "24", "--validation-fraction", "0.25",
+        "--device", "cpu", "--init", "scratch", "--hparams", "d=4,s=2,m=1",
+    )  # fmt: skip
+    assert code == 0, err
+    warned = [line for line in err.splitlines() if line.startswith("napari-sr: warning: ")]
+    assert len(warned) == 1 and "below bicubic" in warned[0], err
+    assert "--init bundled" in warned[0] and "init='bundled'" not in warned[0]
 
 
 @pytest.mark.filterwarnings("ignore:.*torch.jit.script.*:DeprecationWarning")

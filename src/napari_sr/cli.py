@@ -250,6 +250,7 @@ _PASS_NAME = re.compile(r"\b(pass|give|set) ([a-z][a-z0-9_]*)\b(?![=\w(.\-])")
 _SUBJECT = re.compile(r"(?:^|(?<=; ))([a-z][a-z0-9_]*)(?= (?:must|needs|takes) )")
 _OR_KEYWORD = re.compile(r",? or ([a-z][a-z0-9_]*)=[^\s,;)]*")
 _SNAKE_NAME = re.compile(r"(?<![\w.\-/'\"])([a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?![\w(\-/'\"]|\.\w)")
+_TWICE = re.compile(r"(?P<flag>--[\w-]+(?: [^\s,;()]+)?)(?:, | or )(?P=flag)(?![\w-])")
 _AUTOMATIC = re.compile(r"\b(?:be|use) None \(automatic\)")
 _REPEATED_FLAG = re.compile(r"(?P<flag>--[\w-]+)(?P<value>(?: [^\s()]+)?) \((?P=flag)[^()]*\)")
 
@@ -357,7 +358,8 @@ def cli_wording(
     text = substitute(_SNAKE_NAME, text, name)
     if text != message:  # an option's None is the option left out
         text = _AUTOMATIC.sub("be left out (automatic)", text)
-    return _REPEATED_FLAG.sub(r"\g<flag>\g<value>", text)
+    text = _REPEATED_FLAG.sub(r"\g<flag>\g<value>", text)
+    return _TWICE.sub(r"\g<flag>", text)  # "init='x', --init x" said it twice
 
 
 def build_parser() -> argparse.ArgumentParser:
