@@ -228,6 +228,14 @@ def resize(
     numpy.ndarray or torch.Tensor
         The resized image; spatial axes of length ``ceil(n * scale)`` (or ``shape``).
 
+    Raises
+    ------
+    ValueError
+        Empty input, NaN/Inf values, a bad scale, shape or method, or (numpy arrays and
+        CPU tensors) an output that with its working buffers would not fit in the memory
+        available (the least of the machine's and the cgroup's), checked before anything
+        is allocated.
+
     References
     ----------
     .. [1] R. Keys, "Cubic convolution interpolation for digital image processing",

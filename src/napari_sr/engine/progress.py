@@ -3,6 +3,11 @@
 Every long function takes ``progress`` (a callable ``progress(done, total)``, counting
 work units such as planes) and ``cancel`` (anything with ``is_set()``, such as a
 :class:`threading.Event`, or a callable returning True once the user has cancelled).
+
+The contract: once ``cancel`` is set, the function raises :class:`Cancelled` instead of
+returning, even when it was set during the last unit of work or by the final
+``progress(total, total)`` report (the token is checked again after the last unit), so
+that a caller who asked to stop never receives, shows or writes a result.
 """
 
 from __future__ import annotations

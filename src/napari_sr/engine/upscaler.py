@@ -169,7 +169,7 @@ def upscale(
     luma = not isinstance(plan, PlaneMethod) and plan.luma and is_rgb(axes, data.shape)
     luma = luma and data.shape[-1] == 3
     check_fits(out_shape, out_dtype, extra_bytes=_working_bytes(data, out_shape, (y, x), luma))
-    # only now, when the work is known to fit: the check itself reads the input in blocks
+    # only once the work is known to fit; blockwise, so it allocates nothing input-sized
     check_finite(data)
 
     started = time.perf_counter()
