@@ -15,6 +15,9 @@ from scipy import ndimage
 torch = pytest.importorskip("torch")
 
 import napari_sr  # noqa: E402
+
+# the tiny runs here end far below bicubic: that warning is tested in test_training_init.py
+pytestmark = pytest.mark.filterwarnings("ignore::napari_sr.training.log.BelowInterpolationWarning")
 from napari_sr import Cancelled, Image  # noqa: E402
 from napari_sr.models.checkpoint import load_model, read_metadata, save_model  # noqa: E402
 from napari_sr.normalization import NATURAL_8BIT, Normalization  # noqa: E402
@@ -261,6 +264,17 @@ def test_resume_refuses_another_run(tmp_path):
     with pytest.raises(ValueError, match="images differ"):
         train("fsrcnn", IMAGES[:1], steps=4, checkpoint=path, resume=True, **TINY)
     with pytest.raises(ValueError, match="pass the same model"):
+        train(
+            "fsrcnn",
+            IMAGES,
+            steps=4,
+            checkpoint=path,
+            resume=True,
+            init="scratch",
+            **{**TINY, "hparams": {}},
+        )
+    # the default start of fsrcnn x2 is the bundled weights, which this run did not use
+    with pytest.raises(ValueError, match=r"init='fsrcnn_x2.sr291' \(saved 'scratch'\)"):
         train("fsrcnn", IMAGES, steps=4, checkpoint=path, resume=True, **{**TINY, "hparams": {}})
 
 

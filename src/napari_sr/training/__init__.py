@@ -13,13 +13,20 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-__all__ = ["TrainConfig", "train"]
+__all__ = ["BelowInterpolationWarning", "CheckpointWriteError", "TrainConfig", "train"]
 
-_LAZY = {"TrainConfig": ".config", "train": ".loop"}
+_LAZY = {
+    "BelowInterpolationWarning": ".log",
+    "CheckpointWriteError": ".state",
+    "TrainConfig": ".config",
+    "train": ".loop",
+}
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import TrainConfig
+    from .log import BelowInterpolationWarning
     from .loop import train
+    from .state import CheckpointWriteError
 
 
 def __getattr__(name: str):

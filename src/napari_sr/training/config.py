@@ -33,6 +33,13 @@ AUGMENTATIONS = ("hflip", "vflip", "rot90")
 DEGRADATION_KEYS = ("kernel", "blur", "psf", "noise")
 """Keyword arguments of :func:`~napari_sr.degrade` a ``degradation`` dict may give."""
 
+MAX_SEED = 2**63
+"""Seeds are below this (torch's generators take 64-bit seeds)."""
+
+MAX_PHOTONS = 1e12
+"""Largest Poisson peak of ``degradation["noise"]``: far beyond any camera (its shot
+noise is below a millionth of the signal), and numpy's Poisson sampler fails near 1e19."""
+
 DEFAULT_LR_PATCH = 48
 """Default patch side in low-resolution pixels (EDSR's 48: 96 HR pixels at ×2)."""
 
@@ -95,6 +102,11 @@ class TrainConfig:
         Steps between checkpoints when a checkpoint path is given (and at the end).
     seed : int
         Seeds the initial weights, patch positions, augmentations and noise (≥ 0).
+    init : str or None
+        Where the weights started: the name of the bundled weights that were fine-tuned
+        (e.g. ``"fsrcnn_x2.sr291"``), ``"scratch"`` for random weights drawn from
+        ``seed``, or None when a model object was given (its own weights) or the record
+        predates this field.
     version : int
         Layout version of this record.
     """
@@ -119,6 +131,7 @@ class TrainConfig:
     patience: int | None = None
     checkpoint_every: int = 100
     seed: int = 0
+    init: str | None = None
     version: int = CONFIG_VERSION
 
     def __post_init__(self) -> None:
@@ -135,7 +148,8 @@ class TrainConfig:
             )
         set_(self, "patch_size", patch)
         set_(self, "batch_size", _int(self.batch_size, "batch_size", minimum=1))
-        set_(self, "lr", _float(self.lr, "lr", low=0, low_open=True))
+        # Adam moves every weight by about lr per step: above 1 nothing can be learnt
+        set_(self, "lr", _float(self.lr, "lr", low=0, high=1, low_open=True))
         betas = tuple(self.betas) if isinstance(self.betas, (list, tuple)) else None
         if betas is None or len(betas) != 2:
             raise ValueError(f"betas must be two numbers such as (0.9, 0.999), not {self.betas}")
@@ -178,6 +192,13 @@ class TrainConfig:
             set_(self, "patience", _int(self.patience, "patience", minimum=1))
         set_(self, "checkpoint_every", _int(self.checkpoint_every, "checkpoint_every", minimum=1))
         set_(self, "seed", _int(self.seed, "seed", minimum=0))
+        if self.seed >= MAX_SEED:  # torch.manual_seed takes 64-bit seeds
+            raise ValueError(f"seed must be below 2**63, not {self.seed}")
+        if self.init is not None and not (isinstance(self.init, str) and self.init):
+            raise TypeError(
+                f"init must be 'bundled', 'scratch' or the name of bundled weights, not "
+                f"{self.init!r}"
+            )
         version = _int(self.version, "version", minimum=1)
         if version > CONFIG_VERSION:
             raise ValueError(
@@ -307,7 +328,14 @@ def _augment(value: Any) -> tuple[str, ...]:
         return ()
     if value is True:
         return AUGMENTATIONS
-    names = (value,) if isinstance(value, str) else tuple(value)
+    if isinstance(value, str):
+        names = (value,)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        names = tuple(value)
+    else:
+        raise TypeError(
+            f"augment must be a list of {', '.join(AUGMENTATIONS)} (or () for none), not {value!r}"
+        )
     unknown = sorted(set(names) - set(AUGMENTATIONS))
     if unknown:
         raise ValueError(
@@ -344,6 +372,32 @@ def _degradation(value: Any) -> dict[str, Any]:
                 f"or both, not {noise!r}"
             )
         out["noise"] = {k: float(_float(v, f"noise {k}", low=0)) for k, v in noise.items()}
+        if out["noise"].get("poisson", 0) > MAX_PHOTONS:
+            raise ValueError(
+                f"degradation noise poisson (peak photons) must be at most {MAX_PHOTONS:g}, "
+                f"not {out['noise']['poisson']:g}; leave poisson out for no shot noise"
+            )
+    if "blur" in out:
+        out["blur"] = _blur(out["blur"])
     if "psf" in out and dataclasses.is_dataclass(out["psf"]):
         out["psf"] = dataclasses.asdict(out["psf"])  # a GaussianPSF, stored as its fields
+    if "psf" in out and not isinstance(out["psf"], Mapping):
+        raise TypeError(
+            "degradation psf must be a napari_sr.GaussianPSF or a dict of its fields, e.g. "
+            f"{{'na': 1.4, 'wavelength': 0.52, 'pixel_size': 0.1}}, not {out['psf']!r}"
+        )
     return json_ready(out)
+
+
+def _blur(value: Any) -> Any:
+    """``degradation["blur"]``: a σ in pixels, one per axis (sequence), or ``{axis: σ}``."""
+    fix = "give a Gaussian sigma in pixels such as 1.0, one per axis, or {'Y': 1, 'X': 1}"
+    if isinstance(value, Mapping):
+        return {str(k): _float(v, f"degradation blur {k}", low=0) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ValueError(f"degradation blur is empty; {fix}")
+        return [_float(v, "degradation blur", low=0) for v in value]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"degradation blur must be a number, not {value!r}; {fix}")
+    return _float(value, "degradation blur", low=0)

@@ -182,12 +182,23 @@ def prepare(
     normalization: Normalization,
     seed: int,
     validation: bool,
+    other_dtypes: Normalization | None = None,
+    luma: bool = False,
 ) -> list[TrainingImage]:
     """Crop, degrade and normalise a set of images (see :class:`TrainingImage`).
 
     ``validation`` keeps the noisy observation (seeded by ``seed``) instead of the
-    noise-free one.
+    noise-free one. ``other_dtypes`` and ``luma`` repeat what inference does with a
+    model that records them (the bundled weights, and models fine-tuned from them; see
+    :meth:`napari_sr.engine.learned.ModelMethod.normalization`): ``other_dtypes`` replaces
+    a fixed 0-255 ``normalization`` for images that are not uint8, and ``luma`` widens the
+    limits of 1-channel planes to where a network trained on luma learnt, Y 16-235
+    (:func:`napari_sr.color.luma_limits`), so that the network sees in training exactly
+    what it will see in use.
     """
+    from ..color import luma_limits
+    from ..normalization import NATURAL_8BIT
+
     noise = degradation.get("noise")
     shaping = {k: v for k, v in degradation.items() if k != "noise"}
     out = []
@@ -210,7 +221,12 @@ def prepare(
         except (TypeError, ValueError) as err:
             raise type(err)(f"degradation of {name}: {err}") from None
         observed = cast(noisy, image.dtype)
-        limits = normalization.limits(observed)
+        norm = normalization
+        if other_dtypes is not None and norm == NATURAL_8BIT and image.dtype != np.uint8:
+            norm = other_dtypes
+        limits = norm.limits(observed)
+        if luma and in_channels == 1:
+            limits = luma_limits(limits)
         high = to_planes(cropped.data, cropped.axes, in_channels, name)
         low_source = observed if validation else clean
         out.append(

@@ -1,8 +1,18 @@
-"""One line of text per training log record (what the CLI prints on stderr)."""
+"""One line of text per training log record (what the CLI prints on stderr), and the
+warning a disappointing training run gives."""
 
 from __future__ import annotations
 
 from typing import Any
+
+
+class BelowInterpolationWarning(UserWarning):
+    """The trained model scores below bicubic interpolation on the validation images.
+
+    Given by :func:`~napari_sr.train` when training ends; the message has both PSNRs
+    and what to do. Filter it like any warning, e.g.
+    ``warnings.simplefilter("error", BelowInterpolationWarning)`` to make it an error.
+    """
 
 
 def format_record(record: dict[str, Any]) -> str:
@@ -22,6 +32,8 @@ def format_record(record: dict[str, Any]) -> str:
             f"{record['device']}: {record['training_planes']} training plane(s), "
             f"{record['validation_planes']} validation plane(s)"
         )
+        if record.get("init_note"):
+            text += f"; {record['init_note']}"
         if record.get("step"):
             text += f", resuming at step {record['step']}"
         bicubic = record.get("bicubic")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +30,25 @@ from ..engine.progress import Cancelled, CancelToken, ProgressCallback, is_cance
 from ..image import Image
 from ..normalization import Normalization
 from . import data as training_data
-from .config import AUGMENTATIONS, RESUMABLE, TrainConfig
+from .config import AUGMENTATIONS, RESUMABLE, TrainConfig, _int
+from .log import BelowInterpolationWarning
 from .losses import build_loss
 from .schedule import learning_rate
-from .state import TrainingState, load_state, save_state, state_path
+from .state import (
+    RESUME_FIX,
+    CheckpointWriteError,
+    TrainingState,
+    _few,
+    fit_problems,
+    guarded_write,
+    load_state,
+    save_state,
+    state_path,
+)
 from .validate import bicubic_scores, evaluate
+
+INIT_CHOICES = ("bundled", "scratch")
+"""Named starting points of :func:`train` besides the name of bundled weights."""
 
 ImagesLike = np.ndarray | Image | str | os.PathLike | Sequence[Any]
 LogCallback = Callable[[dict[str, Any]], None]
@@ -66,6 +81,7 @@ def train(
     seed: int = 0,
     in_channels: int | None = None,
     hparams: Mapping[str, Any] | None = None,
+    init: str | None = None,
     checkpoint: str | os.PathLike | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -84,10 +100,9 @@ def train(
     Parameters
     ----------
     model_or_name : str or torch.nn.Module
-        A registered architecture (:func:`~napari_sr.list_models`), built with
-        ``create_model(name, scale=scale, in_channels=in_channels, **hparams)`` and fresh
-        weights drawn from ``seed``; or a model from :func:`~napari_sr.create_model` or
-        :func:`~napari_sr.load_model` to train further (fine-tuning).
+        A registered architecture (:func:`~napari_sr.list_models`), started as ``init``
+        says; or a model from :func:`~napari_sr.create_model` or
+        :func:`~napari_sr.load_model` to train further (fine-tuning from its weights).
     images : array, Image, path, folder or a sequence of these
         High-resolution training images: 2D ``YX`` images, stacks (every plane is a
         training image), RGB for 3-channel models. Folders contribute every file ending in
@@ -142,6 +157,21 @@ def train(
         A 1-channel model treats every channel of other images as a plane.
     hparams : dict, optional
         Hyperparameters of a model built from a name (e.g. ``{"d": 32}`` for FSRCNN).
+    init : {None, 'bundled', 'scratch'} or str
+        How a model built from a name starts. None (the default): from the bundled
+        weights of the architecture at ``scale`` where napari-sr ships them (FSRCNN and
+        EDSR-light at ×2, ×3, ×4; ``napari-sr models`` lists them) and they fit the
+        request (1 channel, ``hparams`` that agree with theirs), else from random weights
+        drawn from ``seed``; the ``"start"`` log record says which, and why.
+        ``"bundled"``: from the bundled weights, an error where there are none that fit.
+        ``"scratch"``: from random weights. Or the name of bundled weights, such as
+        ``"fsrcnn_x3.sr291"``. Fine-tuned weights keep the bundled models' intensity
+        route (fixed 0-255 for uint8, percentiles 0.1-99.99 for other dtypes, grayscale
+        mapped to luma's 16-235), in training and in use. The choice is recorded as
+        ``training["init"]`` in the model file (the bundled name, or ``"scratch"``).
+        From pretrained weights the starting point is validated too (step 0), so that
+        training never returns a model worse on the validation images than the one it
+        started from.
     checkpoint : path-like, optional
         Model file (``*.safetensors``) written every ``checkpoint_every`` steps, on
         cancellation and at the end, with the best weights so far; next to it,
@@ -154,7 +184,8 @@ def train(
         the CPU (tested); on a GPU, only as far as its kernels are deterministic (see
         :func:`torch.use_deterministic_algorithms`). A cosine or default step schedule
         follows ``steps``, so extending such a run changes the remaining rates. A run that
-        stopped early stays stopped.
+        stopped early stays stopped. A resume state that is incomplete, damaged or from
+        another model is refused with one error listing every problem.
     overwrite : bool
         Replace an existing ``checkpoint`` (and its resume state) when starting anew.
     device : str or torch.device
@@ -192,8 +223,20 @@ def train(
     ValueError, TypeError
         Invalid options or images (checked before any training), a checkpoint that
         exists without ``overwrite``, or a resume that does not match the saved run.
+    CheckpointWriteError
+        An :class:`OSError` (``errno.ENOSPC`` when the disk is full) when a checkpoint or
+        resume state cannot be written. Training stops there: nothing partial is left,
+        the previous checkpoint stays as it was (the message says up to which step), and
+        the error's ``model`` attribute holds the trained model as it was, best weights
+        included, to save elsewhere with :func:`~napari_sr.save_model`.
     Cancelled
-        When ``cancel`` is set.
+        When ``cancel`` is set, even during the last step.
+
+    Warns
+    -----
+    BelowInterpolationWarning
+        When the trained model's validation PSNR ends below bicubic interpolation's
+        (both numbers and what to do are in the message; ``metrics["gain_db"]`` < 0).
 
     Examples
     --------
@@ -202,6 +245,9 @@ def train(
     ...                         # doctest: +SKIP
     >>> napari_sr.upscale(image, 2, method=model)  # doctest: +SKIP
     """
+    # the scale first: a wrong one would otherwise surface as a patch_size error
+    scale = _int(scale, "scale", minimum=1)
+    given_model = _check_model_argument(model_or_name, scale, in_channels, hparams)
     config = TrainConfig(
         scale=scale,
         steps=steps,
@@ -224,9 +270,22 @@ def train(
         checkpoint_every=checkpoint_every,
         seed=seed,
     )
-    if log_every is not None and (isinstance(log_every, bool) or int(log_every) < 1):
-        raise ValueError(f"log_every must be a positive number of steps, not {log_every}")
-    given_model = _check_model_argument(model_or_name, config.scale, in_channels, hparams)
+    if log_every is not None:
+        log_every = _int(log_every, "log_every", minimum=1)
+    for name, callback in (("progress", progress), ("log", log)):
+        if callback is not None and not callable(callback):
+            raise TypeError(
+                f"{name} must be a function (called as {name}(...)) or None, not "
+                f"{type(callback).__name__}"
+            )
+    for name, flag in (("resume", resume), ("overwrite", overwrite)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, not {flag!r}")
+    if given_model is not None and init is not None:
+        raise ValueError(
+            f"init={init!r} applies to a model built from a name; a given model starts from "
+            "its own weights (leave init out, or pass the architecture's name)"
+        )
     paths = _check_checkpoint(checkpoint, resume=resume, overwrite=overwrite)
     run_device = resolve_device(device)
 
@@ -239,17 +298,32 @@ def train(
         held_out = training_data.collect(validation, "validation")
     elif config.validation_fraction:
         named, held_out = training_data.split_rows(named, config.validation_fraction, config.scale)
+    start_note = None
     if given_model is not None:
         channels = int(given_model.in_channels)
     else:
         channels = in_channels or training_data.default_channels(named)
+        bundled, start_note = _resolve_init(init, model_or_name, config.scale, channels, hparams)
+        config = config.replace(init=bundled or "scratch")
+        if bundled is not None:
+            from ..models.bundled import load_bundled
+
+            given_model = load_bundled(bundled)
+            hparams = None  # the bundled model's own, which agree with those given
+    # a model that records how inference maps its intensities (the bundled weights and
+    # models fine-tuned from them) is trained through the same route
+    route = (getattr(given_model, "checkpoint", None) or {}).get("data") or {}
+    route = route if isinstance(route, Mapping) else {}
+    luma = channels == 1 and route.get("color") == "luma"
+    other_dtypes = None
     if normalization is None and given_model is not None:
         normalization = getattr(given_model, "normalization", None)
-    norm = (
-        Normalization.from_dict(normalization)
-        if normalization is not None
-        else training_data.default_normalization(named)
-    )
+        if route.get("other_dtypes") is not None:
+            other_dtypes = Normalization.from_dict(route["other_dtypes"])
+    if normalization is not None:
+        norm = Normalization.from_dict(normalization)
+    else:
+        norm, other_dtypes = training_data.default_normalization(named), None
     config = config.replace(normalization=norm.to_dict())
     prepare = {
         "scale": config.scale,
@@ -257,13 +331,22 @@ def train(
         "degradation": config.degradation,
         "normalization": norm,
         "seed": config.seed,
+        "other_dtypes": other_dtypes,
+        "luma": luma,
     }
     train_images = training_data.prepare(named, validation=False, **prepare)
     training_data.check_sizes(train_images, config.patch_size, "patch_size")
     val_images = training_data.prepare(held_out, validation=True, **prepare) if held_out else []
     # SSIM needs 11 pixels after the border crop of `scale` on each side
     training_data.check_sizes(val_images, 11 + 2 * config.scale, "the validation minimum")
-    return fit(
+    data_extra: dict[str, Any] = {"validation_fraction": config.validation_fraction}
+    if luma:
+        data_extra["color"] = "luma"
+    if other_dtypes is not None:
+        data_extra["other_dtypes"] = other_dtypes.to_dict()
+    if config.init not in (None, "scratch"):
+        data_extra["started_from"] = config.init
+    model = fit(
         given_model if given_model is not None else model_or_name,
         train_images,
         val_images,
@@ -271,7 +354,7 @@ def train(
         normalization=norm,
         in_channels=channels,
         hparams=hparams,
-        data_extra={"validation_fraction": config.validation_fraction},
+        data_extra=data_extra,
         paths=paths,
         resume=resume,
         device=run_device,
@@ -279,7 +362,120 @@ def train(
         log=log,
         log_every=log_every,
         cancel=cancel,
+        validate_start=given_model is not None,
+        start_note=start_note,
     )
+    metrics = model.checkpoint["metrics"]
+    if metrics.get("gain_db") is not None and metrics["gain_db"] < 0:
+        warnings.warn(
+            BelowInterpolationWarning(
+                below_interpolation_message(metrics, config, model.spec.name)
+            ),
+            stacklevel=2,
+        )
+    return model
+
+
+def below_interpolation_message(
+    metrics: Mapping[str, Any], config: TrainConfig, architecture: str
+) -> str:
+    """One line: the model's and bicubic's validation PSNR, and what to do about it."""
+    from ..models.bundled import bundled_for
+
+    fine_tune = ""
+    if config.init == "scratch" and bundled_for(architecture, config.scale):
+        fine_tune = "fine-tune from the bundled weights (init='bundled', --init bundled), "
+    return (
+        f"the trained model is below bicubic interpolation on the validation images: PSNR "
+        f"{metrics['psnr']:.2f} dB against bicubic's {metrics['bicubic_psnr']:.2f} dB "
+        f"({metrics['gain_db']:+.2f} dB); train longer (more steps), on more or more "
+        f"varied images, {fine_tune}or use bicubic (method='bicubic') for such images"
+    )
+
+
+def _resolve_init(
+    init: Any, name: str, scale: int, channels: int, hparams: Mapping[str, Any] | None
+) -> tuple[str | None, str]:
+    """The bundled weights a model built from ``name`` starts from (None for random
+    weights), and a note on the choice for the log."""
+    from ..models.bundled import DEFAULT_WEIGHTS, bundled_for, bundled_models, parse_name
+
+    if init is not None and not isinstance(init, str):
+        raise TypeError(
+            "init must be 'bundled', 'scratch', the name of bundled weights or None, not "
+            f"{type(init).__name__}"
+        )
+    if init == "scratch":
+        return None, "from random weights (init='scratch')"
+    explicit = init is not None
+    if init is None or init == "bundled":
+        candidates = sorted(
+            bundled_for(name, scale), key=lambda n: (parse_name(n)[2] != DEFAULT_WEIGHTS, n)
+        )
+        if not candidates:
+            reason = f"napari-sr ships no weights for {name} at x{scale}"
+            if explicit:
+                raise ValueError(f"init='bundled': {reason}; use init='scratch' (--init scratch)")
+            return None, f"from random weights: {reason}"
+        choice = candidates[0]
+    else:
+        parts = parse_name(init)
+        if init not in bundled_models() or parts is None:
+            raise ValueError(
+                f"init must be 'bundled', 'scratch' or the name of bundled weights "
+                f"({', '.join(bundled_for(name)) or 'none for ' + name}), not {init!r}"
+            )
+        if (parts[0], parts[1]) != (name, scale):
+            raise ValueError(
+                f"init={init!r} holds {parts[0]} x{parts[1]} weights, but {name} x{scale} is "
+                f"trained; pick weights of {name} x{scale} or init='scratch'"
+            )
+        choice = init
+    problem = _bundled_mismatch(choice, name, channels, hparams)
+    if problem:
+        if explicit:
+            raise ValueError(
+                f"cannot start from the bundled {choice}: {problem}; change that, or use "
+                "init='scratch' (--init scratch)"
+            )
+        return None, f"from random weights: the bundled {choice} do not fit ({problem})"
+    return choice, (
+        f"fine-tuning the bundled {choice} (init='scratch', --init scratch, for random weights)"
+    )
+
+
+def _bundled_mismatch(
+    bundled: str, name: str, channels: int, hparams: Mapping[str, Any] | None
+) -> str | None:
+    """Why bundled weights ``bundled`` cannot start a ``name`` model with ``channels`` and
+    ``hparams``; None when they can."""
+    import inspect
+
+    from ..models.bundled import bundled_path
+    from ..models.checkpoint import read_metadata
+    from ..models.registry import REGISTRY
+
+    record = read_metadata(bundled_path(bundled))
+    if int(record.get("in_channels", 1)) != channels:
+        return (
+            f"they take {record.get('in_channels')} channel(s), the model {channels}; pass "
+            f"in_channels={record.get('in_channels')} (--in-channels) to train on each "
+            "channel as a grayscale plane"
+        )
+    defaults = {
+        p.name: p.default
+        for p in inspect.signature(REGISTRY.builder(name)).parameters.values()
+        if p.kind == p.KEYWORD_ONLY and p.default is not inspect.Parameter.empty
+    }
+    theirs = {**defaults, **(record.get("hparams") or {})}
+    different = [
+        f"{k}={v!r} (theirs {theirs[k]!r})"
+        for k, v in dict(hparams or {}).items()
+        if k not in theirs or theirs[k] != v
+    ]
+    if different:
+        return f"hparams {', '.join(different)} change the network"
+    return None
 
 
 def fit(
@@ -299,6 +495,8 @@ def fit(
     log: LogCallback | None = None,
     log_every: int | None = None,
     cancel: CancelToken | None = None,
+    validate_start: bool = False,
+    start_note: str | None = None,
 ) -> torch.nn.Module:
     """The training loop of :func:`train` on prepared pairs: what every napari-sr method
     that learns (supervised SR, the self-supervised methods of :mod:`napari_sr.selfsup`)
@@ -327,6 +525,11 @@ def fit(
         Continue the run saved at ``paths``.
     device, progress, log, log_every, cancel
         As for :func:`train`.
+    validate_start : bool
+        Validate the weights before the first step too (pretrained weights), so that
+        the best weights returned can be the starting ones.
+    start_note : str, optional
+        How the weights started, for the ``"start"`` log record (``init``).
 
     Returns
     -------
@@ -363,6 +566,12 @@ def fit(
         model.to(run_device)
         model.train()
         model.normalization = normalization  # what inference (and validation) maps with
+        # validation runs the model through upscale, which reads the route (luma,
+        # other_dtypes) from its record: give it the one this run trains with
+        previous = getattr(model, "checkpoint", None)
+        if isinstance(previous, Mapping):
+            model.checkpoint = {**previous, "data": data_record}
+        _check_batch_memory(model, config, int(model.in_channels), run_device)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
         model_record = {
             "architecture": model.spec.name,
@@ -382,6 +591,8 @@ def fit(
             model_record=model_record,
             val_images=list(val_images),
             log=log,
+            validate_start=validate_start,
+            start_note=start_note,
         )
         if resume:
             run.restore(load_state(paths[1]))
@@ -394,12 +605,18 @@ def fit(
             noise=config.degradation.get("noise"),
             seed=config.seed,
         )
-        run.loop(
-            sampler,
-            progress=progress,
-            cancel=cancel,
-            log_every=int(log_every) if log_every else max(1, config.steps // 20),
-        )
+        try:
+            run.loop(
+                sampler,
+                progress=progress,
+                cancel=cancel,
+                log_every=int(log_every) if log_every else max(1, config.steps // 20),
+            )
+        except CheckpointWriteError as err:
+            # a run that cannot save stops here (it would lose everything at the end
+            # otherwise); what it learnt goes back with the error
+            err.model = run.finish()
+            raise
     return run.finish()
 
 
@@ -444,7 +661,10 @@ class _Run:
     model_record: dict[str, Any]
     val_images: list
     log: LogCallback | None
+    validate_start: bool = False
+    start_note: str | None = None
     step: int = 0
+    saved_step: int | None = None
     tracker: _Tracker = field(default_factory=_Tracker)
     best: dict[str, torch.Tensor] | None = None
     _mark: float = 0.0
@@ -452,7 +672,14 @@ class _Run:
     # ---- resume
 
     def restore(self, state: TrainingState) -> None:
-        saved = TrainConfig.from_dict(state.config)
+        where = str(self.paths[1]) if self.paths else "the resume state"
+        try:
+            saved = TrainConfig.from_dict(state.config)
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                f"cannot resume: the training state {where!r} holds no usable training "
+                f"options ({err}); {RESUME_FIX}"
+            ) from None
         changed = [k for k in self.config.differences(saved) if k not in RESUMABLE]
         if changed:
             details = ", ".join(
@@ -472,14 +699,38 @@ class _Run:
                 "cannot resume: the training or validation images differ from those the run "
                 "was started with; pass the same images"
             )
-        self.model.load_state_dict(state.weights, strict=True)
-        self.optimizer.load_state_dict(state.optimizer)
-        if "torch" in state.rng:
-            torch.set_rng_state(state.rng["torch"])
-        if "cuda" in state.rng and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state.rng["cuda"], self.device)
-        self.step = state.step
-        self.tracker = _Tracker.from_dict(state.progress)
+        problems = fit_problems(state, self.model, self.optimizer)
+        if state.step > saved.steps:
+            problems.append(f"step {state.step} is beyond the run's {saved.steps} steps")
+        fields = set(vars(_Tracker()))
+        progress = state.progress if isinstance(state.progress, Mapping) else {}
+        if set(progress) != fields:
+            wrong = sorted(set(progress) ^ fields)
+            problems.append(f"the progress record has other entries ({_few(wrong)})")
+        if problems:
+            raise ValueError(
+                f"cannot resume: the training state {where!r} does not fit this model and "
+                f"run: {'; '.join(problems)}; {RESUME_FIX}"
+            )
+        if state.step > self.config.steps:
+            raise ValueError(
+                f"cannot resume with steps={self.config.steps}: the run has already made "
+                f"{state.step} steps; pass steps of at least {state.step}"
+            )
+        try:
+            tracker = _Tracker.from_dict(progress)
+            self.model.load_state_dict(state.weights, strict=True)
+            self.optimizer.load_state_dict(state.optimizer)
+            if "torch" in state.rng:
+                torch.set_rng_state(state.rng["torch"])
+            if "cuda" in state.rng and self.device.type == "cuda":
+                torch.cuda.set_rng_state(state.rng["cuda"], self.device)
+        except (RuntimeError, TypeError, ValueError, KeyError) as err:
+            raise ValueError(
+                f"cannot resume: the training state {where!r} is damaged ({err}); {RESUME_FIX}"
+            ) from None
+        self.step = self.saved_step = state.step
+        self.tracker = tracker
         self.best = state.best
 
     # ---- the loop
@@ -508,10 +759,16 @@ class _Run:
             training_planes=self.data_record["training"]["planes"],
             validation_planes=(self.data_record["validation"] or {}).get("planes", 0),
             bicubic=self.tracker.bicubic,
+            init=config.init,
+            init_note=self.start_note,
         )
         sums = self.tracker.loss_sums  # since the last "step" record; saved, for resumes
         try:
             stop = self.tracker.stopped == "early"  # a run that stopped early stays stopped
+            # pretrained weights are scored before any step: the best may be where it began
+            start = self.validate_start and self.val_images and self.step == 0
+            if not stop and start and not self.tracker.history:
+                stop = self._validate(cancel)
             # a run cancelled during a validation redoes it first
             if not stop and self._validation_due(self.step):
                 if self.tracker.validated_step < self.step:
@@ -547,6 +804,9 @@ class _Run:
                 at_end = stop or self.step == config.steps  # saved below in any case
                 if self.paths and self.step % config.checkpoint_every == 0 and not at_end:
                     self.save()
+            # a cancel that came during the last step (or validation) is not ignored
+            if is_cancelled(cancel):
+                raise Cancelled("cancelled by the caller")
         except Cancelled:
             self.tracker.stopped = "cancelled"
             self._tick()
@@ -640,15 +900,27 @@ class _Run:
     # ---- records and files
 
     def metrics(self) -> dict[str, Any]:
-        """What the model file records under ``metrics``."""
+        """What the model file records under ``metrics``.
+
+        ``steps_done``, ``stopped``, ``final_loss``; ``psnr`` and ``ssim`` (the best
+        validation scores), ``bicubic_psnr`` and ``bicubic_ssim`` (bicubic's on the same
+        images) and ``gain_db`` (``psnr - bicubic_psnr``; negative: below bicubic), each
+        None without validation; ``validation`` (the best scores with their step and
+        protocol) and ``bicubic`` (dicts, or None).
+        """
         t = self.tracker
+        bicubic = t.bicubic or {}
         out: dict[str, Any] = {
             "steps_done": self.step,
             "stopped": t.stopped,
             "final_loss": t.final_loss,
+            "psnr": t.best_psnr,
+            "ssim": t.best_ssim,
+            "bicubic_psnr": bicubic.get("psnr"),
+            "bicubic_ssim": bicubic.get("ssim"),
+            "gain_db": None,
             "validation": None,
             "bicubic": t.bicubic,
-            "gain_db": None,
         }
         if t.best_psnr is not None:
             out["validation"] = {
@@ -671,7 +943,12 @@ class _Run:
         self._mark = now
 
     def save(self) -> None:
-        """Write the model file (best weights so far) and the resume state."""
+        """Write the resume state, then the model file (best weights so far).
+
+        A write that fails (disk full, quota, I/O error; safetensors reports these as its
+        own error type) raises :class:`CheckpointWriteError`, an OSError, whose message
+        says what is still on disk; :func:`fit` stops the run there.
+        """
         from ..models.checkpoint import save_model
 
         self._tick()
@@ -679,30 +956,47 @@ class _Run:
         rng = {"torch": torch.get_rng_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        save_state(
-            resume_path,
-            TrainingState(
-                step=self.step,
-                config=self.config.to_dict(),
-                model=json_ready(self.model_record),
-                data=self.data_hash,
-                progress=json_ready(self.tracker.to_dict()),
-                weights=self.model.state_dict(),
-                best=self.best,
-                optimizer=self.optimizer.state_dict(),
-                rng=rng,
-            ),
+        weights = self.model.state_dict()
+        model_bytes = sum(v.numel() * v.element_size() for v in weights.values())
+        if self.saved_step is None:
+            kept = "no checkpoint of this run had been saved yet"
+        else:
+            kept = (
+                f"training state up to step {self.saved_step} was kept in "
+                f"{str(resume_path)!r} (continue with resume=True, --resume)"
+            )
+        # weights, best weights and Adam's two moments
+        with guarded_write(resume_path, "the training state", 4 * model_bytes, kept):
+            save_state(
+                resume_path,
+                TrainingState(
+                    step=self.step,
+                    config=self.config.to_dict(),
+                    model=json_ready(self.model_record),
+                    data=self.data_hash,
+                    progress=json_ready(self.tracker.to_dict()),
+                    weights=weights,
+                    best=self.best,
+                    optimizer=self.optimizer.state_dict(),
+                    rng=rng,
+                ),
+            )
+        self.saved_step = self.step
+        kept = (
+            f"training state up to step {self.step} was kept in {str(resume_path)!r} "
+            "(continue with resume=True, --resume)"
         )
         exported = self._exported()
-        save_model(
-            exported,
-            model_path,
-            overwrite=True,
-            normalization=self.normalization,
-            training=self.config.to_dict(),
-            data=self.data_record,
-            metrics=self.metrics(),
-        )
+        with guarded_write(model_path, "the training checkpoint", model_bytes, kept):
+            save_model(
+                exported,
+                model_path,
+                overwrite=True,
+                normalization=self.normalization,
+                training=self.config.to_dict(),
+                data=self.data_record,
+                metrics=self.metrics(),
+            )
         self._emit(event="checkpoint", step=self.step, path=str(model_path))
 
     def _exported(self) -> torch.nn.Module:
@@ -741,6 +1035,55 @@ class _Run:
 
 
 # ----------------------------------------------------------------------------- checks
+
+
+def _check_batch_memory(
+    model: torch.nn.Module, config: TrainConfig, channels: int, device: torch.device
+) -> None:
+    """Refuse a batch whose training step cannot fit in memory, before allocating it.
+
+    The activations per input pixel are counted on a small forward pass (every module's
+    output); a step keeps them for the backward pass, with their gradients, so it needs
+    about three times their bytes for the batch, plus the patches themselves.
+    """
+    from ..engine.memory import available_memory
+
+    multiple = int(getattr(model.spec, "size_multiple", 1) or 1)
+    side = -(-8 // multiple) * multiple  # at least 8 pixels, a multiple of the model's
+    counted = [0]
+
+    def count(_module, _inputs, output):
+        if isinstance(output, torch.Tensor):
+            counted[0] += output.numel()
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if m is not model]
+    model.eval()  # batch norm in training mode would update its statistics
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, channels, side, side, device=device))
+    except Exception:  # a model that cannot run this probe: leave the check to torch
+        return
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train()
+    per_pixel = max(counted[0], 1) / (side * side)
+    lr_side = config.patch_size // config.scale
+    pixels = config.batch_size * lr_side * lr_side
+    needed = int(3 * 4 * per_pixel * pixels + 4 * config.batch_size * channels * (
+        lr_side**2 + config.patch_size**2
+    ))  # fmt: skip
+    if device.type == "cuda":
+        available = int(torch.cuda.mem_get_info(device)[0])
+    else:
+        available = available_memory()
+    if available is not None and needed > available:
+        raise ValueError(
+            f"one training step with batch_size={config.batch_size} and patch_size="
+            f"{config.patch_size} needs about {needed / 2**30:.1f} GiB of memory on "
+            f"{device}, but {available / 2**30:.1f} GiB is available; use a smaller "
+            "batch_size or patch_size"
+        )
 
 
 def _check_model_argument(model_or_name, scale: int, in_channels, hparams):
@@ -784,6 +1127,11 @@ def _check_checkpoint(checkpoint, *, resume: bool, overwrite: bool) -> tuple[Pat
         if resume:
             raise ValueError("resume=True needs checkpoint=PATH, the run's model file")
         return None
+    if not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(
+            "checkpoint must be a file path such as 'model.safetensors', not "
+            f"{type(checkpoint).__name__}"
+        )
     path = Path(checkpoint)
     if path.suffix.lower() != ".safetensors":
         raise ValueError(

@@ -13,8 +13,11 @@ header. Patch sampling needs no saved state: its generator is seeded by ``(seed,
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,121 @@ from .._atomic import atomic_write
 
 STATE_FORMAT = "napari-sr-training-state"
 STATE_VERSION = 1
+
+HEADER_KEYS = (
+    "format",
+    "version",
+    "step",
+    "config",
+    "model",
+    "data",
+    "progress",
+    "has_best",
+    "optimizer_param_groups",
+    "optimizer_scalars",
+)
+"""Entries of a resume file's header; every one is required."""
+
+RESUME_FIX = (
+    "start without resume=True (--resume) to train anew (with overwrite=True / --overwrite "
+    "to replace the old run), or point checkpoint= (--out) to the run's own model file"
+)
+"""What to do about a resume file that cannot be used (ends every such error)."""
+
+NO_ROOM = {errno.ENOSPC: "no space left on device", errno.EFBIG: "file too large"}
+if hasattr(errno, "EDQUOT"):
+    NO_ROOM[errno.EDQUOT] = "disk quota exceeded"
+"""Write errors that mean "the file system cannot hold this file", by errno."""
+
+
+class CheckpointWriteError(OSError):
+    """A training checkpoint or resume state could not be written (disk full, quota,
+    file too large, or another I/O error).
+
+    Training stops at the first failed write: a run that cannot save its state would
+    otherwise go on for hours and lose everything at the end. Nothing partial is left
+    (files are written to a temporary name and renamed into place), and the previous
+    checkpoint is untouched.
+
+    Attributes
+    ----------
+    errno : int
+        ``errno.ENOSPC``, ``errno.EDQUOT``, ``errno.EFBIG`` or ``errno.EIO``.
+    path : pathlib.Path
+        The file that could not be written.
+    model : torch.nn.Module or None
+        The trained model as it was when the write failed (the best validation weights,
+        else the last; eval mode, with ``training_report``), so that nothing is lost:
+        save it elsewhere with :func:`napari_sr.save_model`. Set by
+        :func:`~napari_sr.training.loop.train`.
+    """
+
+    def __init__(self, code: int, message: str, path: Path) -> None:
+        super().__init__(code, message)
+        self.path = Path(path)
+        self.model = None
+
+    def __str__(self) -> str:  # the message alone, without "[Errno 28]"
+        return str(self.strerror)
+
+
+def no_room_code(err: BaseException) -> int | None:
+    """The errno of a write error that means the file system is full (or the file is too
+    large for it), else None. safetensors reports I/O errors as its own
+    ``SafetensorError`` ("... No space left on device (os error 28)"), not as OSError."""
+    code = getattr(err, "errno", None)
+    if isinstance(err, OSError) and code in NO_ROOM:
+        return code
+    text = str(err)
+    for number in NO_ROOM:
+        if f"os error {number})" in text or os.strerror(number) in text:
+            return number
+    return None
+
+
+def is_write_error(err: BaseException) -> bool:
+    """True for an OSError, or safetensors' own error type reporting an I/O failure."""
+    if isinstance(err, OSError):
+        return True
+    return type(err).__name__ == "SafetensorError" and (
+        "I/O error" in str(err) or "os error" in str(err) or "IoError" in str(err)
+    )
+
+
+@contextlib.contextmanager
+def guarded_write(path: str | os.PathLike, what: str, size: int, kept: str) -> Iterator[None]:
+    """Turn a failed write of ``path`` into one :class:`CheckpointWriteError`.
+
+    Parameters
+    ----------
+    path : path-like
+        The file being written.
+    what : str
+        What it is, for the message ("the training checkpoint").
+    size : int
+        About how many bytes it needs.
+    kept : str
+        What is still safe, e.g. "training state up to step 400 was kept in 'run.resume...'".
+    """
+    try:
+        yield
+    except Exception as err:
+        if not is_write_error(err) or isinstance(err, (FileExistsError, IsADirectoryError)):
+            raise
+        path = Path(path)  # atomic_write has removed its temporary file; path is untouched
+        code = no_room_code(err)
+        megabytes = max(size / 1e6, 0.1)
+        if code is not None:
+            message = (
+                f"{NO_ROOM[code]} while saving {what} {str(path)!r} (about "
+                f"{megabytes:.1f} MB); free space or choose another folder (checkpoint=, "
+                f"--out); {kept}"
+            )
+        else:
+            code = getattr(err, "errno", None) or errno.EIO
+            reason = str(err).removeprefix("Error while serializing: ")
+            message = f"could not write {what} {str(path)!r} ({reason}); {kept}"
+        raise CheckpointWriteError(code, message, path) from None
 
 
 def state_path(checkpoint: str | os.PathLike) -> Path:
@@ -105,14 +223,19 @@ def save_state(path: str | os.PathLike, state: TrainingState) -> Path:
 
 
 def load_state(path: str | os.PathLike) -> TrainingState:
-    """Read a state written by :func:`save_state`.
+    """Read a state written by :func:`save_state`, checking it as a whole.
+
+    Every header entry (:data:`HEADER_KEYS`) and tensor group must be there with the
+    right type; what is missing or wrong is listed in one error. Whether the state fits
+    the model and run it is resumed into is checked by :func:`fit_problems`.
 
     Raises
     ------
     FileNotFoundError
         No such file.
     ValueError
-        The file is not a napari-sr training state, or is corrupt.
+        The file is not a napari-sr training state, or is incomplete or corrupt; the
+        message names every problem and the fix.
     """
     from safetensors import safe_open
 
@@ -128,42 +251,179 @@ def load_state(path: str | os.PathLike) -> TrainingState:
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}
     except Exception as err:  # safetensors raises its own error types
         raise ValueError(
-            f"{path.name} is not a readable training state ({err}); start a new run"
+            f"cannot resume: {str(path)!r} is not a readable training state ({err}); {RESUME_FIX}"
         ) from None
     if header.get("format") != STATE_FORMAT:
-        raise ValueError(f"{path.name} is not a napari-sr training state")
-    if int(header.get("version", "0")) > STATE_VERSION:
-        raise ValueError(f"{path.name} was written by a newer napari-sr; upgrade to resume it")
+        raise ValueError(
+            f"cannot resume: {str(path)!r} is not a napari-sr training state (its header "
+            f"has no format {STATE_FORMAT!r}); {RESUME_FIX}"
+        )
+    version = _parse(header, "version", int)
+    if isinstance(version, int) and version > STATE_VERSION:
+        raise ValueError(
+            f"cannot resume: {str(path)!r} was written by a newer napari-sr (state version "
+            f"{version}, this one reads {STATE_VERSION}); upgrade napari-sr to resume it"
+        )
+    problems: list[str] = []
+    fields = {
+        "version": version,
+        "step": _parse(header, "step", int),
+        "config": _parse(header, "config", json.loads, dict),
+        "model": _parse(header, "model", json.loads, dict),
+        "data": _parse(header, "data", str),
+        "progress": _parse(header, "progress", json.loads, dict),
+        "has_best": _parse(header, "has_best", json.loads, bool),
+        "groups": _parse(header, "optimizer_param_groups", json.loads, list),
+        "scalars": _parse(header, "optimizer_scalars", json.loads, dict),
+    }
+    for value in fields.values():
+        if isinstance(value, _Bad):
+            problems.append(value.text)
+    step = fields["step"]
+    if isinstance(step, int) and step < 0:
+        problems.append(f"step is {step}, not a number of steps done (>= 0)")
+
     weights, best, rng = {}, {}, {}
     optimizer_state: dict[int, dict[str, Any]] = {}
     for key, tensor in tensors.items():
         kind, _, rest = key.partition(".")
-        if kind == "model":
+        if kind == "model" and rest:
             weights[rest] = tensor
-        elif kind == "best":
+        elif kind == "best" and rest:
             best[rest] = tensor
-        elif kind == "rng":
+        elif kind == "rng" and rest:
             rng[rest] = tensor
         elif kind == "optimizer":
             index, _, name = rest.partition(".")
+            if not index.isdigit() or not name:
+                problems.append(f"unexpected tensor {key!r}")
+                continue
             optimizer_state.setdefault(int(index), {})[name] = tensor
-    for index, entries in json.loads(header["optimizer_scalars"]).items():
-        optimizer_state.setdefault(int(index), {}).update(entries)
-    groups = json.loads(header["optimizer_param_groups"])
-    for group in groups:
-        if isinstance(group.get("betas"), list):
-            group["betas"] = tuple(group["betas"])
+        else:
+            problems.append(f"unexpected tensor {key!r}")
+    if not weights:
+        problems.append("missing the model weights (tensors 'model.*')")
+    if fields["has_best"] is True and not best:
+        problems.append("missing the best weights (tensors 'best.*') that has_best announces")
+    if "torch" not in rng:
+        problems.append("missing the random state (tensor 'rng.torch')")
+    elif rng["torch"].dtype != torch.uint8 or rng["torch"].ndim != 1:
+        problems.append("the random state 'rng.torch' is not a 1-D uint8 tensor")
+    scalars = fields["scalars"]
+    if isinstance(scalars, dict):
+        for index, entries in scalars.items():
+            if not (str(index).isdigit() and isinstance(entries, dict)):
+                problems.append(f"optimizer_scalars entry {index!r} is not an index and a dict")
+                continue
+            optimizer_state.setdefault(int(index), {}).update(entries)
+    groups = fields["groups"]
+    if isinstance(groups, list):
+        for group in groups:
+            params = group.get("params") if isinstance(group, dict) else None
+            if not (isinstance(params, list) and all(isinstance(i, int) for i in params)):
+                problems.append("optimizer_param_groups is not a list of groups with 'params'")
+                break
+            if isinstance(group.get("betas"), list):
+                group["betas"] = tuple(group["betas"])
+    if problems:
+        raise ValueError(
+            f"cannot resume: the training state {str(path)!r} is incomplete or damaged: "
+            f"{'; '.join(problems)}; {RESUME_FIX}"
+        )
     return TrainingState(
-        step=int(header["step"]),
-        config=json.loads(header["config"]),
-        model=json.loads(header["model"]),
-        data=header["data"],
-        progress=json.loads(header["progress"]),
+        step=step,
+        config=fields["config"],
+        model=fields["model"],
+        data=fields["data"],
+        progress=fields["progress"],
         weights=weights,
-        best=best if json.loads(header["has_best"]) else None,
+        best=best if fields["has_best"] else None,
         optimizer={"state": optimizer_state, "param_groups": groups},
         rng=rng,
     )
+
+
+ADAM_STATE = ("step", "exp_avg", "exp_avg_sq")
+"""What Adam keeps per parameter once it has made a step."""
+
+
+def fit_problems(
+    state: TrainingState, model: torch.nn.Module, optimizer: torch.optim.Optimizer
+) -> list[str]:
+    """What in ``state`` does not fit ``model`` and its (fresh) ``optimizer``: weight
+    names and shapes, the best weights, the optimiser's groups and per-parameter state.
+    An empty list when it fits."""
+    problems = []
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    for label, tensors in (("model weights", state.weights), ("best weights", state.best)):
+        if tensors is None:
+            continue
+        missing = sorted(set(expected) - set(tensors))
+        extra = sorted(set(tensors) - set(expected))
+        wrong = [
+            f"{k} {tuple(tensors[k].shape)} (the model's {expected[k]})"
+            for k in sorted(set(expected) & set(tensors))
+            if tuple(tensors[k].shape) != expected[k]
+        ]
+        if missing:
+            problems.append(f"{label} lack {_few(missing)}")
+        if extra:
+            problems.append(f"{label} have entries the model does not: {_few(extra)}")
+        if wrong:
+            problems.append(f"{label} have other shapes: {_few(wrong)}")
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    groups = state.optimizer.get("param_groups") or []
+    saved = [i for group in groups for i in group.get("params", [])]
+    if len(groups) != len(optimizer.param_groups) or len(saved) != len(params):
+        problems.append(
+            f"the optimiser state has {len(groups)} group(s) of {len(saved)} parameter(s), "
+            f"the model's optimiser {len(optimizer.param_groups)} of {len(params)}"
+        )
+        return problems
+    per_param = state.optimizer.get("state") or {}
+    unknown = sorted(set(per_param) - set(saved))
+    if unknown:
+        problems.append(f"the optimiser state names parameters {_few(unknown)} it has not")
+    if state.step > 0:
+        lacking = [i for i in saved if not set(ADAM_STATE) <= set(per_param.get(i, {}))]
+        if lacking:
+            problems.append(
+                f"the optimiser state lacks {', '.join(ADAM_STATE)} for parameter(s) "
+                f"{_few(lacking)}"
+            )
+    for index, param in zip(saved, params, strict=True):
+        for name in ("exp_avg", "exp_avg_sq"):
+            value = per_param.get(index, {}).get(name)
+            if isinstance(value, torch.Tensor) and tuple(value.shape) != tuple(param.shape):
+                problems.append(
+                    f"the optimiser's {name} of parameter {index} has shape "
+                    f"{tuple(value.shape)}, the parameter {tuple(param.shape)}"
+                )
+    return problems
+
+
+class _Bad:
+    """A header entry that is missing or could not be read (its problem's text)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _parse(header: Mapping[str, str], key: str, parse, kind: type | None = None):
+    if key not in header:
+        return _Bad(f"missing header entry {key!r}")
+    try:
+        value = parse(header[key])
+    except (TypeError, ValueError):
+        return _Bad(f"header entry {key!r} is not readable ({header[key][:40]!r})")
+    if kind is not None and not isinstance(value, kind):
+        return _Bad(f"header entry {key!r} is a {type(value).__name__}, not a {kind.__name__}")
+    return value
+
+
+def _few(items: list, limit: int = 4) -> str:
+    shown = ", ".join(map(str, items[:limit]))
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 def _plain_tensor(value: torch.Tensor) -> torch.Tensor:
