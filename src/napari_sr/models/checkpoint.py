@@ -10,9 +10,11 @@ only rebuilds tensors and plain containers.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,9 @@ from .._atomic import atomic_write
 from .._jsonready import json_ready
 from .._version import __version__
 from ..normalization import Normalization
+from . import description
+from .description import FORMAT, FORMAT_VERSION
 
-FORMAT = "napari-sr-model"
-FORMAT_VERSION = 1
 METADATA_KEY = "napari_sr"
 
 SAFETENSORS_SUFFIXES = (".safetensors",)
@@ -115,7 +117,10 @@ def save_model(
         "data": data if data is not None else previous.get("data"),
         "metrics": metrics if metrics is not None else previous.get("metrics"),
     }
-    header = {"format": FORMAT, METADATA_KEY: _to_json(document)}
+    text = _to_json(document)
+    # never write a file that load_model would refuse (e.g. a data record of the wrong type)
+    description.parse(text, path.name, fix="pass save_model values of those types")
+    header = {"format": FORMAT, METADATA_KEY: text}
     # clones: safetensors refuses views that share storage (tied or sliced weights)
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     return atomic_write(
@@ -201,16 +206,19 @@ def load_model(
         A corrupt file, a pickle with anything but tensors, missing or unexpected weights,
         shape mismatches, or arguments that contradict the file's description.
     """
-    from .registry import create_model
+    from .hyperparameters import describe, plan
+    from .registry import from_plan
 
     path = _existing(path)
     suffix = path.suffix.lower()
+    state = None
     if suffix in SAFETENSORS_SUFFIXES:
         header = _safetensors_header(path)
         document = _parse_document(path, header[METADATA_KEY]) if METADATA_KEY in header else None
-        state = _read_safetensors(path)
+        layout = _safetensors_layout(path)
     elif suffix in PICKLE_SUFFIXES:
         document, state = None, _read_pickle(path)
+        layout = {k: (tuple(v.shape), v.is_floating_point()) for k, v in state.items()}
     else:
         raise CheckpointError(
             f"{path.name}: model files end in .safetensors (napari-sr) or .pth/.pt/.ckpt "
@@ -226,28 +234,54 @@ def load_model(
             )
         architecture, scale = document["architecture"], document["scale"]
         in_channels = document["in_channels"]
-        hparams = {k: tuple(v) if isinstance(v, list) else v
-                   for k, v in (document.get("hparams") or {}).items()}  # fmt: skip
+        hparams = document["hparams"]
     elif architecture is None or scale is None:
         raise CheckpointError(
             f"{path.name} holds bare weights without a napari-sr description; say what they "
             "are: load_model(path, architecture='edsr', scale=2, in_channels=3, ...)"
         )
-    # bare weights without a channel count: grayscale, else RGB (natural-image weights)
-    candidates = [in_channels] if in_channels else [1, 3]
-    for attempt, channels in enumerate(candidates):
+    # the network is planned (types, ranges, size) and its tensors compared with the
+    # file's before anything is allocated; bare weights without a channel count:
+    # grayscale, else RGB (natural-image weights)
+    planned, first = None, None
+    for channels in [in_channels] if in_channels is not None else [1, 3]:
         try:
-            model = create_model(architecture, scale=scale, in_channels=channels, **hparams)
+            candidate = plan(architecture, scale=scale, in_channels=channels, hparams=hparams)
         except ValueError as err:
+            if document is not None:
+                raise CheckpointError(
+                    f"model file {path.name!r} describes a network that cannot be built: "
+                    f"{err}; {description.FIX}"
+                ) from None
             raise CheckpointError(f"{path.name}: {err}") from None
-        try:
-            _load_state(model, state, path)
+        problem = _layout_problem(candidate, layout)
+        if problem is None:
+            planned = candidate
             break
-        except CheckpointError as err:
-            if attempt == 0:
-                first = err
-            if attempt == len(candidates) - 1:
-                raise first from None
+        first = first or (candidate, problem)
+    if planned is None:
+        candidate, problem = first
+        fits = (
+            f"{candidate.name} x{candidate.kwargs['scale']} with "
+            f"{candidate.kwargs['in_channels']} channel(s)"
+        )
+        if document is not None:
+            raise CheckpointError(
+                f"model file {path.name!r}: its weights do not fit its description ({fits}, "
+                f"{describe(candidate.hparams)}) - {problem}; {description.FIX}"
+            )
+        raise CheckpointError(
+            f"{path.name} does not fit {fits} - {problem}. Check the architecture, scale, "
+            "channels and hyperparameters."
+        )
+    if state is None:
+        state = _read_safetensors(path)
+    _check_values(path, state)
+    try:
+        model = from_plan(planned)
+    except ValueError as err:
+        raise CheckpointError(f"{path.name}: {err}") from None
+    model.load_state_dict(state, strict=True)
     model.eval()
     model.to(device)
     model.normalization = (
@@ -270,12 +304,31 @@ def _safetensors_header(path: Path) -> dict[str, str]:
     from safetensors import safe_open
 
     try:
-        with safe_open(str(path), framework="pt") as handle:
+        with _quiet(), safe_open(str(path), framework="pt") as handle:
             return handle.metadata() or {}
     except Exception as err:  # safetensors raises its own SafetensorError, OSError, ...
         raise CheckpointError(
-            f"{path.name} is not a readable safetensors file ({err}); it may be truncated "
-            "or corrupt - copy or export it again"
+            f"{path.name} is not a readable safetensors file ({_first_line(err)}); it may be "
+            "truncated or corrupt - copy or export it again"
+        ) from None
+
+
+def _safetensors_layout(path: Path) -> dict[str, tuple[tuple[int, ...], bool]]:
+    """Name → (shape, is floating point) of every tensor, from the header alone."""
+    from safetensors import safe_open
+
+    try:
+        with _quiet(), safe_open(str(path), framework="pt") as handle:
+            layout = {}
+            for key in handle.keys():
+                piece = handle.get_slice(key)
+                dtype = piece.get_dtype()
+                layout[key] = (tuple(piece.get_shape()), dtype.startswith(("F", "BF")))
+            return layout
+    except Exception as err:
+        raise CheckpointError(
+            f"{path.name}: its list of weights cannot be read ({_first_line(err)}); it may be "
+            "truncated or corrupt - copy or export it again"
         ) from None
 
 
@@ -283,11 +336,19 @@ def _read_safetensors(path: Path) -> dict:
     from safetensors.torch import load_file
 
     try:
-        return load_file(str(path), device="cpu")
+        with _quiet():
+            return load_file(str(path), device="cpu")
     except Exception as err:
         raise CheckpointError(
-            f"{path.name}: its weights cannot be read ({err}); the file may be truncated"
+            f"{path.name}: its weights cannot be read ({_first_line(err)}); the file may be "
+            "truncated - copy or export it again"
         ) from None
+
+
+_EXPORT = (
+    "export a plain state dict in Python: torch.save(model.state_dict(), 'weights.pth'), "
+    "or save_model(...) to a .safetensors file"
+)
 
 
 def _read_pickle(path: Path) -> dict:
@@ -295,55 +356,177 @@ def _read_pickle(path: Path) -> dict:
 
     import torch
 
+    _check_archive(path)
     try:
-        loaded = torch.load(str(path), map_location="cpu", weights_only=True)
+        with _quiet():
+            loaded = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
+        text = str(err)
+        if "weights only" not in text.lower() and "weights_only" not in text:
+            raise CheckpointError(
+                f"{path.name} is not a PyTorch weights file, or it is damaged "
+                f"({_first_line(err)}); {_EXPORT}"
+            ) from None
+        found = [line.strip() for line in text.splitlines() if "GLOBAL" in line]
+        what = f" ({found[0]})" if found else ""
         raise CheckpointError(
-            f"{path.name} holds Python objects other than tensors, and napari-sr never "
-            f"unpickles those (they can run code); export a plain state dict. ({err})"
+            f"{path.name} holds Python objects other than tensors{what}, and napari-sr never "
+            f"unpickles those (they can run code); {_EXPORT}"
+        ) from None
+    except (MemoryError, RuntimeError, OSError, EOFError, ValueError, KeyError) as err:
+        raise CheckpointError(
+            f"{path.name} cannot be read as PyTorch weights ({_first_line(err)}); it may be "
+            f"truncated or corrupt; {_EXPORT}"
         ) from None
     except Exception as err:
-        raise CheckpointError(f"{path.name} cannot be read as PyTorch weights ({err})") from None
+        raise CheckpointError(
+            f"{path.name} cannot be read as PyTorch weights ({type(err).__name__}: "
+            f"{_first_line(err)}); {_EXPORT}"
+        ) from None
     for key in _NESTED_KEYS:
         if isinstance(loaded, dict) and isinstance(loaded.get(key), dict):
             loaded = loaded[key]
             break
-    if not isinstance(loaded, dict) or not all(
-        isinstance(v, torch.Tensor) for v in loaded.values()
-    ):
+    if not isinstance(loaded, dict):
         raise CheckpointError(
-            f"{path.name} does not hold a state dict (a mapping of names to tensors)"
+            f"{path.name} holds {type(loaded).__name__}, not a state dict (a mapping of names "
+            f"to tensors); {_EXPORT}"
         )
+    for key, value in loaded.items():
+        if not isinstance(key, str):
+            raise CheckpointError(
+                f"{path.name}: its state dict has a key {key!r} that is not a name; {_EXPORT}"
+            )
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(
+                f"{path.name}: its entry {key!r} is {type(value).__name__}, not a tensor; "
+                f"{_EXPORT}"
+            )
+        if value.layout != torch.strided or value.is_quantized or value.is_meta:
+            raise CheckpointError(
+                f"{path.name}: its entry {key!r} is not a plain dense tensor (layout "
+                f"{value.layout}); {_EXPORT}"
+            )
     return {k.removeprefix("module."): v for k, v in loaded.items()}
 
 
-def _load_state(model, state: dict, path: Path) -> None:
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    mismatched = [
-        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in state and tuple(state[k].shape) != tuple(v.shape)
-    ]
-    if missing or unexpected or mismatched:
-        parts = []
-        for label, names in (
-            ("missing", missing),
-            ("unexpected", unexpected),
-            ("wrong shape (file vs model)", mismatched),
-        ):
-            if names:
-                shown = ", ".join(names[:4]) + (
-                    f" and {len(names) - 4} more" if len(names) > 4 else ""
-                )
-                parts.append(f"{label}: {shown}")
+MAX_ZIP_RATIO = 100
+"""A ``.pth`` archive whose members unpack to more than this many times its size is a
+zip bomb (``torch.save`` stores its members uncompressed)."""
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse TorchScript archives and zip bombs before PyTorch opens a ``.pth`` file."""
+    import zipfile
+
+    try:
+        if not zipfile.is_zipfile(path):
+            return  # the legacy format, or not PyTorch at all: torch.load decides
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (OSError, zipfile.BadZipFile, ValueError) as err:
         raise CheckpointError(
-            f"{path.name} does not fit {model.spec.name} x{model.scale} with "
-            f"{model.in_channels} channel(s) - " + "; ".join(parts) + ". Check the "
-            "architecture, scale, channels and hyperparameters."
+            f"{path.name} is a damaged zip archive ({_first_line(err)}); {_EXPORT}"
+        ) from None
+    names = [m.filename for m in members]
+    if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
+        raise CheckpointError(
+            f"{path.name} is a TorchScript archive (a compiled program), not weights; "
+            "napari-sr reads plain state dicts: in Python, "
+            "torch.save(torch.jit.load(path).state_dict(), 'weights.pth'), then load that "
+            "with load_model('weights.pth', architecture=..., scale=...)"
         )
-    model.load_state_dict(state, strict=True)
+    unpacked = sum(m.file_size for m in members)
+    if unpacked > MAX_ZIP_RATIO * max(path.stat().st_size, 1) + 2**20:
+        raise CheckpointError(
+            f"{path.name} unpacks to {unpacked:,} bytes from {path.stat().st_size:,}: a zip "
+            f"bomb, not PyTorch weights; {_EXPORT}"
+        )
+    available = _available_memory()
+    if available is not None and unpacked > available:
+        raise CheckpointError(
+            f"{path.name} unpacks to {unpacked / 2**30:.1f} GiB, more than the "
+            f"{available / 2**30:.1f} GiB of memory available; free memory or use a machine "
+            "with more"
+        )
+
+
+def _layout_problem(planned, layout: dict[str, tuple[tuple[int, ...], bool]]) -> str | None:
+    """What differs between the planned network's tensors and the file's, or None."""
+    expected = planned.shapes
+    missing = sorted(set(expected) - set(layout))
+    unexpected = sorted(set(layout) - set(expected))
+    mismatched = [
+        f"{k} {layout[k][0]} vs {shape}"
+        for k, (shape, _) in expected.items()
+        if k in layout and tuple(layout[k][0]) != tuple(shape)
+    ]
+    kinds = [
+        f"{k} ({'floating point' if layout[k][1] else 'integer'} in the file)"
+        for k, (shape, floating) in expected.items()
+        if k in layout and tuple(layout[k][0]) == tuple(shape) and layout[k][1] != floating
+    ]
+    parts = []
+    for label, names in (
+        ("missing", missing),
+        ("unexpected", unexpected),
+        ("wrong shape (file vs model)", mismatched),
+        ("wrong kind of number", kinds),
+    ):
+        if names:
+            more = f" and {len(names) - 4} more" if len(names) > 4 else ""
+            shown = ", ".join(names[:4]) + more
+            parts.append(f"{label}: {shown}")
+    return "; ".join(parts) or None
+
+
+def _check_values(path: Path, state: dict) -> None:
+    """Every floating-point weight finite (NaN or infinite weights give a blank or NaN
+    image, silently)."""
+    import torch
+
+    bad = {}
+    for key, tensor in state.items():
+        if tensor.is_complex():
+            raise CheckpointError(
+                f"{path.name}: its weights {key!r} are complex numbers; it is not a model "
+                "napari-sr can run - use another file"
+            )
+        if tensor.is_floating_point():
+            count = int(tensor.numel() - torch.isfinite(tensor).sum())
+            if count:
+                bad[key] = count
+    if bad:
+        names = list(bad)
+        where = names[0] + (f" and {len(names) - 1} more tensors" if len(names) > 1 else "")
+        raise CheckpointError(
+            f"model file {path.name!r} has {sum(bad.values()):,} non-finite weights (NaN or "
+            f"infinity) in {where}; it is damaged or its training diverged - retrain, or use "
+            "another file"
+        )
+
+
+def _available_memory() -> int | None:
+    try:
+        from ..engine.memory import available_memory
+
+        return available_memory()
+    except Exception:  # a probe that fails leaves the other checks
+        return None
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence the warnings of the libraries that read model files: what matters becomes
+    our own error, and an error stays one line."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else type(err).__name__
 
 
 def _check_agrees(path: Path, document: dict, **given: Any) -> None:
@@ -357,20 +540,9 @@ def _check_agrees(path: Path, document: dict, **given: Any) -> None:
 
 def _parse_document(path: Path, text: str) -> dict[str, Any]:
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"{path.name}: its description is not valid JSON ({err})") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise CheckpointError(f"{path.name}: its description is not a napari-sr model record")
-    if int(document.get("format_version", 0)) > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path.name} was written by a newer napari-sr (format "
-            f"{document['format_version']}); upgrade napari-sr to read it"
-        )
-    for key in ("architecture", "scale", "in_channels"):
-        if key not in document:
-            raise CheckpointError(f"{path.name}: its description lacks {key!r}")
-    return document
+        return description.parse(text, path.name)
+    except ValueError as err:
+        raise CheckpointError(str(err)) from None
 
 
 def _to_json(document: dict) -> str:

@@ -24,7 +24,8 @@ def _bilinear_kernel(size: int) -> torch.Tensor:
     """The ``size``×``size`` bilinear interpolation kernel of a ×2 transposed convolution."""
     factor = (size + 1) // 2
     centre = factor - 1 if size % 2 == 1 else factor - 0.5
-    ramp = 1 - torch.abs(torch.arange(size, dtype=torch.float32) - centre) / factor
+    # on the CPU even while a network is sized on the meta device: a constant, and cheap
+    ramp = 1 - torch.abs(torch.arange(size, dtype=torch.float32, device="cpu") - centre) / factor
     return ramp[:, None] * ramp[None, :]
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import importlib
-import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +111,11 @@ class Registry:
         return name in self._specs
 
     def spec(self, name: str) -> ModelSpec:
+        if not isinstance(name, str):
+            raise UnknownModelError(
+                f"a model is named by a string such as 'edsr', not {type(name).__name__} "
+                f"{name!r}; list them with napari_sr.list_models()"
+            )
         try:
             return self._specs[name]
         except KeyError:
@@ -179,25 +183,32 @@ def create_model(name: str, *, scale: int, in_channels: int = 1, **hparams: Any)
         and ``size_multiple`` where it has them: they follow its hyperparameters),
         ``scale`` and ``in_channels`` attributes, and ``hparams`` (the overrides given
         here, which :func:`~napari_sr.models.checkpoint.save_model` records).
-    """
-    from . import _catalogue  # noqa: F401
 
-    spec = REGISTRY.spec(name)
-    if scale not in spec.scales:
-        raise ValueError(f"{name} supports scales {', '.join(map(str, spec.scales))}, not {scale}")
-    cls = REGISTRY.builder(name)
-    accepted = [
-        p.name for p in inspect.signature(cls).parameters.values() if p.kind == p.KEYWORD_ONLY
-    ]
-    unknown = sorted(set(hparams) - set(accepted))
-    if unknown:
-        raise ValueError(
-            f"{name} has no hyperparameter(s) {', '.join(unknown)}; it takes "
-            f"{', '.join(p for p in accepted if p not in ('scale', 'in_channels'))}"
-        )
-    model = cls(scale=scale, in_channels=in_channels, **hparams)
+    Raises
+    ------
+    UnknownModelError
+        No model of that name.
+    ValueError
+        A scale the model does not support, an unknown hyperparameter, a value of the
+        wrong type or out of range, or a network too large to build (its size is
+        estimated before any memory is allocated; see
+        :mod:`napari_sr.models.hyperparameters`).
+    """
+    from .hyperparameters import plan
+
+    # types, ranges and the network's size are checked before anything is allocated
+    return from_plan(plan(name, scale=scale, in_channels=in_channels, hparams=hparams))
+
+
+def from_plan(planned):
+    """Build a network planned by :func:`napari_sr.models.hyperparameters.plan`, with the
+    attributes :func:`create_model` documents."""
+    from .hyperparameters import build
+
+    model = build(planned)
+    spec = REGISTRY.spec(planned.name)
     own = {f: int(getattr(model, f)) for f in HYPERPARAMETER_FIELDS if hasattr(model, f)}
     model.spec = dataclasses.replace(spec, **own) if own else spec
     # what save_model records to rebuild the same architecture (JSON-ready values)
-    model.hparams = dict(hparams)
+    model.hparams = dict(planned.hparams)
     return model

@@ -336,7 +336,8 @@ class SwinIR(nn.Module):
         self.conv_first = nn.Conv2d(in_channels, embed_dim, 3, padding=1)
         # deep features
         self.patch_embed = _TokenNorm(embed_dim)
-        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        # on the CPU even while the network is sized on the meta device (they are numbers)
+        rates = torch.linspace(0, drop_path_rate, sum(depths), device="cpu").tolist()
         starts = [sum(depths[:i]) for i in range(len(depths))]
         self.layers = nn.ModuleList(
             _RSTB(
