@@ -17,7 +17,7 @@ pytestmark = pytest.mark.gui
 
 
 def test_three_methods_layers_grid_table_and_csv(make_napari_viewer, qtbot, tmp_path):
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(show=True)
     viewer.open_sample("napari-sr", "cell")
     _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Compare")
     model = napari_sr.create_model("espcn", scale=2)
@@ -30,25 +30,36 @@ def test_three_methods_layers_grid_table_and_csv(make_napari_viewer, qtbot, tmp_
 
     names = [layer.name for layer in viewer.layers]
     assert names == [
-        "cell", "cell ×2 bilinear", "|bilinear − cell|", "cell ×2 bicubic", "|bicubic − cell|",
-        "cell ×2 espcn (untrained)", "|espcn (untrained) − cell|",
+        "cell", "bilinear ×2", "|bilinear − ref|", "bicubic ×2", "|bicubic − ref|",
+        "espcn (untrained) ×2", "|espcn (untrained) − ref|",
     ]  # fmt: skip
     grid = grid_of(viewer)
     assert grid.enabled
     # one panel per layer, the same world extent in each: the one camera shows the same spot
     positions = {grid.position(i, viewer.layers) for i in range(len(viewer.layers))}
     assert len(positions) == len(viewer.layers)
+    # the grid opens fitted: Home (reset_view) changes nothing
+    camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera  # napari 0.9
+    center, zoom = tuple(camera.center), camera.zoom
+    viewer.reset_view()
+    assert tuple(camera.center) == pytest.approx(center) and camera.zoom == pytest.approx(zoom)
+    differences = [layer for layer in viewer.layers if layer.name.startswith("|")]
+    assert len(differences) == 3 and all(d.colormap.name == "inferno" for d in differences)
     assert all(layer.name_overlay.visible for layer in viewer.layers)  # labelled panels
     reference = viewer.layers["cell"]
     assert all(tuple(layer.translate) == tuple(reference.translate) for layer in viewer.layers)
-    out = viewer.layers["cell ×2 bicubic"]
+    out = viewer.layers["bicubic ×2"]
     assert tuple(out.scale) == tuple(reference.scale)  # same grid as the reference
 
     # the table's numbers are napari_sr.psnr on the shown layers (the SR protocol)
     hr = reference.data[: reference.data.shape[0] // 2 * 2, : reference.data.shape[1] // 2 * 2]
+    psnrs = [float(w.table.item(r, 1).text()) for r in range(w.table.rowCount())]
+    assert psnrs == sorted(psnrs, reverse=True)  # best first, as it opens
+    header = w.table.horizontalHeader()  # every column in view, parameters included
+    assert header.sectionViewportPosition(4) + header.sectionSize(4) <= header.viewport().width()
     table = {w.table.item(r, 0).text(): r for r in range(w.table.rowCount())}
     for label in ("bilinear", "bicubic"):
-        expected = napari_sr.psnr(hr, viewer.layers[f"cell ×2 {label}"].data, crop_border=2)
+        expected = napari_sr.psnr(hr, viewer.layers[f"{label} ×2"].data, crop_border=2)
         assert float(w.table.item(table[label], 1).text()) == pytest.approx(expected, abs=1e-3)
     assert w.table.item(table["bicubic"], 4).text() == "—"
     assert w.scoring.text() == "PSNR/SSIM with L = 255 (8-bit), 2-pixel border removed"
@@ -98,9 +109,9 @@ def test_low_resolution_layer_with_and_without_reference(make_napari_viewer, qtb
 
     names = [layer.name for layer in viewer.layers]
     assert names[2:] == [
-        "cell LR ×2 nearest", "|nearest − cell|", "cell LR ×2 bicubic", "|bicubic − cell|",
+        "nearest ×2", "|nearest − ref|", "bicubic ×2", "|bicubic − ref|",
     ]  # fmt: skip
-    out = viewer.layers["cell LR ×2 bicubic"]
+    out = viewer.layers["bicubic ×2"]
     assert out.data.shape == hr.data.shape
     # on the reference's grid: the same pixel size and the same first-pixel centre
     assert tuple(out.scale) == pytest.approx(tuple(hr.scale))
@@ -118,7 +129,7 @@ def test_low_resolution_layer_with_and_without_reference(make_napari_viewer, qtb
     w.set_checked(["bilinear"])
     qtbot.mouseClick(w.run_button, LEFT)
     qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
-    assert viewer.layers[-1].name == "cell LR ×2 bilinear"
+    assert viewer.layers[-1].name == "bilinear ×2"
     assert w.table.rowCount() == 1
     assert [w.table.item(0, c).text() for c in (1, 2)] == ["—", "—"]
     assert float(w.table.item(0, 3).text()) >= 0
@@ -174,7 +185,7 @@ def test_sixteen_bit_microscopy_is_scored_on_its_own_span(make_napari_viewer, qt
     qtbot.mouseClick(w.run_button, LEFT)
     qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
     span = float(hr.data.max()) - float(hr.data.min())
-    out = viewer.layers["burst (ground truth) ×2 bicubic"]
+    out = viewer.layers["bicubic ×2"]
     expected = napari_sr.psnr(hr.data, out.data, data_range=span, crop_border=2)
     assert 20 < expected < 60
     assert float(w.table.item(0, 1).text()) == pytest.approx(expected, abs=1e-3)
@@ -223,6 +234,10 @@ def test_bundled_defaults_are_compared_and_left_out_where_missing(
     qtbot.mouseClick(w.run_button, LEFT)
     qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
     assert shown == ["napari-sr: quality left out: no bundled weights for ×3"]
-    rows = sorted(w.table.item(r, 0).text() for r in range(w.table.rowCount()))
-    assert rows == ["bicubic", "fast"]
-    assert "microaneurysms ×3 fast" in viewer.layers
+    rows = {w.table.item(r, 0).text(): r for r in range(w.table.rowCount())}
+    assert sorted(rows) == ["bicubic", "fast"]
+    from napari_sr.models.checkpoint import read_metadata
+
+    count = read_metadata(fake_weights["fsrcnn_x3.sr291"])["parameters"]  # bundled: counted
+    assert w.table.item(rows["fast"], 4).text() == f"{count:,}"
+    assert "fast ×3" in viewer.layers

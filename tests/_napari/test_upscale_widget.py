@@ -10,7 +10,8 @@ import pytest
 import napari_sr
 
 pytest.importorskip("napari")
-LEFT = pytest.importorskip("qtpy.QtCore").Qt.MouseButton.LeftButton
+Qt = pytest.importorskip("qtpy.QtCore").Qt
+LEFT = Qt.MouseButton.LeftButton
 pytestmark = pytest.mark.gui
 
 
@@ -203,10 +204,17 @@ def test_not_enough_memory_is_a_notification(widget, qtbot, errors, monkeypatch)
     assert w.run_button.text() == "Run" and w.run_button.isEnabled()
 
 
-def test_the_bundled_quality_default_is_preselected(make_napari_viewer, qtbot, errors,
-                                                     fake_weights):  # fmt: skip
-    """With single-image defaults bundled, the widget offers 'quality' (chosen) and 'fast';
-    a scale without weights is a notification, not a failed run."""
+def test_the_bundled_quality_default_is_preselected(
+    make_napari_viewer, qtbot, errors, fake_weights, monkeypatch
+):
+    """With single-image defaults bundled, the widget offers 'quality' (chosen) and 'fast'.
+    At a scale without quality weights the default does what the API's and the CLI's
+    default does: bicubic, said in a warning, the layer named by the method that ran."""
+    from napari_sr._napari import upscale_widget
+
+    warned, infos = [], []
+    monkeypatch.setattr(upscale_widget, "show_warning", warned.append)
+    monkeypatch.setattr(upscale_widget, "show_info", infos.append)
     viewer = make_napari_viewer()
     _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Super-resolve")
     data = np.random.default_rng(3).integers(0, 255, (16, 18), dtype=np.uint8)
@@ -214,20 +222,35 @@ def test_the_bundled_quality_default_is_preselected(make_napari_viewer, qtbot, e
     items = [w.method.itemText(i) for i in range(w.method.count())]
     assert items[:3] == ["quality", "fast", "nearest"]
     assert w.method.currentText() == "quality"
-    assert "EDSR-light" in w.method.itemData(
-        0, pytest.importorskip("qtpy.QtCore").Qt.ItemDataRole.ToolTipRole
-    )
+    assert "EDSR-light" in w.method.itemData(0, Qt.ItemDataRole.ToolTipRole)
     w.scale.setValue(2)
     _run(qtbot, w)
     out = viewer.layers["photo ×2 quality"]
     assert out.metadata["napari_sr"]["provenance"]["method"] == "edsr_light_x2.sr291"
     model = napari_sr.load_model(fake_weights["edsr_light_x2.sr291"])
     np.testing.assert_array_equal(out.data, napari_sr.upscale(data, 2, method=model))
-    w.scale.setValue(3)
-    _run(qtbot, w)
-    assert errors == ["napari-sr: the quality default is bundled for ×2, not ×3; choose one "
-                      "of those scales or an interpolation"]  # fmt: skip
-    assert "photo ×3 quality" not in viewer.layers
-    w.method.setCurrentText("fast")
+    assert infos[-1].startswith("napari-sr: 'photo ×2 quality' made by quality "
+                                "(edsr_light_x2.sr291) in ")  # fmt: skip
+    assert not warned
+    for scale in (2.5, 3):  # the quality default is bundled for x2 only here
+        w.method.setCurrentText("quality")
+        w.scale.setValue(scale)
+        _run(qtbot, w)
+        assert warned[-1] == (
+            f"napari-sr: no learned quality default is bundled for ×{scale:g} (bundled for "
+            "×2), so bicubic interpolation ran; choose bicubic to pick it yourself, or a "
+            "scale with bundled weights"
+        )
+        out = viewer.layers[f"photo ×{scale:g} bicubic"]
+        assert out.metadata["napari_sr"]["provenance"]["method"] == "bicubic"
+        np.testing.assert_array_equal(out.data, napari_sr.upscale(data, scale, method="bicubic"))
+        assert infos[-1].startswith(f"napari-sr: 'photo ×{scale:g} bicubic' made by bicubic")
+    assert not errors and len(warned) == 2
+    assert w.method.currentText() == "quality"  # still the choice for the next run
+    w.method.setCurrentText("fast")  # chosen by name: its weights, or a refusal (as the API)
     _run(qtbot, w)
     assert viewer.layers["photo ×3 fast"].data.shape == (48, 54)
+    w.scale.setValue(2.5)
+    _run(qtbot, w)
+    assert errors == ["napari-sr: the fast default is bundled for ×2, ×3, not ×2.5; choose "
+                      "one of those scales or an interpolation"]  # fmt: skip

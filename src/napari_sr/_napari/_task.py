@@ -7,10 +7,17 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from napari.qt.threading import create_worker
-from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import QObject, Signal
-from qtpy.QtWidgets import QComboBox, QProgressBar, QPushButton, QWidget
+from napari.utils.notifications import notification_manager, show_error, show_info, show_warning
+from qtpy.QtCore import QObject, QTimer, Signal
+from qtpy.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QWidget,
+)
+from superqt.utils import create_worker
 
 from ..engine.progress import Cancelled
 
@@ -45,6 +52,37 @@ class TaskWidget(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        # napari puts the widget in a dock once this constructor has returned: then join
+        # the tabs of the napari-sr docks already open (six docks stacked grew the window
+        # past the screen)
+        QTimer.singleShot(0, self.join_tabs)
+
+    def join_tabs(self) -> bool:
+        """Tabify this widget's dock with the first other napari-sr dock in the same area
+        of the window, and raise it; True when it did.
+
+        Works on the Qt main window that napari's docks live in (``tabifyDockWidget``),
+        whichever way the dock was opened (the Plugins menu, ``add_plugin_dock_widget``)."""
+        dock = _ancestor(self, QDockWidget)
+        window = None if dock is None else dock.parentWidget()
+        if not isinstance(window, QMainWindow) or dock.isFloating():
+            return False
+        area = window.dockWidgetArea(dock)
+        others = [
+            other
+            for other in window.findChildren(QDockWidget)
+            if other is not dock
+            and not other.isHidden()
+            and not other.isFloating()
+            and window.dockWidgetArea(other) == area
+            and other.findChild(TaskWidget) is not None
+        ]
+        if not others or dock in window.tabifiedDockWidgets(others[0]):
+            return False
+        window.tabifyDockWidget(others[0], dock)
+        dock.show()
+        dock.raise_()
+        return True
 
     @property
     def busy(self) -> bool:
@@ -57,12 +95,27 @@ class TaskWidget(QWidget):
         """Run ``work()`` off the GUI thread; ``returned(result)`` on the GUI thread.
 
         ``self.cancel_event`` is the run's event from :meth:`start` on (a fresh one is made
-        when a run ends), so ``start`` may hand it to the work before calling this."""
+        when a run ends), so ``start`` may hand it to the work before calling this.
+
+        Once Cancel was pressed, ``returned`` is never called: work that got to its end
+        anyway (Cancel pressed during its last batch, or after it returned but before its
+        result reached the GUI thread) ends in :meth:`cancelled` like cancelled work."""
+        event = self.cancel_event
+
+        def deliver(result: Any) -> None:
+            if event.is_set():
+                self.cancelled(result)
+            else:
+                returned(result)
+
+        # superqt's worker, not napari's: napari's also relays every error and warning to
+        # its notifications, which showed each error twice (its raw text, then ours)
         worker = create_worker(
             work,
             _connect={  # "errored" given here, so superqt does not re-raise in the loop
-                "returned": returned,
+                "returned": deliver,
                 "errored": self._errored,
+                "warned": self._warned,
                 "finished": self._finished,
             },
             _start_thread=False,
@@ -82,8 +135,9 @@ class TaskWidget(QWidget):
     def _refresh_layers(self, *_: Any) -> None:  # pragma: no cover - widgets override it
         """Update the widget's layer choices."""
 
-    def cancelled(self) -> None:
-        """Called on the GUI thread when the work ended by cancellation."""
+    def cancelled(self, result: Any = None) -> None:
+        """Called on the GUI thread when the work ended by cancellation; ``result`` is
+        what it returned if it got to its end before it saw the cancel (dropped here)."""
         show_info(self.cancelled_message)
 
     def _run_or_cancel(self) -> None:
@@ -104,11 +158,28 @@ class TaskWidget(QWidget):
         else:
             show_error(f"napari-sr: {error}")
 
+    def _warned(self, args: tuple) -> None:
+        """A warning issued by the work: napari-sr's own (e.g. a model below bicubic, a
+        fallback) as a napari warning notification; others as napari shows warnings."""
+        message, category, filename = args[0], args[1], str(args[2])
+        if category.__module__.startswith("napari_sr") or "napari_sr" in filename:
+            show_warning(f"napari-sr: {message}")
+        else:
+            notification_manager.receive_warning(*args)
+
     def _finished(self) -> None:
         self._worker = None
         self.cancel_event = threading.Event()  # unset, for the next run
         self.run_button.setEnabled(True)
         self.run_button.setText(self.run_text)
+
+
+def _ancestor(widget: QWidget, kind: type) -> Any:
+    """The nearest parent of ``widget`` that is a ``kind``, or None."""
+    parent = widget.parentWidget()
+    while parent is not None and not isinstance(parent, kind):
+        parent = parent.parentWidget()
+    return parent
 
 
 def image_layer_names(viewer: Any, accept: Callable[[Any], bool] | None = None) -> list[str]:

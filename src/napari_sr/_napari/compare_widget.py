@@ -24,6 +24,7 @@ from qtpy.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -43,10 +44,11 @@ from ._task import (
     missing_default,
     set_choices,
 )
-from .layers import META_KEY, image_to_layers, layer_image
+from .layers import META_KEY, image_to_layers, layer_input
 from .model_files import ask_for_model_file
 
-COLUMNS = ("method", "PSNR (dB)", "SSIM", "seconds", "parameters")
+COLUMNS = ("method", "PSNR dB", "SSIM", "s", "params")
+"""Table headers, short so that all five columns fit a dock's width."""
 DEGRADE = "degrade a high-res reference"
 LOW_RES = "restore a low-res layer"
 NO_REFERENCE = "(none: times only)"
@@ -101,6 +103,14 @@ class CompareWidget(TaskWidget):
         self.differences = QCheckBox("add |output − reference| layers")
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
+        header = self.table.horizontalHeader()
+        # the numbers take what they need; the method column gets the rest and elides, so
+        # that the last column (parameters) is never pushed out of the dock
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(24)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.verticalHeader().hide()
         self.table.setSortingEnabled(True)
         self.scoring = QLabel("")
         self.scoring.setWordWrap(True)
@@ -189,8 +199,12 @@ class CompareWidget(TaskWidget):
         reference_name = self.reference.currentText() if self.low_res_mode else input_name
         source = layers[input_name]
         reference = layers[reference_name] if reference_name in layers else None
-        image = layer_image(source)
-        reference_data = None if reference is None else layer_image(reference).data
+        try:  # shapes and attributes now; the pixels are read off the GUI thread
+            image = layer_input(source)
+            reference_input = None if reference is None else layer_input(reference)
+        except ValueError as err:
+            show_error(f"napari-sr: {err}")
+            return
         methods = [self.models.get(label, label) for label in labels]
         scale = float(self.scale.value())
         unavailable = [label for label in labels if missing_default(label, scale)]
@@ -202,33 +216,43 @@ class CompareWidget(TaskWidget):
                 show_error("napari-sr: tick a method that works at this scale")
                 return
             methods = [self.models.get(label, label) for label in labels]
-        data_range = scoring_range(reference_data)  # 255 for 8-bit, else the span
-        options = {
-            "axes": image.axes,
-            "data_range": data_range,
-            "progress": self.relay.progress.emit,
-        }
         low_res_mode = self.low_res_mode
+        progress = self.relay.progress.emit
 
         def work():
             from ..evaluation import compare_low_resolution, compare_methods
 
+            counts = [_parameters(m, scale) for m in methods]
             cancel = self.cancel_event  # launch() made it: read it here, not before
+            loaded = image.load()
+            if reference_input is None:
+                reference_data = None
+            elif not low_res_mode:  # the reference is the input: read it once
+                reference_data = loaded.data
+            else:
+                reference_data = reference_input.load().data
+            data_range = scoring_range(reference_data)  # 255 for 8-bit, else the span
+            options = {"axes": loaded.axes, "data_range": data_range, "progress": progress}
             if low_res_mode:
-                return compare_low_resolution(
-                    image.data, scale, methods, reference=reference_data, cancel=cancel,
+                result = compare_low_resolution(
+                    loaded.data, scale, methods, reference=reference_data, cancel=cancel,
                     **options,
                 )  # fmt: skip
-            return compare_methods(image.data, scale, methods, cancel=cancel, **options)
+            else:
+                result = compare_methods(loaded.data, scale, methods, cancel=cancel, **options)
+            return result, loaded, data_range, counts
 
-        def returned(result):
-            placement = _placement(source, image, result, low_res_mode)
-            self._show_result(source, reference, labels, result, placement)
+        def returned(outcome):
+            result, loaded, data_range, counts = outcome
+            placement = _placement(source, loaded, result, low_res_mode)
+            self._show_result(source, reference, labels, result, placement, counts)
             self.scoring.setText(_describe_scoring(result, data_range, source.rgb))
 
         self.launch(work, returned, total=len(labels))
 
-    def _show_result(self, source, reference, labels: list[str], result, placement) -> None:
+    def _show_result(
+        self, source, reference, labels: list[str], result, placement, counts: list
+    ) -> None:
         self.result = result
         kwargs = {**placement, "rgb": source.rgb}
         if not source.rgb:
@@ -239,25 +263,26 @@ class CompareWidget(TaskWidget):
             # the row's scores travel with the layer (and mark it as a comparison output)
             kwargs["metadata"] = {**placement["metadata"],
                                   "napari_sr_compare": {**row, "scale": result.scale}}  # fmt: skip
-            self.viewer.add_image(
-                output, name=f"{source.name} ×{result.scale:g} {label}", **kwargs
-            )
+            # short names: each is its panel's label in grid view, and must fit a panel
+            name = label if "×" in label else f"{label} ×{result.scale:g}"
+            self.viewer.add_image(output, name=name, **kwargs)
             if self.differences.isChecked() and reference is not None:
+                difference = result.difference(row["method"])
+                if source.rgb:  # one value per pixel, so that it can be shown in inferno
+                    difference = difference.max(axis=-1)
                 self.viewer.add_image(
-                    result.difference(row["method"]), name=f"|{label} − {reference.name}|",
-                    scale=kwargs["scale"], translate=kwargs["translate"], rgb=source.rgb,
-                    colormap="inferno", metadata=kwargs["metadata"],
+                    difference, name=f"|{label} − ref|", scale=kwargs["scale"],
+                    translate=kwargs["translate"], colormap="inferno",
+                    metadata=kwargs["metadata"],
                 )  # fmt: skip
         show_grid(self.viewer)
-        self._fill_table(labels, result.rows)
+        self._fill_table(labels, result.rows, counts)
         self.export_button.setEnabled(True)
 
-    def _fill_table(self, labels: list[str], rows: list[dict]) -> None:
+    def _fill_table(self, labels: list[str], rows: list[dict], counts: list) -> None:
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(rows))
-        for r, (label, row) in enumerate(zip(labels, rows, strict=True)):
-            model = self.models.get(label)
-            count = _parameters(model)
+        for r, (label, row, count) in enumerate(zip(labels, rows, counts, strict=True)):
             scored = row["psnr_db"] is not None  # no reference: times only
             cells = [
                 QTableWidgetItem(label),
@@ -266,10 +291,14 @@ class CompareWidget(TaskWidget):
                 _NumberItem(row["seconds"], f"{row['seconds']:.3f}"),
                 _NumberItem(count, "—" if count is None else f"{count:,}"),
             ]
+            cells[0].setToolTip(label)  # the full name, when the column elides it
             for c, cell in enumerate(cells):
                 self.table.setItem(r, c, cell)
         self.table.setSortingEnabled(True)
-        self.table.resizeColumnsToContents()
+        if any(row["psnr_db"] is not None for row in rows):  # best first
+            self.table.sortItems(1, Qt.SortOrder.DescendingOrder)
+        else:  # no reference: fastest first
+            self.table.sortItems(3, Qt.SortOrder.AscendingOrder)
 
     def _export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save table", "comparison.csv", "CSV (*.csv)")
@@ -322,6 +351,7 @@ def show_grid(viewer: napari.viewer.Viewer) -> None:
         overlay = getattr(layer, "name_overlay", None)  # napari >= 0.6
         if overlay is not None:
             overlay.visible = True
+    viewer.reset_view()  # fit every panel: the camera was set for one panel, not the grid
 
 
 def grid_of(viewer: napari.viewer.Viewer):
@@ -331,15 +361,24 @@ def grid_of(viewer: napari.viewer.Viewer):
     return canvas.grid if canvas is not None and hasattr(canvas, "grid") else viewer.grid
 
 
-def _parameters(model: Any) -> int | None:
-    """Parameter count of a model object or model file; None for interpolations."""
-    if model is None:
+def _parameters(method: Any, scale: float) -> int | None:
+    """Parameter count of a method: a model object, a model file, a bundled default
+    (``'quality'``, ``'fast'``) or bundled weights by name; None for interpolations."""
+    from ..models.bundled import DEFAULT_ARCHITECTURES, bundled_models, bundled_path, default_model
+
+    if isinstance(method, str) and method in DEFAULT_ARCHITECTURES:
+        method = default_model(scale, method)  # None without weights for the scale
+    if method is None or (isinstance(method, str) and method in INTERPOLATION_METHODS):
         return None
-    if isinstance(model, str):
+    if isinstance(method, str):
         from ..models.checkpoint import read_metadata
 
+        path = bundled_path(method) if method in bundled_models() else method
         try:
-            return int(read_metadata(model).get("parameters"))
+            return int(read_metadata(path).get("parameters"))
         except (ValueError, TypeError, OSError):
             return None
-    return sum(p.numel() for p in model.parameters())
+    try:
+        return sum(p.numel() for p in method.parameters())
+    except (AttributeError, TypeError):
+        return None

@@ -25,7 +25,7 @@ from qtpy.QtWidgets import (
 )
 
 from ._task import TaskWidget, image_layer_names, set_choices
-from .layers import add_result_layer, layer_image
+from .layers import add_result_layer, layer_input
 
 
 class IsotropicWidget(TaskWidget):
@@ -87,7 +87,7 @@ class IsotropicWidget(TaskWidget):
         from ..selfsup.isotropic import anisotropy
 
         try:
-            factor = anisotropy(layer_image(self.viewer.layers[name]))
+            factor = anisotropy(layer_input(self.viewer.layers[name]).image)
         except ValueError:  # no physical scale (or non-square pixels): keep the value
             return
         if factor > 1.01:
@@ -102,7 +102,12 @@ class IsotropicWidget(TaskWidget):
             show_error("napari-sr: choose a 3D image layer (one with a z axis)")
             return
         source = self.viewer.layers[name]
-        image = layer_image(source)
+        try:  # shape and attributes now; the pixels are read off the GUI thread
+            layer = layer_input(source)
+        except ValueError as err:
+            show_error(f"napari-sr: {err}")
+            return
+        image = layer.image
         if "C" in image.axes and image.shape[image.axes.index("C")] > 1:
             show_error("napari-sr: the layer has several channels; split them into layers first")
             return
@@ -118,6 +123,7 @@ class IsotropicWidget(TaskWidget):
             from ..selfsup.isotropic import interpolate_axial, isotropic, train_isotropic
 
             stages = Stages(self.relay.progress.emit, total)
+            image = layer.load()
             model = train_isotropic(
                 image, factor, psf=psf, steps=steps, progress=stages.part(),
                 cancel=self.cancel_event,
@@ -161,6 +167,6 @@ class IsotropicWidget(TaskWidget):
 
 def _axes(layer: Any) -> str:
     try:
-        return layer_image(layer).axes
+        return layer_input(layer).axes
     except ValueError:
         return ""

@@ -9,6 +9,7 @@ back to a file keeps them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -104,6 +105,12 @@ def layer_to_image(data: Any, attributes: dict[str, Any]) -> Image:
     data = np.asarray(data)
     if data.size == 0:
         raise ValueError(f"the layer has no pixels (shape {data.shape}); nothing to write")
+    return _with_geometry(data, attributes)
+
+
+def _with_geometry(data: np.ndarray, attributes: dict[str, Any]) -> Image:
+    """``data`` (the pixels, or a placeholder of their shape) as an Image with the
+    geometry of the layer ``attributes``."""
     metadata = dict(attributes.get("metadata") or {})
     record = metadata.get(META_KEY) or {}
     axes = record.get("axes")
@@ -131,11 +138,82 @@ def layer_to_image(data: Any, attributes: dict[str, Any]) -> Image:
     return Image(data, axes, pixel_size, {a: "µm" for a in pixel_size}, origin, image_meta)
 
 
-def layer_image(layer: Any, axes: str | None = None) -> Image:
-    """The :class:`Image` of a napari image layer (geometry from its ``scale`` and
-    ``translate``), with other ``axes`` letters if given."""
-    image = layer_to_image(
-        layer.data,
+@dataclass(frozen=True)
+class LayerInput:
+    """An image layer as a widget's input: its geometry now, its pixels later.
+
+    Reading a layer's pixels can take minutes or more memory than there is (a dask or zarr
+    array on disk, a multiscale pyramid), so the GUI thread never does it: the form uses
+    :attr:`image`, whose geometry is the layer's and whose pixels are a zero-copy
+    placeholder of the right shape and dtype; the worker calls :meth:`load`.
+
+    Attributes
+    ----------
+    image : Image
+        Axes, pixel sizes, origins and provenance; ``data`` is a read-only placeholder.
+    pixels : array-like
+        The layer's full-resolution array, not read yet (level 0 of a multiscale layer).
+    name : str
+        The layer's name, for messages.
+    """
+
+    image: Image
+    pixels: Any
+    name: str
+
+    @property
+    def axes(self) -> str:
+        return self.image.axes
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.image.shape
+
+    def with_axes(self, axes: str | None) -> LayerInput:
+        """The same input with other axes letters (None keeps them)."""
+        if axes is None:
+            return self
+        return replace(self, image=self.image.with_axes(axes))
+
+    def load(self) -> Image:
+        """Read the pixels into memory: call it off the GUI thread.
+
+        Raises
+        ------
+        ValueError
+            When the layer is held lazily (dask, zarr, multiscale) and its full-resolution
+            level would not fit in the memory available.
+        """
+        pixels = self.pixels
+        if not isinstance(pixels, np.ndarray):
+            _check_loadable(self.name, self.shape, self.image.dtype)
+            pixels = np.asarray(pixels)
+        if pixels.shape != self.shape:  # an array-like whose __array__ disagrees with .shape
+            raise ValueError(
+                f"layer {self.name!r} gave pixels of shape {pixels.shape} but says its shape "
+                f"is {self.shape}; make it a numpy array first (numpy.asarray(layer.data))"
+            )
+        return self.image.replace(data=pixels)
+
+
+def layer_input(layer: Any, axes: str | None = None) -> LayerInput:
+    """The :class:`LayerInput` of a napari image layer, without reading its pixels:
+    geometry from its ``scale`` and ``translate``, other ``axes`` letters if given.
+
+    Safe on the GUI thread: only the layer's shape, dtype and attributes are looked at.
+    A multiscale layer is its full-resolution level (``layer.data[0]``).
+    """
+    pixels = layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+    shape = tuple(int(n) for n in pixels.shape)
+    try:
+        dtype = np.dtype(pixels.dtype)
+    except TypeError:  # an array-like with a dtype numpy does not know: read as float
+        dtype = np.dtype(np.float64)
+    if 0 in shape:
+        raise ValueError(f"layer {layer.name!r} has no pixels (shape {shape}); choose another")
+    placeholder = np.broadcast_to(np.zeros((), dtype), shape)  # no memory, read-only
+    image = _with_geometry(
+        placeholder,
         {
             "scale": list(layer.scale),
             "translate": list(layer.translate),
@@ -143,7 +221,21 @@ def layer_image(layer: Any, axes: str | None = None) -> Image:
             "rgb": layer.rgb,
         },
     )
-    return image if axes is None else image.with_axes(axes)
+    return LayerInput(image, pixels, layer.name).with_axes(axes)
+
+
+def _check_loadable(name: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    from ..engine.memory import _human, available_memory
+
+    needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    available = available_memory()
+    if available is not None and needed > available:
+        raise ValueError(
+            f"layer {name!r} is held on disk or in chunks and its full-resolution level "
+            f"{shape} ({dtype.name}) would need {_human(needed)} of memory, but only "
+            f"{_human(available)} is available; work on a crop of it (add a layer of e.g. "
+            "layer.data[0][..., :2048, :2048]) or a coarser level"
+        )
 
 
 def _guess_layer_axes(shape: tuple[int, ...], rgb: bool) -> str:

@@ -24,7 +24,7 @@ from ._task import (
     missing_default,
     set_choices,
 )
-from .layers import add_result_layer, layer_image
+from .layers import add_result_layer, layer_input
 
 FUSIONS = ("robust", "ibp", "shift-add", "learned")
 
@@ -99,7 +99,10 @@ class MISRWidget(TaskWidget):
         """The layer's axes, with T for the frames (a 3D layer without T: its first axis)."""
         if name not in self.viewer.layers:
             return
-        axes = layer_image(self.viewer.layers[name]).axes
+        try:  # the layer's shape and attributes only: its pixels are read by the work
+            axes = layer_input(self.viewer.layers[name]).axes
+        except ValueError:  # e.g. a layer without pixels: said when Run is pressed
+            return
         if "T" not in axes and len(axes) >= 3:
             axes = "T" + axes[1:]
         self.axes.setText(axes)
@@ -112,10 +115,11 @@ class MISRWidget(TaskWidget):
             return
         source = self.viewer.layers[name]
         try:
-            image = layer_image(source, self.axes.text().strip() or None)
+            layer = layer_input(source, self.axes.text().strip() or None)
         except ValueError as err:
             show_error(f"napari-sr: {err}")
             return
+        image = layer.image  # the geometry: the pixels are read off the GUI thread
         if "T" not in image.axes:
             show_error("napari-sr: the axes need a T for the frames, e.g. TYX")
             return
@@ -143,6 +147,7 @@ class MISRWidget(TaskWidget):
             from ..engine.upscaler import upscale
             from ..multiframe.misr import misr
 
+            image = layer.load()
             fused = misr(image, scale, method=method, reference=reference,
                          progress=self.relay.progress.emit, cancel=self.cancel_event)  # fmt: skip
             t = image.axes.index("T")

@@ -9,12 +9,13 @@ saved as a model file.
 
 from __future__ import annotations
 
+import inspect
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import napari
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QPointF, Qt
 from qtpy.QtGui import QColor, QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import (
@@ -35,10 +36,12 @@ from qtpy.QtWidgets import (
 
 from . import session
 from ._task import TaskWidget
-from .layers import layer_image
+from .layers import layer_input
 from .model_files import sr_models
 
 LOSSES = ("l1", "mse", "charbonnier", "l1=1,ssim=0.2", "l1=1,texture=0.1")
+INIT_CHOICES = {"bundled weights": "bundled", "scratch": "scratch"}
+"""The "start from" choices and their ``train(init=...)`` values."""
 
 
 class CurvePlot(QWidget):
@@ -133,6 +136,12 @@ class TrainWidget(TaskWidget):
         self.architecture.addItems(sr_models())  # upsampling networks (scale >= 2)
         self.architecture.setCurrentText("fsrcnn")
         self.scale = QSpinBox(minimum=2, maximum=8, value=2)
+        self.init = QComboBox()
+        self.init.addItems(list(INIT_CHOICES))
+        self.init.setToolTip(
+            "bundled weights: fine-tune the bundled weights of this architecture and scale "
+            "where there are some (much better on few images); scratch: random weights"
+        )
         self.blur = QDoubleSpinBox(minimum=0.0, maximum=10.0, value=0.0, singleStep=0.1)
         self.blur.setToolTip("Gaussian blur sigma of the degradation, HR pixels (0: none)")
         self.noise = QDoubleSpinBox(minimum=0.0, maximum=1000.0, value=0.0)
@@ -152,6 +161,13 @@ class TrainWidget(TaskWidget):
         self.plot = CurvePlot()
         self.relay.record.connect(self.plot.add)
         self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.warning = QLabel("")  # shown when the model scores below bicubic
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet(
+            "QLabel { color: #1a1a1a; background: #ffb347; font-weight: bold; padding: 6px; }"
+        )
+        self.warning.hide()
         self.save_button = QPushButton("Save model…")
         self.save_button.setEnabled(False)
         self.save_button.clicked.connect(self._save_dialog)
@@ -162,6 +178,7 @@ class TrainWidget(TaskWidget):
         for label, field in (
             ("architecture", self.architecture),
             ("scale", self.scale),
+            ("start from", self.init),
             ("blur σ", self.blur),
             ("noise σ", self.noise),
             ("steps", self.steps),
@@ -178,6 +195,7 @@ class TrainWidget(TaskWidget):
         box.addWidget(self.progress)
         box.addWidget(self.plot)
         box.addWidget(self.status)
+        box.addWidget(self.warning)
         box.addWidget(self.save_button)
 
         self.watch_layers(viewer)
@@ -234,12 +252,11 @@ class TrainWidget(TaskWidget):
             )
             return
         try:
-            images: list[Any] = [layer_image(self.viewer.layers[name]) for name in names]
+            layers = [layer_input(self.viewer.layers[name]) for name in names]
         except ValueError as err:
             show_error(f"napari-sr: {err}")
             return
-        if folder:
-            images.append(folder)  # read off the GUI thread, by the training
+        extra = [folder] if folder else []  # read off the GUI thread, by the training
         degradation: dict[str, Any] = {}
         if self.blur.value() > 0:
             degradation["blur"] = float(self.blur.value())
@@ -258,6 +275,7 @@ class TrainWidget(TaskWidget):
         if options["validation_fraction"] > 0:
             options["validate_every"] = max(1, options["steps"] // 10)
         architecture = self.architecture.currentText()
+        init = INIT_CHOICES[self.init.currentText()]
         checkpoint = self.checkpoint
         for stale in checkpoint.parent.glob(f"{checkpoint.stem}*"):
             stale.unlink()
@@ -265,14 +283,17 @@ class TrainWidget(TaskWidget):
         def work():
             from ..training.loop import train
 
+            images = [layer.load() for layer in layers] + extra
+            start = {"init": init} if "init" in inspect.signature(train).parameters else {}
             return train(
                 architecture, images, checkpoint=checkpoint, overwrite=True,
                 checkpoint_every=max(1, options["steps"] // 10),
                 progress=self.relay.progress.emit, log=self.relay.record.emit,
-                cancel=self.cancel_event, **options,
+                cancel=self.cancel_event, **options, **start,
             )  # fmt: skip
 
         self.plot.clear(options["steps"])
+        self.warning.hide()
         self.status.setText(f"training {architecture} ×{options['scale']}…")
         self.launch(work, self._trained, total=options["steps"])
 
@@ -282,15 +303,31 @@ class TrainWidget(TaskWidget):
     def _keep(self, model, how: str) -> None:
         self.model = model
         label = f"{model.spec.name} ×{model.scale} (trained)"
-        report = getattr(model, "training_report", None) or {}
-        best = report.get("best_psnr") or (model.checkpoint or {}).get("metrics", {})
-        self.status.setText(f"{how}: {label}" + (f"; {best}" if isinstance(best, float) else ""))
+        psnr, gain = validation_scores(model)
+        text = f"{how}: {label}"
+        if psnr is not None:
+            text += f"; validation PSNR {psnr:.2f} dB"
+            if gain is not None:
+                text += f", {gain:+.2f} dB over bicubic"
+        self.status.setText(text)
+        if gain is not None and gain < 0:
+            message = (
+                f"This model scores {-gain:.2f} dB BELOW bicubic interpolation on the "
+                "held-out part of the images: it makes them worse than interpolation. "
+                "Start from bundled weights, train longer or on more images, or use bicubic."
+            )
+            self.warning.setText(message)
+            self.warning.show()
+            show_warning(f"napari-sr: {label}: {message}")
         session.add_model(self.viewer, label, model)
         self.save_button.setEnabled(True)
 
-    def cancelled(self) -> None:
-        """Stop pressed: the training wrote its best weights so far; keep them."""
-        if self.checkpoint.is_file():
+    def cancelled(self, result: Any = None) -> None:
+        """Stop pressed: keep the best weights so far (the model, when the training got
+        to its end before it saw the Stop; else the checkpoint it wrote)."""
+        if result is not None:
+            self._keep(result, "stopped; kept the best weights")
+        elif self.checkpoint.is_file():
             from ..models.checkpoint import load_model
 
             self._keep(load_model(self.checkpoint), "stopped; kept the best weights")
@@ -309,3 +346,23 @@ class TrainWidget(TaskWidget):
         from ..models.checkpoint import save_model
 
         return save_model(self.model, path, overwrite=True)
+
+
+def validation_scores(model: Any) -> tuple[float | None, float | None]:
+    """A trained model's best validation PSNR (dB) and its gain over bicubic (dB), from
+    the metrics its model file records (``checkpoint["metrics"]``); None where unknown
+    (no validation set)."""
+    metrics = (getattr(model, "checkpoint", None) or {}).get("metrics") or {}
+    validation = metrics.get("validation")
+    psnr = validation.get("psnr") if isinstance(validation, dict) else metrics.get("psnr")
+    bicubic = metrics.get("bicubic")
+    bicubic_psnr = (
+        bicubic.get("psnr") if isinstance(bicubic, dict) else metrics.get("bicubic_psnr")
+    )
+    gain = metrics.get("gain_db")
+    if gain is None and psnr is not None and bicubic_psnr is not None:
+        gain = float(psnr) - float(bicubic_psnr)
+    return (
+        None if psnr is None else float(psnr),
+        None if gain is None else float(gain),
+    )

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import napari
-from napari.utils.notifications import show_error
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -24,6 +24,7 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
+from ..engine.methods import default_method
 from ..models.bundled import default_description
 from ..resample import INTERPOLATION_METHODS
 from . import session
@@ -34,7 +35,7 @@ from ._task import (
     missing_default,
     set_choices,
 )
-from .layers import add_result_layer, layer_image
+from .layers import add_result_layer, layer_input
 from .model_files import ask_for_model_file
 
 LOAD_MODEL = "Load model file…"
@@ -122,8 +123,10 @@ class UpscaleWidget(TaskWidget):
     def _fill_axes(self, name: str) -> None:
         if name not in self.viewer.layers:
             return
-        layer = self.viewer.layers[name]
-        self.axes.setText(layer_image(layer).axes)
+        try:  # the layer's shape and attributes only: its pixels are read by the work
+            self.axes.setText(layer_input(self.viewer.layers[name]).axes)
+        except ValueError:  # e.g. a layer without pixels: said when Run is pressed
+            self.axes.clear()
 
     # ---------------------------------------------------------------- work
 
@@ -140,6 +143,13 @@ class UpscaleWidget(TaskWidget):
             return
         method = self.models.get(method_label, method_label)
         scale = float(self.scale.value())
+        fallback = None
+        if method_label == self.default_method and method_label in bundled_default_kinds():
+            # the preselected default behaves as the API's and CLI's method=None does
+            default = default_method(scale)
+            if default.fallback:
+                method = method_label = default.name
+                fallback = _fallback_message(scale, default.name)
         if (message := missing_default(method_label, scale)) is not None:
             show_error(message)
             return
@@ -152,18 +162,20 @@ class UpscaleWidget(TaskWidget):
                 else self.precision.currentText(),
                 "self_ensemble": self.self_ensemble.isChecked(),
             }  # fmt: skip
-        try:
-            image = layer_image(source, self.axes.text().strip() or None)
+        try:  # checked now; the pixels are read off the GUI thread
+            layer = layer_input(source, self.axes.text().strip() or None)
         except ValueError as err:
             show_error(f"napari-sr: {err}")
             return
+        if fallback is not None:
+            show_warning(fallback)
         started = time.perf_counter()
 
         def work():
             from ..engine.upscaler import upscale
 
             return upscale(
-                image, scale, method=method, progress=self.relay.progress.emit,
+                layer.load(), scale, method=method, progress=self.relay.progress.emit,
                 cancel=self.cancel_event, **options,
             )  # fmt: skip
 
@@ -174,7 +186,21 @@ class UpscaleWidget(TaskWidget):
 
     def _add_result(self, source, result, scale: float, label: str, started: float) -> None:
         name = f"{source.name} ×{scale:g} {label}"
-        add_result_layer(self.viewer, source, result, name, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        add_result_layer(self.viewer, source, result, name, seconds)
+        ran = result.metadata.get("provenance", {}).get("method", label)
+        how = label if ran == label else f"{label} ({ran})"
+        show_info(f"napari-sr: {name!r} made by {how} in {seconds:.1f} s")
+
+
+def _fallback_message(scale: float, method: str) -> str:
+    """What the widget says when its default has no bundled weights for ``scale``."""
+    from ..models.bundled import default_scales
+
+    have = ", ".join(f"×{s}" for s in default_scales("quality")) or "no scale"
+    return (f"napari-sr: no learned quality default is bundled for ×{scale:g} (bundled for "
+            f"{have}), so {method} interpolation ran; choose {method} to pick it yourself, "
+            "or a scale with bundled weights")  # fmt: skip
 
 
 def _devices() -> list[str]:

@@ -21,7 +21,7 @@ from qtpy.QtWidgets import (
 )
 
 from ._task import TaskWidget, image_layer_names, set_choices
-from .layers import add_result_layer, layer_image
+from .layers import add_result_layer, layer_input
 
 BICUBIC = "MATLAB bicubic"
 GAUSSIAN = "Gaussian blur + decimation"
@@ -89,7 +89,11 @@ class ZSSRWidget(TaskWidget):
             show_error("napari-sr: choose an image layer to super-resolve")
             return
         source = self.viewer.layers[name]
-        image = layer_image(source)
+        try:  # shape and attributes now; the pixels are read off the GUI thread
+            layer = layer_input(source)
+        except ValueError as err:
+            show_error(f"napari-sr: {err}")
+            return
         scale = float(self.scale.value())
         kernel: Any = "bicubic"
         if self.kernel.currentText() == GAUSSIAN:
@@ -112,7 +116,7 @@ class ZSSRWidget(TaskWidget):
             from ..selfsup.zssr import zssr
 
             return zssr(
-                image, scale, progress=self.relay.progress.emit, cancel=self.cancel_event,
+                layer.load(), scale, progress=self.relay.progress.emit, cancel=self.cancel_event,
                 **options,
             )  # fmt: skip
 
