@@ -23,12 +23,23 @@ def _setup(make_napari_viewer):
     return viewer, train
 
 
-def test_train_plot_and_use_the_model(make_napari_viewer, qtbot, tmp_path):
+def test_train_plot_and_use_the_model(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    warned = []
+    monkeypatch.setattr("napari_sr._napari._task.show_warning", warned.append)
+    monkeypatch.setattr("napari_sr._napari.train_widget.show_warning", warned.append)
     viewer, train = _setup(make_napari_viewer)
     train.steps.setValue(20)
     qtbot.mouseClick(train.run_button, LEFT)
     qtbot.waitUntil(lambda: train._worker is None, timeout=60_000)
     assert len(train.plot.loss) == 20 and train.plot.psnr  # the plot followed the run
+    # the model file's scores are shown; 20 steps from random weights: below bicubic
+    metrics = train.model.checkpoint["metrics"]
+    psnr = metrics["validation"]["psnr"] if "validation" in metrics else metrics["psnr"]
+    gain = metrics["gain_db"]
+    assert gain < 0
+    assert f"validation PSNR {psnr:.2f} dB, {gain:+.2f} dB over bicubic" in train.status.text()
+    assert not train.warning.isHidden() and "BELOW bicubic" in train.warning.text()
+    assert len(warned) == 1 and "below bicubic interpolation" in warned[0], warned
     assert train.progress.value() == 20
     assert train.model is not None and train.save_button.isEnabled()
     path = train.save_model(str(tmp_path / "espcn.safetensors"))
@@ -100,3 +111,22 @@ def test_train_on_a_folder_of_images(make_napari_viewer, qtbot, tmp_path, monkey
     record = read_metadata(train.save_model(str(tmp_path / "espcn.safetensors")))
     names = [image["name"] for image in record["data"]["training"]["images"]]
     assert names == ["a.tif", "b.png"]  # the folder's images, in name order
+
+
+def test_start_from_bundled_weights_or_scratch(make_napari_viewer, qtbot, tmp_path):
+    from napari_sr.models.checkpoint import read_metadata
+
+    _viewer, train = _setup(make_napari_viewer)
+    train.architecture.setCurrentText("fsrcnn")
+    assert train.init.currentText() == "bundled weights"  # the default
+    train.steps.setValue(3)
+    for choice, start in (("bundled weights", "fsrcnn_x2.sr291"), ("scratch", "scratch")):
+        train.init.setCurrentText(choice)
+        qtbot.mouseClick(train.run_button, LEFT)
+        qtbot.waitUntil(lambda: train._worker is None, timeout=60_000)
+        record = read_metadata(train.save_model(str(tmp_path / f"{start}.safetensors")))
+        assert record["training"]["init"] == start
+    train.init.setCurrentText("bundled weights")
+    qtbot.mouseClick(train.run_button, LEFT)
+    qtbot.waitUntil(lambda: train._worker is None, timeout=60_000)
+    assert "fine-tuning the bundled fsrcnn_x2.sr291" in train.status.text()

@@ -40,8 +40,10 @@ from .layers import layer_input
 from .model_files import sr_models
 
 LOSSES = ("l1", "mse", "charbonnier", "l1=1,ssim=0.2", "l1=1,texture=0.1")
-INIT_CHOICES = {"bundled weights": "bundled", "scratch": "scratch"}
-"""The "start from" choices and their ``train(init=...)`` values."""
+INIT_CHOICES = {"bundled weights": None, "scratch": "scratch"}
+"""The "start from" choices and their ``train(init=...)`` values: None fine-tunes the
+bundled weights of the architecture and scale where napari-sr ships them, else starts
+from random weights (the status line says which)."""
 
 
 class CurvePlot(QWidget):
@@ -139,8 +141,9 @@ class TrainWidget(TaskWidget):
         self.init = QComboBox()
         self.init.addItems(list(INIT_CHOICES))
         self.init.setToolTip(
-            "bundled weights: fine-tune the bundled weights of this architecture and scale "
-            "where there are some (much better on few images); scratch: random weights"
+            "bundled weights: fine-tune the weights napari-sr ships for this architecture and "
+            "scale (FSRCNN, EDSR-light at ×2, ×3, ×4; far better from a few images), random "
+            "weights where there are none; scratch: always random weights"
         )
         self.blur = QDoubleSpinBox(minimum=0.0, maximum=10.0, value=0.0, singleStep=0.1)
         self.blur.setToolTip("Gaussian blur sigma of the degradation, HR pixels (0: none)")
@@ -160,6 +163,9 @@ class TrainWidget(TaskWidget):
         self.validation.setToolTip("fraction of every image held out for validation PSNR")
         self.plot = CurvePlot()
         self.relay.record.connect(self.plot.add)
+        self.relay.record.connect(self._note_start)
+        self._below_warned = False
+        self._start_note = ""
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.warning = QLabel("")  # shown when the model scores below bicubic
@@ -294,6 +300,8 @@ class TrainWidget(TaskWidget):
 
         self.plot.clear(options["steps"])
         self.warning.hide()
+        self._below_warned = False
+        self._start_note = ""
         self.status.setText(f"training {architecture} ×{options['scale']}…")
         self.launch(work, self._trained, total=options["steps"])
 
@@ -305,6 +313,8 @@ class TrainWidget(TaskWidget):
         label = f"{model.spec.name} ×{model.scale} (trained)"
         psnr, gain = validation_scores(model)
         text = f"{how}: {label}"
+        if self._start_note:
+            text += f", {self._start_note}"
         if psnr is not None:
             text += f"; validation PSNR {psnr:.2f} dB"
             if gain is not None:
@@ -318,9 +328,22 @@ class TrainWidget(TaskWidget):
             )
             self.warning.setText(message)
             self.warning.show()
-            show_warning(f"napari-sr: {label}: {message}")
+            if not self._below_warned:  # train() said it already (a stopped run does not)
+                show_warning(f"napari-sr: {label}: {message}")
         session.add_model(self.viewer, label, model)
         self.save_button.setEnabled(True)
+
+    def _note_start(self, record: dict) -> None:
+        """The training's "start" record says how the weights started: show it."""
+        note = record.get("init_note") if record.get("event") == "start" else None
+        if note:  # e.g. "fine-tuning the bundled fsrcnn_x2.sr291 (init='scratch', …)"
+            self._start_note = note.split(" (init=")[0]
+            self.status.setText(f"{self.status.text()} {self._start_note}")
+
+    def _warned(self, args: tuple) -> None:
+        if args[1].__name__ == "BelowInterpolationWarning":
+            self._below_warned = True
+        super()._warned(args)
 
     def cancelled(self, result: Any = None) -> None:
         """Stop pressed: keep the best weights so far (the model, when the training got
