@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validate import check_flag, check_integer, check_real, real_array
 from .axes import SPATIAL_AXES, is_rgb, resolve_axes
 from .color import luma
 
@@ -156,6 +157,11 @@ def nrmse(reference: np.ndarray, test: np.ndarray, *, normalization: str = "eucl
     by ``max - min`` of the reference (``"min-max"``) or by its mean (``"mean"``), as
     ``skimage.metrics.normalized_root_mse`` does.
     """
+    if not isinstance(normalization, str):
+        raise TypeError(
+            f"normalization must be 'euclidean', 'min-max' or 'mean', not "
+            f"{type(normalization).__name__} {normalization!r}"
+        )
     ref, out = _pair(reference, test)
     rmse = np.sqrt(np.mean((ref - out) ** 2))
     if normalization == "euclidean":
@@ -230,7 +236,10 @@ def frc(
     .. [1] R. P. J. Nieuwenhuizen et al., "Measuring image resolution in optical
        nanoscopy", Nature Methods 10, 557-562 (2013). :DOI:`10.1038/nmeth.2448`
     """
-    a = np.asarray(image1, dtype=np.float64)
+    pixel_size = check_real(pixel_size, "pixel_size", above=0.0, hint="e.g. 0.1 (in µm)")
+    threshold = check_real(threshold, "threshold", above=0.0, maximum=1.0,
+                           hint="the usual fixed threshold is 1/7")  # fmt: skip
+    a = real_array(image1, "image1").astype(np.float64)
     if a.ndim != 2:
         raise ValueError(f"FRC needs a 2D image, not shape {a.shape}; pick one plane")
     if image2 is None:
@@ -240,7 +249,7 @@ def frc(
         second = (a[0::2, 1::2] + a[1::2, 0::2]) / 2
         a, b, pixel_size = first, second, 2 * pixel_size
     else:
-        a, b = _pair(image1, image2)
+        a, b = _pair(image1, image2, names=("image1", "image2"))
         if a.ndim != 2:
             raise ValueError(f"FRC needs 2D images, not shape {a.shape}")
     n = min(a.shape)
@@ -295,29 +304,36 @@ def describe_range(data_range: float | None, *, given: bool = False) -> str:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _pair(reference: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    ref, out = np.asarray(reference), np.asarray(test)
+def _pair(
+    reference: np.ndarray, test: np.ndarray, names: tuple[str, str] = ("reference", "test")
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both images as float64, checked: real numbers (not complex, boolean, text or
+    objects), finite, the same non-empty shape."""
+    # a NaN would make every score NaN; a complex image would lose its imaginary part
+    ref, out = real_array(reference, names[0]), real_array(test, names[1])
     if ref.shape != out.shape:
         raise ValueError(
-            f"reference and test have different shapes {ref.shape} and {out.shape}; "
+            f"{names[0]} and {names[1]} have different shapes {ref.shape} and {out.shape}; "
             "compare images of the same size (crop the reference to a multiple of the scale)"
         )
     if ref.size == 0:
-        raise ValueError("the images are empty")
+        raise ValueError(f"the images are empty (shape {ref.shape}); give images with pixels")
     return ref.astype(np.float64), out.astype(np.float64)
 
 
 def _prepare(reference, test, data_range, crop_border, y_channel, axes, full_integer_range=False):
-    ref_in = np.asarray(reference)
-    value_range = _data_range(ref_in, np.asarray(test), data_range, full_integer_range)
+    crop_border = check_integer(
+        crop_border, "crop_border", minimum=0, hint="the SR protocol crops the scale, e.g. 2"
+    )
+    y_channel = check_flag(y_channel, "y_channel")
     ref, out = _pair(reference, test)
+    value_range = _data_range(
+        np.asarray(reference), np.asarray(test), data_range, full_integer_range
+    )
     axes = resolve_axes(axes, ref.shape)
     if y_channel and is_rgb(axes, ref.shape) and ref.shape[-1] == 3:
         ref, out = luma(ref, value_range), luma(out, value_range)
         axes = axes[:-1]
-    crop_border = int(crop_border)
-    if crop_border < 0:
-        raise ValueError(f"crop_border must be ≥ 0, not {crop_border}")
     if crop_border:
         index = tuple(
             slice(crop_border, n - crop_border) if a in "YX" else slice(None)
@@ -325,7 +341,10 @@ def _prepare(reference, test, data_range, crop_border, y_channel, axes, full_int
         )
         ref, out = ref[index], out[index]
         if ref.size == 0:
-            raise ValueError(f"crop_border={crop_border} leaves nothing of the images")
+            raise ValueError(
+                f"crop_border={crop_border} leaves nothing of the {ref.shape} images; "
+                "give a smaller crop_border"
+            )
     return ref, out, value_range, axes
 
 
@@ -356,10 +375,10 @@ def _data_range(
     ref: np.ndarray, test: np.ndarray, data_range: float | None, full_integer_range: bool = False
 ) -> float:
     if data_range is not None:
-        value = float(data_range)
-        if not np.isfinite(value) or value <= 0:
-            raise ValueError(f"data_range must be a positive number, not {data_range}")
-        return value
+        return check_real(
+            data_range, "data_range", above=0.0,
+            hint="the range of possible values, e.g. 1.0 for images in [0, 1] or 255",
+        )  # fmt: skip
     if ref.dtype != test.dtype:
         raise ValueError(
             f"reference ({ref.dtype}) and test ({test.dtype}) differ in dtype, so the data "

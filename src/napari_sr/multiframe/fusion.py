@@ -26,11 +26,20 @@ function per frame: the sub-pixel shift and the optics), and the pixel box by bl
 from __future__ import annotations
 
 import math
+import numbers
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
-from ..engine.progress import CancelToken, ProgressCallback, raise_if_cancelled, report
+from .._validate import check_callback, check_integer, check_real, real_array
+from ..engine.progress import (
+    CancelToken,
+    ProgressCallback,
+    is_cancelled,
+    raise_if_cancelled,
+    report,
+)
 
 METHODS = ("shift-add", "ibp", "robust")
 DEFAULT_ITERATIONS = {"ibp": 10, "robust": 40}
@@ -40,6 +49,12 @@ WIENER_REGULARIZATION = 0.01
 """Noise-to-signal ratio of the shift-and-add deblurring (relative to the signal's power)."""
 ROBUST_OUTLIER = 3.0
 """Errors beyond this many noise standard deviations count as outliers (robust method)."""
+MAX_PSF_PER_SCALE = 10.0
+"""Largest ``psf`` σ in low-resolution pixels (``psf / scale``): a blur of ten camera pixels
+cannot be undone, and its canvas padding would grow without bound."""
+MAX_ITERATIONS = 10_000
+MAX_SCALE = 16
+"""Largest multi-frame SR factor: each output pixel needs about scale² frames."""
 BTV_RADIUS, BTV_DECAY, BTV_WEIGHT = 2, 0.7, 0.001
 """Bilateral TV of the robust method: shifts up to ``BTV_RADIUS`` pixels, weights
 ``BTV_DECAY ** (|l| + |m|)``, and its weight against the data term (Farsiu et al.'s P, α, λ)."""
@@ -84,16 +99,36 @@ def fuse(
     numpy.ndarray
         (Y·scale, X·scale) float64 estimate, in the frames' intensities.
     """
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"unknown fusion method {method!r}; choose one of {', '.join(METHODS)}")
-    data = np.asarray(frames, dtype=np.float64)
-    shifts = np.asarray(shifts, dtype=np.float64)
-    keep = np.ones(len(data), bool) if weights is None else np.asarray(weights) > 0
+    from .registration import check_shifts
+
+    data = real_array(frames, "frames").astype(np.float64, copy=False)
+    if data.ndim != 3 or data.shape[0] < 1 or min(data.shape[1:]) < 2:
+        raise ValueError(
+            f"fuse takes a (frames, Y, X) stack of frames of at least 2 x 2 pixels, not "
+            f"shape {data.shape}"
+        )
+    scale = check_sr_scale(scale)
+    shifts = check_shifts(shifts, len(data), data.shape[1:])
+    psf, iterations = check_fusion_options(psf, iterations, scale, method)
+    keep = np.ones(len(data), bool)
+    if weights is not None:
+        weights = real_array(weights, "weights")
+        if weights.shape != (len(data),) or (weights < 0).any() or not (weights > 0).any():
+            raise ValueError(
+                f"weights must be {len(data)} numbers >= 0 (one per frame, 0 leaves it out), "
+                f"at least one above 0; not {np.array2string(weights, threshold=8)}"
+            )
+        keep = weights > 0
+    check_callback(progress)
+    is_cancelled(cancel)  # a wrong kind of cancel fails now, not after some work
     data, shifts = data[keep], shifts[keep]
     system = _System(data.shape[1:], scale, shifts, psf)
     estimate = _shift_and_add(data, system)
     if method == "shift-add":
         report(progress, 1, 1)
+        raise_if_cancelled(cancel)  # a cancel while the frames were fused is honoured
         return estimate
     steps = DEFAULT_ITERATIONS[method] if iterations is None else int(iterations)
     # work on a unit intensity scale, so that step sizes and weights do not depend on it
@@ -114,7 +149,57 @@ def fuse(
             update = system.back_project(influence, IBP_SMOOTHING * scale)
             estimate = estimate + update - BTV_WEIGHT * delta * _btv_gradient(estimate, delta)
         report(progress, step + 1, steps)
+    raise_if_cancelled(cancel)  # a cancel during the last iteration is honoured too
     return estimate * span + low
+
+
+def check_sr_scale(scale: Any) -> int:
+    """The multi-frame SR factor as an int: a whole number from 2 to :data:`MAX_SCALE`."""
+    return check_integer(
+        scale, "scale", minimum=2, maximum=MAX_SCALE,
+        hint="multi-frame SR works at whole factors such as 2, 3 or 4",
+    )  # fmt: skip
+
+
+def check_fusion_options(
+    psf: Any, iterations: Any, scale: int, method: Any, network: Any = None
+) -> tuple[float, int | None]:
+    """``psf`` and ``iterations`` checked for ``method`` at ``scale``: a finite σ from 0 to
+    ``MAX_PSF_PER_SCALE * scale`` output pixels, and None or a whole number of iterations
+    (from 1) for the iterative methods. A fusion network (``network``) takes neither."""
+    if network is not None or method == "learned":
+        if not (isinstance(psf, numbers.Real) and psf == 0) or iterations is not None:
+            raise ValueError(
+                "psf and iterations do not apply to a fusion network (it brings its own); "
+                "leave them out, or use a classical method ('shift-add', 'ibp', 'robust')"
+            )
+        return 0.0, None
+    limit = MAX_PSF_PER_SCALE * scale
+    psf = check_real(
+        psf, "psf", minimum=0.0, maximum=limit,
+        hint="it is the Gaussian sigma of the optics in output pixels (0: none; about "
+        f"0.5 x scale = {0.5 * scale:g} for a well-sampled microscope)",
+    )  # fmt: skip
+    if iterations is None:
+        return psf, None
+    if method == "shift-add":
+        raise ValueError(
+            "iterations apply to the iterative methods 'ibp' and 'robust', not 'shift-add'; "
+            "leave iterations out or choose method='ibp' or 'robust'"
+        )
+    iterations = check_integer(
+        iterations, "iterations", minimum=1, maximum=MAX_ITERATIONS,
+        hint=f"the defaults are {DEFAULT_ITERATIONS['ibp']} for ibp and "
+        f"{DEFAULT_ITERATIONS['robust']} for robust; leave it out for those",
+    )  # fmt: skip
+    return psf, iterations
+
+
+def fusion_steps(method: str, iterations: int | None) -> int:
+    """Progress units of fusing one plane: 1 for shift-add and networks, else iterations."""
+    if method not in DEFAULT_ITERATIONS:
+        return 1
+    return DEFAULT_ITERATIONS[method] if iterations is None else iterations
 
 
 # --------------------------------------------------------------------- the system

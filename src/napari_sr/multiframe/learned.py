@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import check_integer, check_real, real_array
 from ..engine.progress import CancelToken, ProgressCallback, raise_if_cancelled, report
 from ..normalization import MICROSCOPY
 from .simulate import make_burst
@@ -85,8 +86,12 @@ def training_bursts(
     """
     from ..training.data import TrainingImage
 
+    scale, frames, psf = _check_burst_options(scale, frames, psf)
+    bursts_per_image = check_integer(bursts_per_image, "bursts_per_image", minimum=1)
+    sparse_fraction = check_real(sparse_fraction, "sparse_fraction", minimum=0.0, maximum=1.0)
+    if len(images) == 0:
+        raise ValueError("give at least one high-resolution image to make bursts from")
     rng = np.random.default_rng(seed)
-    psf = 0.5 * scale if psf is None else psf
     out = []
     total = len(images) * bursts_per_image
     for index, image in enumerate(images):
@@ -158,13 +163,13 @@ def train_fusion(
     from ..training.config import TrainConfig
     from ..training.loop import fit
 
+    scale, frames, psf = _check_burst_options(scale, frames, psf)
     if isinstance(model, str):
         hparams = {"prior": True, **(hparams or {})}
         with_prior = bool(hparams["prior"])
     else:
         hparams = None
         with_prior = bool(getattr(model, "prior", False))
-    psf = 0.5 * scale if psf is None else float(psf)
     if bursts is None:
         bursts = training_bursts(images, scale, frames, psf=psf, prior=with_prior,
                                  sparse_fraction=sparse_fraction, seed=seed,
@@ -194,6 +199,20 @@ def train_fusion(
     )  # fmt: skip
 
 
+def _check_burst_options(scale: Any, frames: Any, psf: Any) -> tuple[int, int, float]:
+    """Scale, frames per burst and PSF σ (default ``0.5 * scale``) of training bursts."""
+    from .fusion import MAX_PSF_PER_SCALE, check_sr_scale
+
+    scale = check_sr_scale(scale)
+    frames = check_integer(frames, "frames", minimum=2, maximum=64,
+                           hint="frames per burst, e.g. 8")  # fmt: skip
+    if psf is None:
+        return scale, frames, 0.5 * scale
+    psf = check_real(psf, "psf", minimum=0.0, maximum=MAX_PSF_PER_SCALE * scale,
+                     hint="the optics' Gaussian sigma in high-resolution pixels")  # fmt: skip
+    return scale, frames, psf
+
+
 def classical_prior(
     frames: np.ndarray,
     scale: int,
@@ -206,10 +225,14 @@ def classical_prior(
     """The robust classical fusion of (N, Y, X) ``frames`` that a prior-refining network
     corrects (registered on frame ``reference`` unless ``shifts`` are given; frames that do
     not match are left out unless ``weights`` say otherwise). Float32, (Y·s, X·s)."""
-    from .fusion import fuse
-    from .registration import DEFAULT_UPSAMPLE, register
+    from .fusion import check_sr_scale, fuse
+    from .registration import DEFAULT_UPSAMPLE, check_reference, register
 
-    frames = np.asarray(frames, dtype=np.float64)
+    frames = real_array(frames, "frames").astype(np.float64)
+    if frames.ndim != 3 or len(frames) < 2:
+        raise ValueError(f"frames must be a (frames, Y, X) stack of 2 or more, not {frames.shape}")
+    scale = check_sr_scale(scale)
+    reference = check_reference(reference, len(frames))
     if shifts is None:
         registration = register(frames, reference=reference, upsample=DEFAULT_UPSAMPLE)
         shifts = registration.shifts
@@ -279,6 +302,7 @@ def fuse_learned(
     model = model.to(run_device).eval()
     with torch.inference_mode():
         out = model(x[None].to(run_device))[0, 0].float().cpu().numpy()
+    raise_if_cancelled(cancel)  # a cancel during the network's pass is honoured too
     fused = denormalize(out, limits).astype(np.float64)
     if with_prior:  # already on the prior's grid and brightness
         report(progress, 1, 1)

@@ -9,17 +9,21 @@ stage jitter moves all planes alike).
 
 from __future__ import annotations
 
+import numbers
+import warnings
 from typing import Any
 
 import numpy as np
 
 from .._intensity import cast, check_dtype, check_finite
+from .._validate import all_finite, check_callback, check_flag
 from ..axes import resolve_axes
-from ..engine.progress import CancelToken, ProgressCallback, Stages
+from ..engine.progress import CancelToken, ProgressCallback, Stages, raise_if_cancelled
 from ..image import Image
-from .fusion import METHODS, fuse
+from .consistency import FramesMismatchWarning, frame_mismatches, mismatch_message
+from .fusion import METHODS, check_fusion_options, check_sr_scale, fuse, fusion_steps
 from .learned import fuse_learned
-from .registration import DEFAULT_UPSAMPLE, PASSES, register
+from .registration import DEFAULT_UPSAMPLE, PASSES, check_reference, check_shifts, register
 
 LEARNED_ARCHITECTURE, LEARNED_WEIGHTS = "highresnet", "bursts291"
 """The bundled fusion networks: ``models/weights/highresnet_x<s>.bursts291``."""
@@ -92,12 +96,11 @@ def misr(
         the shifts, each frame's registration quality and the frames left out.
     """
     source = frames if isinstance(frames, Image) else None
-    data = source.data if source is not None else np.asarray(frames)
-    dtype = check_dtype(data.dtype)
-    check_finite(data)
-    if isinstance(scale, bool) or not float(scale).is_integer() or scale < 2:
-        raise ValueError(f"misr needs a whole scale of at least 2, not {scale}")
-    scale = int(scale)
+    data = source.data if source is not None else _as_array(frames)
+    dtype = check_dtype(data.dtype, "frames")
+    if not all_finite(data):
+        check_finite(data, "frames")
+    scale = check_sr_scale(scale)
     network = _fusion_network(method, scale)
     if network is None and method not in METHODS:
         raise ValueError(
@@ -110,30 +113,46 @@ def misr(
     t = axes.index("T")
     stack = np.moveaxis(data, t, 0)  # (N, ..., Y, X)
     rest = axes[:t] + axes[t + 1 :]
-    if stack.shape[0] < 2:
-        raise ValueError("misr needs at least 2 frames; the frame axis has 1")
-    planes = stack.reshape(stack.shape[0], -1, *stack.shape[-2:]).astype(np.float64)
+    n = stack.shape[0]
+    if n < 2:
+        raise ValueError(
+            f"misr needs at least 2 frames; the frame axis (T) has {n}. For a single "
+            "image use napari_sr.upscale; if the frames lie along another axis, say so "
+            "with axes= (T for the frames)"
+        )
+    frame_shape = stack.shape[-2:]
+    if min(frame_shape) < 2:
+        raise ValueError(f"frames of {frame_shape} pixels are too small to fuse")
+    reference = check_reference(reference, n)
+    if shifts is not None:
+        shifts = check_shifts(shifts, n, frame_shape)
+    psf, iterations = check_fusion_options(psf, iterations, scale, method, network)
+    keep_outliers = check_flag(keep_outliers, "keep_outliers")
+    check_callback(progress)
+    raise_if_cancelled(cancel)
+    planes = stack.reshape(n, -1, *frame_shape).astype(np.float64)
     n_planes = planes.shape[1]
-    total = PASSES * len(planes) + n_planes * (1 + (iterations or 40))
+    steps = fusion_steps(method if network is None else "learned", iterations)
+    total = PASSES * len(planes) + n_planes * steps
     stages = Stages(progress, total)
 
+    frames_seen = planes.mean(axis=1)  # the frames' mean over Z/C: what is registered
     if shifts is None:
-        registration = register(planes.mean(axis=1), reference=reference,
+        registration = register(frames_seen, reference=reference,
                                 upsample=DEFAULT_UPSAMPLE, progress=stages.part(),
                                 cancel=cancel)  # fmt: skip
         shifts = registration.shifts
         quality, outliers = registration.quality, registration.outliers
     else:
-        shifts = np.asarray(shifts, dtype=np.float64)
-        if shifts.shape != (len(planes), 2):
-            raise ValueError(
-                f"shifts must be ({len(planes)}, 2): one (dy, dx) per frame, not {shifts.shape}"
-            )
         quality, outliers = None, np.zeros(len(planes), bool)
     stages.advance(PASSES * len(planes))
     weights = np.ones(len(planes)) if keep_outliers else (~outliers).astype(float)
     anchor = 0 if isinstance(reference, str) else int(reference) % len(planes)
     weights[anchor] = 1.0  # the frame whose grid the output lies on always takes part
+    kept = weights > 0
+    found = frame_mismatches(frames_seen[kept], shifts[kept], left_out=int((~kept).sum()))
+    if found:
+        warnings.warn(mismatch_message(found), FramesMismatchWarning, stacklevel=2)
     fused = []
     for p in range(n_planes):
         if network is not None:
@@ -155,7 +174,8 @@ def misr(
                     cancel=cancel,
                 )
             )
-        stages.advance(1 + (iterations or 40))
+        stages.advance(steps)
+    raise_if_cancelled(cancel)  # a cancel during the last plane: nothing is returned
     out = np.stack(fused).reshape(*stack.shape[1:-2], *fused[0].shape)
     out = cast(out, dtype)
     if source is None:
@@ -184,7 +204,7 @@ def _frame_axes(data: np.ndarray, source: Image | None, axes: str | None, frame_
         axes = source.axes
     if axes is None:
         if frame_axis is not None:
-            index = int(frame_axis) % data.ndim
+            index = _check_frame_axis(frame_axis, data.ndim)
             guess = {2: "YX", 3: "ZYX", 4: "ZCYX"}.get(data.ndim - 1)
             if guess is None:
                 raise ValueError(f"cannot guess the axes of shape {data.shape}; pass axes=")
@@ -195,6 +215,14 @@ def _frame_axes(data: np.ndarray, source: Image | None, axes: str | None, frame_
                 raise ValueError(
                     f"frames of shape {data.shape}: pass axes= with T for the frames, e.g. 'TYX'"
                 )
+    elif frame_axis is not None:
+        given = "the Image's axes" if source is not None and axes == source.axes else "axes"
+        index = _check_frame_axis(frame_axis, data.ndim)
+        if str(axes).upper()[index : index + 1] != "T":
+            raise ValueError(
+                f"frame_axis={frame_axis} disagrees with {given} {axes!r}, whose T (the "
+                "frames) is elsewhere; give one of them"
+            )
     axes = resolve_axes(axes, data.shape)
     if "T" not in axes:
         raise ValueError(
@@ -202,6 +230,31 @@ def _frame_axes(data: np.ndarray, source: Image | None, axes: str | None, frame_
             "e.g. axes='TYX', or frame_axis="
         )
     return axes
+
+
+def _check_frame_axis(frame_axis: Any, ndim: int) -> int:
+    """``frame_axis`` as an index in ``[0, ndim)``; negative counts from the end."""
+    if isinstance(frame_axis, (bool, np.bool_)) or not isinstance(frame_axis, numbers.Integral):
+        raise TypeError(
+            f"frame_axis must be a whole number (an axis index), not "
+            f"{type(frame_axis).__name__} {frame_axis!r}"
+        )
+    if not -ndim <= int(frame_axis) < ndim:
+        raise ValueError(
+            f"frame_axis {frame_axis} is out of range for an array of {ndim} dimensions; "
+            f"give an index from 0 to {ndim - 1} (or from {-ndim} counting from the end)"
+        )
+    return int(frame_axis) % ndim
+
+
+def _as_array(frames: Any) -> np.ndarray:
+    """``frames`` as an array, with a message naming them when they are not numbers."""
+    try:
+        return np.asarray(frames)
+    except (ValueError, TypeError) as exc:  # ragged lists of frames of different sizes
+        raise ValueError(
+            f"frames must be one array of equally sized frames (e.g. numpy.stack(frames)): {exc}"
+        ) from None
 
 
 def learned_scales() -> tuple[int, ...]:

@@ -20,9 +20,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..engine.progress import CancelToken, ProgressCallback, raise_if_cancelled, report
+from .._validate import check_callback, check_integer, real_array
+from ..engine.progress import (
+    CancelToken,
+    ProgressCallback,
+    is_cancelled,
+    raise_if_cancelled,
+    report,
+)
 
 DEFAULT_UPSAMPLE = 100
+MAX_UPSAMPLE = 1000
+"""Finer than 1/1000 pixel is below any registration's accuracy (and costs memory)."""
 PASSES = 3
 """Registrations against ever better templates (the median, then the registered mean)."""
 WHITENING = 0.0
@@ -91,24 +100,24 @@ def register(
     -------
     Registration
     """
-    stack = np.asarray(frames, dtype=np.float64)
+    stack = real_array(frames, "frames").astype(np.float64, copy=False)
     if stack.ndim != 3 or stack.shape[0] < 2:
         raise ValueError(
-            f"register takes a (frames, Y, X) stack of at least 2 frames, not shape {stack.shape}"
+            f"register takes a (frames, Y, X) stack of at least 2 frames, not shape "
+            f"{stack.shape}; stack the frames along the first axis"
         )
     if min(stack.shape[1:]) < 8:
-        raise ValueError(f"frames of {stack.shape[1:]} pixels are too small to register")
-    if not np.all(np.isfinite(stack)):
-        raise ValueError("the frames contain NaN or infinite values")
-    upsample = int(upsample)
-    if upsample < 1:
-        raise ValueError(f"upsample must be a positive whole number, not {upsample}")
+        raise ValueError(
+            f"frames of {stack.shape[1:]} pixels are too small to register; give frames "
+            "of at least 8 x 8 pixels"
+        )
+    upsample = check_integer(upsample, "upsample", minimum=1, maximum=MAX_UPSAMPLE,
+                             hint="it sets the precision, 1/upsample pixel; the default is "
+                             f"{DEFAULT_UPSAMPLE}")  # fmt: skip
     n = len(stack)
-    if isinstance(reference, str):
-        if reference != "median":
-            raise ValueError(f"reference must be 'median' or a frame index, not {reference!r}")
-    elif not -n <= int(reference) < n:
-        raise ValueError(f"reference frame {int(reference)} is out of range for {n} frames")
+    reference = check_reference(reference, n)
+    check_callback(progress)
+    is_cancelled(cancel)  # a wrong kind of cancel fails now, not after some work
     # the median of the frames is a less noisy first template than any one frame; then the
     # mean of the frames moved into place: each pass sharpens and denoises it
     template = np.median(stack, axis=0)
@@ -123,8 +132,56 @@ def register(
     if isinstance(reference, str):
         shifts = raw - np.median(raw, axis=0)
     else:
-        shifts = raw - raw[int(reference)]
+        shifts = raw - raw[reference]
+    raise_if_cancelled(cancel)  # a cancel during the last frame is honoured too
     return Registration(shifts, quality, _flag(quality), reference)
+
+
+def check_reference(reference: object, n: int) -> str | int:
+    """``reference`` checked for ``n`` frames: ``"median"`` or a frame index in
+    ``[-n, n)``, returned as given (an index as int)."""
+    if isinstance(reference, str):
+        if reference != "median":
+            raise ValueError(f"reference must be 'median' or a frame index, not {reference!r}")
+        return reference
+    if isinstance(reference, (bool, np.bool_)) or not isinstance(reference, (int, np.integer)):
+        raise TypeError(
+            f"reference must be a frame index (a whole number from {-n} to {n - 1}) or "
+            f"'median', not {type(reference).__name__} {reference!r}"
+        )
+    if not -n <= int(reference) < n:
+        raise ValueError(
+            f"reference frame {int(reference)} is out of range for {n} frames; give an "
+            f"index from 0 to {n - 1} (or from {-n} counting from the end), or 'median'"
+        )
+    return int(reference)
+
+
+def check_shifts(shifts: object, n: int, frame_shape: tuple[int, int]) -> np.ndarray:
+    """User-given ``shifts`` checked: a finite real (n, 2) array of ``(dy, dx)``, each
+    smaller than the frame along its axis. Returned as float64."""
+    array = real_array(shifts, "shifts", finite=False)
+    if array.shape != (n, 2):
+        raise ValueError(
+            f"shifts must be ({n}, 2): one (dy, dx) per frame, not shape {array.shape}"
+        )
+    array = array.astype(np.float64)
+    if not np.isfinite(array).all():
+        bad = sorted({int(k) for k in np.argwhere(~np.isfinite(array))[:, 0]})
+        raise ValueError(
+            f"shifts of frame(s) {bad} are NaN or infinite; give finite (dy, dx) in pixels, "
+            "or leave shifts out to measure them"
+        )
+    h, w = frame_shape
+    too_far = (np.abs(array[:, 0]) >= h) | (np.abs(array[:, 1]) >= w)
+    if too_far.any():
+        k = int(np.flatnonzero(too_far)[0])
+        raise ValueError(
+            f"shift {tuple(float(v) for v in array[k])} of frame {k} moves it out of its "
+            f"{h}x{w}-pixel frame; shifts are in low-resolution pixels and must be smaller "
+            "than the frame (a burst moves by a few pixels)"
+        )
+    return array
 
 
 # ------------------------------------------------------------------------- helpers

@@ -12,6 +12,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .._validate import check_integer, check_real, real_array
+
+MAX_PEAK = 1e9
+"""Poisson sampling fails for means near 1e18; a billion photons is noise-free anyway."""
+
 
 def make_burst(
     image: np.ndarray,
@@ -53,17 +58,34 @@ def make_burst(
         ``(y, x)`` of the truth's grid appears at ``(y + dy, x + dx)`` in the frame); and
         the float32 truth in the same photon scale, on frame 0's grid.
     """
-    rng = np.random.default_rng(seed)
-    scale = int(scale)
-    data = np.asarray(image, dtype=np.float64)
+    from .fusion import MAX_PSF_PER_SCALE, check_sr_scale
+
+    scale = check_sr_scale(scale)
+    data = real_array(image, "image").astype(np.float64)
     if data.ndim != 2:
-        raise ValueError(f"make_burst takes a 2D image, not shape {data.shape}")
+        raise ValueError(f"make_burst takes a 2D image, not shape {data.shape}; pick one plane")
+    if min(data.shape) < 2 * scale:
+        raise ValueError(
+            f"the {data.shape} image is too small for x{scale}: give at least "
+            f"{2 * scale} x {2 * scale} pixels"
+        )
+    frames = check_integer(frames, "frames", minimum=1, maximum=10_000)
+    psf = check_real(psf, "psf", minimum=0.0, maximum=MAX_PSF_PER_SCALE * scale,
+                     hint="the optics' Gaussian sigma in high-resolution pixels")  # fmt: skip
+    if peak is not None:
+        peak = check_real(peak, "peak", above=0.0, maximum=MAX_PEAK,
+                          hint="photons at the brightest; None for no noise")  # fmt: skip
+    read_noise = check_real(read_noise, "read_noise", minimum=0.0, hint="sigma in photons")
+    max_shift = check_real(max_shift, "max_shift", minimum=0.0,
+                           maximum=min(data.shape) / scale / 4,
+                           hint="low-resolution pixels; a burst moves by a few")  # fmt: skip
+    rng = np.random.default_rng(seed)
     h, w = (data.shape[0] // scale) * scale, (data.shape[1] // scale) * scale
     data = data[:h, :w]
     low, high = np.percentile(data, (0.1, 99.9))
     normalised = np.clip((data - low) / ((high - low) or 1.0), 0, None)
     photons = normalised * (peak if peak is not None else 1.0)
-    shifts = rng.uniform(-max_shift, max_shift, (int(frames), 2))
+    shifts = rng.uniform(-max_shift, max_shift, (frames, 2))
     shifts[0] = 0
     pad = 8 * scale
     padded = np.pad(photons, pad, mode="reflect")
