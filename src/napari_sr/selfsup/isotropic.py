@@ -40,6 +40,7 @@ from ..geometry import check_scale
 from ..image import Image, to_micrometres
 from ..normalization import default_normalization
 from ..resample import point_grid, sample_at
+from ._progress import share
 
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 """Full width at half maximum of a Gaussian, in units of its σ (≈ 2.3548)."""
@@ -363,7 +364,11 @@ def isotropic(
     tile : int, optional
         Tile edge for the prediction (:func:`napari_sr.upscale`); default automatic.
     progress : callable, optional
-        ``progress(done, total)`` over training steps and restored planes together.
+        ``progress(done, total)`` in work units of two kinds: the training steps of each
+        channel's network, then the restored planes (one unit per xz plane and one per
+        yz plane, of every time point and channel; a tiled plane advances in fractions of
+        its unit). A front end should label them "steps and planes", or show a
+        percentage.
     log : callable, optional
         Training records (as :func:`napari_sr.train` gives them).
     cancel : threading.Event or callable, optional
@@ -427,7 +432,7 @@ def isotropic(
             channel = Image(data[:, c], "TZYX")  # the factor is known: no sizes needed
             channel_model = train_isotropic(
                 channel, factor, psf=psf, model=given, steps=steps, device=device,
-                progress=counter.part(), log=log, cancel=cancel, **training,
+                progress=share(counter, training_share), log=log, cancel=cancel, **training,
             )  # fmt: skip
             counter.advance(training_share)
         reports.append(getattr(channel_model, "training_report", None))
@@ -437,6 +442,8 @@ def isotropic(
                 data[t, c], factor, channel_model, fuse=fuse, device=device, tile=tile,
                 counter=counter, cancel=cancel,
             )  # fmt: skip
+    # a cancel that came during the last prediction (or the fusion) is not ignored
+    raise_if_cancelled(cancel)
     result = _from_tczyx(out, image.axes)
     provenance = {
         "method": "isotropic",
@@ -473,11 +480,12 @@ def _restore(
     options = {"method": model, "axes": "TYX", "dtype": np.float32, "device": device,
                "tile": tile, "cancel": cancel}  # fmt: skip
     # xz planes: one per y, z along the rows; yz planes: one per x, z along the rows
+    # the engine counts tiles: each pass is scaled into its share of planes
     xz = upscale(np.ascontiguousarray(interpolated.transpose(1, 0, 2)), 1,
-                 progress=counter.part(), **options)  # fmt: skip
+                 progress=share(counter, volume.shape[1]), **options)  # fmt: skip
     counter.advance(volume.shape[1])
     yz = upscale(np.ascontiguousarray(interpolated.transpose(2, 0, 1)), 1,
-                 progress=counter.part(), **options)  # fmt: skip
+                 progress=share(counter, volume.shape[2]), **options)  # fmt: skip
     counter.advance(volume.shape[2])
     first, second = xz.transpose(1, 0, 2), yz.transpose(1, 2, 0)
     if fuse == "mean":

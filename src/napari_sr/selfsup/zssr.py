@@ -33,6 +33,7 @@ from ..geometry import check_scale
 from ..image import Image
 from ..normalization import default_normalization
 from ..resample import resize
+from ._progress import share
 
 DEFAULT_STEPS = 1000
 SMALLEST_FATHER = 0.5
@@ -134,7 +135,10 @@ def zssr(
     device, tile : optional
         Where and in which tiles the network runs (:func:`napari_sr.upscale`).
     progress : callable, optional
-        ``progress(done, total)`` over all training steps and the final upscaling.
+        ``progress(done, total)`` in work units of two kinds: the training steps of every
+        gradual stage, then one unit per plane of the final upscaling (a tiled plane
+        advances in fractions of its unit). A front end should label them "steps and
+        planes", or show a percentage.
     log : callable, optional
         Training records, one stream for all gradual steps.
     cancel : threading.Event or callable, optional
@@ -171,8 +175,8 @@ def zssr(
         model = _train_stage(
             model, fathers, ratio, blur_kernel, kernel, dtype, norm,
             steps=steps, patch_size=patch_size, batch_size=batch_size, lr=lr, loss=loss,
-            hparams=hparams, seed=seed, device=device, progress=counter.part(), log=log,
-            cancel=cancel,
+            hparams=hparams, seed=seed, device=device, progress=share(counter, int(steps)),
+            log=log, cancel=cancel,
         )  # fmt: skip
         counter.advance(int(steps))
         reports.append({"scale": target, **(model.training_report or {})})
@@ -180,10 +184,12 @@ def zssr(
         base = _upscale_stage(
             model, base, ratio, blur_kernel, kernel, self_ensemble=self_ensemble,
             back_projection=back_projection, device=device, tile=tile, cancel=cancel,
-            progress=counter.part() if last else None, dtype=dtype,
+            progress=share(counter, len(planes)) if last else None, dtype=dtype,
         )  # fmt: skip
         fathers.append(base)
         previous = target
+    # a cancel that came during the last upscaling (or back-projection) is not ignored
+    raise_if_cancelled(cancel)
     counter.advance(len(planes))
     out_shape = [math.ceil(n * scale - 1e-9) for n in planes.shape[-2:]]
     result = restore_axes(cast(_fit_shape(base, out_shape), dtype))
