@@ -130,7 +130,9 @@ def guarded_write(path: str | os.PathLike, what: str, size: int, kept: str) -> I
         if not is_write_error(err) or isinstance(err, (FileExistsError, IsADirectoryError)):
             raise
         path = Path(path)  # atomic_write has removed its temporary file; path is untouched
-        code = no_room_code(err)
+        # atomic_write reports every full disk as ENOSPC; the cause may say quota
+        cause = err.__cause__
+        code = (no_room_code(cause) if cause is not None else None) or no_room_code(err)
         megabytes = max(size / 1e6, 0.1)
         if code is not None:
             message = (
