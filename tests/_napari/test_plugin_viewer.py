@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import napari_sr
 
+REPO = Path(__file__).resolve().parents[2]
 pytest.importorskip("napari")
 pytestmark = pytest.mark.gui
 
@@ -41,3 +44,39 @@ def test_open_and_save_through_the_plugin(make_napari_viewer, tmp_path):
     np.testing.assert_array_equal(back.data, image.data[:, 1])
     assert back.axes == "ZYX" and back.pixel_size == pytest.approx({"Z": 1, "Y": 0.25, "X": 0.25})
     assert back.origin["Y"] == pytest.approx(0.5)
+
+
+def test_our_reader_is_preferred_for_tiff_unless_the_user_chose(make_napari_viewer, tmp_path):
+    """File › Open of a .tif offers napari's reader and ours; napari's loses the pixel sizes.
+    Once napari-sr is active, ours is the preference for TIFF patterns nobody chose, once:
+    the user's choices (and a preference the user removed) stay as they are."""
+    import yaml
+    from napari.settings import get_settings
+
+    from napari_sr._napari import activate
+
+    path = napari_sr.io.write(
+        tmp_path / "cells.tif", napari_sr.Image(np.zeros((8, 9), np.uint16), "YX",
+                                                pixel_size={"Y": 0.5, "X": 0.25}),
+    )  # fmt: skip
+    viewer = make_napari_viewer()
+    settings = get_settings()
+    settings.config_path = tmp_path / "settings.yaml"
+    settings.plugins.extension2reader = {"*.TIFF": "napari"}  # a choice the user made
+    manifest = yaml.safe_load(open(REPO / "napari.yaml", encoding="utf-8"))
+    (reader,) = manifest["contributions"]["readers"]
+    assert tuple(reader["filename_patterns"]) == activate.READER_PATTERNS
+    assert manifest["on_activate"] == "napari_sr._napari.activate:activate"
+
+    activate.activate()  # what npe2 runs when napari first uses the plugin
+    assert settings.plugins.extension2reader == {
+        "*.TIFF": "napari", "*.tif": "napari-sr", "*.tiff": "napari-sr", "*.TIF": "napari-sr",
+    }  # fmt: skip
+    # as File › Open does (plugin=None): the preference decides, no choice is asked
+    viewer.open(str(path), plugin=None)
+    assert viewer.layers["cells"].source.reader_plugin == "napari-sr"
+    assert tuple(viewer.layers["cells"].scale) == pytest.approx((0.5, 0.25))
+
+    settings.plugins.extension2reader = {"*.TIFF": "napari"}  # the user removed ours
+    assert activate.prefer_our_reader() == []  # and it stays removed
+    assert settings.plugins.extension2reader == {"*.TIFF": "napari"}
