@@ -206,7 +206,7 @@ def load_model(
         A corrupt file, a pickle with anything but tensors, missing or unexpected weights,
         shape mismatches, or arguments that contradict the file's description.
     """
-    from .hyperparameters import describe, plan
+    from .hyperparameters import describe, number_kind, plan
     from .registry import from_plan
 
     path = _existing(path)
@@ -218,7 +218,7 @@ def load_model(
         layout = _safetensors_layout(path)
     elif suffix in PICKLE_SUFFIXES:
         document, state = None, _read_pickle(path)
-        layout = {k: (tuple(v.shape), v.is_floating_point()) for k, v in state.items()}
+        layout = {k: (tuple(v.shape), number_kind(v.dtype)) for k, v in state.items()}
     else:
         raise CheckpointError(
             f"{path.name}: model files end in .safetensors (napari-sr) or .pth/.pt/.ckpt "
@@ -313,8 +313,8 @@ def _safetensors_header(path: Path) -> dict[str, str]:
         ) from None
 
 
-def _safetensors_layout(path: Path) -> dict[str, tuple[tuple[int, ...], bool]]:
-    """Name → (shape, is floating point) of every tensor, from the header alone."""
+def _safetensors_layout(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Name → (shape, kind of number) of every tensor, from the header alone."""
     from safetensors import safe_open
 
     try:
@@ -322,8 +322,7 @@ def _safetensors_layout(path: Path) -> dict[str, tuple[tuple[int, ...], bool]]:
             layout = {}
             for key in handle.keys():
                 piece = handle.get_slice(key)
-                dtype = piece.get_dtype()
-                layout[key] = (tuple(piece.get_shape()), dtype.startswith(("F", "BF")))
+                layout[key] = (tuple(piece.get_shape()), _safetensors_kind(piece.get_dtype()))
             return layout
     except Exception as err:
         raise CheckpointError(
@@ -361,17 +360,17 @@ def _read_pickle(path: Path) -> dict:
         with _quiet():
             loaded = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        text = str(err)
-        if "weights only" not in text.lower() and "weights_only" not in text:
+        # weights_only refuses a class (a "GLOBAL") before building it: a pickle with
+        # objects; any other refusal (an unknown opcode) means it is no pickle at all
+        found = [line.strip() for line in str(err).splitlines() if "GLOBAL" in line]
+        if not found:
             raise CheckpointError(
                 f"{path.name} is not a PyTorch weights file, or it is damaged "
-                f"({_first_line(err)}); {_EXPORT}"
+                f"({_unpickling_reason(err)}); {_EXPORT}"
             ) from None
-        found = [line.strip() for line in text.splitlines() if "GLOBAL" in line]
-        what = f" ({found[0]})" if found else ""
         raise CheckpointError(
-            f"{path.name} holds Python objects other than tensors{what}, and napari-sr never "
-            f"unpickles those (they can run code); {_EXPORT}"
+            f"{path.name} holds Python objects other than tensors ({found[0]}), and "
+            f"napari-sr never unpickles those (they can run code); {_EXPORT}"
         ) from None
     except (MemoryError, RuntimeError, OSError, EOFError, ValueError, KeyError) as err:
         raise CheckpointError(
@@ -451,7 +450,18 @@ def _check_archive(path: Path) -> None:
         )
 
 
-def _layout_problem(planned, layout: dict[str, tuple[tuple[int, ...], bool]]) -> str | None:
+def _safetensors_kind(dtype: str) -> str:
+    """Kind of number of a safetensors dtype name (``F32``, ``BF16``, ``I64``, ``BOOL``)."""
+    if dtype.startswith(("F", "BF")):
+        return "floating point"
+    if dtype.startswith(("I", "U")):
+        return "integer"
+    if dtype.startswith("C"):
+        return "complex"
+    return "true/false" if dtype == "BOOL" else dtype
+
+
+def _layout_problem(planned, layout: dict[str, tuple[tuple[int, ...], str]]) -> str | None:
     """What differs between the planned network's tensors and the file's, or None."""
     expected = planned.shapes
     missing = sorted(set(expected) - set(layout))
@@ -462,9 +472,9 @@ def _layout_problem(planned, layout: dict[str, tuple[tuple[int, ...], bool]]) ->
         if k in layout and tuple(layout[k][0]) != tuple(shape)
     ]
     kinds = [
-        f"{k} ({'floating point' if layout[k][1] else 'integer'} in the file)"
-        for k, (shape, floating) in expected.items()
-        if k in layout and tuple(layout[k][0]) == tuple(shape) and layout[k][1] != floating
+        f"{k} ({layout[k][1]} in the file, {kind} in the model)"
+        for k, (shape, kind) in expected.items()
+        if k in layout and tuple(layout[k][0]) == tuple(shape) and layout[k][1] != kind
     ]
     parts = []
     for label, names in (
@@ -487,11 +497,6 @@ def _check_values(path: Path, state: dict) -> None:
 
     bad = {}
     for key, tensor in state.items():
-        if tensor.is_complex():
-            raise CheckpointError(
-                f"{path.name}: its weights {key!r} are complex numbers; it is not a model "
-                "napari-sr can run - use another file"
-            )
         if tensor.is_floating_point():
             count = int(tensor.numel() - torch.isfinite(tensor).sum())
             if count:
@@ -522,6 +527,13 @@ def _quiet():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
+
+
+def _unpickling_reason(err: BaseException) -> str:
+    """The line of PyTorch's long weights-only message that says what went wrong."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    told = [line for line in lines if line.startswith(("Unsupported", "invalid", "could not"))]
+    return (told or lines or [type(err).__name__])[0][:200]
 
 
 def _first_line(err: BaseException) -> str:

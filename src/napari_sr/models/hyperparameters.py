@@ -81,7 +81,7 @@ class Plan:
     hparams : dict
         The checked hyperparameters alone (tuples for lists).
     shapes : dict
-        Name → (shape, is_floating) of every entry of the network's state dict.
+        Name → (shape, :func:`number_kind`) of every entry of the network's state dict.
     parameters : int
         Parameter and buffer values.
     """
@@ -90,8 +90,18 @@ class Plan:
     cls: type
     kwargs: dict[str, Any]
     hparams: dict[str, Any]
-    shapes: dict[str, tuple[tuple[int, ...], bool]]
+    shapes: dict[str, tuple[tuple[int, ...], str]]
     parameters: int
+
+
+def number_kind(dtype: Any) -> str:
+    """``'floating point'``, ``'complex'``, ``'true/false'`` or ``'integer'``: the kind of
+    number a torch dtype holds (weights of one kind never load into another)."""
+    if dtype.is_floating_point:
+        return "floating point"
+    if dtype.is_complex:
+        return "complex"
+    return "true/false" if str(dtype) == "torch.bool" else "integer"
 
 
 def describe(hparams: dict[str, Any]) -> str:
@@ -166,7 +176,7 @@ def plan(name: str, *, scale: Any, in_channels: Any, hparams: dict[str, Any]) ->
     kwargs = {"scale": scale, "in_channels": in_channels, **checked}
     meta = _build_on_meta(name, cls, kwargs, checked)
     state = meta.state_dict()
-    shapes = {k: (tuple(v.shape), v.is_floating_point()) for k, v in state.items()}
+    shapes = {k: (tuple(v.shape), number_kind(v.dtype)) for k, v in state.items()}
     # parameters and buffers, persistent or not (a non-persistent mask takes memory too)
     tensors = {id(t): t for t in (*meta.parameters(), *meta.buffers())}
     empty = [(k, tuple(p.shape)) for k, p in meta.named_parameters() if p.numel() == 0]
