@@ -339,7 +339,7 @@ def test_a_size_multiple_model_checks_the_patch():
         ({"scale": 5, "patch_size": 20}, ValueError, "fsrcnn supports scales 2, 3, 4, not 5"),
         ({"patch_size": 48}, ValueError, "smaller than patch_size"),
         ({"validation": smooth((12, 12))}, ValueError, "smaller than the validation minimum"),
-        ({"log_every": 0}, ValueError, "log_every must be a positive"),
+        ({"log_every": 0}, ValueError, "log_every must be at least 1"),
         ({"hparams": {"depth": 3}}, ValueError, "fsrcnn has no hyperparameter"),
         ({"in_channels": 0}, ValueError, "in_channels must be a positive"),
         ({"device": "tpu"}, ValueError, "tpu"),

@@ -469,7 +469,7 @@ def _bundled_mismatch(
     }
     theirs = {**defaults, **(record.get("hparams") or {})}
     different = [
-        f"{k}={v!r} (theirs {theirs[k]!r})"
+        f"{k}={v!r} (theirs {theirs.get(k, 'none')!r})"
         for k, v in dict(hparams or {}).items()
         if k not in theirs or theirs[k] != v
     ]

@@ -307,9 +307,7 @@ def load_state(path: str | os.PathLike) -> TrainingState:
         problems.append("missing the model weights (tensors 'model.*')")
     if fields["has_best"] is True and not best:
         problems.append("missing the best weights (tensors 'best.*') that has_best announces")
-    if "torch" not in rng:
-        problems.append("missing the random state (tensor 'rng.torch')")
-    elif rng["torch"].dtype != torch.uint8 or rng["torch"].ndim != 1:
+    if "torch" in rng and (rng["torch"].dtype != torch.uint8 or rng["torch"].ndim != 1):
         problems.append("the random state 'rng.torch' is not a 1-D uint8 tensor")
     scalars = fields["scalars"]
     if isinstance(scalars, dict):
@@ -356,6 +354,8 @@ def fit_problems(
     names and shapes, the best weights, the optimiser's groups and per-parameter state.
     An empty list when it fits."""
     problems = []
+    if "torch" not in state.rng:  # train always saves it: the run continues bit for bit
+        problems.append("missing the random state (tensor 'rng.torch')")
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     for label, tensors in (("model weights", state.weights), ("best weights", state.best)):
         if tensors is None:
