@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ._atomic import atomic_write
+from ._validate import check_callback, check_flag, check_real, real_array
 from .axes import is_rgb, resolve_axes
 from .degradation import degrade
 from .engine.methods import resolve_method
@@ -147,8 +148,9 @@ def compare_methods(
     compare_low_resolution : the same on an image that is already low-resolution.
     """
     scale = _check_sr_scale(scale)
+    hr = real_array(high_res, "high_res")
+    data_range, y_channel = _check_options(hr, data_range, y_channel, progress)
     runs, labels = _resolve_methods(methods, scale)
-    hr = np.asarray(high_res)
     axes = resolve_axes(axes, hr.shape)
     # crop Y and X to a multiple of the scale (for integer scales: exact LR/HR pairing)
     step = round(scale) if float(scale).is_integer() else 1
@@ -207,12 +209,12 @@ def compare_low_resolution(
         ``low_resolution`` is ``low_res``; ``reference`` the (cropped) reference or None.
     """
     scale = _check_sr_scale(scale)
+    low = real_array(low_res, "low_res")
+    hr = None if reference is None else real_array(reference, "reference")
+    data_range, y_channel = _check_options(hr, data_range, y_channel, progress)
     runs, labels = _resolve_methods(methods, scale)
-    low = np.asarray(low_res)
     axes = resolve_axes(axes, low.shape)
-    hr = None
-    if reference is not None:
-        hr = np.asarray(reference)
+    if hr is not None:
         expected = _upscaled_shape(low.shape, axes, scale)
         close = hr.ndim == low.ndim and all(
             abs(h - e) < math.ceil(scale) if a in "YX" else h == e
@@ -237,9 +239,31 @@ def _check_sr_scale(scale: float) -> float:
     return scale
 
 
+def _check_options(
+    reference: np.ndarray | None, data_range: Any, y_channel: Any, progress: Any
+) -> tuple[float | None, bool]:
+    """The scoring options, checked before any method runs (a mistake found only when
+    scoring would waste every run)."""
+    if data_range is not None:
+        data_range = check_real(
+            data_range, "data_range", above=0.0,
+            hint="the range of possible values, e.g. 1.0 for images in [0, 1] or 255",
+        )  # fmt: skip
+    elif reference is not None and reference.dtype.kind == "f":
+        raise ValueError(
+            f"data_range is required to score {reference.dtype} images: pass the range of "
+            "possible values, e.g. data_range=1.0 for images in [0, 1] or 255 for 8-bit "
+            "data as floats"
+        )
+    check_callback(progress)
+    return data_range, check_flag(y_channel, "y_channel")
+
+
 def _resolve_methods(methods: Sequence[Any], scale: float) -> tuple[list[Any], list[str]]:
     """What to run and the label of each; unknown names fail before any work, and a model
     file is read once, not per call."""
+    if isinstance(methods, (str, os.PathLike)):
+        methods = [methods]  # one method, not a sequence of one-letter names
     if not methods:
         raise ValueError("give at least one method to compare")
     runs = [resolve_method(method, scale) for method in methods]
