@@ -1,7 +1,8 @@
 """Make ``docs/compare_view.png``, the README's picture of the Compare widget.
 
-Trains FSRCNN ×2 for 500 steps on the burst ground truth (synthetic filaments and blobs;
-the settings of ``tests/training/test_training_gain.py``), then compares it with three
+Trains FSRCNN ×2 from random weights (``init="scratch"``) for 500 steps on the burst ground
+truth (synthetic filaments and blobs; the settings of ``tests/training/test_training_gain.py``),
+then compares it with three
 interpolations on a plane of another ground truth of the same synthetic microscope that it
 never saw, in a real napari window driven through the Compare widget.
 
@@ -12,13 +13,13 @@ Run from the repository root (needs napari and a display; ``xvfb-run -a`` gives 
 
 from __future__ import annotations
 
+import inspect
 import time
 from pathlib import Path
 
 import napari
 from imageio.v3 import imwrite
 from napari._qt.dialogs.qt_notification import NapariQtNotification
-from qtpy.QtCore import Qt
 
 import napari_sr
 
@@ -28,9 +29,12 @@ PLANE = 64  # of the 128 planes of the anisotropic stack's ground truth
 
 def main() -> None:
     train_on = napari_sr.load_sample("burst", ground_truth=True)
+    # from random weights, as before fine-tuning the bundled weights became the default
+    takes_init = "init" in inspect.signature(napari_sr.train).parameters
+    scratch = {"init": "scratch"} if takes_init else {}
     model = napari_sr.train(
         "fsrcnn", train_on, scale=2, steps=500, patch_size=32, batch_size=32, lr=5e-3,
-        warmup_steps=50, seed=0, device="cpu",
+        warmup_steps=50, seed=0, device="cpu", **scratch,
     )  # fmt: skip
     stack = napari_sr.load_sample("anisotropic_stack", ground_truth=True)
     plane = stack.data[PLANE]
@@ -48,11 +52,11 @@ def main() -> None:
     while widget.busy:
         napari.qt.get_qapp().processEvents()
         time.sleep(0.05)
-    widget.table.sortItems(1, Qt.SortOrder.DescendingOrder)  # best PSNR first
-    viewer.reset_view()
-    viewer.camera.zoom *= 1.9  # a close look at the filaments in every panel
+    # the widget sorts the table best PSNR first and fits the grid by itself
+    camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera  # napari 0.9
+    camera.zoom *= 1.9  # a close look at the filaments in every panel
     for toast in viewer.window._qt_window.findChildren(NapariQtNotification):
-        toast.close()  # the PyQt5 deprecation notice, shown before any setting applies
+        toast.close()  # notifications would cover the canvas
     napari.qt.get_qapp().processEvents()
     imwrite(OUT, viewer.screenshot(canvas_only=False, flash=False))
     print(widget.result.table())
