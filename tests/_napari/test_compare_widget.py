@@ -241,3 +241,22 @@ def test_bundled_defaults_are_compared_and_left_out_where_missing(
     count = read_metadata(fake_weights["fsrcnn_x3.sr291"])["parameters"]  # bundled: counted
     assert w.table.item(rows["fast"], 4).text() == f"{count:,}"
     assert "fast ×3" in viewer.layers
+
+
+def test_difference_layers_are_inferno_for_rgb_too(make_napari_viewer, qtbot):
+    """|output − reference| of an RGB layer is one value per pixel (the largest of the
+    three channels), shown in inferno like a grayscale layer's."""
+    import numpy as np
+
+    viewer = make_napari_viewer()
+    rgb = np.random.default_rng(4).integers(0, 255, (24, 20, 3), dtype=np.uint8)
+    viewer.add_image(rgb, name="photo", rgb=True)
+    _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Compare")
+    w.set_checked(["bicubic"])
+    w.differences.setChecked(True)
+    qtbot.mouseClick(w.run_button, LEFT)
+    qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
+    difference = viewer.layers["|bicubic − ref|"]
+    assert not difference.rgb and difference.colormap.name == "inferno"
+    expected = np.abs(viewer.layers["bicubic ×2"].data.astype(np.float32) - rgb).max(axis=-1)
+    np.testing.assert_allclose(difference.data, expected)
