@@ -94,6 +94,23 @@ def misr(
         input's dtype. An Image gets pixel sizes and origins as :func:`napari_sr.upscale`
         gives them (on the reference frame's grid) and a provenance record with the method,
         the shifts, each frame's registration quality and the frames left out.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For any argument out of place, before any work: shifts that are not finite or
+        reach beyond the frame, a reference out of range, a negative or huge ``psf``,
+        ``iterations`` below 1 (or given for ``shift-add`` or a network), a scale that is
+        not a whole number from 2 to 16, NaN frames, fewer than 2 frames.
+    napari_sr.Cancelled
+        When ``cancel`` is set, also during the last step.
+
+    Warns
+    -----
+    napari_sr.multiframe.consistency.FramesMismatchWarning
+        When the frames do not look like shifted views of one scene (a z-stack, a focus
+        series, unrelated images: see :mod:`napari_sr.multiframe.consistency`). The
+        result is still returned.
     """
     source = frames if isinstance(frames, Image) else None
     data = source.data if source is not None else _as_array(frames)
