@@ -208,8 +208,11 @@ def test_a_small_file_claiming_a_huge_network_fails_before_allocating(tmp_path, 
 
 def test_a_network_too_deep_to_plan_is_refused_while_planning(tmp_path, monkeypatch, no_build):
     monkeypatch.setattr(hp, "MAX_TORCH_CALLS", 500)
-    with pytest.raises(ValueError, match="m=1000 has too many layers to build"):
-        create_model("fsrcnn", scale=2, m=1000)
+    for name, deep in (("fsrcnn", {"m": 1000}), ("lapsrn", {"depth": 1000})):
+        with pytest.raises(ValueError, match=f"{name} with .*=1000 has too many layers"):
+            create_model(name, scale=2, **deep)
+        # stopped half-way through a constructor, the build leaves no global state behind
+        assert torch.is_grad_enabled()
 
 
 @pytest.mark.parametrize(
@@ -284,6 +287,28 @@ def test_constructor_failures_are_value_errors_naming_the_hyperparameters(
 def test_scale_and_channels_are_checked(no_build, kwargs, match):
     with pytest.raises(ValueError, match=match):
         create_model("fsrcnn", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("hparams", "match"),
+    [
+        ({"d": 100000}, "hyperparameter d of fsrcnn must be between 1 and 65536"),
+        ({"d": 4.0}, "hyperparameter d of fsrcnn must be a whole number"),
+        ({"d": 4096, "s": 4096}, "fsrcnn with d=4096, s=4096 would have"),
+    ],
+)
+def test_training_bounds_hyperparameters_before_building(no_build, hparams, match):
+    from napari_sr import train
+
+    image = np.random.default_rng(0).random((64, 64), dtype=np.float32)
+    with pytest.raises(ValueError, match=match):
+        train("fsrcnn", [image], scale=2, steps=1, patch_size=32, hparams=hparams)
+
+
+def test_an_unknown_device_is_a_value_error(good, tmp_path):
+    path = _craft(tmp_path / "m.safetensors", *good)
+    with pytest.raises(ValueError, match="gpu"):
+        load_model(path, device="gpu")
 
 
 def test_a_whole_float_scale_is_taken_and_numpy_integers_are_ints():

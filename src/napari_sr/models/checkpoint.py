@@ -187,7 +187,8 @@ def load_model(
         Required for third-party files (without ``in_channels``: 1 channel if the weights
         fit, else 3). For napari-sr files they are checked against the description.
     device : str or torch.device
-        Where to put the weights.
+        Where to put the weights (``'auto'``, ``'cpu'``, ``'cuda'``, ``'cuda:1'``,
+        ``'mps'``).
     **hparams
         Architecture hyperparameters of a third-party file (e.g. ``n_resblocks=32``).
 
@@ -206,10 +207,12 @@ def load_model(
         A corrupt file, a pickle with anything but tensors, missing or unexpected weights,
         shape mismatches, or arguments that contradict the file's description.
     """
+    from ..engine.device import resolve_device
     from .hyperparameters import describe, number_kind, plan
     from .registry import from_plan
 
     path = _existing(path)
+    device = resolve_device(device)  # an unknown device is a ValueError naming those there are
     suffix = path.suffix.lower()
     state = None
     if suffix in SAFETENSORS_SUFFIXES:

@@ -312,11 +312,15 @@ def _build_on_meta(name: str, cls: type, kwargs: dict[str, Any], hparams: dict[s
     import torch
 
     mode = _meta_build_mode()()
+    grad = torch.is_grad_enabled()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with torch.device("meta"), mode:
-                return cls(**kwargs)
+                model = cls(**kwargs)
+        if mode.calls > MAX_TORCH_CALLS:  # layers without weights after the last check
+            raise _TooDeep
+        return model
     except _TooDeep:
         raise ValueError(
             f"{name} with {describe(hparams)} has too many layers to build (more than "
@@ -324,6 +328,10 @@ def _build_on_meta(name: str, cls: type, kwargs: dict[str, Any], hparams: dict[s
         ) from None
     except Exception as err:
         raise _refused(name, hparams, err) from None
+    finally:
+        # a constructor stopped half-way may leave a context unexited (guard the one
+        # global state a constructor commonly sets)
+        torch.set_grad_enabled(grad)
 
 
 def _check_size(
@@ -366,6 +374,13 @@ def _meta_build_mode() -> type:
         "erfinv_", "exponential_", "bernoulli_", "random_", "eye_", "dirac_",
     }  # fmt: skip
 
+    # where the build may be stopped: tensor factories, called in a constructor's body
+    # (stopping inside a context's __exit__, e.g. no_grad's, would leave it half-undone)
+    factories = {
+        "empty", "zeros", "ones", "full", "tensor", "as_tensor", "arange", "linspace",
+        "rand", "randn", "eye", "empty_like", "zeros_like", "ones_like", "full_like",
+    }  # fmt: skip
+
     class MetaBuild(TorchFunctionMode):
         """Counts the tensor operations of a meta build (modes are per thread, so other
         threads are not affected) and skips the weight initialisation."""
@@ -375,9 +390,10 @@ def _meta_build_mode() -> type:
         def __torch_function__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
             self.calls += 1
-            if self.calls > MAX_TORCH_CALLS:
+            name = getattr(func, "__name__", "")
+            if self.calls > MAX_TORCH_CALLS and name in factories:
                 raise _TooDeep
-            if getattr(func, "__name__", "") in skipped:
+            if name in skipped:
                 first = args[0] if args else next(iter(kwargs.values()), None)
                 if isinstance(first, torch.Tensor) and first.is_meta:
                     return first
