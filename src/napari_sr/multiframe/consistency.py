@@ -151,9 +151,8 @@ def mismatch_message(found: list[str]) -> str:
         + "; ".join(found)
         + ". Multi-frame SR needs frames of one scene with small shifts (a burst); a "
         "z-stack or time series fused this way gives a meaningless image. For a stack of "
-        "planes, pass its real axes (e.g. axes='ZYX') to napari_sr.upscale instead; if "
-        "these are frames of one scene, check the registration (napari_sr.register) or "
-        "give shifts"
+        "planes, give its real axes (axes='ZYX', or --axes ZYX) and use upscale instead; "
+        "for frames of one scene, check their registration or give the shifts"
     )
 
 
