@@ -131,7 +131,9 @@ def validate(document: Any, name: str, *, fix: str = FIX) -> dict[str, Any]:
 
     field.normalization(document, "normalization")
     field.mapping("training", "a JSON object (the training recipe)", optional=True)
-    field.mapping("metrics", "a JSON object of measured metrics", optional=True)
+    metrics = field.mapping("metrics", "a JSON object of measured metrics", optional=True)
+    if metrics:
+        _check_metrics(field, metrics)
     data = field.mapping("data", "a JSON object describing the training data", optional=True)
     if data:
         _check_data(field, data)
@@ -174,6 +176,27 @@ def _check_data(field: _Fields, data: dict[str, Any]) -> None:
             field.fail(
                 "data.isotropic.axial_profile", f"a list of 1 to {MAX_PROFILE} numbers", profile
             )
+
+
+def _check_metrics(field: _Fields, metrics: dict[str, Any]) -> None:
+    """The scores the widgets and the command line show (the rest is free-form)."""
+    for key in ("psnr", "ssim", "gain_db", "bicubic_psnr", "final_loss"):
+        value = metrics.get(key)
+        if value is not None and not _real(value):
+            field.fail(f"metrics.{key}", "a number or null", value)
+    steps = metrics.get("steps_done")
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 0):
+        field.fail("metrics.steps_done", "a whole number of at least 0", steps)
+    for key in ("validation", "bicubic"):
+        record = metrics.get(key)
+        if record is None:
+            continue
+        if not isinstance(record, dict):
+            field.fail(f"metrics.{key}", "a JSON object of scores, or null", record)
+        for score in ("psnr", "ssim"):
+            value = record.get(score)
+            if value is not None and not _real(value):
+                field.fail(f"metrics.{key}.{score}", "a number or null", value)
 
 
 class _Fields:
