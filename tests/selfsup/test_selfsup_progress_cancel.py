@@ -71,3 +71,32 @@ def test_a_cancel_during_the_last_upscaling_of_zssr_is_not_ignored(monkeypatch):
     monkeypatch.setattr(zssr_module, "_upscale_stage", upscale_stage)
     with pytest.raises(Cancelled):
         zssr(stack((24, 24)), 2, cancel=stop, **ZSSR)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"steps": "abc"}, TypeError, "steps must be a whole number"),
+        ({"steps": None}, TypeError, "steps must be a whole number"),
+        ({"patch_size": "a"}, TypeError, "patch_size must be a whole number"),
+        ({"hparams": "depth=3"}, TypeError, "hparams must be a dict"),
+        ({"validation_fraction": "x"}, TypeError, "validation_fraction must be a number"),
+        ({"psf": "x"}, TypeError, "psf must be the Gaussian sigma"),
+    ],
+)
+def test_isotropic_options_are_checked_before_any_work(options, error, match):
+    with pytest.raises(error, match=match):
+        isotropic(stack(), 3, device="cpu", **options)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"steps": "abc"}, TypeError, "steps must be a whole number"),
+        ({"patch_size": 1.5}, TypeError, "patch_size must be a whole number"),
+        ({"hparams": "depth=3"}, TypeError, "hparams must be a dict"),
+    ],
+)
+def test_zssr_options_are_checked_before_any_work(options, error, match):
+    with pytest.raises(error, match=match):
+        zssr(stack((24, 24)), 2, device="cpu", **options)

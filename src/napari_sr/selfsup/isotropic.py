@@ -40,7 +40,7 @@ from ..geometry import check_scale
 from ..image import Image, to_micrometres
 from ..normalization import default_normalization
 from ..resample import point_grid, sample_at
-from ._progress import share
+from ._progress import check_training_options, share
 
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 """Full width at half maximum of a Gaussian, in units of its σ (≈ 2.3548)."""
@@ -92,6 +92,12 @@ def axial_profile(psf: float | np.ndarray | None, factor: float) -> np.ndarray:
     if psf is None:
         sigma = factor / FWHM_PER_SIGMA
     elif np.ndim(psf) == 0:
+        number = (int, float, np.number, np.ndarray)
+        if isinstance(psf, (bool, str, bytes)) or not isinstance(psf, number):
+            raise TypeError(
+                f"psf must be the Gaussian sigma of the axial profile in lateral pixels, "
+                f"the profile itself (an array), or None; not {psf!r}"
+            )
         sigma = float(psf)
         if not np.isfinite(sigma) or sigma < 0:
             raise ValueError(
@@ -249,6 +255,7 @@ def train_isotropic(
     from ..training.config import TrainConfig
     from ..training.loop import fit
 
+    steps = check_training_options(steps, patch_size, hparams, validation_fraction)
     image, factor = _image_and_factor(volume, factor, axes)
     channels = image.shape[image.axes.index("C")] if "C" in image.axes else 1
     if channels > 1:
@@ -404,6 +411,14 @@ def isotropic(
         raise TypeError(
             f"isotropic() got unexpected options {', '.join(sorted(unknown))}; training "
             f"options are {', '.join(sorted(_TRAINING_OPTIONS))}"
+        )
+    if not isinstance(model, torch.nn.Module) and not isinstance(model, os.PathLike):
+        # a model to train: its options are checked before any work
+        steps = check_training_options(
+            steps,
+            training.get("patch_size"),
+            training.get("hparams"),
+            training.get("validation_fraction", 0.1),
         )
     image, factor = _image_and_factor(volume, factor, axes)
     check_finite(image.data)

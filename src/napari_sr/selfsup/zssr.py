@@ -33,7 +33,7 @@ from ..geometry import check_scale
 from ..image import Image
 from ..normalization import default_normalization
 from ..resample import resize
-from ._progress import share
+from ._progress import check_training_options, share
 
 DEFAULT_STEPS = 1000
 SMALLEST_FATHER = 0.5
@@ -151,6 +151,7 @@ def zssr(
         gets the pixel sizes and origins of :func:`napari_sr.upscale` and a provenance
         record (method, kernel, stages, each stage's training report).
     """
+    steps = check_training_options(steps, patch_size, hparams)
     source = image if isinstance(image, Image) else Image(np.asarray(image), axes=axes)
     if axes is not None and isinstance(image, Image):
         source = source.with_axes(axes)
