@@ -5,7 +5,15 @@ dict; the header's metadata holds, under the key ``"napari_sr"``, a JSON documen
 architecture and its hyperparameters, scale, channels, intensity normalisation, the training
 recipe, a description of the training data and measured metrics. Nothing is ever unpickled:
 third-party ``.pth``/``.pt`` files are opened with ``torch.load(weights_only=True)``, which
-only rebuilds tensors and plain containers.
+only rebuilds tensors and plain containers (TorchScript archives and zip bombs are refused
+before PyTorch opens them).
+
+Nothing in a file is trusted: the description is checked field by field
+(:mod:`napari_sr.models.description`), the network it describes is planned and sized
+without allocating it (:mod:`napari_sr.models.hyperparameters`) and its tensors compared
+with the file's, by name, shape and kind of number, from the header alone; only then are
+the weights read, and they must all be finite. Library warnings are silenced while a
+file is read: what matters becomes one clear error.
 """
 
 from __future__ import annotations
@@ -204,8 +212,12 @@ def load_model(
     FileNotFoundError
         No such file.
     CheckpointError
-        A corrupt file, a pickle with anything but tensors, missing or unexpected weights,
-        shape mismatches, or arguments that contradict the file's description.
+        A corrupt file, a description with a field of the wrong type or out of range, a
+        network too large to build, a pickle with anything but tensors, missing or
+        unexpected weights, shape or dtype mismatches, NaN or infinite weights, or
+        arguments that contradict the file's description (all ValueErrors).
+    ValueError
+        A device this machine does not have.
     """
     from ..engine.device import resolve_device
     from .hyperparameters import describe, number_kind, plan
