@@ -568,10 +568,10 @@ def fit(
         model.normalization = normalization  # what inference (and validation) maps with
         # validation runs the model through upscale, which reads the route (luma,
         # other_dtypes) from its record: give it the one this run trains with
+        _check_batch_memory(model, config, int(model.in_channels), run_device)
         previous = getattr(model, "checkpoint", None)
         if isinstance(previous, Mapping):
             model.checkpoint = {**previous, "data": data_record}
-        _check_batch_memory(model, config, int(model.in_channels), run_device)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
         model_record = {
             "architecture": model.spec.name,
