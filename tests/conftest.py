@@ -53,3 +53,22 @@ def fake_weights(tmp_path, monkeypatch):
         made[name] = path
     monkeypatch.setattr(bundled, "WEIGHTS_DIR", tmp_path)
     return made
+
+
+@pytest.fixture(scope="session")
+def _private_napari_config(tmp_path_factory):
+    """napari's settings (and napari-sr's reader-preference marker beside them) in a
+    temporary folder, never in the user's napari configuration."""
+    settings_module = pytest.importorskip("napari.settings")
+    settings = settings_module.get_settings()
+    original = settings.config_path
+    settings.config_path = tmp_path_factory.mktemp("napari-config") / "settings.yaml"
+    yield
+    settings.config_path = original
+
+
+@pytest.fixture(autouse=True)
+def _private_napari_settings(request):
+    """The GUI tests (tests/_napari) run with private napari settings."""
+    if "_napari" in request.node.path.parts:
+        request.getfixturevalue("_private_napari_config")

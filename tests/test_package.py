@@ -13,7 +13,7 @@ import pytest
 import napari_sr
 from conftest import REPO
 
-HEAVY = ["torch", "napari", "qtpy", "PyQt5", "PySide2", "PySide6", "magicgui", "vispy"]
+HEAVY = ["torch", "napari", "qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "magicgui", "vispy"]
 
 
 def test_import_is_cheap():

@@ -37,6 +37,9 @@ _LAZY = {
     "ssim": ".metrics",
     "Cancelled": ".engine.progress",
     "MethodFallbackWarning": ".engine.methods",
+    "BelowInterpolationWarning": ".training.log",
+    "CheckpointWriteError": ".training.state",
+    "FramesMismatchWarning": ".multiframe.consistency",
     "list_samples": ".samples",
     "load_sample": ".samples",
 }
@@ -64,6 +67,9 @@ __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
     "Image",
     "Cancelled",
     "MethodFallbackWarning",
+    "BelowInterpolationWarning",
+    "CheckpointWriteError",
+    "FramesMismatchWarning",
     "io",
     "axes",
     "geometry",
@@ -81,13 +87,16 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .metrics import psnr, ssim
     from .models.checkpoint import load_model, save_model
     from .models.registry import create_model, list_models
+    from .multiframe.consistency import FramesMismatchWarning
     from .multiframe.misr import misr
     from .multiframe.registration import register
     from .resample import resize
     from .samples import list_samples, load_sample
     from .selfsup.isotropic import isotropic, train_isotropic
     from .selfsup.zssr import zssr
+    from .training.log import BelowInterpolationWarning
     from .training.loop import train
+    from .training.state import CheckpointWriteError
 
 
 def __getattr__(name: str):

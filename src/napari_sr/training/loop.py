@@ -389,7 +389,8 @@ def below_interpolation_message(
         f"the trained model is below bicubic interpolation on the validation images: PSNR "
         f"{metrics['psnr']:.2f} dB against bicubic's {metrics['bicubic_psnr']:.2f} dB "
         f"({metrics['gain_db']:+.2f} dB); train longer (more steps), on more or more "
-        f"varied images, {fine_tune}or use bicubic (method='bicubic') for such images"
+        f"varied images, {fine_tune}or use bicubic for such images "
+        "(method='bicubic', --method bicubic)"
     )
 
 
