@@ -15,7 +15,7 @@ def test_upscaled_grid_covers_the_same_footprint(scale):
 
 
 def test_upscaled_origin_formula_from_design():
-    # DESIGN.md: translate_out = translate_in + (0.5/s - 0.5) * scale_in
+    # napari_sr.geometry: translate_out = translate_in + (0.5/s - 0.5) * scale_in
     assert upscaled_origin(0.0, 1.0, 2) == pytest.approx(-0.25)
     assert upscaled_origin(10.0, 0.5, 4) == pytest.approx(10.0 + (0.125 - 0.5) * 0.5)
 

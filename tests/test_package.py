@@ -62,7 +62,7 @@ def test_unknown_attribute_raises():
 
 
 def test_core_never_imports_gui_libraries():
-    """Only napari_sr/_napari may import napari, Qt or magicgui (DESIGN.md)."""
+    """Only napari_sr/_napari may import napari, Qt or magicgui (the core/plugin split)."""
     offenders = []
     for path in (REPO / "src" / "napari_sr").rglob("*.py"):
         if "_napari" in path.parts:

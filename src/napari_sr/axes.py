@@ -3,7 +3,7 @@
 The letters are ``T`` (time), ``Z`` (depth), ``C`` (channel, including RGB samples),
 ``Y`` and ``X`` (the image plane). Every array napari-sr handles carries such a string,
 given explicitly or read from file metadata. When none is given, :func:`default_axes`
-guesses from the shape, following the rules in DESIGN.md:
+guesses from the shape, following these rules (also in the README, "Conventions"):
 
 ==========  ====================  ==========================================
 ndim        shape ends in 3 or 4   otherwise

@@ -81,7 +81,7 @@ def test_zero_shot_sr_overlays_the_input(make_napari_viewer, qtbot, monkeypatch)
     out = viewer.layers["img ×2 zssr"]
     assert out.data.shape == (48, 52) and out.data.dtype == np.uint8
     assert tuple(out.scale) == pytest.approx((0.2, 0.2))
-    assert tuple(out.translate) == pytest.approx((2.0 - 0.1, 3.0 - 0.1))  # DESIGN.md
+    assert tuple(out.translate) == pytest.approx((2.0 - 0.1, 3.0 - 0.1))  # napari_sr.geometry
     record = out.metadata["napari_sr"]["provenance"]
     assert record["method"] == "zssr" and record["self_ensemble"] is False
 

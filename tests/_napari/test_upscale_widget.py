@@ -39,7 +39,7 @@ def test_bicubic_layer_overlays_the_input(widget, qtbot):
     out = viewer.layers["stack ×2 bicubic"]
     np.testing.assert_array_equal(out.data, napari_sr.upscale(data, 2, method="bicubic"))
     assert tuple(out.scale) == pytest.approx((0.8, 0.1, 0.1))
-    # translate_out = translate_in + (0.5/s - 0.5) * scale_in (DESIGN.md)
+    # translate_out = translate_in + (0.5/s - 0.5) * scale_in (napari_sr.geometry)
     assert tuple(out.translate) == pytest.approx((0, 1 - 0.25 * 0.2, 2 - 0.25 * 0.2))
     assert out.colormap.name == "magma" and tuple(out.contrast_limits) == (0, 3000)
     record = out.metadata["napari_sr"]["provenance"]

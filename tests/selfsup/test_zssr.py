@@ -57,7 +57,7 @@ def test_image_geometry_and_provenance():
     out = zssr(image, 4, progress=lambda d, n: seen.append((d, n)), **FAST)
     assert out.shape == (96, 96) and out.dtype == np.uint16
     assert out.pixel_size == pytest.approx({"Y": 0.05, "X": 0.05})
-    # DESIGN.md geometry, as upscale: origin + (0.5 / s - 0.5) * pixel
+    # napari_sr.geometry, as upscale: origin + (0.5 / s - 0.5) * pixel
     assert out.origin["Y"] == pytest.approx(1.0 + (0.5 / 4 - 0.5) * 0.2)
     record = out.metadata["provenance"]
     assert record["method"] == "zssr" and record["stages"] == [2.0, 4.0]

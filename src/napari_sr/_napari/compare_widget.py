@@ -326,7 +326,7 @@ def _describe_scoring(result, data_range: float | None, rgb: bool) -> str:
 def _placement(source, image, result, low_res_mode: bool) -> dict[str, Any]:
     """``scale``, ``translate`` and ``metadata`` of the output layers: on the reference's
     grid when it was degraded; else the low-resolution layer's grid refined by the scale,
-    so that the outputs overlay the input exactly (DESIGN.md pixel geometry)."""
+    so that the outputs overlay the input exactly (napari_sr.geometry)."""
     metadata: dict[str, Any] = {"napari_sr_compare": True}  # not offered as an input again
     if not low_res_mode:
         return {"scale": list(source.scale), "translate": list(source.translate),
