@@ -48,6 +48,7 @@ def stack(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_upscale_sample_halves_the_pixel_size(tmp_path):
     """The issue's acceptance check, through the installed console script."""
     src = sample_path("anisotropic_stack")
@@ -133,6 +134,7 @@ def test_progress_bar_rendering(monkeypatch):
     )
 
 
+@pytest.mark.slow
 def test_axes_option(capsys, stack, tmp_path):
     code, _, _ = run(
         capsys, "upscale", str(stack), str(tmp_path / "o.ome.tif"), "-s", "2", "--axes", "TYX"
@@ -156,6 +158,7 @@ def test_samples_lists_every_sample(capsys):
         assert name in out
 
 
+@pytest.mark.slow
 def test_existing_output_is_kept_without_overwrite(capsys, stack, tmp_path):
     target = tmp_path / "o.ome.tif"
     target.write_bytes(b"keep me")
@@ -530,6 +533,7 @@ TRAIN_FAST = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_train_writes_a_model_that_upscale_reads(capsys, tmp_path, train_data):
     from napari_sr.models.checkpoint import read_metadata
 
@@ -573,6 +577,7 @@ def test_train_writes_a_model_that_upscale_reads(capsys, tmp_path, train_data):
     assert "--tile, --precision and --self-ensemble apply to learned models" in err
 
 
+@pytest.mark.slow
 def test_train_resume_overwrite_and_fine_tune(capsys, tmp_path, train_data):
     from napari_sr.models.checkpoint import load_model, read_metadata
 

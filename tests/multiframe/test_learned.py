@@ -94,6 +94,7 @@ def test_shift_l1_forgives_a_global_offset_and_brightness():
     assert float(shift_l1(far, target)) > 0.1
 
 
+@pytest.mark.slow
 def test_training_bursts_and_a_short_training(tmp_path):
     rng = np.random.default_rng(0)
     images = [rng.random((40, 40)).astype(np.float32) * 100 for _ in range(2)]

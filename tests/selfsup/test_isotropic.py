@@ -143,6 +143,7 @@ def test_every_channel_gets_its_own_network_and_time_points_share_it():
     assert len(out.metadata["provenance"]["training"]) == 1  # trained on all time points
 
 
+@pytest.mark.slow
 def test_isotropic_beats_cubic_interpolation_on_the_synthetic_stack():
     """The bundled anisotropic stack (z sampled 4x coarser, axial PSF sigma 0.45 um against
     0.12 um laterally: an extra axial sigma of sqrt(0.45^2 - 0.12^2) / 0.2 = 2.17 pixels)
