@@ -7,14 +7,13 @@ import errno
 import json
 import threading
 
-import numpy as np
 import pytest
-from scipy import ndimage
 
 torch = pytest.importorskip("torch")
 
 import safetensors.torch  # noqa: E402
 from safetensors import SafetensorError, safe_open  # noqa: E402
+from test_training_loop import smooth  # noqa: E402  (the same smooth test images)
 
 from napari_sr import Cancelled  # noqa: E402
 from napari_sr.models.checkpoint import load_model, read_metadata  # noqa: E402
@@ -23,13 +22,6 @@ from napari_sr.training.loop import train  # noqa: E402
 from napari_sr.training.state import HEADER_KEYS, load_state, state_path  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::napari_sr.training.log.BelowInterpolationWarning")
-
-
-def smooth(shape, seed=0, dtype=np.uint16, top=1000):
-    rng = np.random.default_rng(seed)
-    image = ndimage.gaussian_filter(rng.random(shape), 1.5)
-    image = (image - image.min()) / np.ptp(image) * top
-    return image.astype(dtype)
 
 
 IMAGES = [smooth((40, 40), seed=1)]
