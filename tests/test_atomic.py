@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_sr import _atomic, io
-from napari_sr._atomic import (
+from napari_sr import io
+from napari_sr.utils import atomic as _atomic
+from napari_sr.utils.atomic import (
     Terminated,
     atomic_write,
     remove_stale_parts,
@@ -94,7 +95,7 @@ _CHILD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from napari_sr._atomic import atomic_write, terminate_as_interrupt
+    from napari_sr.utils.atomic import atomic_write, terminate_as_interrupt
 
     def writer(tmp):
         Path(tmp).write_bytes(b"half")

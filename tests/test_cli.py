@@ -14,9 +14,9 @@ import tifffile
 
 from napari_sr import io
 from napari_sr.cli import ProgressBar, main
-from napari_sr.engine import memory
 from napari_sr.models.bundled import default_model
 from napari_sr.samples import sample_path
+from napari_sr.utils import memory
 
 
 def run(capsys, *argv):

@@ -13,8 +13,8 @@ import tifffile
 from PIL import Image as PILImage
 
 from napari_sr import io
-from napari_sr.engine import memory
 from napari_sr.image import Image
+from napari_sr.utils import memory
 
 # ------------------------------------------------------------------ writing: pixel types
 

@@ -11,7 +11,7 @@ import pytest
 
 import napari_sr
 from napari_sr import Cancelled, Image, resize, upscale
-from napari_sr.engine import memory
+from napari_sr.utils import memory
 
 DTYPES = [np.uint8, np.uint16, np.int16, np.float32, np.float64]
 

@@ -35,7 +35,7 @@ _LAZY = {
     "register": ".multiframe.registration",
     "misr": ".multiframe.misr",
     "ssim": ".metrics",
-    "Cancelled": ".engine.progress",
+    "Cancelled": ".utils.progress",
     "MethodFallbackWarning": ".engine.methods",
     "BelowInterpolationWarning": ".training.log",
     "CheckpointWriteError": ".training.state",
@@ -81,7 +81,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import axes, geometry, io, metrics, samples
     from .degradation import degrade
     from .engine.methods import MethodFallbackWarning
-    from .engine.progress import Cancelled
     from .engine.upscaler import upscale
     from .image import Image
     from .metrics import psnr, ssim
@@ -97,6 +96,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .training.log import BelowInterpolationWarning
     from .training.loop import train
     from .training.state import CheckpointWriteError
+    from .utils.progress import Cancelled
 
 
 def __getattr__(name: str):

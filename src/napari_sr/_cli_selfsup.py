@@ -128,9 +128,9 @@ def _training_options(args: argparse.Namespace) -> dict:
 
 
 def run_isotropic(args: argparse.Namespace) -> int:
-    from ._atomic import check_target
     from .io import read
     from .selfsup.isotropic import isotropic, train_isotropic
+    from .utils.atomic import check_target
 
     check_output(args)
     if args.save_model:
@@ -141,8 +141,8 @@ def run_isotropic(args: argparse.Namespace) -> int:
     with running(args, None) as (bar, stop):  # steps, then tiles: mixed units
         model = args.model
         if args.save_model:
-            from .engine.progress import Stages
             from .models.checkpoint import save_model
+            from .utils.progress import Stages
 
             channels = image.shape[image.axes.index("C")] if "C" in image.axes else 1
             if channels > 1:

@@ -62,7 +62,7 @@ class _Signals:
 
 
 def _interrupted_status(exc: BaseException | None = None) -> int:
-    from ._atomic import Terminated
+    from .utils.atomic import Terminated
 
     terminated = isinstance(exc, Terminated) or _Signals.received == signal.SIGTERM
     return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
@@ -838,7 +838,7 @@ def _run_compare(args: argparse.Namespace) -> int:
         learned = [k for k in reversed(DEFAULT_ARCHITECTURES) if default_model(args.scale, k)]
         methods = [*INTERPOLATION_METHODS, *learned]
     if args.csv:
-        from ._atomic import check_target
+        from .utils.atomic import check_target
 
         check_target(args.csv, overwrite=args.overwrite)
     image = read(args.input, axes=args.axes)
@@ -965,8 +965,8 @@ def _run_models(args: argparse.Namespace) -> int:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from .engine.progress import Cancelled
     from .training.log import format_record
+    from .utils.progress import Cancelled
 
     options = {
         "validation_fraction": args.validation_fraction,
@@ -1078,8 +1078,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     (exit 130 for Ctrl-C, 143 for SIGTERM); warnings that matter to the user are printed
     after a successful command.
     """
-    from ._atomic import terminate_as_interrupt
-    from .engine.progress import Cancelled
+    from .utils.atomic import terminate_as_interrupt
+    from .utils.progress import Cancelled
 
     _Signals.received = None
     parser, args, status, error = None, None, EXIT_USAGE, None

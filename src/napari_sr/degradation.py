@@ -32,11 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from ._intensity import cast, check_dtype, working_dtype
 from .axes import SPATIAL_AXES, resolve_axes
 from .geometry import check_scale
 from .image import Image, to_micrometres
 from .resample import INTERPOLATION_METHODS, resize
+from .utils.intensity import cast, check_dtype, working_dtype
 
 __all__ = ["GaussianPSF", "degrade"]
 
@@ -201,7 +201,7 @@ def degrade(
     sigmas = _sigmas(blur, psf, axes, factors)
     rng = np.random.default_rng(seed)
 
-    from .engine.memory import check_finite, check_fits, count_nonfinite
+    from .utils.memory import check_finite, check_fits, count_nonfinite
 
     out_shape = [
         max(1, math.ceil(n / factors.get(a, 1.0) - 1e-9))

@@ -20,15 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from ._atomic import atomic_write
-from ._validate import check_callback, check_flag, check_real, real_array
 from .axes import is_rgb, resolve_axes
 from .degradation import degrade
 from .engine.methods import resolve_method
-from .engine.progress import CancelToken, raise_if_cancelled
 from .engine.upscaler import upscale
 from .geometry import check_scale
 from .metrics import psnr, ssim
+from .utils.atomic import atomic_write
+from .utils.progress import CancelToken, raise_if_cancelled
+from .utils.validate import check_callback, check_flag, check_real, real_array
 
 COLUMNS = ("method", "psnr_db", "ssim", "seconds")
 
@@ -137,7 +137,7 @@ def compare_methods(
         ``progress(done, total)`` after each method.
     cancel : threading.Event or callable, optional
         Checked before each method and inside each run;
-        :class:`~napari_sr.engine.progress.Cancelled` is raised once it is set.
+        :class:`~napari_sr.utils.progress.Cancelled` is raised once it is set.
 
     Returns
     -------

@@ -34,10 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from ._atomic import atomic_write, check_target
 from ._version import __version__
 from .axes import AXIS_LETTERS, SPATIAL_AXES, default_axes, is_rgb, validate_axes
 from .image import Image, normalize_unit, to_micrometres
+from .utils.atomic import atomic_write, check_target
 
 __all__ = [
     "COMPRESSIONS",
@@ -468,7 +468,7 @@ def _check_dtype_readable(dtype: np.dtype, path: Path) -> None:
 def _check_memory(shape: tuple[int, ...], dtype: np.dtype, path: Path) -> None:
     """Refuse an image that cannot fit in memory before allocating it (a header can claim
     any size; decoding would die in MemoryError or the kernel's OOM killer)."""
-    from .engine import memory
+    from .utils import memory
 
     needed = math.prod(shape) * np.dtype(dtype).itemsize
     available = memory.available_memory()

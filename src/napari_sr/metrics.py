@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import check_flag, check_integer, check_real, real_array
 from .axes import SPATIAL_AXES, is_rgb, resolve_axes
 from .color import luma
+from .utils.validate import check_flag, check_integer, check_real, real_array
 
 __all__ = ["FRCResult", "describe_range", "frc", "nrmse", "psnr", "scoring_range", "ssim"]
 

@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from ._intensity import cast, check_dtype, working_dtype
 from .axes import SPATIAL_AXES, resolve_axes
 from .geometry import check_scale
+from .utils.intensity import cast, check_dtype, working_dtype
 
 __all__ = ["INTERPOLATION_METHODS", "point_grid", "resize", "sample_at"]
 
@@ -155,7 +155,7 @@ def plan_axis(n_in: int, n_out: int, scale: float, method: str, antialias: bool)
             f"would span {span} pixels); use a scale nearer 1"
         )
     if span * p > 2**20:  # the weights' float64 tables and their temporaries, ~10 of them
-        from .engine.memory import check_fits
+        from .utils.memory import check_fits
 
         check_fits((p, span), np.float64, extra_bytes=80 * p * span, what="interpolation table")
     # taps of the first p outputs, in unclipped input coordinates (0-based)
@@ -278,7 +278,7 @@ def resize(
         return _resize_torch(image, plans, in_dtype, out_dtype)
     _check_fits(shape_in, plans, in_dtype, out_dtype,
                 copies=image.dtype != working_dtype(in_dtype))  # fmt: skip
-    from .engine.memory import check_finite
+    from .utils.memory import check_finite
 
     check_finite(image)  # after the memory check: it reads the input in small blocks
     out = image.astype(working_dtype(in_dtype), copy=False)
@@ -302,7 +302,7 @@ def _check_fits(
     of a middle axis; casting to an integer dtype holds two more float temporaries
     (rounding, clipping) beside the last pass's result, another dtype one copy.
     """
-    from .engine.memory import check_fits
+    from .utils.memory import check_fits
 
     work = working_dtype(in_dtype)
     shape = list(shape_in)
@@ -451,7 +451,7 @@ def point_grid(n: int, factor: float) -> np.ndarray:
     factor = check_scale(factor, "factor")
     count = math.floor((n - 1) * factor + 1e-9) + 1
     if count > 2**20:  # the probe costs more than small grids
-        from .engine.memory import check_fits
+        from .utils.memory import check_fits
 
         check_fits((count,), np.float64, extra_bytes=8 * count, what="grid of positions")
     return np.arange(count, dtype=np.float64) / factor
@@ -479,7 +479,7 @@ def sample_at(array: np.ndarray, positions: np.ndarray, axis: int) -> np.ndarray
     numpy.ndarray
         Float array with ``len(positions)`` samples along ``axis``.
     """
-    from .engine.memory import check_fits
+    from .utils.memory import check_fits
 
     data = np.asarray(array)
     itemsize = 8 if data.dtype == np.float64 else 4

@@ -83,7 +83,7 @@ def _huge(path):
 )
 def test_reader_declines_tiffs_it_could_not_read(tmp_path, make, monkeypatch):
     """napari does not fall back when a reader raises, so these must not be claimed."""
-    from napari_sr.engine import memory
+    from napari_sr.utils import memory
 
     monkeypatch.setattr(memory, "available_memory", lambda: 1 << 30)
     path = tmp_path / "bad.tif"

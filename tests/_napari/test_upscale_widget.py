@@ -190,7 +190,7 @@ def test_model_files_that_do_not_load(widget, qtbot, errors, monkeypatch, tmp_pa
 
 
 def test_not_enough_memory_is_a_notification(widget, qtbot, errors, monkeypatch):
-    from napari_sr.engine import memory
+    from napari_sr.utils import memory
 
     viewer, w = widget
     viewer.add_image(np.zeros((256, 256), np.float32), name="img")

@@ -83,7 +83,7 @@ def test_lazy_and_multiscale_layers_are_read_off_the_gui_thread(make_napari_view
 def test_a_lazy_layer_too_big_for_memory_is_refused_with_the_fix(
     make_napari_viewer, qtbot, monkeypatch
 ):
-    from napari_sr.engine import memory
+    from napari_sr.utils import memory
 
     errors = []
     monkeypatch.setattr("napari_sr._napari._task.show_error", errors.append)

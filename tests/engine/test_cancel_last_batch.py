@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from napari_sr import Cancelled, Image, upscale
-from napari_sr.engine.progress import Cancelled as EngineCancelled
+from napari_sr.utils.progress import Cancelled as EngineCancelled
 
 
 def _cancel_at_the_end():

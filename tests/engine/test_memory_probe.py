@@ -9,7 +9,7 @@ import types
 import numpy as np
 import pytest
 
-from napari_sr.engine import memory
+from napari_sr.utils import memory
 
 GIB = 2**30
 

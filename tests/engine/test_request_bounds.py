@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from napari_sr import degrade, resize, upscale
-from napari_sr.engine import memory
+from napari_sr.utils import memory
 
 TOO_BIG = r"would need .* of memory but only .* is available; use a smaller scale"
 

@@ -322,7 +322,7 @@ def test_a_whole_float_scale_is_taken_and_numpy_integers_are_ints():
 
 
 def test_a_network_larger_than_the_memory_available_is_refused(monkeypatch, no_build):
-    import napari_sr.engine.memory as memory
+    import napari_sr.utils.memory as memory
 
     monkeypatch.setattr(memory, "available_memory", lambda: 2**20)
     with pytest.raises(ValueError, match=r"edsr_baseline with in_channels=1 would have .*"

@@ -19,7 +19,7 @@ from qtpy.QtWidgets import (
 )
 from superqt.utils import create_worker
 
-from ..engine.progress import Cancelled
+from ..utils.progress import Cancelled
 
 
 class _Relay(QObject):

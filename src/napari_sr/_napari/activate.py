@@ -77,7 +77,7 @@ def _read_marker(marker: Path | None) -> set[str]:
 
 
 def _write_marker(marker: Path, patterns: list[str]) -> None:
-    from .._atomic import atomic_write
+    from ..utils.atomic import atomic_write
 
     text = json.dumps({"patterns": patterns}, indent=1)
     try:

@@ -307,7 +307,7 @@ class CompareWidget(TaskWidget):
 
     def save_csv(self, path: str) -> None:
         """Write the scores as CSV (atomically; napari's dialog asked before replacing)."""
-        from .._atomic import atomic_write
+        from ..utils.atomic import atomic_write
 
         text = self.result.csv_text()
         atomic_write(path, lambda tmp: Path(tmp).write_text(text), overwrite=True)

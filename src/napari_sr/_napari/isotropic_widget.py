@@ -119,8 +119,8 @@ class IsotropicWidget(TaskWidget):
         total = steps + planes
 
         def work():
-            from ..engine.progress import Stages
             from ..selfsup.isotropic import interpolate_axial, isotropic, train_isotropic
+            from ..utils.progress import Stages
 
             stages = Stages(self.relay.progress.emit, total)
             image = layer.load()

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from .._jsonready import json_ready
 from ..axes import SPATIAL_AXES, is_rgb, resolve_axes
 from ..image import Image, to_micrometres
+from ..utils.jsonready import json_ready
 
 META_KEY = "napari_sr"
 """Key of napari-sr's record in a layer's ``metadata``."""
@@ -225,7 +225,7 @@ def layer_input(layer: Any, axes: str | None = None) -> LayerInput:
 
 
 def _check_loadable(name: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
-    from ..engine.memory import _human, available_memory
+    from ..utils.memory import _human, available_memory
 
     needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
     available = available_memory()

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import torch
 from torch.overrides import TorchFunctionMode
 
+from ..utils.memory import available_memory
 from .device import autocast
-from .memory import available_memory
 from .tiling import round_up
 
 HOST_BUDGET = 2**30

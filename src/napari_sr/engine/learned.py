@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._intensity import cast
 from ..color import luma_limits
 from ..models.registry import ModelSpec
 from ..normalization import (
@@ -40,6 +39,8 @@ from ..normalization import (
     denormalize,
     normalize,
 )
+from ..utils.intensity import cast
+from ..utils.progress import CancelToken, ProgressCallback, raise_if_cancelled, report
 from .device import (
     autocast,
     free_cached_memory,
@@ -48,7 +49,6 @@ from .device import (
     resolve_precision,
 )
 from .footprint import Footprint, device_budget, host_budget, measure
-from .progress import CancelToken, ProgressCallback, raise_if_cancelled, report
 from .tiling import AxisTiles, Stitcher, round_up, split_axis
 
 MIN_TILE = 32

@@ -13,14 +13,14 @@ from typing import overload
 
 import numpy as np
 
-from .._intensity import cast, check_dtype, working_dtype
 from ..axes import is_rgb, resolve_axes
 from ..geometry import check_scale
 from ..image import Image
 from ..resample import resize
-from .memory import check_finite, check_fits
+from ..utils.intensity import cast, check_dtype, working_dtype
+from ..utils.memory import check_finite, check_fits
+from ..utils.progress import CancelToken, ProgressCallback, raise_if_cancelled, report
 from .methods import PlaneMethod, resolve_method
-from .progress import CancelToken, ProgressCallback, raise_if_cancelled, report
 
 PLANE_AXES = "YX"
 """The axes a single-image method sees together; all others are looped over."""
@@ -110,7 +110,7 @@ def upscale(
         planes through a model) or each tile (tiled planes), counting planes × tiles.
     cancel : threading.Event or callable, optional
         Checked between batches of planes and between tiles; when set,
-        :class:`~napari_sr.engine.progress.Cancelled` is raised and nothing is returned.
+        :class:`~napari_sr.utils.progress.Cancelled` is raised and nothing is returned.
 
     Returns
     -------

@@ -26,10 +26,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .._atomic import atomic_write
-from .._jsonready import json_ready
 from .._version import __version__
 from ..normalization import Normalization
+from ..utils.atomic import atomic_write
+from ..utils.jsonready import json_ready
 from . import description
 from .description import FORMAT, FORMAT_VERSION
 
@@ -528,7 +528,7 @@ def _check_values(path: Path, state: dict) -> None:
 
 def _available_memory() -> int | None:
     try:
-        from ..engine.memory import available_memory
+        from ..utils.memory import available_memory
 
         return available_memory()
     except Exception:  # a probe that fails leaves the other checks

@@ -337,7 +337,7 @@ def _build_on_meta(name: str, cls: type, kwargs: dict[str, Any], hparams: dict[s
 def _check_size(
     name: str, hparams: dict[str, Any], in_channels: int, count: int, nbytes: int
 ) -> None:
-    from ..engine.memory import available_memory
+    from ..utils.memory import available_memory
 
     try:
         available = available_memory()

@@ -32,14 +32,14 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from .._validate import check_callback, check_integer, check_real, real_array
-from ..engine.progress import (
+from ..utils.progress import (
     CancelToken,
     ProgressCallback,
     is_cancelled,
     raise_if_cancelled,
     report,
 )
+from ..utils.validate import check_callback, check_integer, check_real, real_array
 
 METHODS = ("shift-add", "ibp", "robust")
 DEFAULT_ITERATIONS = {"ibp": 10, "robust": 40}

@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import check_integer, check_real, real_array
-from ..engine.progress import CancelToken, ProgressCallback, raise_if_cancelled, report
 from ..normalization import MICROSCOPY
+from ..utils.progress import CancelToken, ProgressCallback, raise_if_cancelled, report
+from ..utils.validate import check_integer, check_real, real_array
 from .simulate import make_burst
 
 BURSTS_PER_IMAGE = 2

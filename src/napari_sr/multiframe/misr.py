@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from .._intensity import cast, check_dtype, check_finite
-from .._validate import all_finite, check_callback, check_flag
 from ..axes import resolve_axes
-from ..engine.progress import CancelToken, ProgressCallback, Stages, raise_if_cancelled
 from ..image import Image
+from ..utils.intensity import cast, check_dtype, check_finite
+from ..utils.progress import CancelToken, ProgressCallback, Stages, raise_if_cancelled
+from ..utils.validate import all_finite, check_callback, check_flag
 from .consistency import FramesMismatchWarning, frame_mismatches, mismatch_message
 from .fusion import METHODS, check_fusion_options, check_sr_scale, fuse, fusion_steps
 from .learned import fuse_learned

@@ -20,14 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import check_callback, check_integer, real_array
-from ..engine.progress import (
+from ..utils.progress import (
     CancelToken,
     ProgressCallback,
     is_cancelled,
     raise_if_cancelled,
     report,
 )
+from ..utils.validate import check_callback, check_integer, real_array
 
 DEFAULT_UPSAMPLE = 100
 MAX_UPSAMPLE = 1000

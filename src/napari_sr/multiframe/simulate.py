@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .._validate import check_integer, check_real, real_array
+from ..utils.validate import check_integer, check_real, real_array
 
 MAX_PEAK = 1e9
 """Poisson sampling fails for means near 1e18; a billion photons is noise-free anyway."""

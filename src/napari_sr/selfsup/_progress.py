@@ -1,7 +1,7 @@
 """One progress over the stages of a self-supervised method (training, then prediction),
 and the checks of the options such a method reads before training.
 
-:class:`~napari_sr.engine.progress.Stages` adds a stage's ``done`` to where the previous
+:class:`~napari_sr.utils.progress.Stages` adds a stage's ``done`` to where the previous
 stages ended, which assumes the stage counts in the units its share was planned in. The
 inference engine counts tiles, not planes, so a tiled prediction would run past its share
 (and past 100 %). :func:`share` scales whatever a stage counts into its share instead.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..engine.progress import ProgressCallback, Stages, report
+from ..utils.progress import ProgressCallback, Stages, report
 
 
 def share(counter: Stages, amount: int) -> ProgressCallback:

@@ -34,12 +34,12 @@ from typing import Any
 
 import numpy as np
 
-from .._intensity import cast, check_dtype, check_finite
-from ..engine.progress import CancelToken, ProgressCallback, Stages, raise_if_cancelled
 from ..geometry import check_scale
 from ..image import Image, to_micrometres
 from ..normalization import default_normalization
 from ..resample import point_grid, sample_at
+from ..utils.intensity import cast, check_dtype, check_finite
+from ..utils.progress import CancelToken, ProgressCallback, Stages, raise_if_cancelled
 from ._progress import check_training_options, share
 
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
@@ -380,7 +380,7 @@ def isotropic(
         Training records (as :func:`napari_sr.train` gives them).
     cancel : threading.Event or callable, optional
         Checked during training and prediction;
-        :class:`~napari_sr.engine.progress.Cancelled` is raised once it is set.
+        :class:`~napari_sr.utils.progress.Cancelled` is raised once it is set.
     **training
         More options of :func:`train_isotropic` (``patch_size``, ``batch_size``, ``lr``,
         ``loss``, ``hparams``, ``validation_fraction``, ``seed``).

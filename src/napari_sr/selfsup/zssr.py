@@ -26,13 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from .._intensity import cast, check_dtype, check_finite
 from ..axes import is_rgb
-from ..engine.progress import CancelToken, ProgressCallback, Stages, raise_if_cancelled
 from ..geometry import check_scale
 from ..image import Image
 from ..normalization import default_normalization
 from ..resample import resize
+from ..utils.intensity import cast, check_dtype, check_finite
+from ..utils.progress import CancelToken, ProgressCallback, Stages, raise_if_cancelled
 from ._progress import check_training_options, share
 
 DEFAULT_STEPS = 1000

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._jsonready import json_ready
+from ..utils.jsonready import json_ready
 
 CONFIG_VERSION = 1
 """Version of the record's layout; a checkpoint from a newer napari-sr is refused."""

@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from .._intensity import cast, check_dtype, check_finite
 from ..axes import is_rgb
 from ..degradation import degrade
 from ..image import Image
 from ..normalization import Normalization, normalize
+from ..utils.intensity import cast, check_dtype, check_finite
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 """Files of a folder that are read as images (others, such as README files, are skipped)."""

@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._atomic import check_target
-from .._jsonready import json_ready
 from ..engine.device import resolve_device
-from ..engine.progress import Cancelled, CancelToken, ProgressCallback, is_cancelled, report
 from ..image import Image
 from ..normalization import Normalization
+from ..utils.atomic import check_target
+from ..utils.jsonready import json_ready
+from ..utils.progress import Cancelled, CancelToken, ProgressCallback, is_cancelled, report
 from . import data as training_data
 from .config import AUGMENTATIONS, RESUMABLE, TrainConfig, _int
 from .log import BelowInterpolationWarning
@@ -204,7 +204,7 @@ def train(
     cancel : threading.Event or callable, optional
         Checked before every step and during validation. When set, a checkpoint
         is saved (if ``checkpoint`` is given) and
-        :class:`~napari_sr.engine.progress.Cancelled` is raised.
+        :class:`~napari_sr.utils.progress.Cancelled` is raised.
 
     Returns
     -------
@@ -1047,7 +1047,7 @@ def _check_batch_memory(
     output); a step keeps them for the backward pass, with their gradients, so it needs
     about three times their bytes for the batch, plus the patches themselves.
     """
-    from ..engine.memory import available_memory
+    from ..utils.memory import available_memory
 
     multiple = int(getattr(model.spec, "size_multiple", 1) or 1)
     side = -(-8 // multiple) * multiple  # at least 8 pixels, a multiple of the model's

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from .._atomic import atomic_write
+from ..utils.atomic import atomic_write
 
 STATE_FORMAT = "napari-sr-training-state"
 STATE_VERSION = 1

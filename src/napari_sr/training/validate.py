@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..engine.progress import CancelToken
 from ..metrics import psnr, scoring_range, ssim
+from ..utils.progress import CancelToken
 from .data import TrainingImage
 
 
