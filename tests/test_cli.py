@@ -105,10 +105,10 @@ def test_progress_bar_rendering(monkeypatch):
     (stages that report in other units must not break the bar)."""
     import io as stdio
 
-    from napari_sr import cli
+    from napari_sr.cli import _output
 
     clock = iter([0.0, 2.0, 4.0, 5.0, 6.0])
-    monkeypatch.setattr(cli.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(_output.time, "perf_counter", lambda: next(clock))
     stream = stdio.StringIO()
     bar = ProgressBar(stream, label="tiles", width=10)
     bar(5, 10)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from .cli import _OUT_HELP, add_compression_option, check_output, running, write_result
+from . import _parsers as shared
+from ._running import check_output, running, write_result
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     """Add the ``misr`` subcommand."""
-    from .multiframe.misr import FUSION_METHODS
+    from ..multiframe.misr import FUSION_METHODS
 
     mi = commands.add_parser(
         "misr",
@@ -19,7 +20,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "SCALE times finer. OUT lies on the reference frame's grid.",
     )
     mi.add_argument("input", metavar="IN", help="frames of one scene: TYX, TZYX, ...")
-    mi.add_argument("output", metavar="OUT", help=_OUT_HELP)
+    mi.inherit(shared.output())
     mi.add_argument("--scale", "-s", type=int, required=True, help="whole SR factor, >= 2")
     mi.add_argument(
         "--method", "-m", choices=FUSION_METHODS, default="robust",
@@ -38,19 +39,18 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     mi.add_argument(
         "--keep-outliers", action="store_true", help="fuse frames flagged as not matching too"
     )
-    mi.add_argument("--axes", default=None, help="axes of IN with T for the frames")
-    mi.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    mi.add_argument(
-        "--progress", action=argparse.BooleanOptionalAction, default=None,
-        help="draw a progress bar on stderr (default: when stderr is a terminal)",
-    )  # fmt: skip
-    add_compression_option(mi)
+    mi.inherit(
+        shared.axes("axes of IN with T for the frames"),
+        shared.overwrite(),
+        shared.progress(),
+        shared.compression(),
+    )
     mi.set_defaults(run=run_misr)
 
 
 def run_misr(args: argparse.Namespace) -> int:
-    from .io import read
-    from .multiframe.misr import misr
+    from ..io import read
+    from ..multiframe.misr import misr
 
     check_output(args)
     reference = args.reference if args.reference == "median" else _frame_index(args.reference)

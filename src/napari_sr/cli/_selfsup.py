@@ -8,8 +8,11 @@ written atomically at the end.
 from __future__ import annotations
 
 import argparse
+from functools import cache
 
-from .cli import _OUT_HELP, add_compression_option, check_output, running, write_result
+from . import _parsers as shared
+from ._parsers import parse_hparams
+from ._running import check_output, running, write_result
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
@@ -23,7 +26,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "isotropic voxels; plane k of IN is plane k x FACTOR of OUT.",
     )
     iso.add_argument("input", metavar="IN", help="a stack with z, e.g. ZYX, CZYX, TZYX")
-    iso.add_argument("output", metavar="OUT", help="output file, .ome.tif")
+    iso.inherit(shared.output("output file, .ome.tif"))
     iso.add_argument(
         "--factor",
         type=float,
@@ -51,7 +54,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         help="also write the trained model (.safetensors; single-channel stacks)",
     )
     iso.add_argument("--fuse", choices=["mean", "geometric"], default="mean", help="xz/yz fusion")
-    _add_training_options(iso)
+    iso.inherit(_training_options_parent())
     iso.set_defaults(run=run_isotropic)
 
     zs = commands.add_parser(
@@ -62,7 +65,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "Give the blur that made IN (--blur, --kernel) when it is not MATLAB bicubic.",
     )
     zs.add_argument("input", metavar="IN", help="2D image (gray or RGB) or a stack of planes")
-    zs.add_argument("output", metavar="OUT", help=_OUT_HELP)
+    zs.inherit(shared.output())
     zs.add_argument("--scale", "-s", type=float, required=True, help="SR factor, > 1")
     zs.add_argument(
         "--kernel",
@@ -89,48 +92,39 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "--no-back-projection", dest="back_projection", action="store_false",
         help="skip making the result consistent with IN",
     )  # fmt: skip
-    _add_training_options(zs)
+    zs.inherit(_training_options_parent())
     zs.set_defaults(run=run_zssr)
 
 
-def _add_training_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--patch-size", type=int, default=None, help="training patch side")
-    parser.add_argument("--batch-size", type=int, default=None, help="patches per step")
-    parser.add_argument("--lr", type=float, default=None, help="peak learning rate")
-    parser.add_argument(
-        "--hparams", default=None, metavar="KEY=VALUE,...",
-        help="architecture hyperparameters, e.g. n_first=32,kernel_size=5",
-    )  # fmt: skip
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
-    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
-    parser.add_argument("--tile", type=int, default=None, help="tile edge for prediction")
-    parser.add_argument("--axes", default=None, help="axes of IN (default: from the file)")
-    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    parser.add_argument(
-        "--progress", action=argparse.BooleanOptionalAction, default=None,
-        help="draw a progress bar on stderr (default: when stderr is a terminal)",
-    )  # fmt: skip
-    add_compression_option(parser)
+@cache
+def _training_options_parent() -> shared.Parser:
+    """The options ``isotropic`` and ``zssr`` share: training, prediction and output."""
+    parent = shared.parent_parser()
+    parent.add_argument("--patch-size", type=int, default=None, help="training patch side")
+    parent.add_argument("--batch-size", type=int, default=None, help="patches per step")
+    parent.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    parent.inherit(shared.hparams("n_first=32,kernel_size=5"), shared.seed(), shared.device())
+    parent.add_argument("--tile", type=int, default=None, help="tile edge for prediction")
+    parent.inherit(shared.axes(), shared.overwrite(), shared.progress(), shared.compression())
+    return parent
 
 
 def _training_options(args: argparse.Namespace) -> dict:
-    from .cli import _hparams
-
     options = {
         "steps": args.steps,
         "patch_size": args.patch_size,
         "batch_size": args.batch_size,
         "lr": args.lr,
         "seed": args.seed,
-        "hparams": _hparams(args.hparams) if args.hparams is not None else None,
+        "hparams": parse_hparams(args.hparams),
     }
     return {k: v for k, v in options.items() if v is not None}  # the API owns the defaults
 
 
 def run_isotropic(args: argparse.Namespace) -> int:
-    from .io import read
-    from .selfsup.isotropic import isotropic, train_isotropic
-    from .utils.atomic import check_target
+    from ..io import read
+    from ..selfsup.isotropic import isotropic, train_isotropic
+    from ..utils.atomic import check_target
 
     check_output(args)
     if args.save_model:
@@ -141,8 +135,8 @@ def run_isotropic(args: argparse.Namespace) -> int:
     with running(args, None) as (bar, stop):  # steps, then tiles: mixed units
         model = args.model
         if args.save_model:
-            from .models.checkpoint import save_model
-            from .utils.progress import Stages
+            from ..models.checkpoint import save_model
+            from ..utils.progress import Stages
 
             channels = image.shape[image.axes.index("C")] if "C" in image.axes else 1
             if channels > 1:
@@ -167,8 +161,8 @@ def run_isotropic(args: argparse.Namespace) -> int:
 
 
 def run_zssr(args: argparse.Namespace) -> int:
-    from .io import read
-    from .selfsup.zssr import gaussian_kernel, zssr
+    from ..io import read
+    from ..selfsup.zssr import gaussian_kernel, zssr
 
     check_output(args)
     kernel = args.kernel
@@ -194,6 +188,6 @@ def _read_kernel(path: str):
 
     if path.lower().endswith(".npy"):
         return np.load(path, allow_pickle=False)
-    from .io import read
+    from ..io import read
 
     return read(path).data

@@ -1,0 +1,214 @@
+"""The argument parser of ``napari-sr``, the options its commands share, and their values.
+
+An option that several commands take is declared once, here, as a *parent parser*
+(argparse's way of sharing arguments). A command takes it with :meth:`Parser.inherit` at
+the place where the option belongs in its help: ``parents=`` would put every shared option
+before the command's own ones, and change the order of ``--help`` and of the "required"
+errors. A parent whose help names the command's subject (``--overwrite``: replace OUT, or
+replace the CSV) takes that wording as an argument; each distinct parent is built once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from functools import cache
+from typing import NoReturn
+
+OUT_HELP = "output file: .ome.tif or .tif (OME-TIFF, any image), or .png (a 2-D 8/16-bit image)"
+VERBOSE_HELP = "also print the warnings and log messages of the libraries used (torch, ...)"
+NOISE_KEYS = {"poisson": float, "gaussian": float}
+"""``--noise`` keys and the type of their values (photons at the peak; sigma, in counts)."""
+
+
+class UsageError(Exception):
+    """A command line that argparse rejects; ``main`` prints it as one line and exits 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, like every other error of the CLI, and
+    which takes shared options where they belong in its help (:meth:`inherit`)."""
+
+    def error(self, message: str) -> NoReturn:
+        # the prefix "napari-sr: error: " is added once, by main()
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+    def inherit(self, *parents: argparse.ArgumentParser) -> None:
+        """Add the arguments of ``parents`` here, after those added so far, in order.
+
+        This is what ``ArgumentParser(parents=...)`` does, at a chosen place."""
+        for parent in parents:
+            self._add_container_actions(parent)
+            self._defaults.update(parent._defaults)
+
+
+def parent_parser() -> Parser:
+    """An empty parser to declare shared options on (no ``-h`` of its own)."""
+    return Parser(add_help=False)
+
+
+# --------------------------------------------------------------------- shared options
+
+
+@cache
+def output(help: str = OUT_HELP) -> Parser:
+    """``OUT``, the image file a command writes."""
+    parent = parent_parser()
+    parent.add_argument("output", metavar="OUT", help=help)
+    return parent
+
+
+@cache
+def overwrite(what: str = "OUT") -> Parser:
+    """``--overwrite``: replace ``what`` (the command's output) if it exists."""
+    parent = parent_parser()
+    parent.add_argument("--overwrite", action="store_true", help=f"replace {what} if it exists")
+    return parent
+
+
+@cache
+def axes(help: str = "axes of IN (default: from the file)") -> Parser:
+    """``--axes``: the axes of the input, when its file does not say them."""
+    parent = parent_parser()
+    parent.add_argument("--axes", default=None, help=help)
+    return parent
+
+
+@cache
+def device(help: str = "auto (default), cpu, cuda, mps") -> Parser:
+    """``--device``: where a network runs (``auto``: CUDA, then MPS, then CPU)."""
+    parent = parent_parser()
+    parent.add_argument("--device", default="auto", help=help)
+    return parent
+
+
+@cache
+def seed(help: str = "random seed (default 0)") -> Parser:
+    """``--seed``: the seed of the random numbers (noise, patches, initial weights)."""
+    parent = parent_parser()
+    parent.add_argument("--seed", type=int, default=None, help=help)
+    return parent
+
+
+@cache
+def hparams(example: str) -> Parser:
+    """``--hparams``: an architecture's hyperparameters as ``KEY=VALUE,...`` pairs
+    (:func:`parse_hparams`); ``example`` shows some of the command's architecture."""
+    parent = parent_parser()
+    parent.add_argument(
+        "--hparams",
+        default=None,
+        metavar="KEY=VALUE,...",
+        help=f"architecture hyperparameters, e.g. {example}",
+    )
+    return parent
+
+
+@cache
+def progress() -> Parser:
+    """``--[no-]progress``: a progress bar on stderr (default: when stderr is a terminal)."""
+    parent = parent_parser()
+    parent.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="draw a progress bar on stderr (default: when stderr is a terminal)",
+    )
+    return parent
+
+
+@cache
+def compression() -> Parser:
+    """``--compression``, for every command that writes an image."""
+    from ..io import COMPRESSIONS, DEFAULT_COMPRESSION
+
+    parent = parent_parser()
+    parent.add_argument(
+        "--compression",
+        choices=COMPRESSIONS,
+        default=None,
+        help=f"lossless compression of a TIFF OUT (default {DEFAULT_COMPRESSION}; zstd is "
+        "smaller and faster but needs the imagecodecs package; PNG is always compressed)",
+    )
+    return parent
+
+
+@cache
+def verbose() -> Parser:
+    """``--verbose`` after a command (``napari-sr info F --verbose``); left out of the
+    namespace when not given, so that ``napari-sr --verbose info F`` keeps its value."""
+    parent = parent_parser()
+    parent.add_argument(
+        "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
+    )
+    return parent
+
+
+@cache
+def blur() -> Parser:
+    """``--blur``: a Gaussian blur of the degradation model, sigma in HR pixels."""
+    parent = parent_parser()
+    parent.add_argument("--blur", type=float, default=None, help="Gaussian sigma, HR pixels")
+    return parent
+
+
+@cache
+def noise() -> Parser:
+    """``--noise``: the noise of the degradation model (:data:`NOISE_KEYS`)."""
+    parent = parent_parser()
+    parent.add_argument(
+        "--noise",
+        default=None,
+        metavar="KEY=VALUE,...",
+        help="e.g. poisson=100 (peak photons), gaussian=2 (sigma), or both",
+    )
+    return parent
+
+
+# --------------------------------------------------------------------- option values
+
+
+def parse_key_values(text: str | None, option: str, allowed: dict[str, type]) -> dict | None:
+    """Parse ``a=1,b=x`` into a dict, converting each value to the type ``allowed`` gives.
+
+    None when the option was not given (``text`` None)."""
+    if text is None:
+        return None
+    result = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        key = key.strip().lower()
+        if not sep or key not in allowed:
+            raise ValueError(
+                f"{option} takes KEY=VALUE pairs with keys {', '.join(allowed)}, not {item!r}"
+            )
+        try:
+            result[key] = allowed[key](value.strip())
+        except ValueError:
+            kind = "a number" if allowed[key] in (int, float) else "text"
+            raise ValueError(
+                f"{option}: {key}={value.strip()} is not a valid value; {key} takes {kind}"
+            ) from None
+    return result
+
+
+def parse_noise(text: str | None) -> dict | None:
+    """The ``--noise`` value as the ``noise`` argument of the API (None when not given)."""
+    return parse_key_values(text, "--noise", NOISE_KEYS)
+
+
+def parse_hparams(text: str | None) -> dict | None:
+    """Parse ``d=32,s=5`` into a dict; values are JSON numbers, booleans or lists, else
+    text. None when ``--hparams`` was not given."""
+    if text is None:
+        return None
+    result = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--hparams takes KEY=VALUE pairs such as d=32,s=5, not {item!r}")
+        try:
+            result[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            result[key.strip()] = value.strip()
+    return result

@@ -1,0 +1,286 @@
+"""The single-image commands of ``napari-sr``: ``upscale`` (super-resolve an image and
+write it), ``degrade`` (simulate a low-resolution observation) and ``compare`` (a PSNR/SSIM
+table of methods)."""
+
+from __future__ import annotations
+
+import argparse
+
+from . import _parsers as shared
+from ._output import progress_bar
+from ._parsers import parse_key_values, parse_noise
+from ._running import check_output, write_result
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+    """Add the ``upscale``, ``degrade`` and ``compare`` subcommands."""
+    up = commands.add_parser(
+        "upscale",
+        help="super-resolve an image or stack and save it",
+        description="Super-resolve the Y and X axes of every plane of IN by SCALE and write "
+        "OUT, with pixel sizes divided by SCALE. Without --method, the bundled quality "
+        "model runs where one exists for SCALE, else bicubic (with a warning); the 'wrote' "
+        "line names the method that ran.",
+    )
+    up.add_argument("input", metavar="IN", help="TIFF, OME-TIFF, PNG or JPEG file")
+    up.inherit(shared.output())
+    up.add_argument("--scale", "-s", type=float, required=True, help="upscaling factor, > 0")
+    up.add_argument(
+        "--method",
+        "-m",
+        default=None,
+        help="'quality' or 'fast' (the bundled defaults; 'napari-sr models' lists them and "
+        "their scales), bundled weights by name, an interpolation (bicubic, lanczos3, ...) or "
+        "a model file (.safetensors, .pth) (default: quality where bundled for the scale, "
+        "else bicubic)",
+    )
+    up.inherit(shared.device("for models: auto (CUDA, MPS, CPU), cpu, cuda, cuda:1, mps"))
+    up.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        help="for models: tile edge in input pixels, 0 for none (default: automatic, bounded "
+        "by memory)",
+    )
+    up.add_argument(
+        "--precision",
+        choices=["fp32", "bf16", "fp16"],
+        default=None,
+        help="for models (default: bf16/fp16 on a GPU where the model allows, else fp32)",
+    )
+    up.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help="for models: average the 8 flips and rotations (8x slower, often +0.1 dB)",
+    )
+    up.inherit(shared.axes("axes of IN, e.g. ZYX (default: from the file)"))
+    up.add_argument(
+        "--dtype",
+        default=None,
+        choices=["uint8", "uint16", "int16", "float32", "float64"],
+        help="output dtype (default: the input's)",
+    )
+    up.inherit(shared.overwrite(), shared.progress(), shared.compression())
+    up.set_defaults(run=run_upscale)
+
+    deg = commands.add_parser(
+        "degrade",
+        help="simulate a low-resolution observation of an image (blur, downscale, noise)",
+        description="Apply the observation model y = (x * k) downscaled by SCALE + noise to "
+        "IN and write OUT with pixel sizes multiplied by SCALE.",
+    )
+    deg.add_argument("input", metavar="IN")
+    deg.inherit(shared.output())
+    deg.add_argument("--scale", "-s", type=float, required=True, help="downscaling factor")
+    deg.add_argument(
+        "--along",
+        default="YX",
+        help="axes to downscale (default YX; e.g. Z for anisotropic stacks)",
+    )
+    deg.add_argument(
+        "--kernel",
+        default="bicubic",
+        help="bicubic (MATLAB, default), another interpolation method, or decimate",
+    )
+    deg.inherit(shared.blur())
+    deg.add_argument(
+        "--psf",
+        default=None,
+        metavar="KEY=VALUE,...",
+        help="microscope PSF, e.g. na=1.4,wavelength=0.52,kind=confocal (µm; pixel size from "
+        "IN, or pixel_size=0.1)",
+    )
+    deg.inherit(
+        shared.noise(),
+        shared.seed("noise seed"),
+        shared.axes(),
+        shared.overwrite(),
+        shared.compression(),
+    )
+    deg.set_defaults(run=run_degrade)
+
+    cmp_ = commands.add_parser(
+        "compare",
+        help="benchmark SR methods on a high-resolution image (PSNR/SSIM table)",
+        description="Degrade IMAGE by the SR protocol (MATLAB bicubic), restore it with each "
+        "method, and print PSNR, SSIM and seconds per method, as in a paper's table. With "
+        "--low-res or --reference, IMAGE is restored as it is (a real low-resolution "
+        "acquisition) and scored against the reference, if given.",
+    )
+    cmp_.add_argument(
+        "input", metavar="IMAGE", help="high-resolution reference (or, with --low-res, the input)"
+    )
+    cmp_.add_argument("--scale", "-s", type=float, required=True, help="SR factor, > 1")
+    cmp_.add_argument(
+        "--methods",
+        default=None,
+        help="comma-separated methods (default: every interpolation method, then the "
+        "bundled fast and quality defaults where they exist for the scale)",
+    )
+    cmp_.add_argument(
+        "--low-res",
+        action="store_true",
+        help="IMAGE is already low-resolution: restore it without degrading it",
+    )
+    cmp_.add_argument(
+        "--reference",
+        default=None,
+        metavar="HR",
+        help="high-resolution image of the same field to score against (implies --low-res)",
+    )
+    cmp_.add_argument("--csv", default=None, metavar="FILE", help="also write the table as CSV")
+    cmp_.inherit(shared.overwrite("the CSV"), shared.axes("axes of HR (default: from the file)"))
+    cmp_.add_argument(
+        "--data-range",
+        type=float,
+        default=None,
+        help="L of PSNR/SSIM (default: 255 for 8-bit images, else the reference's max - min)",
+    )
+    cmp_.add_argument(
+        "--no-y-channel",
+        dest="y_channel",
+        action="store_false",
+        help="score RGB on all channels rather than luma",
+    )
+    cmp_.set_defaults(run=run_compare)
+
+
+def run_upscale(args: argparse.Namespace) -> int:
+    from ..engine.methods import DEFAULT_KINDS, default_method, resolve_method
+    from ..engine.upscaler import upscale
+    from ..geometry import check_scale
+    from ..io import read
+
+    # cheap checks first, so that mistakes are reported before minutes of work
+    scale = check_scale(args.scale)
+    method = resolve_method(args.method, scale)  # a model file is read here, once
+    options = {}
+    if hasattr(method, "model"):
+        options = {"device": args.device, "tile": args.tile, "precision": args.precision,
+                   "self_ensemble": args.self_ensemble}  # fmt: skip
+    elif args.tile is not None or args.precision is not None or args.self_ensemble:
+        raise ValueError(
+            "--tile, --precision and --self-ensemble apply to learned models; "
+            f"{method.name} is an interpolation - drop them or give a model file"
+        )
+    check_output(args)
+    image = read(args.input, axes=args.axes)
+
+    bar = progress_bar(args, "tiles" if hasattr(method, "model") else "planes")
+    try:
+        result = upscale(image, scale, method=method, dtype=args.dtype, progress=bar, **options)
+    finally:
+        if bar is not None:
+            bar.close()
+    kind = None if args.method is None else args.method.strip().lower()
+    if kind is None:
+        default = default_method(scale)
+        note = f"the default at x{scale:g}" if default.fallback else default.note
+    elif kind in DEFAULT_KINDS:
+        note = f"{kind} default"
+    else:
+        note = None
+    ran = result.metadata["provenance"]["method"]  # what ran, as recorded in the file
+    return write_result(args, result, f" with {ran}" + (f" ({note})" if note else ""))
+
+
+def run_degrade(args: argparse.Namespace) -> int:
+    from ..degradation import degrade
+    from ..geometry import check_scale
+    from ..io import read
+
+    scale = check_scale(args.scale)
+    along = args.along.upper()
+    psf = parse_key_values(
+        args.psf,
+        "--psf",
+        {
+            "na": float,
+            "wavelength": float,
+            "kind": str,
+            "refractive_index": float,
+            "excitation": float,
+            "pixel_size": float,
+        },
+    )
+    noise = parse_noise(args.noise)
+    check_output(args)
+    image = read(args.input, axes=args.axes)
+    spatial = [a for a in image.axes if a in "ZYX"]
+    if not along or any(a not in spatial for a in along) or len(set(along)) < len(along):
+        raise ValueError(
+            f"--along {args.along} must name spatial axes of {args.input}, whose axes are "
+            f"{image.axes}; use letters of {''.join(spatial)}, e.g. --along YX"
+        )
+    if psf is not None and "pixel_size" not in psf and not image.pixel_size:
+        raise ValueError(
+            f"--psf needs the pixel size, and {args.input} does not record one; add it to "
+            "--psf, e.g. --psf na=1.4,wavelength=0.52,pixel_size=0.1 (µm)"
+        )
+    result = degrade(
+        image,
+        dict.fromkeys(along, scale),
+        kernel=args.kernel,
+        blur=args.blur,
+        psf=psf,
+        noise=noise,
+        seed=args.seed,
+    )
+    return write_result(args, result)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from ..evaluation import compare_low_resolution, compare_methods
+    from ..io import read
+    from ..metrics import describe_range, scoring_range
+    from ..resample import INTERPOLATION_METHODS
+
+    if args.methods:
+        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    else:  # every interpolation, then the bundled defaults that work at this scale
+        from ..models.bundled import DEFAULT_ARCHITECTURES, default_model
+
+        learned = [k for k in reversed(DEFAULT_ARCHITECTURES) if default_model(args.scale, k)]
+        methods = [*INTERPOLATION_METHODS, *learned]
+    if args.csv:
+        from ..utils.atomic import check_target
+
+        check_target(args.csv, overwrite=args.overwrite)
+    image = read(args.input, axes=args.axes)
+    reference = None
+    if args.reference:
+        reference = read(args.reference, axes=args.axes)
+        if reference.axes != image.axes:
+            raise ValueError(
+                f"{args.reference} has axes {reference.axes} but {args.input} has "
+                f"{image.axes}; give files with the same axes (or --axes)"
+            )
+    low_res = bool(args.low_res or args.reference)
+    data_range = args.data_range
+    if data_range is None:  # 255 for 8-bit, else the reference's span
+        data_range = scoring_range(reference.data if low_res and reference else image.data)
+    options = {"axes": image.axes, "data_range": data_range, "y_channel": args.y_channel}
+    scoring = f"with {describe_range(data_range, given=args.data_range is not None)}"
+    if image.axes.endswith("C"):
+        scoring = ("on Y (BT.601) " if args.y_channel else "on all channels ") + scoring
+    if low_res:
+        result = compare_low_resolution(
+            image.data, args.scale, methods,
+            reference=None if reference is None else reference.data, **options,
+        )  # fmt: skip
+        against = (
+            f"PSNR/SSIM against {args.reference} {scoring}, {result.crop_border}-pixel "
+            "border removed" if reference is not None else "no reference, times only"
+        )  # fmt: skip
+        print(f"{args.input}: x{result.scale:g} of the image as it is; {against}")
+    else:
+        result = compare_methods(image.data, args.scale, methods, **options)
+        print(
+            f"{args.input}: x{result.scale:g}, MATLAB-bicubic degradation; PSNR/SSIM "
+            f"{scoring}, {result.crop_border}-pixel border removed"
+        )
+    print(result.table())
+    if args.csv:
+        result.write_csv(args.csv, overwrite=args.overwrite)
+        print(f"wrote {args.csv}")
+    return 0
