@@ -4,6 +4,7 @@ warning about what was ignored; nothing hangs, leaks library warnings or leaves 
 from __future__ import annotations
 
 import errno
+import importlib.util
 import os
 import warnings
 
@@ -475,9 +476,9 @@ def test_sixteen_bit_colour_png_without_opencv_is_refused_not_truncated(tmp_path
     cv2 = pytest.importorskip("cv2")
     data = np.full((6, 5, 3), 40000, np.uint16)
     cv2.imwrite(str(tmp_path / "c16.png"), data)
-    real = io.importlib.util.find_spec
+    real = importlib.util.find_spec
     monkeypatch.setattr(
-        io.importlib.util, "find_spec", lambda name, *a: None if name == "cv2" else real(name, *a)
+        importlib.util, "find_spec", lambda name, *a: None if name == "cv2" else real(name, *a)
     )
     with pytest.raises(ValueError, match="16-bit colour PNG.*keeps only 8.*opencv"):
         io.read(tmp_path / "c16.png")

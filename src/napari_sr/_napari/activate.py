@@ -15,9 +15,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..io.formats import napari_reader_patterns
+
 PLUGIN = "napari-sr"
-READER_PATTERNS = ("*.tif", "*.tiff", "*.TIF", "*.TIFF")
-"""The reader's ``filename_patterns`` in napari.yaml (a test checks they agree)."""
+READER_PATTERNS = napari_reader_patterns()
+"""The reader's ``filename_patterns`` in napari.yaml (a test checks they agree), from the
+table of formats: ``("*.tif", "*.tiff", "*.TIF", "*.TIFF")``."""
 
 MARKER_NAME = "napari-sr-reader-preference.json"
 """Beside napari's settings file: the patterns napari-sr has made its own preference."""

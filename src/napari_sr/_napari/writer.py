@@ -1,4 +1,6 @@
-"""The napari writer: an image layer to OME-TIFF with its pixel sizes and provenance."""
+"""The napari writer: an image layer to OME-TIFF with its pixel sizes and provenance (the
+formats with ``napari_writer`` in :data:`napari_sr.io.formats.FORMATS`; napari.yaml lists
+their endings, and a test compares)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from .layers import layer_to_image
 
 
 def write_image(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:
-    """napari's single-layer writer hook: write ``data`` to ``path`` as OME-TIFF.
+    """napari's single-layer writer hook: write ``data`` to ``path`` in the format its
+    ending names (OME-TIFF for the endings napari offers).
 
     The layer's ``scale`` and ``translate`` become physical pixel sizes and origins (µm) of
     its spatial axes; napari-sr's record in ``metadata`` restores axes and provenance. The

@@ -27,11 +27,14 @@ import numpy as np
 from ..axes import is_rgb
 from ..degradation import degrade
 from ..image import Image
+from ..io.formats import read_suffixes
 from ..normalization import Normalization, normalize
 from ..utils.intensity import cast, check_dtype, check_finite
 
-IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
-"""Files of a folder that are read as images (others, such as README files, are skipped)."""
+IMAGE_SUFFIXES = read_suffixes()
+"""Files of a folder that are read as images (others, such as README files, are skipped):
+the endings of the formats napari-sr reads, ``.tif``, ``.tiff``, ``.png``, ``.jpg``,
+``.jpeg``."""
 
 
 @dataclass(frozen=True)
