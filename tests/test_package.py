@@ -16,9 +16,12 @@ from conftest import REPO
 HEAVY = ["torch", "napari", "qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "magicgui", "vispy"]
 
 
-def test_import_is_cheap():
+@pytest.mark.parametrize("module", ["napari_sr", "napari_sr.cli"])
+def test_import_is_cheap(module):
+    """Importing the package, or the command line (``napari-sr --help``), loads no torch,
+    napari or Qt: a command imports the API when it runs."""
     code = (
-        "import json, sys, napari_sr; "
+        f"import json, sys, {module}; "
         f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
