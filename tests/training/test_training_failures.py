@@ -273,6 +273,6 @@ def test_a_cancel_during_the_last_step_is_not_ignored(tmp_path):
     ],
 )
 def test_hostile_arguments_fail_clearly_before_training(changes, error, match):
-    arguments = {"model_or_name": "fsrcnn", "images": IMAGES, "steps": 1, **TINY, **changes}
+    arguments = {"model_or_config": "fsrcnn", "images": IMAGES, "steps": 1, **TINY, **changes}
     with pytest.raises(error, match=match):
         train(**arguments)

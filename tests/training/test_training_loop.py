@@ -335,7 +335,7 @@ def test_a_size_multiple_model_checks_the_patch():
 @pytest.mark.parametrize(
     ("changes", "error", "match"),
     [
-        ({"model_or_name": "fsrcnnn"}, ValueError, "unknown model 'fsrcnnn'"),
+        ({"model_or_config": "fsrcnnn"}, ValueError, "unknown model 'fsrcnnn'"),
         ({"scale": 5, "patch_size": 20}, ValueError, "fsrcnn supports scales 2, 3, 4, not 5"),
         ({"patch_size": 48}, ValueError, "smaller than patch_size"),
         ({"validation": smooth((12, 12))}, ValueError, "smaller than the validation minimum"),
@@ -350,7 +350,7 @@ def test_a_size_multiple_model_checks_the_patch():
     ],
 )
 def test_bad_input_fails_before_training(changes, error, match):
-    arguments = {"model_or_name": "fsrcnn", "images": IMAGES, "steps": 1, **TINY, **changes}
+    arguments = {"model_or_config": "fsrcnn", "images": IMAGES, "steps": 1, **TINY, **changes}
     with pytest.raises(error, match=match):
         train(**arguments)
 

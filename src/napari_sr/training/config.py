@@ -1,25 +1,42 @@
-"""The training recipe: one validated, JSON-ready record saved inside every checkpoint.
+"""The training recipe: one validated, JSON-ready record that is the input of every
+trainer and is saved inside every checkpoint.
 
 :class:`TrainConfig` holds every number and name that decides what a training run computes
-(patches, degradation, loss, optimiser, schedule, validation, seed). Run control that does
-not change the result (progress callbacks, logging, device, file paths) stays outside it.
-Every field is checked when the record is made, with an error that names the field and the
-fix; :meth:`TrainConfig.from_dict` rejects unknown keys, so a misspelt option fails loudly.
+(architecture and its hyperparameters, patches, degradation, loss, optimiser, schedule,
+validation, seed). :func:`~napari_sr.train` takes one (or builds one from its keyword
+arguments: ``train("fsrcnn", images, scale=2, steps=500)``), and so do the trainers built
+on it: zero-shot SR and isotropic reconstruction (:mod:`napari_sr.selfsup`) and learned
+multi-frame fusion (:mod:`napari_sr.multiframe.learned`), whose recipes are subclasses
+that add their own fields and change a few defaults (:attr:`TrainConfig.DEFAULTS`).
+
+Each option is declared once, as a field here: its name, type, default and check, with
+its documentation in the class's ``Attributes`` section. The keyword arguments of the
+trainers, the command-line flags (:func:`describe_options`) and the Train widget's
+tooltips are derived from these fields. Run control that does not change the result
+(progress callbacks, logging, device, file paths) stays outside it. Every field is
+checked when the record is made, with an error that names the field and the fix; unknown
+names are refused with the closest field named, so a misspelt option fails loudly.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import inspect
+import json
 import math
 import numbers
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ..utils.jsonready import json_ready
 
 CONFIG_VERSION = 1
-"""Version of the record's layout; a checkpoint from a newer napari-sr is refused."""
+"""Version of the record's layout; a checkpoint from a newer napari-sr is refused. Fields
+added since (with defaults that reproduce older runs) keep the version: older records
+still load."""
 
 LOSS_NAMES = ("l1", "mse", "charbonnier", "ssim", "tv", "texture", "shift_l1")
 """Loss terms :func:`~napari_sr.training.losses.build_loss` knows (weights in ``loss``)."""
@@ -47,29 +64,126 @@ RESUMABLE = ("steps", "checkpoint_every")
 """Fields that may differ when a run is resumed: they do not change the computed weights
 (a cosine or default step schedule does follow ``steps``; see :func:`learning_rate`)."""
 
+MODEL_FIELDS = ("architecture", "hparams", "in_channels")
+"""Fields that describe the network; a resume checks them through the model's own record
+(architecture, hyperparameters, scale, channels) rather than as options."""
+
+
+class UnknownOptionError(ValueError, TypeError):
+    """A keyword that is no field of the training recipe.
+
+    Both a ValueError (a wrong option value of the call) and a TypeError (what Python
+    raises for an unexpected keyword argument), so that either ``except`` catches it.
+    """
+
+
+def option(
+    default: Any = dataclasses.MISSING,
+    *,
+    parse: Callable[[str], Any] | None = str,
+    choices: tuple[str, ...] | None = None,
+    metavar: str | None = None,
+) -> Any:
+    """A field of a training recipe, with how a command line gives it.
+
+    Parameters
+    ----------
+    default
+        The field's default; none for a required field.
+    parse : callable or None
+        Turns the text of a command-line flag into the value (``int``, ``float``, ``str``,
+        :func:`parse_key_values`, :func:`parse_names`, :func:`parse_numbers`); None for a
+        field that has no flag of its own (given another way, or not from a command line).
+    choices, metavar
+        For the flag's ``--help``.
+    """
+    metadata = {"parse": parse, "choices": choices, "metavar": metavar}
+    return field(default=default, metadata=metadata)
+
+
+def parse_key_values(text: str) -> dict[str, Any]:
+    """``"d=32,s=5,flag=true"`` as ``{"d": 32, "s": 5, "flag": True}``: values are JSON
+    numbers, booleans or lists, else text (how a command line gives ``hparams``).
+
+    >>> parse_key_values("d=32, name=x, ratio=0.5")
+    {'d': 32, 'name': 'x', 'ratio': 0.5}
+    """
+    result = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"takes KEY=VALUE pairs such as d=32,s=5, not {item!r}")
+        try:
+            result[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            result[key.strip()] = value.strip()
+    return result
+
+
+def parse_names(text: str) -> tuple[str, ...]:
+    """``"hflip,rot90"`` as ``("hflip", "rot90")``; ``"none"`` (or nothing) as ``()``."""
+    names = tuple(filter(None, (part.strip() for part in text.split(","))))
+    return () if names in ((), ("none",)) else names
+
+
+def parse_numbers(text: str) -> tuple[float, ...]:
+    """``"0.9,0.999"`` as ``(0.9, 0.999)``."""
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(
+            f"takes numbers separated by commas such as 0.9,0.999, not {text!r}"
+        ) from None
+
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """A validated training recipe.
 
+    Build one with keyword arguments (``TrainConfig(scale=2, steps=500)``), from a dict
+    (:meth:`from_dict`, e.g. the ``training`` record of a model file), or let
+    :func:`~napari_sr.train` build it from its keyword arguments. Options left at None are
+    derived where it says so.
+
     Attributes
     ----------
+    architecture : str or None
+        The registered architecture to build (:func:`~napari_sr.list_models`), e.g.
+        ``"fsrcnn"``. Given as the first argument of :func:`~napari_sr.train` (a name, or a
+        model whose architecture it records) or here.
+    hparams : dict or None
+        Hyperparameters of a network built from its name (e.g. ``{"d": 32}`` for FSRCNN);
+        None for the architecture's defaults.
+    in_channels : int or None
+        Channels of a network built from its name. None: 3 when every image is RGB, else 1
+        (a 1-channel network treats every channel of other images as a plane).
+    init : str or None
+        How a network built from its name starts. None (the default): from the bundled
+        weights of the architecture at ``scale`` where napari-sr ships them and they fit
+        (1 channel, ``hparams`` that agree with theirs), else from random weights drawn
+        from ``seed``. ``"bundled"``: from the bundled weights, an error where there are
+        none that fit. ``"scratch"``: from random weights. Or the name of bundled weights
+        such as ``"fsrcnn_x3.sr291"``. A finished run records the choice (the bundled
+        name or ``"scratch"``; None for a given model, which starts from its own weights).
     scale : int
-        Upscaling factor the model learns (≥ 2).
+        Upscaling factor the model learns (≥ 2; 1 for same-size restoration networks).
     steps : int
         Optimiser updates (one batch each).
-    patch_size : int
-        Side of the square high-resolution patches, pixels; a multiple of ``scale``.
-        Default ``48 * scale``.
+    patch_size : int or None
+        Side of the square high-resolution training patches, pixels; a multiple of
+        ``scale`` (and, divided by it, of the architecture's size multiple). Default
+        ``48 * scale``.
     batch_size : int
         Patches per update.
     lr : float
         Peak learning rate of Adam.
     betas : tuple of float
         Adam's (β1, β2), each in [0, 1).
-    loss : dict of str to float
-        Weighted sum of loss terms, names from :data:`LOSS_NAMES`. A string gives one term
-        (``"l1"``) or several (``"l1=1,ssim=0.2"``).
+    loss : str or dict of str to float
+        The loss: one term (``"l1"``) or a weighted sum (``"l1=1,ssim=0.2"`` or
+        ``{"l1": 1.0, "ssim": 0.2}``) of ``l1``, ``mse``, ``charbonnier``, ``ssim``
+        (1 − SSIM), ``tv`` (total variation), ``texture`` (Gram matrices of fixed random
+        features) and ``shift_l1`` (:data:`LOSS_NAMES`).
     schedule : {'cosine', 'step', 'constant'}
         Learning rate after the warm-up: cosine decay to ``min_lr`` at ``steps``,
         multiplication by ``decay_factor`` every ``decay_every`` steps, or constant.
@@ -82,15 +196,17 @@ class TrainConfig:
     decay_factor : float
         Factor of the step schedule, in (0, 1].
     augment : tuple of str
-        Random augmentations of each patch pair, from :data:`AUGMENTATIONS`; ``()`` for none.
+        Random augmentations of each patch pair, from ``hflip``, ``vflip`` and ``rot90``;
+        ``()`` for none.
     degradation : dict
         How low-resolution inputs are made from the high-resolution images: keyword
-        arguments of :func:`~napari_sr.degrade` (``kernel``, ``blur``, ``psf``, ``noise``).
-        Empty for MATLAB-bicubic downscaling alone, the SR benchmark protocol.
+        arguments of :func:`~napari_sr.degrade` (``kernel``, ``blur`` σ in HR pixels,
+        ``psf``, ``noise`` as ``{"poisson": peak, "gaussian": sigma}``, drawn afresh per
+        patch). Empty for MATLAB-bicubic downscaling alone, the SR benchmark protocol.
     normalization : dict or None
-        Intensity normalisation (:class:`~napari_sr.normalization.Normalization`
-        as a dict); None until :func:`~napari_sr.training.loop.train` picks the default for
-        the images' dtype.
+        Intensity normalisation (:class:`~napari_sr.normalization.Normalization`, as a
+        dict). None: a given model's, else fixed 0-255 for uint8 images and percentiles
+        1-99.8 otherwise; a finished run records the one it used.
     validation_fraction : float
         When no validation images are given: the fraction of rows at the bottom of every
         training plane held out for validation (0 for no validation), in [0, 0.5].
@@ -101,52 +217,104 @@ class TrainConfig:
     checkpoint_every : int
         Steps between checkpoints when a checkpoint path is given (and at the end).
     seed : int
-        Seeds the initial weights, patch positions, augmentations and noise (≥ 0).
-    init : str or None
-        Where the weights started: the name of the bundled weights that were fine-tuned
-        (e.g. ``"fsrcnn_x2.sr291"``), ``"scratch"`` for random weights drawn from
-        ``seed``, or None when a model object was given (its own weights) or the record
-        predates this field.
+        Seeds the initial weights, patch positions, augmentations and noise (≥ 0): the
+        same seed, data and options give the same weights (on the same device and
+        library versions).
     version : int
         Layout version of this record.
     """
 
-    scale: int
-    steps: int
-    patch_size: int | None = None
-    batch_size: int = 16
-    lr: float = 2e-4
-    betas: tuple[float, float] = (0.9, 0.999)
-    loss: Any = "l1"
-    schedule: str = "cosine"
-    warmup_steps: int = 0
-    min_lr: float = 0.0
-    decay_every: int | None = None
-    decay_factor: float = 0.5
-    augment: tuple[str, ...] = AUGMENTATIONS
-    degradation: Mapping[str, Any] | None = field(default=None)
-    normalization: Mapping[str, Any] | None = None
-    validation_fraction: float = 0.0
-    validate_every: int = 100
-    patience: int | None = None
-    checkpoint_every: int = 100
-    seed: int = 0
-    init: str | None = None
-    version: int = CONFIG_VERSION
+    TASK: ClassVar[str] = "sr"
+    """What the recipe trains; stored as ``task`` in :meth:`to_dict`."""
+    DEFAULTS: ClassVar[Mapping[str, Any]] = {}
+    """A subclass's defaults of inherited fields (the field stays declared once, here)."""
+    FIXED: ClassVar[Mapping[str, str]] = {}
+    """Fields a subclass's trainer sets itself (or does not use), each with the reason
+    given when one is set to anything but its default."""
+    DERIVED: ClassVar[tuple[str, ...]] = ("patch_size",)
+    """Fields that, left None, take a value derived from the others (:meth:`_derived`)."""
+
+    architecture: str | None = option(None, parse=None)
+    hparams: Mapping[str, Any] | None = option(
+        None, parse=parse_key_values, metavar="KEY=VALUE,..."
+    )
+    in_channels: int | None = option(None, parse=int)
+    init: str | None = option(None, metavar="bundled|scratch|NAME")
+    scale: int = option(parse=int)
+    steps: int = option(parse=int)
+    patch_size: int | None = option(None, parse=int)
+    batch_size: int = option(16, parse=int)
+    lr: float = option(2e-4, parse=float)
+    betas: tuple[float, float] = option((0.9, 0.999), parse=parse_numbers, metavar="B1,B2")
+    loss: str | Mapping[str, float] = option("l1", metavar="NAME or NAME=WEIGHT,...")
+    schedule: str = option("cosine", choices=SCHEDULES)
+    warmup_steps: int = option(0, parse=int)
+    min_lr: float = option(0.0, parse=float)
+    decay_every: int | None = option(None, parse=int)
+    decay_factor: float = option(0.5, parse=float)
+    augment: tuple[str, ...] = option(AUGMENTATIONS, parse=parse_names, metavar="NAME,...|none")
+    degradation: Mapping[str, Any] | None = option(None, parse=None)
+    normalization: Mapping[str, Any] | None = option(None, parse=None)
+    validation_fraction: float = option(0.0, parse=float)
+    validate_every: int = option(100, parse=int)
+    patience: int | None = option(None, parse=int)
+    checkpoint_every: int = option(100, parse=int)
+    seed: int = option(0, parse=int)
+    version: int = option(CONFIG_VERSION, parse=None)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give a subclass the defaults of its :attr:`DEFAULTS` before ``@dataclass``
+        builds it: each such field is re-made from the base field (its metadata kept)
+        with the new default, so that the subclass's constructor has it."""
+        super().__init_subclass__(**kwargs)
+        _TASKS[cls.TASK] = cls
+        own = cls.__dict__.get("DEFAULTS", {})
+        if not own:
+            return
+        base = {f.name: f for f in dataclasses.fields(cls.__mro__[1])}
+        annotations = dict(inspect.get_annotations(cls))
+        for name, value in own.items():
+            if name not in base:
+                raise TypeError(f"{cls.__name__}.DEFAULTS names {name!r}, which is no field")
+            annotations.setdefault(name, base[name].type)
+            setattr(cls, name, field(default=value, metadata=base[name].metadata))
+        cls.__annotations__ = annotations
+        _TASKS[cls.TASK] = cls
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalised values are written once, here
+        # the network first, then scale and steps, which the derived defaults read
+        if self.architecture is not None and not (
+            isinstance(self.architecture, str) and self.architecture
+        ):
+            raise TypeError(
+                f"architecture must be a registered name such as 'fsrcnn', not "
+                f"{self.architecture!r}"
+            )
+        set_(self, "hparams", _hparams(self.hparams))
+        if self.in_channels is not None:
+            set_(self, "in_channels", _channels(self.in_channels))
+        if self.init is not None and not (isinstance(self.init, str) and self.init):
+            raise TypeError(
+                f"init must be 'bundled', 'scratch' or the name of bundled weights, not "
+                f"{self.init!r}"
+            )
         scale = _int(self.scale, "scale", minimum=1)  # 1: same-size restoration models
         set_(self, "scale", scale)
         set_(self, "steps", _int(self.steps, "steps", minimum=1))
-        patch = DEFAULT_LR_PATCH * scale if self.patch_size is None else self.patch_size
-        patch = _int(patch, "patch_size", minimum=2 * scale)
-        if patch % scale:
-            raise ValueError(
-                f"patch_size must be a multiple of scale ({scale}), e.g. "
-                f"{max(2, round(patch / scale)) * scale}; got {patch}"
-            )
-        set_(self, "patch_size", patch)
+        derived = tuple(n for n in self.DERIVED if getattr(self, n) is None)
+        values = self._derived()
+        for name in derived:
+            set_(self, name, values.get(name))
+        set_(self, "_derived_fields", derived)  # derived again by replace()
+        if self.patch_size is not None:  # None: a trainer picks it from its data
+            patch = _int(self.patch_size, "patch_size", minimum=2 * scale)
+            if patch % scale:
+                raise ValueError(
+                    f"patch_size must be a multiple of scale ({scale}), e.g. "
+                    f"{max(2, round(patch / scale)) * scale}; got {patch}"
+                )
+            set_(self, "patch_size", patch)
         set_(self, "batch_size", _int(self.batch_size, "batch_size", minimum=1))
         # Adam moves every weight by about lr per step: above 1 nothing can be learnt
         set_(self, "lr", _float(self.lr, "lr", low=0, high=1, low_open=True))
@@ -156,9 +324,10 @@ class TrainConfig:
         betas = tuple(_float(b, "betas", low=0, high=1, high_open=True) for b in betas)
         set_(self, "betas", betas)
         loss = parse_loss(self.loss)
-        if "ssim" in loss and patch < 11:
+        if "ssim" in loss and self.patch_size is not None and self.patch_size < 11:
             raise ValueError(
-                f"the ssim loss needs patches of at least 11 pixels; patch_size is {patch}"
+                f"the ssim loss needs patches of at least 11 pixels; patch_size is "
+                f"{self.patch_size}"
             )
         set_(self, "loss", loss)
         if self.schedule not in SCHEDULES:
@@ -194,50 +363,243 @@ class TrainConfig:
         set_(self, "seed", _int(self.seed, "seed", minimum=0))
         if self.seed >= MAX_SEED:  # torch.manual_seed takes 64-bit seeds
             raise ValueError(f"seed must be below 2**63, not {self.seed}")
-        if self.init is not None and not (isinstance(self.init, str) and self.init):
-            raise TypeError(
-                f"init must be 'bundled', 'scratch' or the name of bundled weights, not "
-                f"{self.init!r}"
-            )
         version = _int(self.version, "version", minimum=1)
         if version > CONFIG_VERSION:
             raise ValueError(
                 f"this training record has version {version}, newer than this napari-sr "
                 f"understands ({CONFIG_VERSION}); upgrade napari-sr"
             )
+        self._check()
+        self._check_fixed()
+
+    # ---- what a subclass adds
+
+    def _derived(self) -> dict[str, Any]:
+        """Values of the :attr:`DERIVED` fields left None (``scale`` and ``steps`` are
+        checked by then); a missing one stays None."""
+        return {"patch_size": DEFAULT_LR_PATCH * self.scale}
+
+    def _check(self) -> None:
+        """Check (and normalise, with ``object.__setattr__``) a subclass's own fields."""
+
+    def _check_fixed(self) -> None:
+        for name, reason in self.FIXED.items():
+            default = self.__dataclass_fields__[name].default
+            value = getattr(self, name)
+            if value != default and not (value in ({}, ()) and default is None):
+                raise ValueError(f"{self.TASK} does not take {name} ({reason}); leave {name} out")
+
+    # ---- records
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready copy (tuples as lists), the form stored in checkpoints."""
-        out = {}
+        """JSON-ready copy (tuples as lists) with the ``task``, the form stored in
+        checkpoints and model files."""
+        out: dict[str, Any] = {"task": self.TASK}
         for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = json_ready(value)
+            out[f.name] = json_ready(getattr(self, f.name))
         return out
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are an error listing the valid ones."""
+        """Inverse of :meth:`to_dict`; unknown keys are an error listing the valid ones.
+
+        A record of another ``task`` (a subclass's) is read by that subclass when it is
+        called on :class:`TrainConfig`; records without ``task`` (older ones) are of
+        :class:`TrainConfig`.
+        """
         if not isinstance(values, Mapping):
             raise TypeError(f"a training config is a dict, not {type(values).__name__}")
-        names = [f.name for f in dataclasses.fields(cls)]
+        values = dict(values)
+        task = values.pop("task", cls.TASK)
+        if task != cls.TASK:
+            if cls is not TrainConfig or task not in _TASKS:
+                raise ValueError(
+                    f"this is a training record of task {task!r}, not {cls.TASK!r}; read it "
+                    f"with the config of that task"
+                )
+            return _TASKS[task].from_dict(values)
+        names = cls.field_names()
         unknown = sorted(set(values) - set(names))
         if unknown:
             raise ValueError(
                 f"unknown training option(s) {', '.join(unknown)}; valid: {', '.join(names)}"
+                f"{_suggestions(unknown, names)}"
             )
-        missing = [n for n in ("scale", "steps") if n not in values]
+        missing = [
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.name not in values
+        ]
         if missing:
             raise ValueError(f"a training config needs {' and '.join(missing)}")
-        return cls(**dict(values))
+        return cls(**values)
+
+    # ---- building from a call
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        """The options of this recipe, in declaration order."""
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def check_names(cls, names: Any, where: str) -> None:
+        """Refuse names that are no field, naming the closest field of each.
+
+        Raises
+        ------
+        UnknownOptionError
+            A ValueError and TypeError: ``"train() got unexpected options lerning_rate
+            (did you mean lr?); ..."``.
+        """
+        valid = cls.field_names()
+        unknown = sorted(set(names) - set(valid))
+        if unknown:
+            raise UnknownOptionError(
+                f"{where}() got unexpected options {', '.join(unknown)}"
+                f"{_suggestions(unknown, valid)}; training options are the fields of "
+                f"{cls.__name__}: {', '.join(valid)}"
+            )
+
+    @classmethod
+    def build(
+        cls,
+        config: TrainConfig | Mapping[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        *,
+        where: str = "train",
+    ) -> TrainConfig:
+        """The recipe of a call: ``config`` (a recipe of this class, a dict of its fields
+        such as :meth:`to_dict` gives, or None for the defaults) with ``overrides`` (field
+        names) applied and checked.
+
+        Examples
+        --------
+        >>> TrainConfig.build(None, {"scale": 2, "steps": 10}).patch_size
+        96
+        >>> TrainConfig.build(TrainConfig(scale=2, steps=10), {"scale": 3}).patch_size
+        144
+        """
+        overrides = dict(overrides or {})
+        cls.check_names(overrides, where)
+        if config is None:
+            missing = [
+                f.name
+                for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.name not in overrides
+            ]
+            if missing:
+                raise TypeError(_needs(where, missing))
+            return cls(**overrides)
+        if isinstance(config, Mapping):
+            if config.get("task", cls.TASK) != cls.TASK:
+                raise ValueError(
+                    f"{where}() takes a {cls.__name__} record, not one of task {config['task']!r}"
+                )
+            return cls.from_dict({**config, **overrides})
+        if type(config) is not cls:
+            raise TypeError(
+                f"{where}() takes a {cls.__name__} (or a dict of its fields) as config, not "
+                f"{type(config).__name__}"
+            )
+        return config.replace(**overrides) if overrides else config
 
     def replace(self, **changes: Any) -> TrainConfig:
-        """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
+        """A copy with some fields changed (validated again); fields that were derived
+        (left None) are derived again from the new values."""
+        self.check_names(changes, "replace")
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for name in getattr(self, "_derived_fields", ()):
+            values[name] = None
+        return type(self)(**{**values, **changes})
 
     def differences(self, other: TrainConfig) -> list[str]:
         """Names of the fields whose values differ from ``other``'s."""
         mine, theirs = self.to_dict(), other.to_dict()
-        return [k for k in mine if mine[k] != theirs[k]]
+        return [k for k in mine if mine[k] != theirs.get(k)]
+
+
+_TASKS: dict[str, type[TrainConfig]] = {"sr": TrainConfig}
+"""Recipe classes by ``task``, filled as subclasses are defined."""
+
+
+# ----------------------------------------------------------------- options described
+
+
+@dataclass(frozen=True)
+class OptionDoc:
+    """One option of a recipe, as front ends show it (see :func:`describe_options`).
+
+    Attributes
+    ----------
+    name : str
+        The field's name (a keyword argument of the trainer).
+    type : str
+        Its type, as the class's docstring gives it.
+    help : str
+        The first sentence of its documentation, markup removed.
+    doc : str
+        Its whole documentation.
+    default : Any
+        The class's default (None where it is derived or absent).
+    required : bool
+        True for a field without a default.
+    parse : callable or None
+        Text of a flag → value; None when the field has no flag of its own.
+    choices : tuple of str or None
+    metavar : str or None
+    flag : str
+        ``--patch-size`` for ``patch_size``.
+    """
+
+    name: str
+    type: str
+    help: str
+    doc: str
+    default: Any
+    required: bool
+    parse: Callable[[str], Any] | None
+    choices: tuple[str, ...] | None
+    metavar: str | None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def describe_options(cls: type[TrainConfig] = TrainConfig) -> dict[str, OptionDoc]:
+    """The options of a recipe class, by name: what front ends (command-line flags,
+    widget tooltips) show, taken from the fields and the class's docstrings.
+
+    Fields in ``cls.FIXED`` (set by the trainer) are left out.
+
+    Examples
+    --------
+    >>> describe_options()["batch_size"].help
+    'Patches per update.'
+    >>> describe_options()["patch_size"].flag
+    '--patch-size'
+    """
+    docs = _attribute_docs(cls)
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.name in cls.FIXED:
+            continue
+        if f.name not in docs:
+            raise TypeError(f"{cls.__name__}.{f.name} is not documented under Attributes")
+        kind, text = docs[f.name]
+        required = f.default is dataclasses.MISSING
+        out[f.name] = OptionDoc(
+            name=f.name,
+            type=kind,
+            help=_plain(_first_sentence(text)),
+            doc=text,
+            default=None if required else f.default,
+            required=required,
+            parse=f.metadata.get("parse", str),
+            choices=f.metadata.get("choices"),
+            metavar=f.metadata.get("metavar"),
+        )
+    return out
 
 
 def parse_loss(value: Any) -> dict[str, float]:
@@ -401,3 +763,75 @@ def _blur(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"degradation blur must be a number, not {value!r}; {fix}")
     return _float(value, "degradation blur", low=0)
+
+
+def _hparams(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f"hparams must be a dict of the architecture's settings such as {{'d': 32}}, not "
+            f"{value!r}"
+        )
+    return json_ready(dict(value))
+
+
+def _channels(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"in_channels must be a positive whole number, not {value!r}")
+    return int(value)
+
+
+def _needs(where: str, missing: list[str]) -> str:
+    examples = {"scale": "scale=2", "steps": "steps=1000"}
+    shown = ", ".join(examples.get(n, f"{n}=...") for n in missing)
+    return f"{where}() needs {' and '.join(missing)}, e.g. {shown} (or a config that has them)"
+
+
+def _suggestions(unknown: list[str], valid: list[str]) -> str:
+    """`` (did you mean lr?)`` for the unknown names that resemble a valid one."""
+    close = []
+    for name in unknown:
+        match = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+        if match:
+            close.append(f"{match[0]} for {name}" if len(unknown) > 1 else match[0])
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
+_ENTRY = re.compile(r"^(\w+) : (.+)$")
+
+
+def _attribute_docs(cls: type) -> dict[str, tuple[str, str]]:
+    """``{name: (type, text)}`` from the ``Attributes`` sections of ``cls`` and its bases
+    (a subclass's entry replaces its base's)."""
+    out: dict[str, tuple[str, str]] = {}
+    for klass in reversed(cls.__mro__):
+        doc = klass.__dict__.get("__doc__")
+        if not doc or "Attributes\n" not in inspect.cleandoc(doc):
+            continue
+        lines = inspect.cleandoc(doc).split("Attributes\n", 1)[1].splitlines()[1:]
+        name = None
+        for line in lines:
+            entry = _ENTRY.match(line)
+            if entry:
+                name = entry.group(1)
+                out[name] = (entry.group(2).strip(), "")
+            elif line.startswith("    ") and name:
+                kind, text = out[name]
+                out[name] = (kind, f"{text} {line.strip()}".strip())
+            elif line.strip() and not line.startswith(" "):
+                break  # the next section
+    return out
+
+
+def _first_sentence(text: str) -> str:
+    for match in re.finditer(r"\.(?=\s|$)", text):
+        if not re.search(r"\b(e\.g|i\.e|etc|vs)$", text[: match.start()]):
+            return text[: match.end()]
+    return text
+
+
+def _plain(text: str) -> str:
+    """Docstring markup removed: ``x`` → x, :func:`~a.b` → b."""
+    text = re.sub(r":\w+:`~?(?:[\w.]+\.)?([^`]+)`", r"\1", text)
+    return text.replace("``", "")

@@ -30,7 +30,7 @@ from ..utils.atomic import check_target
 from ..utils.jsonready import json_ready
 from ..utils.progress import Cancelled, CancelToken, ProgressCallback, is_cancelled, report
 from . import data as training_data
-from .config import AUGMENTATIONS, RESUMABLE, TrainConfig, _int
+from .config import MODEL_FIELDS, RESUMABLE, TrainConfig, _int
 from .log import BelowInterpolationWarning
 from .losses import build_loss
 from .schedule import learning_rate
@@ -55,41 +55,20 @@ LogCallback = Callable[[dict[str, Any]], None]
 
 
 def train(
-    model_or_name: str | torch.nn.Module,
+    model_or_config: str | torch.nn.Module | TrainConfig,
     images: ImagesLike,
+    config: TrainConfig | Mapping[str, Any] | None = None,
     *,
-    scale: int,
-    steps: int,
     validation: ImagesLike | None = None,
-    validation_fraction: float = 0.0,
-    patch_size: int | None = None,
-    batch_size: int = 16,
-    lr: float = 2e-4,
-    betas: tuple[float, float] = (0.9, 0.999),
-    loss: str | Mapping[str, float] = "l1",
-    schedule: str = "cosine",
-    warmup_steps: int = 0,
-    min_lr: float = 0.0,
-    decay_every: int | None = None,
-    decay_factor: float = 0.5,
-    augment: Sequence[str] = AUGMENTATIONS,
-    degradation: Mapping[str, Any] | None = None,
-    normalization: Normalization | Mapping[str, Any] | None = None,
-    validate_every: int = 100,
-    patience: int | None = None,
-    checkpoint_every: int = 100,
-    seed: int = 0,
-    in_channels: int | None = None,
-    hparams: Mapping[str, Any] | None = None,
-    init: str | None = None,
     checkpoint: str | os.PathLike | None = None,
     resume: bool = False,
     overwrite: bool = False,
     device: str | torch.device = "auto",
+    log_every: int | None = None,
     progress: ProgressCallback | None = None,
     log: LogCallback | None = None,
-    log_every: int | None = None,
     cancel: CancelToken | None = None,
+    **overrides: Any,
 ) -> torch.nn.Module:
     """Train a single-image SR model on high-resolution images.
 
@@ -97,81 +76,32 @@ def train(
     :func:`napari_sr.degrade` (MATLAB-bicubic downscaling by ``scale``, plus the blur, PSF
     and noise of ``degradation``), so only high-resolution images are needed.
 
+    The recipe is a :class:`~napari_sr.training.config.TrainConfig`: given as ``config``
+    (or as the first argument), built from keyword arguments that are its fields
+    (``train("fsrcnn", images, scale=2, steps=2000, lr=1e-3)``), or both (the keywords
+    change the given config). Its fields, with their defaults and checks, are the options
+    of training: architecture, ``hparams``, ``in_channels``, ``init``, ``scale``,
+    ``steps``, ``patch_size``, ``batch_size``, ``lr``, ``betas``, ``loss``,
+    ``schedule``, ``warmup_steps``, ``min_lr``, ``decay_every``, ``decay_factor``,
+    ``augment``, ``degradation``, ``normalization``, ``validation_fraction``,
+    ``validate_every``, ``patience``, ``checkpoint_every``, ``seed``.
+
     Parameters
     ----------
-    model_or_name : str or torch.nn.Module
-        A registered architecture (:func:`~napari_sr.list_models`), started as ``init``
-        says; or a model from :func:`~napari_sr.create_model` or
-        :func:`~napari_sr.load_model` to train further (fine-tuning from its weights).
+    model_or_config : str, torch.nn.Module or TrainConfig
+        A registered architecture (:func:`~napari_sr.list_models`), started as
+        ``init`` says; a model from :func:`~napari_sr.create_model` or
+        :func:`~napari_sr.load_model` to train further (fine-tuning from its weights);
+        or a config that names its ``architecture``.
     images : array, Image, path, folder or a sequence of these
         High-resolution training images: 2D ``YX`` images, stacks (every plane is a
         training image), RGB for 3-channel models. Folders contribute every file ending in
         ``.tif``, ``.tiff``, ``.png``, ``.jpg`` or ``.jpeg``.
-    scale : int
-        Upscaling factor (≥ 2); must match a given model's.
-    steps : int
-        Optimiser updates, one batch each.
+    config : TrainConfig or dict, optional
+        The recipe (a dict of its fields, such as a model file's ``training`` record).
     validation : same kinds as ``images``, optional
         Held-out high-resolution images for validation PSNR/SSIM, early stopping and the
-        choice of the best weights.
-    validation_fraction : float
-        Without ``validation``: hold out this fraction of the rows at the bottom of every
-        training image (0, the default, for no validation).
-    patch_size : int, optional
-        Side of the high-resolution training patches, pixels; a multiple of ``scale``
-        (and, divided by it, of the architecture's size multiple). Default ``48 * scale``.
-    batch_size : int
-        Patches per update.
-    lr, betas : float, tuple of float
-        Adam's peak learning rate and (β1, β2).
-    loss : str or dict
-        ``"l1"``, ``"mse"``, ``"charbonnier"``, ``"ssim"`` (1 − SSIM), ``"tv"`` (total
-        variation), ``"texture"`` (Gram matrices of fixed random features; see
-        :func:`~napari_sr.training.losses.texture`), or a weighted sum such as
-        ``{"l1": 1.0, "ssim": 0.2}`` or ``"l1=1,ssim=0.2"``.
-    schedule : {'cosine', 'step', 'constant'}
-        Learning rate after ``warmup_steps`` of linear warm-up; see
-        :func:`~napari_sr.training.schedule.learning_rate` (``min_lr`` ends the cosine;
-        ``decay_every`` and ``decay_factor`` shape the step schedule).
-    augment : sequence of str
-        Random ``'hflip'``, ``'vflip'``, ``'rot90'`` of each patch pair; ``()`` for none.
-    degradation : dict, optional
-        Options of :func:`napari_sr.degrade`: ``kernel``, ``blur`` (σ, HR pixels), ``psf``,
-        ``noise`` (``{"poisson": peak, "gaussian": sigma}``, drawn afresh per patch).
-    normalization : Normalization or dict, optional
-        Intensity normalisation; default a given model's, else fixed 0-255 for uint8
-        images and percentiles 1-99.8 otherwise. Limits come from the low-resolution
-        observation of each image (as inference takes them from its input) and map both
-        the input and the target.
-    validate_every : int
-        Steps between validations; the last step is always validated.
-    patience : int, optional
-        Stop after this many validations in a row without a better PSNR.
-    checkpoint_every : int
-        Steps between checkpoints (with ``checkpoint``); the end is always saved.
-    seed : int
-        Seeds the initial weights, patches, augmentations and noise: the same seed, data
-        and options give the same weights (on the same device and library versions).
-    in_channels : int, optional
-        Channels of a model built from a name; default 3 when every image is RGB, else 1.
-        A 1-channel model treats every channel of other images as a plane.
-    hparams : dict, optional
-        Hyperparameters of a model built from a name (e.g. ``{"d": 32}`` for FSRCNN).
-    init : {None, 'bundled', 'scratch'} or str
-        How a model built from a name starts. None (the default): from the bundled
-        weights of the architecture at ``scale`` where napari-sr ships them (FSRCNN and
-        EDSR-light at ×2, ×3, ×4; ``napari-sr models`` lists them) and they fit the
-        request (1 channel, ``hparams`` that agree with theirs), else from random weights
-        drawn from ``seed``; the ``"start"`` log record says which, and why.
-        ``"bundled"``: from the bundled weights, an error where there are none that fit.
-        ``"scratch"``: from random weights. Or the name of bundled weights, such as
-        ``"fsrcnn_x3.sr291"``. Fine-tuned weights keep the bundled models' intensity
-        route (fixed 0-255 for uint8, percentiles 0.1-99.99 for other dtypes, grayscale
-        mapped to luma's 16-235), in training and in use. The choice is recorded as
-        ``training["init"]`` in the model file (the bundled name, or ``"scratch"``).
-        From pretrained weights the starting point is validated too (step 0), so that
-        training never returns a model worse on the validation images than the one it
-        started from.
+        choice of the best weights (instead of ``validation_fraction``).
     checkpoint : path-like, optional
         Model file (``*.safetensors``) written every ``checkpoint_every`` steps, on
         cancellation and at the end, with the best weights so far; next to it,
@@ -190,21 +120,30 @@ def train(
         Replace an existing ``checkpoint`` (and its resume state) when starting anew.
     device : str or torch.device
         ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``.
+    log_every : int, optional
+        Steps between ``"step"`` records; default a twentieth of the steps.
     progress : callable, optional
         ``progress(done, total)`` after every step.
     log : callable, optional
-        Called with one dict per event: ``{"event": "start", ...}``; ``"step"`` every
-        ``log_every`` steps (``step``, ``steps``, ``loss`` and each term's mean since the
-        last record, ``lr``, ``elapsed_s``, ``eta_s``); ``"validation"`` (``psnr`` dB,
-        ``ssim``, ``best_psnr``, ``improved``, ``bicubic_psnr``); ``"checkpoint"``;
+        Called with one dict per event: ``{"event": "start", ...}`` (with ``init`` and
+        ``init_note``: how the weights started, and why); ``"step"`` every ``log_every``
+        steps (``step``, ``steps``, ``loss`` and each term's mean since the last record,
+        ``lr``, ``elapsed_s``, ``eta_s``); ``"validation"`` (``psnr`` dB, ``ssim``,
+        ``best_psnr``, ``improved``, ``bicubic_psnr``); ``"checkpoint"``;
         ``"early_stop"``; ``"done"``. :func:`~napari_sr.training.log.format_record` makes
         them one-line text.
-    log_every : int, optional
-        Steps between ``"step"`` records; default a twentieth of the steps.
     cancel : threading.Event or callable, optional
         Checked before every step and during validation. When set, a checkpoint
         is saved (if ``checkpoint`` is given) and
         :class:`~napari_sr.utils.progress.Cancelled` is raised.
+    **overrides
+        Fields of :class:`~napari_sr.training.config.TrainConfig`, e.g. ``scale=2,
+        steps=2000``; they replace the config's. Fine-tuned bundled weights (``init``)
+        keep the bundled models' intensity route (fixed 0-255 for uint8, percentiles
+        0.1-99.99 for other dtypes, grayscale mapped to luma's 16-235), in training and in
+        use; from pretrained weights the starting point is validated too (step 0), so
+        that training never returns a model worse on the validation images than the one
+        it started from.
 
     Returns
     -------
@@ -213,7 +152,8 @@ def train(
         (the last ones without validation). Attributes: ``spec``, ``scale``,
         ``in_channels``, ``hparams``, ``normalization``
         (:class:`~napari_sr.normalization.Normalization`), ``training_config``
-        (:class:`TrainConfig`), ``training_report`` (steps done, why it stopped, final
+        (:class:`TrainConfig`, with ``architecture``, ``in_channels``, ``init`` and
+        ``normalization`` as used), ``training_report`` (steps done, why it stopped, final
         loss, best validation PSNR/SSIM and its step, the bicubic baseline, the gain in
         dB, the validation history, seconds) and ``checkpoint`` (the training, data and
         metrics records that :func:`~napari_sr.save_model` writes by default).
@@ -223,6 +163,9 @@ def train(
     ValueError, TypeError
         Invalid options or images (checked before any training), a checkpoint that
         exists without ``overwrite``, or a resume that does not match the saved run.
+        A keyword that is no field of the config raises
+        :class:`~napari_sr.training.config.UnknownOptionError` (both), naming the
+        closest field.
     CheckpointWriteError
         An :class:`OSError` (``errno.ENOSPC`` when the disk is full) when a checkpoint or
         resume state cannot be written. Training stops there: nothing partial is left,
@@ -243,33 +186,26 @@ def train(
     >>> model = napari_sr.train("fsrcnn", "hr_images/", scale=2, steps=2000,
     ...                         validation="held_out/", checkpoint="fsrcnn_x2.safetensors")
     ...                         # doctest: +SKIP
+    >>> recipe = napari_sr.TrainConfig(architecture="fsrcnn", scale=2, steps=2000)
+    >>> model = napari_sr.train(recipe, "hr_images/", lr=1e-3)  # doctest: +SKIP
     >>> napari_sr.upscale(image, 2, method=model)  # doctest: +SKIP
     """
+    model_or_name, config = _split_model_and_config(model_or_config, config, overrides)
+
+    def given(name: str) -> Any:  # an option as the call gives it, before the checks
+        if name in overrides:
+            return overrides[name]
+        return config.get(name) if isinstance(config, Mapping) else getattr(config, name, None)
+
     # the scale first: a wrong one would otherwise surface as a patch_size error
-    scale = _int(scale, "scale", minimum=1)
-    given_model = _check_model_argument(model_or_name, scale, in_channels, hparams)
-    config = TrainConfig(
-        scale=scale,
-        steps=steps,
-        patch_size=patch_size,
-        batch_size=batch_size,
-        lr=lr,
-        betas=betas,
-        loss=loss,
-        schedule=schedule,
-        warmup_steps=warmup_steps,
-        min_lr=min_lr,
-        decay_every=decay_every,
-        decay_factor=decay_factor,
-        augment=augment,
-        degradation=degradation,
-        normalization=None,
-        validation_fraction=validation_fraction,
-        validate_every=validate_every,
-        patience=patience,
-        checkpoint_every=checkpoint_every,
-        seed=seed,
+    if given("scale") is None:
+        raise TypeError("train() needs scale, e.g. scale=2 (or a config that has it)")
+    scale = _int(given("scale"), "scale", minimum=1)
+    given_model = _check_model_argument(
+        model_or_name, scale, given("in_channels"), given("hparams"), given("architecture")
     )
+    config = TrainConfig.build(config, overrides, where="train")
+    in_channels, hparams, init = config.in_channels, config.hparams, config.init
     if log_every is not None:
         log_every = _int(log_every, "log_every", minimum=1)
     for name, callback in (("progress", progress), ("log", log)):
@@ -316,6 +252,7 @@ def train(
     route = route if isinstance(route, Mapping) else {}
     luma = channels == 1 and route.get("color") == "luma"
     other_dtypes = None
+    normalization = config.normalization
     if normalization is None and given_model is not None:
         normalization = getattr(given_model, "normalization", None)
         if route.get("other_dtypes") is not None:
@@ -324,7 +261,11 @@ def train(
         norm = Normalization.from_dict(normalization)
     else:
         norm, other_dtypes = training_data.default_normalization(named), None
-    config = config.replace(normalization=norm.to_dict())
+    # the record says what was trained, as it was resolved
+    architecture = model_or_name if given_model is None else given_model.spec.name
+    config = config.replace(
+        architecture=architecture, in_channels=channels, normalization=norm.to_dict()
+    )
     prepare = {
         "scale": config.scale,
         "in_channels": channels,
@@ -681,7 +622,12 @@ class _Run:
                 f"cannot resume: the training state {where!r} holds no usable training "
                 f"options ({err}); {RESUME_FIX}"
             ) from None
-        changed = [k for k in self.config.differences(saved) if k not in RESUMABLE]
+        # the network itself is checked through its record below
+        changed = [
+            k
+            for k in self.config.differences(saved)
+            if k not in RESUMABLE and k not in MODEL_FIELDS
+        ]
         if changed:
             details = ", ".join(
                 f"{k}={getattr(self.config, k)!r} (saved {getattr(saved, k)!r})" for k in changed
@@ -1087,15 +1033,41 @@ def _check_batch_memory(
         )
 
 
-def _check_model_argument(model_or_name, scale: int, in_channels, hparams):
-    """The model object, or None for a registry name (checked when it is built)."""
-    if isinstance(model_or_name, str):
-        if in_channels is not None and (
-            isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1
-        ):
-            raise ValueError(f"in_channels must be a positive whole number, not {in_channels!r}")
-        if hparams is not None and not isinstance(hparams, Mapping):
-            raise TypeError(f"hparams must be a dict such as {{'d': 32}}, not {hparams!r}")
+def _split_model_and_config(
+    model_or_config: Any, config: Any, overrides: dict[str, Any]
+) -> tuple[str | torch.nn.Module, Any]:
+    """The model (a name or a module) and the config of a :func:`train` call; a name
+    given as the first argument becomes the ``architecture`` override."""
+    TrainConfig.check_names(overrides, "train")
+    if isinstance(model_or_config, TrainConfig):
+        if config is not None:
+            raise TypeError("give the config once: as the first argument or as config=")
+        config = model_or_config
+        if overrides.get("architecture", config.architecture) is None:
+            raise ValueError(
+                "the config names no architecture; set architecture='fsrcnn' (or another "
+                "name of napari_sr.list_models()) or pass a model as the first argument"
+            )
+        return overrides.get("architecture", config.architecture), config
+    if config is not None and not isinstance(config, (TrainConfig, Mapping)):
+        raise TypeError(
+            f"config must be a TrainConfig or a dict of its fields, not {type(config).__name__}"
+        )
+    if isinstance(model_or_config, str):
+        if "architecture" in overrides and overrides["architecture"] != model_or_config:
+            raise ValueError(
+                f"the first argument trains {model_or_config!r} but architecture="
+                f"{overrides['architecture']!r}; give the architecture once"
+            )
+        overrides["architecture"] = model_or_config
+    return model_or_config, config
+
+
+def _check_model_argument(model_or_name, scale: int, in_channels, hparams, architecture=None):
+    """The model object, or None for a registry name (checked when it is built); the
+    scale is checked against the architecture before the other options, whose errors it
+    would otherwise cause."""
+    if isinstance(model_or_name, str):  # its in_channels and hparams: TrainConfig checks them
         from ..models.registry import REGISTRY, list_models
 
         list_models()  # fills the registry
@@ -1108,8 +1080,13 @@ def _check_model_argument(model_or_name, scale: int, in_channels, hparams):
     model = model_or_name
     if not isinstance(model, torch.nn.Module) or getattr(model, "spec", None) is None:
         raise TypeError(
-            "model_or_name must be a registered model name such as 'fsrcnn' or a model from "
-            f"napari_sr.create_model or load_model, not {type(model).__name__}"
+            "model_or_config must be a registered model name such as 'fsrcnn', a model from "
+            f"napari_sr.create_model or load_model, or a TrainConfig, not {type(model).__name__}"
+        )
+    if architecture is not None and architecture != model.spec.name:
+        raise ValueError(
+            f"the config trains {architecture!r}, but the model given is a {model.spec.name}; "
+            "leave architecture out when passing a model"
         )
     if int(model.scale) != scale:
         raise ValueError(f"the model upscales by {model.scale}, but scale={scale} was asked for")
