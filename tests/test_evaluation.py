@@ -174,21 +174,22 @@ def test_low_resolution_reference_must_be_the_same_field(rng, reference_shape, a
 
 def test_stack_ssim_in_chunks_is_the_stack_ssim(rng):
     """SSIM is computed a few planes at a time (so Cancel is seen); the mean is the same."""
-    from napari_sr.evaluation import _chunked_ssim
+    from napari_sr.evaluation import _chunked
 
     a = rng.integers(0, 255, (7, 24, 20, 3), dtype=np.uint8)
     b = np.clip(a + rng.normal(0, 20, a.shape), 0, 255).astype(np.uint8)
     kwargs = {"data_range": None, "crop_border": 2, "y_channel": True, "axes": "TYXC"}
     whole = ssim(a, b, **kwargs)
     for pixels in (1, 24 * 20 * 2, 24 * 20 * 3, 10**9):  # chunks of 1, 2, 3 planes and all
-        assert _chunked_ssim(a, b, kwargs, None, pixels) == pytest.approx(whole, rel=1e-12)
+        assert _chunked(ssim, a, b, kwargs, None, pixels) == pytest.approx(whole, rel=1e-12)
 
 
 def test_cancel_during_scoring(rng, monkeypatch):
     """A cancel that arrives while scoring is seen before the (slow) SSIM starts."""
     import threading
+    from dataclasses import replace
 
-    from napari_sr import Cancelled, evaluation
+    from napari_sr import Cancelled, metrics
 
     cancel = threading.Event()
     ssim_calls = []
@@ -197,8 +198,11 @@ def test_cancel_during_scoring(rng, monkeypatch):
         cancel.set()  # the user presses Cancel while PSNR is computed
         return psnr(*args, **kwargs)
 
-    monkeypatch.setattr(evaluation, "psnr", psnr_then_cancel)
-    monkeypatch.setattr(evaluation, "ssim", lambda *a, **k: ssim_calls.append(1) or 1.0)
+    first, second = metrics.METRICS  # psnr, then ssim
+    monkeypatch.setattr(metrics, "METRICS", (
+        replace(first, function=psnr_then_cancel),
+        replace(second, function=lambda *a, **k: ssim_calls.append(1) or 1.0),
+    ))  # fmt: skip
     with pytest.raises(Cancelled):
         compare_methods(rng.random((6, 32, 32)), 2, ["bicubic"], axes="ZYX", data_range=1.0,
                         cancel=cancel)  # fmt: skip

@@ -2,9 +2,10 @@
 
 The standard protocol of SR papers: crop the high-resolution (HR) image to a multiple of the
 scale, make the low-resolution input by MATLAB-bicubic downscaling (rounded to the image's
-dtype), restore it with each method, and score against HR with PSNR and SSIM after removing
-``scale`` pixels from every border, on the luma (Y) of RGB images. Stacks are scored plane
-by plane (2D SSIM), as 2D methods see them.
+dtype), restore it with each method, and score against HR with the metrics of
+:data:`napari_sr.metrics.METRICS` (PSNR and SSIM) after removing ``scale`` pixels from every
+border, on the luma (Y) of RGB images. Stacks are scored plane by plane (2D SSIM), as 2D
+methods see them.
 """
 
 from __future__ import annotations
@@ -20,17 +21,15 @@ from typing import Any
 
 import numpy as np
 
+from . import metrics
 from .axes import is_rgb, resolve_axes
 from .degradation import degrade
 from .engine.methods import resolve_method
 from .engine.upscaler import upscale
 from .geometry import check_scale
-from .metrics import psnr, ssim
 from .utils.atomic import atomic_write
 from .utils.progress import CancelToken, raise_if_cancelled
 from .utils.validate import check_callback, check_flag, check_real, real_array
-
-COLUMNS = ("method", "psnr_db", "ssim", "seconds")
 
 
 @dataclass
@@ -40,8 +39,9 @@ class Comparison:
     Attributes
     ----------
     rows : list of dict
-        One per method: ``method``, ``psnr_db``, ``ssim``, ``seconds`` (the scores are
-        None when there was no reference).
+        One per method: ``method``, the score of each metric of
+        :data:`~napari_sr.metrics.METRICS` under its ``key`` (``psnr_db``, ``ssim``), and
+        ``seconds``; the scores are None when there was no reference.
     scale : float
     crop_border : int
     y_channel : bool
@@ -69,27 +69,36 @@ class Comparison:
             raise ValueError("no reference was given, so there is no difference to show")
         return np.abs(self.outputs[method].astype(np.float32) - self.reference.astype(np.float32))
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Keys of each row, in order: ``("method", "psnr_db", "ssim", "seconds")``."""
+        return ("method", *(m.key for m in metrics.METRICS), "seconds")
+
     def table(self) -> str:
-        """The scores as a fixed-width text table, best PSNR marked with ``*``."""
-        scored = [r["psnr_db"] for r in self.rows if r["psnr_db"] is not None]
-        best = max(scored, default=None)
+        """The scores as a fixed-width text table, the best by the first metric (PSNR)
+        marked with ``*``."""
+        table = metrics.METRICS
+        best = table[0].best([r[table[0].key] for r in self.rows])
         width = max([len("method"), *(len(r["method"]) for r in self.rows)])
-        lines = [f"{'method':<{width}}  {'PSNR (dB)':>9}  {'SSIM':>6}  {'seconds':>8}"]
+        # one column per metric, as wide as its header or its numbers, then a mark column
+        widths = [max(len(m.title), m.decimals + 2) for m in table]
+        head = " ".join(f"{m.title:>{w}} " for m, w in zip(table, widths, strict=True))
+        lines = [f"{'method':<{width}}  {head} {'seconds':>8}"]
         for r in self.rows:
-            mark = "*" if best is not None and r["psnr_db"] == best else " "
-            if r["psnr_db"] is None:  # no reference: times only
-                scores = f"{'—':>9}  {'—':>6}"
-            else:
-                scores = f"{r['psnr_db']:>9.3f}{mark} {r['ssim']:>6.4f}"
-            lines.append(f"{r['method']:<{width}}  {scores}  {r['seconds']:>8.3f}")
+            cells = []
+            for i, (m, w) in enumerate(zip(table, widths, strict=True)):
+                mark = "*" if i == 0 and best is not None and r[m.key] == best else " "
+                cells.append(f"{m.format(r[m.key]):>{w}}{mark}")  # "—": no reference
+            lines.append(f"{r['method']:<{width}}  {' '.join(cells)} {r['seconds']:>8.3f}")
         return "\n".join(lines)
 
     def csv_text(self) -> str:
+        """The rows as CSV, one column per key of :attr:`columns` (scores unrounded)."""
         buffer = stdio.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(buffer, fieldnames=self.columns, lineterminator="\n")
         writer.writeheader()
         for r in self.rows:
-            writer.writerow({k: r[k] for k in COLUMNS})
+            writer.writerow({k: r[k] for k in self.columns})
         return buffer.getvalue()
 
     def write_csv(self, path: str | os.PathLike, *, overwrite: bool = False) -> None:
@@ -290,7 +299,9 @@ def _run_and_score(
     progress: Callable[[int, int], None] | None,
     cancel: CancelToken | None,
 ) -> Comparison:
-    """Restore ``low`` with every method (timed after a warm-up) and score against ``hr``."""
+    """Restore ``low`` with every method (timed after a warm-up) and score against ``hr``
+    with every metric of :data:`~napari_sr.metrics.METRICS`."""
+    table = metrics.METRICS
     crop = math.ceil(scale)
     rows, outputs = [], {}
     warm = low[tuple(slice(0, min(n, 16)) for n in low.shape)]
@@ -300,7 +311,7 @@ def _run_and_score(
         started = time.perf_counter()
         restored = upscale(low, scale, method=method, axes=axes, cancel=cancel)
         seconds = time.perf_counter() - started
-        row = {"method": label, "psnr_db": None, "ssim": None, "seconds": seconds}
+        row = {"method": label, **dict.fromkeys(m.key for m in table), "seconds": seconds}
         if hr is not None:
             # the common extent (ceil() may overshoot a cropped reference by a pixel)
             common = tuple(
@@ -315,9 +326,14 @@ def _run_and_score(
                 "y_channel": y_channel,
                 "axes": metric_axes,
             }
-            raise_if_cancelled(cancel)
-            row["psnr_db"] = psnr(ref_planes, out_planes, **kwargs)
-            row["ssim"] = _chunked_ssim(ref_planes, out_planes, kwargs, cancel)
+            for metric in table:
+                raise_if_cancelled(cancel)
+                options = {k: v for k, v in kwargs.items() if k in metric.options}
+                if metric.averages_planes:  # slow ones (SSIM): cancel seen between chunks
+                    score = _chunked(metric.function, ref_planes, out_planes, options, cancel)
+                else:
+                    score = metric.function(ref_planes, out_planes, **options)
+                row[metric.key] = score
         rows.append(row)
         outputs[label] = restored
         if progress is not None:
@@ -327,23 +343,25 @@ def _run_and_score(
     return Comparison(rows, scale, crop, y_channel, low, outputs, reference=hr)
 
 
-def _chunked_ssim(
+def _chunked(
+    function: Callable[..., float],
     reference: np.ndarray,
     test: np.ndarray,
     kwargs: dict,
     cancel: CancelToken | None,
     pixels_per_chunk: int = 4_000_000,
 ) -> float:
-    """Mean SSIM of a stack of planes, a few million pixels at a time so that ``cancel``
-    is seen between chunks (SSIM of a large stack takes seconds). Every plane has the same
-    number of SSIM windows, so the plane-weighted mean of chunk means is the mean."""
+    """``function`` (a metric whose stack score is the mean of its planes' scores, such as
+    SSIM) of a stack of planes, a few million pixels at a time so that ``cancel`` is seen
+    between chunks (SSIM of a large stack takes seconds): the plane-weighted mean of the
+    chunks' scores."""
     per_chunk = max(1, pixels_per_chunk // max(1, reference[0].size))
     total, planes = 0.0, len(reference)
     for start in range(0, planes, per_chunk):
         raise_if_cancelled(cancel)
         chunk = slice(start, start + per_chunk)
         count = len(reference[chunk])
-        total += ssim(reference[chunk], test[chunk], **kwargs) * count
+        total += function(reference[chunk], test[chunk], **kwargs) * count
     return total / planes
 
 

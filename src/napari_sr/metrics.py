@@ -11,10 +11,16 @@ rounds Y to integers, which moves PSNR by about 0.01 dB). SSIM is Wang et al. (2
 ``data_range`` (L) comes from the dtype for integers (255 for uint8, 65535 for uint16; for
 int16, as scikit-image: 65535 for SSIM, and for PSNR 32767 unless the reference has negative
 values) and must be given for floats: guessing it from the values would change the score.
+
+:data:`METRICS` is the table of the metrics comparisons report (psnr, ssim): their names,
+units, which way is better and the protocol options they take. The evaluation
+(:func:`napari_sr.evaluation.compare_methods`), the CLI's ``compare`` table and the Compare
+widget's columns all come from it; adding a metric to it adds a column to each.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +29,19 @@ from .axes import SPATIAL_AXES, is_rgb, resolve_axes
 from .color import luma
 from .utils.validate import check_flag, check_integer, check_real, real_array
 
-__all__ = ["FRCResult", "describe_range", "frc", "nrmse", "psnr", "scoring_range", "ssim"]
+__all__ = [
+    "METRICS",
+    "FRCResult",
+    "Metric",
+    "describe_range",
+    "frc",
+    "get_metric",
+    "metric_labels",
+    "nrmse",
+    "psnr",
+    "scoring_range",
+    "ssim",
+]
 
 
 def psnr(
@@ -310,6 +328,101 @@ def _pair(
     """Both images as float64, checked: real numbers (not complex, boolean, text or
     objects), finite, the same non-empty shape."""
     # a NaN would make every score NaN; a complex image would lose its imaginary part
+# ------------------------------------------------------------------------- the table
+
+PROTOCOL_OPTIONS = ("data_range", "crop_border", "y_channel", "axes", "mask")
+"""The keyword arguments of the SR protocol that :func:`psnr` and :func:`ssim` take."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One image-quality metric of :data:`METRICS`.
+
+    Attributes
+    ----------
+    name : str
+        Lower-case name: ``"psnr"``.
+    function : callable
+        ``function(reference, test, **options) -> float``, for the keyword arguments named
+        in ``options``.
+    higher_is_better : bool
+        Whether a larger score means an output closer to the reference.
+    label : str
+        Name in texts and table headers: ``"PSNR"``.
+    unit : str
+        Unit of the score (``""``: none).
+    key : str
+        Key of the score in :class:`napari_sr.evaluation.Comparison` rows, and CSV column.
+    decimals : int
+        Decimals shown in tables.
+    options : tuple of str
+        The protocol options ``function`` takes (of :data:`PROTOCOL_OPTIONS`).
+    averages_planes : bool
+        The score of a stack of 2-D planes is the mean of its planes' scores, so a stack may
+        be scored a few planes at a time (SSIM: each plane has as many windows); not so for
+        PSNR, the log of the mean error.
+    """
+
+    name: str
+    function: Callable[..., float]
+    higher_is_better: bool
+    label: str
+    unit: str
+    key: str
+    decimals: int
+    options: tuple[str, ...] = PROTOCOL_OPTIONS
+    averages_planes: bool = False
+
+    @property
+    def title(self) -> str:
+        """Column header of text tables: ``"PSNR (dB)"``."""
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+    @property
+    def short_title(self) -> str:
+        """Column header where space is short (the Compare widget): ``"PSNR dB"``."""
+        return f"{self.label} {self.unit}" if self.unit else self.label
+
+    def format(self, value: float | None) -> str:
+        """``value`` as tables show it; ``"—"`` for None (nothing to score against)."""
+        return "—" if value is None else f"{value:.{self.decimals}f}"
+
+    def best(self, values: list[float | None]) -> float | None:
+        """The best of ``values`` (None ignored; None if there is none)."""
+        scored = [v for v in values if v is not None]
+        if not scored:
+            return None
+        return max(scored) if self.higher_is_better else min(scored)
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("psnr", psnr, True, "PSNR", "dB", "psnr_db", 3),
+    Metric("ssim", ssim, True, "SSIM", "", "ssim", 4, averages_planes=True),
+)
+"""The metrics comparisons compute, in column order; the first ranks the methods."""
+
+
+def get_metric(name: str) -> Metric:
+    """The metric of :data:`METRICS` called ``name`` (any case).
+
+    Raises
+    ------
+    ValueError
+        If there is none; the message names those there are.
+    """
+    for metric in METRICS:
+        if isinstance(name, str) and name.strip().lower() == metric.name:
+            return metric
+    raise ValueError(
+        f"unknown metric {name!r}; choose one of {', '.join(m.name for m in METRICS)}"
+    )
+
+
+def metric_labels(separator: str = "/") -> str:
+    """The metrics' labels in one word, for texts: ``"PSNR/SSIM"``."""
+    return separator.join(metric.label for metric in METRICS)
+
+
     ref, out = real_array(reference, names[0]), real_array(test, names[1])
     if ref.shape != out.shape:
         raise ValueError(

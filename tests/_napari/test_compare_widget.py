@@ -260,3 +260,30 @@ def test_difference_layers_are_inferno_for_rgb_too(make_napari_viewer, qtbot):
     assert not difference.rgb and difference.colormap.name == "inferno"
     expected = np.abs(viewer.layers["bicubic ×2"].data.astype(np.float32) - rgb).max(axis=-1)
     np.testing.assert_allclose(difference.data, expected)
+
+
+def test_a_metric_added_to_the_table_is_a_column(make_napari_viewer, qtbot, monkeypatch):
+    """The columns come from napari_sr.metrics.METRICS: a metric added there (here a mean
+    absolute error, lower is better, ranking first) gets its column, and ranks the rows."""
+    import numpy as np
+
+    from napari_sr import metrics
+
+    def mae(reference, test, *, crop_border=0):
+        c = crop_border
+        return float(np.abs(reference - test)[..., c:-c, c:-c].mean())  # planes: (T, Y, X)
+
+    added = metrics.Metric("mae", mae, False, "MAE", "", "mae", 2, options=("crop_border",))
+    monkeypatch.setattr(metrics, "METRICS", (added, *metrics.METRICS))
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-sr", "cell")
+    _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Compare")
+    headers = [w.table.horizontalHeaderItem(c).text() for c in range(w.table.columnCount())]
+    assert headers == ["method", "MAE", "PSNR dB", "SSIM", "s", "params"]
+    w.set_checked(["nearest", "bicubic"])
+    qtbot.mouseClick(w.run_button, LEFT)
+    qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
+    errors = [float(w.table.item(r, 1).text()) for r in range(w.table.rowCount())]
+    assert errors == sorted(errors)  # lower is better: best first
+    assert w.table.item(0, 0).text() == "bicubic"
+    assert w.scoring.text().startswith("MAE/PSNR/SSIM with L = 255 (8-bit)")

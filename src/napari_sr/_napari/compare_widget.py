@@ -34,7 +34,8 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
-from ..metrics import describe_range, scoring_range
+from .. import metrics
+from ..metrics import describe_range, metric_labels, scoring_range
 from ..resample import INTERPOLATION_METHODS
 from . import session
 from ._task import (
@@ -47,8 +48,14 @@ from ._task import (
 from .layers import META_KEY, image_to_layers, layer_input
 from .model_files import ask_for_model_file
 
-COLUMNS = ("method", "PSNR dB", "SSIM", "s", "params")
-"""Table headers, short so that all five columns fit a dock's width."""
+
+def columns() -> tuple[str, ...]:
+    """Table headers, short so that all columns fit a dock's width: the method, one column
+    per metric of :data:`napari_sr.metrics.METRICS` (``"PSNR dB"``, ``"SSIM"``), seconds
+    (``"s"``) and parameters (``"params"``)."""
+    return ("method", *(m.short_title for m in metrics.METRICS), "s", "params")
+
+
 DEGRADE = "degrade a high-res reference"
 LOW_RES = "restore a low-res layer"
 NO_REFERENCE = "(none: times only)"
@@ -101,8 +108,9 @@ class CompareWidget(TaskWidget):
         self.load_button = QPushButton("Add model file…")
         self.load_button.clicked.connect(self._load_model)
         self.differences = QCheckBox("add |output − reference| layers")
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        headers = columns()
+        self.table = QTableWidget(0, len(headers))
+        self.table.setHorizontalHeaderLabels(headers)
         header = self.table.horizontalHeader()
         # the numbers take what they need; the method column gets the rest and elides, so
         # that the last column (parameters) is never pushed out of the dock
@@ -280,14 +288,13 @@ class CompareWidget(TaskWidget):
         self.export_button.setEnabled(True)
 
     def _fill_table(self, labels: list[str], rows: list[dict], counts: list) -> None:
+        table = metrics.METRICS
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(rows))
         for r, (label, row, count) in enumerate(zip(labels, rows, counts, strict=True)):
-            scored = row["psnr_db"] is not None  # no reference: times only
             cells = [
                 QTableWidgetItem(label),
-                _NumberItem(row["psnr_db"], f"{row['psnr_db']:.3f}" if scored else "—"),
-                _NumberItem(row["ssim"], f"{row['ssim']:.4f}" if scored else "—"),
+                *(_NumberItem(row[m.key], m.format(row[m.key])) for m in table),  # "—": none
                 _NumberItem(row["seconds"], f"{row['seconds']:.3f}"),
                 _NumberItem(count, "—" if count is None else f"{count:,}"),
             ]
@@ -295,10 +302,16 @@ class CompareWidget(TaskWidget):
             for c, cell in enumerate(cells):
                 self.table.setItem(r, c, cell)
         self.table.setSortingEnabled(True)
-        if any(row["psnr_db"] is not None for row in rows):  # best first
-            self.table.sortItems(1, Qt.SortOrder.DescendingOrder)
+        first = table[0]  # best first, by the first metric
+        if any(row[first.key] is not None for row in rows):
+            order = (
+                Qt.SortOrder.DescendingOrder
+                if first.higher_is_better
+                else Qt.SortOrder.AscendingOrder
+            )
+            self.table.sortItems(1, order)
         else:  # no reference: fastest first
-            self.table.sortItems(3, Qt.SortOrder.AscendingOrder)
+            self.table.sortItems(1 + len(table), Qt.SortOrder.AscendingOrder)
 
     def _export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save table", "comparison.csv", "CSV (*.csv)")
@@ -318,8 +331,8 @@ def _describe_scoring(result, data_range: float | None, rgb: bool) -> str:
         return "no reference: outputs and times only"
     luma = ", on luma (Y)" if rgb and result.y_channel else ""
     return (
-        f"PSNR/SSIM with {describe_range(data_range)}, {result.crop_border}-pixel border "
-        f"removed{luma}"
+        f"{metric_labels()} with {describe_range(data_range)}, {result.crop_border}-pixel "
+        f"border removed{luma}"
     )
 
 
