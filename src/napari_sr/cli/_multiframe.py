@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from . import _parsers as shared
-from ._running import check_output, running, write_result
+from ._running import check_output, read_input, running, write_result
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
@@ -21,7 +21,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     )
     mi.add_argument("input", metavar="IN", help="frames of one scene: TYX, TZYX, ...")
     mi.inherit(shared.output())
-    mi.add_argument("--scale", "-s", type=int, required=True, help="whole SR factor, >= 2")
+    mi.inherit(shared.scale("whole SR factor, >= 2", int))
     mi.add_argument(
         "--method", "-m", choices=FUSION_METHODS, default="robust",
         help="fusion (default robust: L1-like data term and bilateral TV; learned: the "
@@ -49,12 +49,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def run_misr(args: argparse.Namespace) -> int:
-    from ..io import read
     from ..multiframe.misr import misr
 
     check_output(args)
     reference = args.reference if args.reference == "median" else _frame_index(args.reference)
-    image = read(args.input, axes=args.axes)
+    image = read_input(args)
     with running(args, None) as (bar, stop):  # registration, then fusion: mixed units
         result = misr(
             image, args.scale, method=args.method, reference=reference, psf=args.psf,

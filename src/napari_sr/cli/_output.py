@@ -106,6 +106,14 @@ class ProgressBar:
             self.stream.flush()
 
 
+def print_over(bar: ProgressBar | None, line: str) -> None:
+    """Print ``line`` on stderr, over the progress bar where one is drawn (the bar is drawn
+    again below it at its next update), so that log lines and the bar do not mix."""
+    if bar is not None and bar._drawn:
+        line = "\r" + line.ljust(bar.width + 30)
+    print(line, file=sys.stderr, flush=True)
+
+
 def progress_bar(args: argparse.Namespace, label: str | None) -> ProgressBar | None:
     """A bar on stderr when ``--progress`` asks for one, or by default on a terminal."""
     show = sys.stderr.isatty() if args.progress is None else args.progress

@@ -15,7 +15,6 @@ import json
 from functools import cache
 from typing import NoReturn
 
-OUT_HELP = "output file: .ome.tif or .tif (OME-TIFF, any image), or .png (a 2-D 8/16-bit image)"
 VERBOSE_HELP = "also print the warnings and log messages of the libraries used (torch, ...)"
 NOISE_KEYS = {"poisson": float, "gaussian": float}
 """``--noise`` keys and the type of their values (photons at the peak; sigma, in counts)."""
@@ -51,10 +50,21 @@ def parent_parser() -> Parser:
 
 
 @cache
-def output(help: str = OUT_HELP) -> Parser:
-    """``OUT``, the image file a command writes."""
+def output(help: str | None = None) -> Parser:
+    """``OUT``, the image file a command writes (default help: each ending of
+    :data:`napari_sr.io.formats.FORMATS` and what it writes)."""
+    from ..io.formats import output_help
+
     parent = parent_parser()
-    parent.add_argument("output", metavar="OUT", help=help)
+    parent.add_argument("output", metavar="OUT", help=help or output_help())
+    return parent
+
+
+@cache
+def scale(help: str, kind: type = float) -> Parser:
+    """``--scale``/``-s``, required: the factor of the command (whole for ``kind=int``)."""
+    parent = parent_parser()
+    parent.add_argument("--scale", "-s", type=kind, required=True, help=help)
     return parent
 
 
@@ -166,6 +176,14 @@ def noise() -> Parser:
 
 
 # --------------------------------------------------------------------- option values
+
+
+def given(args: argparse.Namespace, *names: str, **values) -> dict:
+    """The API keywords the user gave: ``names`` read from ``args`` (the option's dest is
+    the keyword), and ``values`` already parsed; those left out (None) are dropped, so
+    that the API keeps its own defaults."""
+    options = {name: getattr(args, name) for name in names} | values
+    return {keyword: value for keyword, value in options.items() if value is not None}
 
 
 def parse_key_values(text: str | None, option: str, allowed: dict[str, type]) -> dict | None:

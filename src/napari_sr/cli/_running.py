@@ -1,6 +1,8 @@
-"""What every command does around its call of the API: check the output before any work,
-run with a progress bar and a stop event that Ctrl-C or SIGTERM sets, and write the result
-atomically, saying what was written."""
+"""What the commands do around their call of the API, one helper per step: check every
+file they will write before any work (:func:`check_output`), read the input
+(:func:`read_input`), show progress (:func:`showing_progress`, or :func:`running` for
+long work that the first Ctrl-C stops at its next step), and write the result atomically,
+saying what was written (:func:`write_result`)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ._output import progress_bar
+from ._output import ProgressBar, progress_bar
 
 EXIT_INTERRUPTED = 130
 """Ctrl-C (SIGINT): 128 + 2, as shells report it."""
@@ -34,11 +36,23 @@ def interrupted_status(exc: BaseException | None = None) -> int:
 
 
 @contextmanager
+def showing_progress(args: argparse.Namespace, label: str | None) -> Iterator[ProgressBar | None]:
+    """A progress bar on stderr (when ``--progress`` asks for one, or on a terminal; else
+    None), ended with a new line however the work ends. Ctrl-C interrupts at once: for
+    work of seconds, where stopping at the next step gains nothing."""
+    bar = progress_bar(args, label)
+    try:
+        yield bar
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+@contextmanager
 def running(args: argparse.Namespace, label: str | None) -> Iterator[tuple]:
-    """A progress bar (when asked, or on a terminal) and a stop event that the first
+    """A progress bar (as :func:`showing_progress`) and a stop event that the first
     Ctrl-C or SIGTERM sets (the work then raises Cancelled at its next check, and train
     saves a checkpoint); a second one interrupts at once."""
-    bar = progress_bar(args, label)
     stop = threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():
@@ -53,12 +67,11 @@ def running(args: argparse.Namespace, label: str | None) -> Iterator[tuple]:
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, on_interrupt)
     try:
-        yield bar, stop
+        with showing_progress(args, label) as bar:
+            yield bar, stop
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        if bar is not None:
-            bar.close()
 
 
 def compression_option(args: argparse.Namespace) -> dict:
@@ -67,17 +80,31 @@ def compression_option(args: argparse.Namespace) -> dict:
     return {} if args.compression is None else {"compression": args.compression}
 
 
-def check_output(args: argparse.Namespace) -> None:
-    """Before any work: OUT can be written (name, folder, --overwrite) with the
-    compression asked for."""
+def check_output(args: argparse.Namespace, *also: str | None) -> None:
+    """Before any work: OUT, where the command has one, can be written (name, folder,
+    --overwrite) with the compression asked for, and so can the other files it will write
+    (``also``: such as ``--csv`` or ``--save-model``; None where not asked for)."""
     from ..io import check_output_path, zstd_available
+    from ..utils.atomic import check_target
 
-    check_output_path(args.output, overwrite=args.overwrite)
-    if args.compression == "zstd" and not zstd_available():
+    if getattr(args, "output", None) is not None:
+        check_output_path(args.output, overwrite=args.overwrite)
+    if getattr(args, "compression", None) == "zstd" and not zstd_available():
         raise ValueError(
             "--compression zstd needs the imagecodecs package (pip install imagecodecs); "
             "use --compression zlib instead"
         )
+    for path in also:
+        if path:
+            check_target(path, overwrite=args.overwrite)
+
+
+def read_input(args: argparse.Namespace, path: str | None = None):
+    """The image IN (or ``path``, another image of the command such as ``--reference``),
+    with the axes ``--axes`` gives where the file does not say them."""
+    from ..io import read
+
+    return read(args.input if path is None else path, axes=args.axes)
 
 
 def write_result(args: argparse.Namespace, result, method: str = "") -> int:

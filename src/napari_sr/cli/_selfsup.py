@@ -11,8 +11,8 @@ import argparse
 from functools import cache
 
 from . import _parsers as shared
-from ._parsers import parse_hparams
-from ._running import check_output, running, write_result
+from ._parsers import given, parse_hparams
+from ._running import check_output, read_input, running, write_result
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
@@ -66,7 +66,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     )
     zs.add_argument("input", metavar="IN", help="2D image (gray or RGB) or a stack of planes")
     zs.inherit(shared.output())
-    zs.add_argument("--scale", "-s", type=float, required=True, help="SR factor, > 1")
+    zs.inherit(shared.scale("SR factor, > 1"))
     zs.add_argument(
         "--kernel",
         default="bicubic",
@@ -110,26 +110,18 @@ def _training_options_parent() -> shared.Parser:
 
 
 def _training_options(args: argparse.Namespace) -> dict:
-    options = {
-        "steps": args.steps,
-        "patch_size": args.patch_size,
-        "batch_size": args.batch_size,
-        "lr": args.lr,
-        "seed": args.seed,
-        "hparams": parse_hparams(args.hparams),
-    }
-    return {k: v for k, v in options.items() if v is not None}  # the API owns the defaults
+    """The training keywords given (the API owns the defaults)."""
+    return given(
+        args, "steps", "patch_size", "batch_size", "lr", "seed",
+        hparams=parse_hparams(args.hparams),
+    )  # fmt: skip
 
 
 def run_isotropic(args: argparse.Namespace) -> int:
-    from ..io import read
     from ..selfsup.isotropic import isotropic, train_isotropic
-    from ..utils.atomic import check_target
 
-    check_output(args)
-    if args.save_model:
-        check_target(args.save_model, overwrite=args.overwrite)
-    image = read(args.input, axes=args.axes)
+    check_output(args, args.save_model)
+    image = read_input(args)
     options = _training_options(args)
     common = {"psf": args.psf, "device": args.device}
     with running(args, None) as (bar, stop):  # steps, then tiles: mixed units
@@ -161,7 +153,6 @@ def run_isotropic(args: argparse.Namespace) -> int:
 
 
 def run_zssr(args: argparse.Namespace) -> int:
-    from ..io import read
     from ..selfsup.zssr import gaussian_kernel, zssr
 
     check_output(args)
@@ -172,7 +163,7 @@ def run_zssr(args: argparse.Namespace) -> int:
         kernel = gaussian_kernel(args.blur)
     elif kernel.lower().endswith((".npy", ".tif", ".tiff")):
         kernel = _read_kernel(kernel)
-    image = read(args.input, axes=args.axes)
+    image = read_input(args)
     options = _training_options(args)
     with running(args, None) as (bar, stop):  # steps, then tiles: mixed units
         result = zssr(

@@ -7,13 +7,25 @@ from __future__ import annotations
 import argparse
 
 from . import _parsers as shared
-from ._output import progress_bar
 from ._parsers import parse_key_values, parse_noise
-from ._running import check_output, write_result
+from ._running import check_output, read_input, showing_progress, write_result
+
+PSF_KEYS = {
+    "na": float,
+    "wavelength": float,
+    "kind": str,
+    "refractive_index": float,
+    "excitation": float,
+    "pixel_size": float,
+}
+"""``--psf`` keys (the keywords of the PSF of :func:`napari_sr.degrade`; lengths in µm)."""
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     """Add the ``upscale``, ``degrade`` and ``compare`` subcommands."""
+    from ..io.formats import readable_text
+    from ..metrics import metric_labels
+
     up = commands.add_parser(
         "upscale",
         help="super-resolve an image or stack and save it",
@@ -22,9 +34,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "model runs where one exists for SCALE, else bicubic (with a warning); the 'wrote' "
         "line names the method that ran.",
     )
-    up.add_argument("input", metavar="IN", help="TIFF, OME-TIFF, PNG or JPEG file")
+    up.add_argument("input", metavar="IN", help=f"{readable_text('or')} file")
     up.inherit(shared.output())
-    up.add_argument("--scale", "-s", type=float, required=True, help="upscaling factor, > 0")
+    up.inherit(shared.scale("upscaling factor, > 0"))
     up.add_argument(
         "--method",
         "-m",
@@ -71,7 +83,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     )
     deg.add_argument("input", metavar="IN")
     deg.inherit(shared.output())
-    deg.add_argument("--scale", "-s", type=float, required=True, help="downscaling factor")
+    deg.inherit(shared.scale("downscaling factor"))
     deg.add_argument(
         "--along",
         default="YX",
@@ -101,16 +113,17 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
     cmp_ = commands.add_parser(
         "compare",
-        help="benchmark SR methods on a high-resolution image (PSNR/SSIM table)",
+        help=f"benchmark SR methods on a high-resolution image ({metric_labels()} table)",
         description="Degrade IMAGE by the SR protocol (MATLAB bicubic), restore it with each "
-        "method, and print PSNR, SSIM and seconds per method, as in a paper's table. With "
+        f"method, and print {metric_labels(', ')} and seconds per method, as in a paper's "
+        "table. With "
         "--low-res or --reference, IMAGE is restored as it is (a real low-resolution "
         "acquisition) and scored against the reference, if given.",
     )
     cmp_.add_argument(
         "input", metavar="IMAGE", help="high-resolution reference (or, with --low-res, the input)"
     )
-    cmp_.add_argument("--scale", "-s", type=float, required=True, help="SR factor, > 1")
+    cmp_.inherit(shared.scale("SR factor, > 1"))
     cmp_.add_argument(
         "--methods",
         default=None,
@@ -134,7 +147,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "--data-range",
         type=float,
         default=None,
-        help="L of PSNR/SSIM (default: 255 for 8-bit images, else the reference's max - min)",
+        help=f"L of {metric_labels()} (default: 255 for 8-bit images, else the reference's "
+        "max - min)",
     )
     cmp_.add_argument(
         "--no-y-channel",
@@ -149,7 +163,6 @@ def run_upscale(args: argparse.Namespace) -> int:
     from ..engine.methods import DEFAULT_KINDS, default_method, resolve_method
     from ..engine.upscaler import upscale
     from ..geometry import check_scale
-    from ..io import read
 
     # cheap checks first, so that mistakes are reported before minutes of work
     scale = check_scale(args.scale)
@@ -164,14 +177,9 @@ def run_upscale(args: argparse.Namespace) -> int:
             f"{method.name} is an interpolation - drop them or give a model file"
         )
     check_output(args)
-    image = read(args.input, axes=args.axes)
-
-    bar = progress_bar(args, "tiles" if hasattr(method, "model") else "planes")
-    try:
+    image = read_input(args)
+    with showing_progress(args, "tiles" if hasattr(method, "model") else "planes") as bar:
         result = upscale(image, scale, method=method, dtype=args.dtype, progress=bar, **options)
-    finally:
-        if bar is not None:
-            bar.close()
     kind = None if args.method is None else args.method.strip().lower()
     if kind is None:
         default = default_method(scale)
@@ -187,25 +195,13 @@ def run_upscale(args: argparse.Namespace) -> int:
 def run_degrade(args: argparse.Namespace) -> int:
     from ..degradation import degrade
     from ..geometry import check_scale
-    from ..io import read
 
     scale = check_scale(args.scale)
     along = args.along.upper()
-    psf = parse_key_values(
-        args.psf,
-        "--psf",
-        {
-            "na": float,
-            "wavelength": float,
-            "kind": str,
-            "refractive_index": float,
-            "excitation": float,
-            "pixel_size": float,
-        },
-    )
+    psf = parse_key_values(args.psf, "--psf", PSF_KEYS)
     noise = parse_noise(args.noise)
     check_output(args)
-    image = read(args.input, axes=args.axes)
+    image = read_input(args)
     spatial = [a for a in image.axes if a in "ZYX"]
     if not along or any(a not in spatial for a in along) or len(set(along)) < len(along):
         raise ValueError(
@@ -231,8 +227,7 @@ def run_degrade(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     from ..evaluation import compare_low_resolution, compare_methods
-    from ..io import read
-    from ..metrics import describe_range, scoring_range
+    from ..metrics import describe_range, metric_labels, scoring_range
     from ..resample import INTERPOLATION_METHODS
 
     if args.methods:
@@ -242,14 +237,11 @@ def run_compare(args: argparse.Namespace) -> int:
 
         learned = [k for k in reversed(DEFAULT_ARCHITECTURES) if default_model(args.scale, k)]
         methods = [*INTERPOLATION_METHODS, *learned]
-    if args.csv:
-        from ..utils.atomic import check_target
-
-        check_target(args.csv, overwrite=args.overwrite)
-    image = read(args.input, axes=args.axes)
+    check_output(args, args.csv)
+    image = read_input(args)
     reference = None
     if args.reference:
-        reference = read(args.reference, axes=args.axes)
+        reference = read_input(args, args.reference)
         if reference.axes != image.axes:
             raise ValueError(
                 f"{args.reference} has axes {reference.axes} but {args.input} has "
@@ -269,14 +261,14 @@ def run_compare(args: argparse.Namespace) -> int:
             reference=None if reference is None else reference.data, **options,
         )  # fmt: skip
         against = (
-            f"PSNR/SSIM against {args.reference} {scoring}, {result.crop_border}-pixel "
+            f"{metric_labels()} against {args.reference} {scoring}, {result.crop_border}-pixel "
             "border removed" if reference is not None else "no reference, times only"
         )  # fmt: skip
         print(f"{args.input}: x{result.scale:g} of the image as it is; {against}")
     else:
         result = compare_methods(image.data, args.scale, methods, **options)
         print(
-            f"{args.input}: x{result.scale:g}, MATLAB-bicubic degradation; PSNR/SSIM "
+            f"{args.input}: x{result.scale:g}, MATLAB-bicubic degradation; {metric_labels()} "
             f"{scoring}, {result.crop_border}-pixel border removed"
         )
     print(result.table())

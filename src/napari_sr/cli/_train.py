@@ -8,8 +8,8 @@ import dataclasses
 import sys
 
 from . import _parsers as shared
-from ._output import without_prefix
-from ._parsers import parse_hparams, parse_noise
+from ._output import print_over, without_prefix
+from ._parsers import given, parse_hparams, parse_noise
 from ._running import interrupted_status, running
 
 
@@ -36,7 +36,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     tr.add_argument(
         "images", metavar="IMAGES", nargs="+", help="high-resolution image files or folders"
     )
-    tr.add_argument("--scale", "-s", type=int, required=True, help="upscaling factor, >= 2")
+    tr.inherit(shared.scale("upscaling factor, >= 2", int))
     tr.add_argument("--steps", type=int, required=True, help="optimiser updates")
     tr.add_argument("--out", "-o", required=True, help="model file to write, .safetensors")
     tr.add_argument(
@@ -114,48 +114,38 @@ def run_train(args: argparse.Namespace) -> int:
     from ..training.log import format_record
     from ..utils.progress import Cancelled
 
-    options = {
-        "validation_fraction": args.validation_fraction,
-        "batch_size": args.batch_size,
-        "patch_size": args.patch_size,
-        "lr": args.lr,
-        "loss": args.loss,
-        "schedule": args.schedule,
-        "warmup_steps": args.warmup_steps,
-        "validate_every": args.validate_every,
-        "patience": args.patience,
-        "checkpoint_every": args.checkpoint_every,
-        "in_channels": args.in_channels,
-        "seed": args.seed,
-        "init": args.init,
-    }
-    options = {k: v for k, v in options.items() if v is not None}  # train() owns the defaults
-    degradation = {
-        "kernel": args.kernel,
-        "blur": args.blur,
-        "noise": parse_noise(args.noise),
-    }
-    degradation = {k: v for k, v in degradation.items() if v is not None}
+    degradation = given(args, "kernel", "blur", noise=parse_noise(args.noise))
+    options = given(
+        args,
+        "validation_fraction",
+        "batch_size",
+        "patch_size",
+        "lr",
+        "loss",
+        "schedule",
+        "warmup_steps",
+        "validate_every",
+        "patience",
+        "checkpoint_every",
+        "in_channels",
+        "seed",
+        "init",
+        hparams=parse_hparams(args.hparams),
+    )  # train() owns the defaults
     if degradation:
         options["degradation"] = degradation
-    if args.hparams is not None:
-        options["hparams"] = parse_hparams(args.hparams)
-    model = args.model
-    if model.lower().endswith((".safetensors", ".pth", ".pt", ".ckpt")):
-        from ..models.checkpoint import load_model
-
-        model = load_model(model)
-
+    from ..models.checkpoint import PICKLE_SUFFIXES, SAFETENSORS_SUFFIXES, load_model
     from ..training.loop import train
+
+    model = args.model  # an architecture's name, or a model file to fine-tune
+    if model.lower().endswith(SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES):
+        model = load_model(model)
 
     try:
         with running(args, "steps") as (bar, stop):
 
             def log(record: dict) -> None:
-                line = format_record(record)
-                if bar is not None and bar._drawn:
-                    line = "\r" + line.ljust(bar.width + 30)  # over the bar, redrawn next
-                print(line, file=sys.stderr, flush=True)
+                print_over(bar, format_record(record))
 
             result = train(
                 model,
