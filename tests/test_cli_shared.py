@@ -128,3 +128,20 @@ def test_print_over_writes_a_log_line_over_the_bar(monkeypatch):
     assert lines[0] == "step 1"
     assert lines[1].startswith("\r[#####-----] 1/2 steps")
     assert lines[1].endswith("\rstep 2" + " " * 34)  # covers the bar's text
+
+
+def test_train_flags_are_the_training_recipe_fields():
+    """``train``'s options that set a field of the recipe (TrainConfig) carry that field's
+    flag and choices, and leave the default to the recipe, so that the two cannot drift."""
+    from napari_sr.training.config import describe_options
+
+    train = _subcommands()["train"]
+    recipe = describe_options()
+    shared = [a for a in train._actions if a.dest in recipe]
+    assert len(shared) >= 12
+    for action in shared:
+        option = recipe[action.dest]
+        assert option.flag in action.option_strings, (action.dest, option.flag)
+        if option.choices is not None and action.choices is not None:
+            assert list(action.choices) == list(option.choices), action.dest
+        assert action.default is None  # left out: train() applies the recipe's default
