@@ -21,6 +21,15 @@ optional:
   image's maximum (shot noise; lower peak, noisier); ``{"gaussian": sigma}`` adds read
   noise of standard deviation ``sigma`` in the image's intensity units; both together give
   Poisson–Gaussian noise. Seeded by ``seed``: the same seed gives the same noise.
+
+References
+----------
+.. [1] S. C. Park, M. K. Park, M. G. Kang, "Super-resolution image reconstruction: a
+   technical overview," IEEE Signal Processing Magazine 20(3), 21-36 (2003).
+   doi:10.1109/MSP.2003.1203207
+.. [2] B. Zhang, J. Zerubia, J.-C. Olivo-Marin, "Gaussian approximations of fluorescence
+   microscope point-spread function models," Applied Optics 46(10), 1819-1829 (2007).
+   doi:10.1364/AO.46.001819
 """
 
 from __future__ import annotations
@@ -72,9 +81,9 @@ class GaussianPSF:
 
     References
     ----------
-    .. [1] B. Zhang, J. Zerubia, J.-C. Olivo-Marin, "Gaussian approximations of
-       fluorescence microscope point-spread function models", Applied Optics 46(10),
-       1819-1829 (2007). :DOI:`10.1364/AO.46.001819`
+    .. [1] B. Zhang, J. Zerubia, J.-C. Olivo-Marin, "Gaussian approximations of fluorescence
+       microscope point-spread function models," Applied Optics 46(10), 1819-1829 (2007).
+       doi:10.1364/AO.46.001819
     """
 
     na: float

@@ -5,6 +5,12 @@ a fixed range for 8-bit natural images, percentiles for microscopy (as CARE does
 et al. 2018, doi:10.1038/s41592-018-0216-7, and its ``csbdeep.utils.normalize``). The
 output is mapped back with the same two numbers. A model records which normalisation it was
 trained with (:meth:`Normalization.to_dict`), and inference uses the same.
+
+References
+----------
+.. [1] M. Weigert et al., "Content-aware image restoration: pushing the limits of
+   fluorescence microscopy," Nature Methods 15, 1090-1097 (2018).
+   doi:10.1038/s41592-018-0216-7
 """
 
 from __future__ import annotations

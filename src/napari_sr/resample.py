@@ -238,10 +238,10 @@ def resize(
 
     References
     ----------
-    .. [1] R. Keys, "Cubic convolution interpolation for digital image processing",
-       IEEE Trans. ASSP 29(6), 1153-1160 (1981). :DOI:`10.1109/TASSP.1981.1163711`
-    .. [2] MATLAB ``imresize`` (Image Processing Toolbox), whose contributions and
-       boundary rules this follows.
+    .. [1] R. Keys, "Cubic convolution interpolation for digital image processing," IEEE
+       Trans. ASSP 29(6), 1153-1160 (1981). doi:10.1109/TASSP.1981.1163711
+    .. [2] MATLAB ``imresize`` (Image Processing Toolbox), whose contributions and boundary
+       rules this follows.
 
     Examples
     --------

@@ -22,11 +22,11 @@ activation is linear.
 
 References
 ----------
-M. Weigert, U. Schmidt, T. Boothe, A. Müller, A. Dibrov, A. Jain, B. Wilhelm, D. Schmidt,
-C. Broaddus, S. Culley, M. Rocha-Martins, F. Segovia-Miranda, C. Norden, R. Henriques,
-M. Zerial, M. Solimena, J. Rink, P. Tomancak, L. Royer, F. Jug, E. W. Myers,
-"Content-aware image restoration: pushing the limits of fluorescence microscopy",
-Nature Methods 15, 1090-1097 (2018). :DOI:`10.1038/s41592-018-0216-7`
+.. [1] M. Weigert, U. Schmidt, T. Boothe, A. Müller, A. Dibrov, A. Jain, B. Wilhelm,
+   D. Schmidt, C. Broaddus, S. Culley, M. Rocha-Martins, F. Segovia-Miranda, C. Norden,
+   R. Henriques, M. Zerial, M. Solimena, J. Rink, P. Tomancak, L. Royer, F. Jug,
+   E. W. Myers, "Content-aware image restoration: pushing the limits of fluorescence
+   microscopy," Nature Methods 15, 1090-1097 (2018). doi:10.1038/s41592-018-0216-7
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from ._common import conv
+from .network import SRModel
 
 N_CONV_PER_DEPTH = 2
 """Convolutions per U-Net level (CSBDeep's ``n_conv_per_depth``, fixed at 2 by CARE)."""
@@ -63,7 +64,7 @@ def unet_halo(depth: int, kernel_size: int, n_conv_per_depth: int = N_CONV_PER_D
     return reach * levels + 2**depth - 1
 
 
-class CAREUNet(nn.Module):
+class CAREUNet(SRModel):
     """The CARE network: CSBDeep's residual U-Net for 2D restoration (same size in and
     out).
 

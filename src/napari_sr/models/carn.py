@@ -4,8 +4,8 @@ with sub-pixel upsampling at the end.
 
 References
 ----------
-N. Ahn, B. Kang, K.-A. Sohn, "Fast, accurate, and lightweight super-resolution with
-cascading residual network", ECCV 2018. :DOI:`10.1007/978-3-030-01249-6_16`
+.. [1] N. Ahn, B. Kang, K.-A. Sohn, "Fast, accurate, and lightweight super-resolution with
+   cascading residual network," ECCV 2018. doi:10.1007/978-3-030-01249-6_16
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ._common import conv
+from .network import SRModel
 
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
 """Per-channel mean of the DIV2K training images, subtracted at the input of CARN and
@@ -73,7 +74,7 @@ def _subpixel_upsampler(features: int, scale: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class CARN(nn.Module):
+class CARN(SRModel):
     """CARN with three cascading blocks of three residual blocks, 64 features and one
     upsampler for the requested scale.
 
@@ -102,8 +103,8 @@ class CARN(nn.Module):
 
     References
     ----------
-    N. Ahn, B. Kang, K.-A. Sohn, "Fast, accurate, and lightweight super-resolution with
-    cascading residual network", ECCV 2018. :DOI:`10.1007/978-3-030-01249-6_16`
+    .. [1] N. Ahn, B. Kang, K.-A. Sohn, "Fast, accurate, and lightweight super-resolution
+       with cascading residual network," ECCV 2018. doi:10.1007/978-3-030-01249-6_16
     """
 
     def __init__(

@@ -4,14 +4,16 @@ sees the concatenated outputs of all earlier units of the opposite kind).
 
 References
 ----------
-M. Haris, G. Shakhnarovich, N. Ukita, "Deep back-projection networks for
-super-resolution", CVPR 2018. :DOI:`10.1109/CVPR.2018.00179`
+.. [1] M. Haris, G. Shakhnarovich, N. Ukita, "Deep back-projection networks for
+   super-resolution," CVPR 2018. doi:10.1109/CVPR.2018.00179
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from .network import SRModel
 
 PROJECTION_GEOMETRY = {2: (6, 2, 2), 4: (8, 4, 2), 8: (12, 8, 2)}
 """Kernel, stride and padding of the projection (de)convolutions per scale (the paper's
@@ -50,7 +52,7 @@ class _Projection(nn.Module):
         return projected + self.correct(self.back(projected) - x)
 
 
-class DBPN(nn.Module):
+class DBPN(SRModel):
     """Dense deep back-projection network (D-DBPN) with ``stages`` up-projection and
     ``stages - 1`` down-projection units.
 
@@ -74,8 +76,8 @@ class DBPN(nn.Module):
 
     References
     ----------
-    M. Haris, G. Shakhnarovich, N. Ukita, "Deep back-projection networks for
-    super-resolution", CVPR 2018. :DOI:`10.1109/CVPR.2018.00179`
+    .. [1] M. Haris, G. Shakhnarovich, N. Ukita, "Deep back-projection networks for
+       super-resolution," CVPR 2018. doi:10.1109/CVPR.2018.00179
     """
 
     def __init__(

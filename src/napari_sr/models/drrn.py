@@ -4,8 +4,8 @@ input.
 
 References
 ----------
-Y. Tai, J. Yang, X. Liu, "Image super-resolution via deep recursive residual network",
-CVPR 2017. :DOI:`10.1109/CVPR.2017.298`
+.. [1] Y. Tai, J. Yang, X. Liu, "Image super-resolution via deep recursive residual
+   network," CVPR 2017. doi:10.1109/CVPR.2017.298
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ._common import bicubic_upsample, conv
+from .network import SRModel
 
 
 class _RecursiveBlock(nn.Module):
@@ -41,7 +42,7 @@ class _RecursiveBlock(nn.Module):
         return out
 
 
-class DRRN(nn.Module):
+class DRRN(SRModel):
     """DRRN_B{blocks}U{units} with ``features`` filters and no biases (as the PyTorch
     reference implementation); the default B1U25 (depth 52) has 297,216 parameters for one
     channel (the paper's 297K, Table 1; all ``nn.Parameter``, which here are the
@@ -65,8 +66,8 @@ class DRRN(nn.Module):
 
     References
     ----------
-    Y. Tai, J. Yang, X. Liu, "Image super-resolution via deep recursive residual network",
-    CVPR 2017. :DOI:`10.1109/CVPR.2017.298`
+    .. [1] Y. Tai, J. Yang, X. Liu, "Image super-resolution via deep recursive residual
+       network," CVPR 2017. doi:10.1109/CVPR.2017.298
     """
 
     def __init__(

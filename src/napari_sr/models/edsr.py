@@ -13,8 +13,8 @@ trainable reference parameters.
 
 References
 ----------
-B. Lim, S. Son, H. Kim, S. Nah, K. M. Lee, "Enhanced deep residual networks for single
-image super-resolution", CVPR Workshops 2017. :DOI:`10.1109/CVPRW.2017.151`
+.. [1] B. Lim, S. Son, H. Kim, S. Nah, K. M. Lee, "Enhanced deep residual networks for
+   single image super-resolution," CVPR Workshops 2017. doi:10.1109/CVPRW.2017.151
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ class EDSR(ResidualSRNet):
 
     References
     ----------
-    B. Lim et al., "Enhanced deep residual networks for single image super-resolution",
-    CVPR Workshops 2017. :DOI:`10.1109/CVPRW.2017.151`
+    .. [1] B. Lim et al., "Enhanced deep residual networks for single image
+       super-resolution," CVPR Workshops 2017. doi:10.1109/CVPRW.2017.151
     """
 
     def __init__(
@@ -106,8 +106,8 @@ class EDSRBaseline(EDSR):
 
     References
     ----------
-    B. Lim et al., "Enhanced deep residual networks for single image super-resolution",
-    CVPR Workshops 2017. :DOI:`10.1109/CVPRW.2017.151`
+    .. [1] B. Lim et al., "Enhanced deep residual networks for single image
+       super-resolution," CVPR Workshops 2017. doi:10.1109/CVPRW.2017.151
     """
 
     def __init__(

@@ -3,8 +3,8 @@
 
 References
 ----------
-W. Shi et al., "Real-time single image and video super-resolution using an efficient
-sub-pixel convolutional neural network", CVPR 2016. :DOI:`10.1109/CVPR.2016.207`
+.. [1] W. Shi et al., "Real-time single image and video super-resolution using an efficient
+   sub-pixel convolutional neural network," CVPR 2016. doi:10.1109/CVPR.2016.207
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .network import SRModel
 
-class ESPCN(nn.Module):
+
+class ESPCN(SRModel):
     """ESPCN with the paper's (f1, n1) = (5, 64), (f2, n2) = (3, 32), f3 = 3 and tanh
     activations (22,729 parameters for one channel at ×3)."""
 

@@ -3,8 +3,8 @@ deconvolution that upsamples at the end.
 
 References
 ----------
-C. Dong, C. C. Loy, X. Tang, "Accelerating the super-resolution convolutional neural
-network", ECCV 2016. :DOI:`10.1007/978-3-319-46475-6_25`
+.. [1] C. Dong, C. C. Loy, X. Tang, "Accelerating the super-resolution convolutional neural
+   network," ECCV 2016. doi:10.1007/978-3-319-46475-6_25
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .network import SRModel
 
-class FSRCNN(nn.Module):
+
+class FSRCNN(SRModel):
     """FSRCNN(d, s, m); the paper's default FSRCNN(56, 12, 4) has 12,464 weights (biases
     and PReLU slopes not counted, as in the paper's Table 1).
 

@@ -25,6 +25,12 @@ Input ``(B, K, H, W)``: K registered or unregistered frames of one scene, any K 
 ``(H·s, W·s)`` image on frame 0's grid, pixel-unshuffled into s² channels (so that a crop
 of the input is a crop of the prior, as :func:`pack_prior` makes it).
 Output ``(B, 1, H·s, W·s)``.
+
+References
+----------
+.. [1] M. Deudon, A. Kalaitzis, I. Goytom, M. R. Arefin, Z. Lin, K. Sankaran, V. Michalski,
+   S. E. Kahou, J. Cornebise, Y. Bengio, "HighRes-net: Recursive fusion for multi-frame
+   super-resolution of satellite imagery," 2020. arXiv:2002.06460
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import torch
 from torch import nn
 
 from ._common import bicubic_upsample, conv
+from .network import SRModel
 
 
 class _Residual(nn.Module):
@@ -46,7 +53,7 @@ class _Residual(nn.Module):
         return self.act(x + self.body(x))
 
 
-class HighResNet(nn.Module):
+class HighResNet(SRModel):
     """HighRes-net-style fusion of a variable number of frames.
 
     Parameters

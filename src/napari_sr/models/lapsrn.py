@@ -4,8 +4,8 @@ previous level's image with a learned (bilinear-initialised) transposed convolut
 
 References
 ----------
-W.-S. Lai, J.-B. Huang, N. Ahuja, M.-H. Yang, "Deep Laplacian pyramid networks for fast
-and accurate super-resolution", CVPR 2017. :DOI:`10.1109/CVPR.2017.618`
+.. [1] W.-S. Lai, J.-B. Huang, N. Ahuja, M.-H. Yang, "Deep Laplacian pyramid networks for
+   fast and accurate super-resolution," CVPR 2017. doi:10.1109/CVPR.2017.618
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ._common import conv
+from .network import SRModel
 
 _SLOPE = 0.2
 
@@ -52,7 +53,7 @@ class _Level(nn.Module):
         return feat, self.residual(feat)
 
 
-class LapSRN(nn.Module):
+class LapSRN(SRModel):
     """LapSRN with ``depth`` convolutions of ``features`` filters per level and
     log2(scale) levels, following the authors' MatConvNet model (``init_LapSRN.m``).
 
@@ -74,8 +75,8 @@ class LapSRN(nn.Module):
 
     References
     ----------
-    W.-S. Lai, J.-B. Huang, N. Ahuja, M.-H. Yang, "Deep Laplacian pyramid networks for
-    fast and accurate super-resolution", CVPR 2017. :DOI:`10.1109/CVPR.2017.618`
+    .. [1] W.-S. Lai, J.-B. Huang, N. Ahuja, M.-H. Yang, "Deep Laplacian pyramid networks
+       for fast and accurate super-resolution," CVPR 2017. doi:10.1109/CVPR.2017.618
     """
 
     def __init__(

@@ -11,8 +11,8 @@ therefore not parameters here.
 
 References
 ----------
-Y. Zhang, K. Li, K. Li, L. Wang, B. Zhong, Y. Fu, "Image super-resolution using very deep
-residual channel attention networks", ECCV 2018. :DOI:`10.1007/978-3-030-01234-2_18`
+.. [1] Y. Zhang, K. Li, K. Li, L. Wang, B. Zhong, Y. Fu, "Image super-resolution using very
+   deep residual channel attention networks," ECCV 2018. doi:10.1007/978-3-030-01234-2_18
 """
 
 from __future__ import annotations
@@ -99,8 +99,8 @@ class RCAN(ResidualSRNet):
 
     References
     ----------
-    Y. Zhang et al., "Image super-resolution using very deep residual channel attention
-    networks", ECCV 2018. :DOI:`10.1007/978-3-030-01234-2_18`
+    .. [1] Y. Zhang et al., "Image super-resolution using very deep residual channel
+       attention networks," ECCV 2018. doi:10.1007/978-3-030-01234-2_18
     """
 
     def __init__(

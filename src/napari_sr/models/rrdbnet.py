@@ -4,8 +4,8 @@ convolution.
 
 References
 ----------
-X. Wang et al., "ESRGAN: Enhanced super-resolution generative adversarial networks",
-ECCV Workshops 2018. :DOI:`10.1007/978-3-030-11021-5_5` (arXiv:1809.00219)
+.. [1] X. Wang et al., "ESRGAN: Enhanced super-resolution generative adversarial networks,"
+   ECCV Workshops 2018. doi:10.1007/978-3-030-11021-5_5 (arXiv:1809.00219)
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._common import conv
+from .network import SRModel
 
 _SLOPE = 0.2
 
@@ -55,7 +56,7 @@ class _RRDB(nn.Module):
         return x + self.beta * self.blocks(x)
 
 
-class RRDBNet(nn.Module):
+class RRDBNet(SRModel):
     """The ESRGAN generator: ``blocks`` RRDBs of ``features`` channels with dense growth
     ``growth``, then log2(scale) nearest-neighbour ×2 stages.
 
@@ -82,8 +83,8 @@ class RRDBNet(nn.Module):
 
     References
     ----------
-    X. Wang et al., "ESRGAN: Enhanced super-resolution generative adversarial networks",
-    ECCV Workshops 2018. :DOI:`10.1007/978-3-030-11021-5_5` (arXiv:1809.00219)
+    .. [1] X. Wang et al., "ESRGAN: Enhanced super-resolution generative adversarial
+       networks," ECCV Workshops 2018. doi:10.1007/978-3-030-11021-5_5 (arXiv:1809.00219)
     """
 
     def __init__(

@@ -3,8 +3,8 @@ on a bicubic-upsampled input.
 
 References
 ----------
-C. Dong, C. C. Loy, K. He, X. Tang, "Image super-resolution using deep convolutional
-networks", IEEE TPAMI 38(2), 295-307 (2016). :DOI:`10.1109/TPAMI.2015.2439281`
+.. [1] C. Dong, C. C. Loy, K. He, X. Tang, "Image super-resolution using deep convolutional
+   networks," IEEE TPAMI 38(2), 295-307 (2016). doi:10.1109/TPAMI.2015.2439281
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import torch
 from torch import nn
 
 from ._common import bicubic_upsample
+from .network import SRModel
 
 
-class SRCNN(nn.Module):
+class SRCNN(SRModel):
     """SRCNN 9-1-5 with 64 and 32 filters (the paper's base network, 8,129 parameters
     for one channel).
 

@@ -3,9 +3,9 @@ blocks with batch normalisation and PReLU at low resolution, and sub-pixel upsam
 
 References
 ----------
-C. Ledig, L. Theis, F. Huszár, J. Caballero, A. Cunningham, A. Acosta, A. Aitken,
-A. Tejani, J. Totz, Z. Wang, W. Shi, "Photo-realistic single image super-resolution using
-a generative adversarial network", CVPR 2017. :DOI:`10.1109/CVPR.2017.19`
+.. [1] C. Ledig, L. Theis, F. Huszár, J. Caballero, A. Cunningham, A. Acosta, A. Aitken, A.
+   Tejani, J. Totz, Z. Wang, W. Shi, "Photo-realistic single image super-resolution using a
+   generative adversarial network," CVPR 2017. doi:10.1109/CVPR.2017.19
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ._common import conv
+from .network import SRModel
 
 
 class _ResBlock(nn.Module):
@@ -42,7 +43,7 @@ def _upsampling_stages(scale: int) -> list[int]:
     raise ValueError(f"SRResNet supports scale 3 and powers of 2, not {scale}")
 
 
-class SRResNet(nn.Module):
+class SRResNet(SRModel):
     """SRResNet with 16 residual blocks of 64 features and two ×2 sub-pixel stages for ×4.
 
     9×9 conv and PReLU; ``n_blocks`` residual blocks, then a 3×3 conv and BN with a skip
@@ -72,8 +73,8 @@ class SRResNet(nn.Module):
 
     References
     ----------
-    C. Ledig et al., "Photo-realistic single image super-resolution using a generative
-    adversarial network", CVPR 2017. :DOI:`10.1109/CVPR.2017.19`
+    .. [1] C. Ledig et al., "Photo-realistic single image super-resolution using a
+       generative adversarial network," CVPR 2017. doi:10.1109/CVPR.2017.19
     """
 
     def __init__(

@@ -15,11 +15,11 @@ those keys (or load with ``strict=False``) to use them.
 
 References
 ----------
-J. Liang, J. Cao, G. Sun, K. Zhang, L. Van Gool, R. Timofte, "SwinIR: Image restoration
-using Swin Transformer", ICCV Workshops 2021, 1833-1844. :arXiv:`2108.10257`
-
-Z. Liu et al., "Swin Transformer: Hierarchical vision Transformer using shifted windows",
-ICCV 2021. :arXiv:`2103.14030`
+.. [1] J. Liang, J. Cao, G. Sun, K. Zhang, L. Van Gool, R. Timofte, "SwinIR: Image
+   restoration using Swin Transformer," ICCV Workshops 2021, 1833-1844.
+   doi:10.1109/ICCVW54120.2021.00210 (arXiv:2108.10257)
+.. [2] Z. Liu et al., "Swin Transformer: Hierarchical vision Transformer using shifted
+   windows," ICCV 2021, 10012-10022. doi:10.1109/ICCV48922.2021.00986 (arXiv:2103.14030)
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .network import SRModel
 
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
 """Mean of the DIV2K training images, subtracted from RGB inputs as in the released models."""
@@ -257,7 +259,7 @@ def _pixel_shuffle_stages(scale: int, features: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class SwinIR(nn.Module):
+class SwinIR(SRModel):
     """SwinIR for classical image SR, with the paper's defaults (embedding 180, 6 RSTB × 6
     layers, 6 heads, window 8, MLP ratio 2, 1conv residuals, pixel-shuffle upsampler with
     64 features): 11,752,487 parameters for 3 channels at ×2, the released model's count.
@@ -299,8 +301,8 @@ class SwinIR(nn.Module):
 
     References
     ----------
-    J. Liang et al., "SwinIR: Image restoration using Swin Transformer", ICCV Workshops
-    2021. :arXiv:`2108.10257`
+    .. [1] J. Liang et al., "SwinIR: Image restoration using Swin Transformer," ICCV
+       Workshops 2021. doi:10.1109/ICCVW54120.2021.00210 (arXiv:2108.10257)
     """
 
     def __init__(
@@ -410,8 +412,8 @@ class SwinIRLight(SwinIR):
 
     References
     ----------
-    J. Liang et al., "SwinIR: Image restoration using Swin Transformer", ICCV Workshops
-    2021. :arXiv:`2108.10257`
+    .. [1] J. Liang et al., "SwinIR: Image restoration using Swin Transformer," ICCV
+       Workshops 2021. doi:10.1109/ICCVW54120.2021.00210 (arXiv:2108.10257)
     """
 
     def __init__(

@@ -4,6 +4,24 @@ Their parameter counts are quoted the Keras way (batch-norm moving mean and vari
 included): SRCNN-BN 20,483; SRResNet-mini 449,731; SRResNet-lite 39,875; SR-autoencoder
 1,848,067, for 3 channels. The layer shapes below are the ones these totals determine.
 Kernels are 3×3 unless stated.
+
+The deck's networks are textbook variations of published ones: SRCNN [1]_ with batch
+normalisation [2]_, residual networks [3]_ in the layout of SRResNet [4]_, and an
+encoder-decoder with symmetric skip connections [5]_.
+
+References
+----------
+.. [1] C. Dong, C. C. Loy, K. He, X. Tang, "Image super-resolution using deep convolutional
+   networks," IEEE TPAMI 38(2), 295-307 (2016). doi:10.1109/TPAMI.2015.2439281
+.. [2] S. Ioffe, C. Szegedy, "Batch normalization: Accelerating deep network training by
+   reducing internal covariate shift," ICML 2015. arXiv:1502.03167
+.. [3] K. He, X. Zhang, S. Ren, J. Sun, "Deep residual learning for image recognition,"
+   CVPR 2016, 770-778. doi:10.1109/CVPR.2016.90
+.. [4] C. Ledig et al., "Photo-realistic single image super-resolution using a generative
+   adversarial network," CVPR 2017. doi:10.1109/CVPR.2017.19
+.. [5] X.-J. Mao, C. Shen, Y.-B. Yang, "Image restoration using very deep convolutional
+   encoder-decoder networks with symmetric skip connections," NeurIPS 2016.
+   arXiv:1603.09056
 """
 
 from __future__ import annotations
@@ -12,9 +30,10 @@ import torch
 from torch import nn
 
 from ._common import bicubic_upsample, conv
+from .network import SRModel
 
 
-class SRCNNBN(nn.Module):
+class SRCNNBN(SRModel):
     """SRCNN with batch normalisation: Conv 9×9 → 64, BN, ReLU, Conv 1×1 → 32, BN, ReLU,
     Conv 5×5 → channels."""
 
@@ -52,7 +71,7 @@ class _ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
-class SRResNetMini(nn.Module):
+class SRResNetMini(SRModel):
     """Conv → 64, six residual blocks of 64 channels (two convs with BN each), a global
     skip, Conv → channels."""
 
@@ -70,7 +89,7 @@ class SRResNetMini(nn.Module):
         return self.tail(features + self.blocks(features))
 
 
-class SRResNetLite(nn.Module):
+class SRResNetLite(SRModel):
     """Conv → 32, one residual block of two 32-channel convs with BN, a global skip,
     Conv → 64, Conv → channels."""
 
@@ -86,7 +105,7 @@ class SRResNetLite(nn.Module):
         return self.tail(features + self.block(features))
 
 
-class SRAutoencoder(nn.Module):
+class SRAutoencoder(SRModel):
     """Encoder 64-64-pool-128-128-pool-256; decoder: transposed conv (stride 2) → 256,
     128, 128, plus the encoder's 128-channel features, transposed conv → 128, 64, 64,
     plus the encoder's 64-channel features, Conv → channels. Input sides must be

@@ -3,8 +3,8 @@ bicubic-upsampled input and the high-resolution image.
 
 References
 ----------
-J. Kim, J. K. Lee, K. M. Lee, "Accurate image super-resolution using very deep
-convolutional networks", CVPR 2016. :DOI:`10.1109/CVPR.2016.182`
+.. [1] J. Kim, J. K. Lee, K. M. Lee, "Accurate image super-resolution using very deep
+   convolutional networks," CVPR 2016. doi:10.1109/CVPR.2016.182
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import torch
 from torch import nn
 
 from ._common import bicubic_upsample, conv
+from .network import SRModel
 
 
-class VDSR(nn.Module):
+class VDSR(SRModel):
     """VDSR with ``depth`` 3×3 layers of ``features`` filters, no biases (as the widely used
     PyTorch reference implementation; 664,704 parameters for one channel)."""
 

@@ -14,8 +14,8 @@ last), and a global residual: ``output = input + net(input)``.
 
 References
 ----------
-A. Shocher, N. Cohen, M. Irani, "'Zero-Shot' Super-Resolution using Deep Internal
-Learning", CVPR 2018. :arXiv:`1712.06087`
+.. [1] A. Shocher, N. Cohen, M. Irani, "'Zero-Shot' Super-Resolution using Deep Internal
+   Learning," CVPR 2018, 3118-3126. doi:10.1109/CVPR.2018.00329 (arXiv:1712.06087)
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ import torch
 from torch import nn
 
 from ._common import conv
+from .network import SRModel
 
 
-class ZSSRNet(nn.Module):
+class ZSSRNet(SRModel):
     """The ZSSR network: ``depth`` 3×3 convolutions, ``features`` filters in the hidden
     ones, ReLU between them, and a global residual (same size in and out).
 

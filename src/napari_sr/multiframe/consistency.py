@@ -24,8 +24,8 @@ defocus series and unrelated images:
 
 References
 ----------
-.. [1] J. Immerkær, "Fast noise variance estimation", Computer Vision and Image
-   Understanding 64(2), 300-302 (1996). :DOI:`10.1006/cviu.1996.0060`
+.. [1] J. Immerkær, "Fast noise variance estimation," Computer Vision and Image
+   Understanding 64(2), 300-302 (1996). doi:10.1006/cviu.1996.0060
 """
 
 from __future__ import annotations

@@ -12,6 +12,14 @@ had the smallest worst-case error among 0-0.5 and 0.08-0.25.
 
 Convention: ``shifts[k] = (dy, dx)`` in pixels means that content at ``(y, x)`` in the
 template appears at ``(y + dy, x + dx)`` in frame ``k`` (the sample burst's convention).
+
+References
+----------
+.. [1] M. Guizar-Sicairos, S. T. Thurman, J. R. Fienup, "Efficient subpixel image
+   registration algorithms," Optics Letters 33(2), 156-158 (2008).
+   doi:10.1364/OL.33.000156
+.. [2] C. D. Kuglin, D. C. Hines, "The phase correlation image alignment method," Proc.
+   IEEE International Conference on Cybernetics and Society, 163-165 (1975).
 """
 
 from __future__ import annotations

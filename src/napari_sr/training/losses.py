@@ -146,6 +146,8 @@ class WeightedLoss:
     weights : str or dict of str to float
         As :func:`~napari_sr.training.config.parse_loss` accepts.
 
+    Notes
+    -----
     Calling it with ``(prediction, target)`` returns ``(total, terms)``: the weighted sum
     (a scalar tensor with gradient) and each term's unweighted value as a float.
     """
