@@ -71,3 +71,25 @@ def test_a_layer_without_frames_is_a_notification(make_napari_viewer, qtbot, mon
     assert "need a T" in errors[0] and "4 frames" in errors[1]
     assert "bundled for ×2, ×4" in errors[2]
     assert len(viewer.layers) == 1
+
+
+def test_the_fusion_menu_is_the_table_of_fusion_methods(make_napari_viewer, qtbot, monkeypatch):
+    from napari_sr.multiframe.fusion import DEFAULT_FUSION, fusion_names
+
+    errors = []
+    monkeypatch.setattr("napari_sr._napari.misr_widget.show_error", errors.append)
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((4, 16, 16), np.float32), name="stack")
+    _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Multi-frame SR")
+    items = tuple(w.method.itemText(i) for i in range(w.method.count()))
+    assert items == fusion_names() and "highresnet_x4.bursts291" in items
+    assert w.method.currentText() == DEFAULT_FUSION
+    assert all(name in w.method.toolTip() for name in items)
+    w.axes.setText("TYX")
+    w.method.setCurrentText("highresnet_x4.bursts291")  # a bundled network, at x2
+    qtbot.mouseClick(w.run_button, LEFT)
+    assert errors == [
+        "napari-sr: the fusion network highresnet_x4.bursts291 is bundled for ×4; choose one "
+        "of those scales or a classical fusion"
+    ]
+    assert len(viewer.layers) == 1

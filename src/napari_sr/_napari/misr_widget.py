@@ -14,7 +14,7 @@ import napari
 from napari.utils.notifications import show_error
 from qtpy.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QSpinBox, QVBoxLayout
 
-from ..multiframe.misr import learned_scales
+from ..multiframe.fusion import DEFAULT_FUSION, fusion_help, fusion_methods
 from ..resample import INTERPOLATION_METHODS
 from . import session
 from ._task import (
@@ -25,8 +25,6 @@ from ._task import (
     set_choices,
 )
 from .layers import add_result_layer, layer_input
-
-FUSIONS = ("robust", "ibp", "shift-add", "learned")
 
 
 class MISRWidget(TaskWidget):
@@ -48,12 +46,10 @@ class MISRWidget(TaskWidget):
         self.layer = QComboBox()
         self.axes = QLineEdit()
         self.axes.setToolTip("axes of the layer; T holds the frames (e.g. TYX, TZYX)")
-        self.method = QComboBox()
-        self.method.addItems(FUSIONS)
-        self.method.setToolTip(
-            "robust: L1 data term + bilateral TV; ibp: back-projection; shift-add: normalised "
-            "convolution; learned: the bundled network (x2, x4) that corrects the robust fusion"
-        )
+        self.method = QComboBox()  # the table of fusion methods
+        self.method.addItems([entry.name for entry in fusion_methods()])
+        self.method.setCurrentText(DEFAULT_FUSION)
+        self.method.setToolTip(fusion_help())
         self.scale = QSpinBox(minimum=2, maximum=8, value=2)
         self.reference = QSpinBox(minimum=0, maximum=100_000, value=0)
         self.reference.setToolTip("the frame whose grid the results lie on")
@@ -129,9 +125,11 @@ class MISRWidget(TaskWidget):
             show_error(f"napari-sr: the layer has {frames} frames; choose a reference below it")
             return
         method, scale = self.method.currentText(), int(self.scale.value())
-        if method == "learned" and scale not in learned_scales():
-            have = ", ".join(f"×{s}" for s in learned_scales())
-            show_error(f"napari-sr: the learned fusion is bundled for {have}; choose one of "
+        entry = next(m for m in fusion_methods() if m.name == method)
+        if entry.unavailable(scale) is not None:
+            have = ", ".join(f"×{s}" for s in entry.scales) or "no scale"
+            name = "learned fusion" if method == "learned" else f"fusion network {method}"
+            show_error(f"napari-sr: the {name} is bundled for {have}; choose one of "
                        "those scales or a classical fusion")  # fmt: skip
             return
         single_label = self.single.currentText()

@@ -10,7 +10,7 @@ from ._running import check_output, read_input, running, write_result
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     """Add the ``misr`` subcommand."""
-    from ..multiframe.misr import FUSION_METHODS
+    from ..multiframe.fusion import DEFAULT_FUSION, DEFAULT_ITERATIONS, fusion_help, fusion_names
 
     mi = commands.add_parser(
         "misr",
@@ -23,9 +23,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     mi.inherit(shared.output())
     mi.inherit(shared.scale("whole SR factor, >= 2", int))
     mi.add_argument(
-        "--method", "-m", choices=FUSION_METHODS, default="robust",
-        help="fusion (default robust: L1-like data term and bilateral TV; learned: the "
-        "bundled fusion network, x2 and x4, which corrects the robust fusion)",
+        "--method", "-m", choices=fusion_names(), default=DEFAULT_FUSION, metavar="METHOD",
+        help=f"fusion ({fusion_help()})",
     )  # fmt: skip
     mi.add_argument(
         "--psf", type=float, default=0.0, metavar="SIGMA",
@@ -35,7 +34,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "--reference", default="0",
         help="frame index whose grid OUT lies on (default 0), or 'median'",
     )  # fmt: skip
-    mi.add_argument("--iterations", type=int, default=None, help="for ibp and robust")
+    mi.add_argument(
+        "--iterations", type=int, default=None, help=f"for {' and '.join(DEFAULT_ITERATIONS)}"
+    )
     mi.add_argument(
         "--keep-outliers", action="store_true", help="fuse frames flagged as not matching too"
     )

@@ -1,4 +1,10 @@
-"""Classical multi-image SR: fusion of registered frames on a grid ``scale`` times finer.
+"""Multi-image SR fusion: the table of fusion methods, and the classical ones, which fuse
+registered frames on a grid ``scale`` times finer.
+
+:func:`fusion_methods` is the one table of the methods :func:`napari_sr.misr` takes by
+name, asked by its checks, the CLI's ``misr --method`` and the Multi-frame SR widget: the
+classical methods of :data:`CLASSICAL` below, ``learned`` (the bundled fusion network for
+the scale) and each bundled fusion network by its name, with the scales it is available at.
 
 The observation model is the one of :mod:`napari_sr.degradation` and the sample burst:
 frame ``k`` is the scene moved by ``shifts[k]`` low-resolution pixels, blurred by the
@@ -40,9 +46,9 @@ from ..utils.progress import (
     report,
 )
 from ..utils.validate import check_callback, check_integer, check_real, real_array
+from collections.abc import Callable
+from dataclasses import dataclass
 
-METHODS = ("shift-add", "ibp", "robust")
-DEFAULT_ITERATIONS = {"ibp": 10, "robust": 40}
 IBP_SMOOTHING = 1.0
 """σ of IBP's Gaussian back-projection kernel, in low-resolution pixels."""
 WIENER_REGULARIZATION = 0.01
@@ -71,6 +77,192 @@ def fuse(
     weights: np.ndarray | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+DEFAULT_FUSION = "robust"
+"""The fusion :func:`napari_sr.misr` runs unless told otherwise."""
+LEARNED_ARCHITECTURE, LEARNED_WEIGHTS = "highresnet", "bursts291"
+"""The bundled fusion networks ``method="learned"`` picks from:
+``models/weights/highresnet_x<s>.bursts291``."""
+
+# ------------------------------------------------------------------------- the table
+
+Refine = Callable[[np.ndarray, "_System", np.ndarray], Callable[[np.ndarray], np.ndarray]]
+"""``refine(frames, system, start) -> step``: an iterative method's update, made once from
+the frames (on a unit intensity scale), the imaging system and the shift-and-add estimate;
+``step(estimate)`` returns the next estimate."""
+
+
+def _ibp(data: np.ndarray, system: _System, start: np.ndarray) -> Callable:
+    """Iterative back-projection (Irani & Peleg 1991): the errors of all frames,
+    back-projected through a Gaussian of ``IBP_SMOOTHING`` low-resolution pixels, added."""
+    smoothing = IBP_SMOOTHING * system.scale
+
+    def step(estimate: np.ndarray) -> np.ndarray:
+        errors = data - system.observe(estimate)
+        return estimate + system.back_project(errors, smoothing)
+
+    return step
+
+
+def _robust(data: np.ndarray, system: _System, start: np.ndarray) -> Callable:
+    """Farsiu et al. (2004): a pseudo-Huber data term and bilateral total variation."""
+    smoothing = IBP_SMOOTHING * system.scale
+    # the size of an ordinary error: beyond a few, errors are outliers
+    delta = ROBUST_OUTLIER * _noise_level(data - system.observe(start))
+
+    def step(estimate: np.ndarray) -> np.ndarray:
+        errors = data - system.observe(estimate)
+        # pseudo-Huber influence: linear (as IBP) for small errors, bounded (as L1) for
+        # outliers; bilateral TV against the noise, both smooth so that steps are stable
+        influence = errors / np.sqrt(1 + (errors / delta) ** 2)
+        update = system.back_project(influence, smoothing)
+        return estimate + update - BTV_WEIGHT * delta * _btv_gradient(estimate, delta)
+
+    return step
+
+
+@dataclass(frozen=True)
+class FusionMethod:
+    """One entry of the table of fusion methods (:func:`fusion_methods`).
+
+    Attributes
+    ----------
+    name : str
+        What :func:`napari_sr.misr` takes as ``method``.
+    learned : bool
+        A fusion network (bundled weights) rather than a classical estimate.
+    summary : str
+        One line for help texts and tooltips.
+    iterations : int or None
+        Default number of iterations of an iterative classical method (None: one pass, or
+        a network).
+    refine : callable or None
+        An iterative classical method's update (see :data:`Refine`); None for one pass
+        (``shift-add``) and networks.
+    networks : tuple of (int, str)
+        A learned method's bundled model for each scale it is available at.
+    """
+
+    name: str
+    learned: bool
+    summary: str
+    iterations: int | None = None
+    refine: Refine | None = None
+    networks: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def scales(self) -> tuple[int, ...] | None:
+        """The scales a learned method is available at; None: every whole scale from 2 to
+        :data:`MAX_SCALE` (classical methods)."""
+        return tuple(s for s, _ in self.networks) if self.learned else None
+
+    def network(self, scale: int) -> str | None:
+        """The bundled model a learned method runs at ``scale`` (None: none, or classical)."""
+        return dict(self.networks).get(scale)
+
+    def unavailable(self, scale: int) -> str | None:
+        """Why this method cannot run at ``scale``; None if it can."""
+        if not self.learned or self.network(scale) is not None:
+            return None
+        have = ", ".join(f"x{s}" for s in self.scales) or "none"
+        train = (
+            "use a classical method, or train one with napari_sr.multiframe.learned."
+            "train_fusion and pass it (or its file) as method"
+        )
+        if self.name == "learned":
+            return f"no fusion network is bundled for x{scale} (bundled: {have}); {train}"
+        return f"the fusion network {self.name} works at {have}, not x{scale}; {train}"
+
+
+CLASSICAL: tuple[FusionMethod, ...] = (
+    FusionMethod("shift-add", False, "normalised convolution and Wiener deblurring"),
+    FusionMethod("ibp", False, "iterative back-projection", iterations=10, refine=_ibp),
+    FusionMethod(
+        "robust", False, "L1-like data term and bilateral TV", iterations=40, refine=_robust
+    ),
+)
+"""The classical fusion methods, in the order texts list them."""
+METHODS = tuple(m.name for m in CLASSICAL)
+"""Names of the classical methods :func:`fuse` runs."""
+DEFAULT_ITERATIONS = {m.name: m.iterations for m in CLASSICAL if m.iterations}
+"""Iterations of the iterative classical methods unless told otherwise."""
+
+
+def fusion_methods() -> tuple[FusionMethod, ...]:
+    """The table of fusion methods: :data:`CLASSICAL`, then ``learned`` (the bundled fusion
+    network of the scale: ``highresnet_x<s>.bursts291``), then every bundled fusion network
+    by name. The learned entries come from the bundled weights
+    (:mod:`napari_sr.models.bundled`); reading them loads no torch."""
+    from ..models.bundled import bundled_models, is_multiframe, parse_name
+
+    named = []
+    for name in bundled_models():
+        parts = parse_name(name)
+        if parts is not None and is_multiframe(name):
+            named.append((parts, name))
+    default = tuple(
+        (scale, name)
+        for (arch, scale, weights), name in sorted(named)
+        if (arch, weights) == (LEARNED_ARCHITECTURE, LEARNED_WEIGHTS)
+    )
+    learned = FusionMethod(
+        "learned", True,
+        "the bundled fusion network for the scale, which corrects the robust fusion "
+        f"({', '.join(f'x{s}' for s, _ in default) or 'none bundled'})",
+        networks=default,
+    )  # fmt: skip
+    bundled = tuple(
+        FusionMethod(
+            name, True, f"the bundled fusion network for x{scale}", networks=((scale, name),)
+        )
+        for (_, scale, _), name in named
+    )
+    return (*CLASSICAL, learned, *bundled)
+
+
+def fusion_names() -> tuple[str, ...]:
+    """Every name of :func:`fusion_methods`, in order."""
+    return tuple(m.name for m in fusion_methods())
+
+
+def get_fusion_method(name: str) -> FusionMethod:
+    """The entry of :func:`fusion_methods` called ``name``.
+
+    Raises
+    ------
+    ValueError
+        If there is none; the message names every method.
+    """
+    table = fusion_methods()
+    for method in table:
+        if method.name == name:
+            return method
+    raise ValueError(
+        f"unknown fusion method {name!r}; choose one of {', '.join(m.name for m in table)}"
+    )
+
+
+def fusion_help() -> str:
+    """Every fusion method and what it does, for help texts and tooltips."""
+    lines = [f"{m.name}: {m.summary}" for m in fusion_methods()]
+    return f"default {DEFAULT_FUSION}; " + "; ".join(lines)
+
+
+def _classical(method: Any) -> FusionMethod:
+    for entry in CLASSICAL:
+        if isinstance(method, str) and method == entry.name:
+            return entry
+    raise ValueError(f"unknown fusion method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def _quoted(names: list[str], conjunction: str) -> str:
+    """``'a', 'b' and 'c'``."""
+    quoted = [f"'{n}'" for n in names]
+    if len(quoted) < 2:
+        return "".join(quoted)
+    return ", ".join(quoted[:-1]) + f" {conjunction} {quoted[-1]}"
+
+
+# ------------------------------------------------------------------------- fusion
 ) -> np.ndarray:
     """Fuse registered frames into one image ``scale`` times finer.
 
@@ -84,7 +276,7 @@ def fuse(
     scale : int
         Integer SR factor (≥ 2).
     method : {'shift-add', 'ibp', 'robust'}
-        See the module docstring.
+        A classical method of :data:`CLASSICAL` (see the module docstring).
     psf : float
         Gaussian σ of the optics in output pixels (0: the pixel box only).
     iterations : int, optional
@@ -99,8 +291,7 @@ def fuse(
     numpy.ndarray
         (Y·scale, X·scale) float64 estimate, in the frames' intensities.
     """
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"unknown fusion method {method!r}; choose one of {', '.join(METHODS)}")
+    entry = _classical(method)
     from .registration import check_shifts
 
     data = real_array(frames, "frames").astype(np.float64, copy=False)
@@ -126,28 +317,19 @@ def fuse(
     data, shifts = data[keep], shifts[keep]
     system = _System(data.shape[1:], scale, shifts, psf)
     estimate = _shift_and_add(data, system)
-    if method == "shift-add":
+    if entry.refine is None:  # one pass: shift-and-add
         report(progress, 1, 1)
         raise_if_cancelled(cancel)  # a cancel while the frames were fused is honoured
         return estimate
-    steps = DEFAULT_ITERATIONS[method] if iterations is None else int(iterations)
+    steps = entry.iterations if iterations is None else int(iterations)
     # work on a unit intensity scale, so that step sizes and weights do not depend on it
     low, high = np.percentile(data, (0.5, 99.5))
     span = (high - low) or 1.0
     data, estimate = (data - low) / span, (estimate - low) / span
-    if method == "robust":  # the size of an ordinary error: beyond a few, errors are outliers
-        delta = ROBUST_OUTLIER * _noise_level(data - system.observe(estimate))
+    step_from = entry.refine(data, system, estimate)
     for step in range(steps):
         raise_if_cancelled(cancel)
-        errors = data - system.observe(estimate)
-        if method == "ibp":
-            estimate = estimate + system.back_project(errors, IBP_SMOOTHING * scale)
-        else:
-            # pseudo-Huber influence: linear (as IBP) for small errors, bounded (as L1) for
-            # outliers; bilateral TV against the noise, both smooth so that steps are stable
-            influence = errors / np.sqrt(1 + (errors / delta) ** 2)
-            update = system.back_project(influence, IBP_SMOOTHING * scale)
-            estimate = estimate + update - BTV_WEIGHT * delta * _btv_gradient(estimate, delta)
+        estimate = step_from(estimate)
         report(progress, step + 1, steps)
     raise_if_cancelled(cancel)  # a cancel during the last iteration is honoured too
     return estimate * span + low
@@ -167,11 +349,12 @@ def check_fusion_options(
     """``psf`` and ``iterations`` checked for ``method`` at ``scale``: a finite σ from 0 to
     ``MAX_PSF_PER_SCALE * scale`` output pixels, and None or a whole number of iterations
     (from 1) for the iterative methods. A fusion network (``network``) takes neither."""
-    if network is not None or method == "learned":
+    learned = isinstance(method, str) and method not in METHODS and method in fusion_names()
+    if network is not None or learned:
         if not (isinstance(psf, numbers.Real) and psf == 0) or iterations is not None:
             raise ValueError(
                 "psf and iterations do not apply to a fusion network (it brings its own); "
-                "leave them out, or use a classical method ('shift-add', 'ibp', 'robust')"
+                f"leave them out, or use a classical method ({', '.join(map(repr, METHODS))})"
             )
         return 0.0, None
     limit = MAX_PSF_PER_SCALE * scale
@@ -182,15 +365,15 @@ def check_fusion_options(
     )  # fmt: skip
     if iterations is None:
         return psf, None
-    if method == "shift-add":
+    iterative = list(DEFAULT_ITERATIONS)
+    if method not in DEFAULT_ITERATIONS:
         raise ValueError(
-            "iterations apply to the iterative methods 'ibp' and 'robust', not 'shift-add'; "
-            "leave iterations out or choose method='ibp' or 'robust'"
+            f"iterations apply to the iterative methods {_quoted(iterative, 'and')}, not "
+            f"{method!r}; leave iterations out or choose method={_quoted(iterative, 'or')}"
         )
     iterations = check_integer(
         iterations, "iterations", minimum=1, maximum=MAX_ITERATIONS,
-        hint=f"the defaults are {DEFAULT_ITERATIONS['ibp']} for ibp and "
-        f"{DEFAULT_ITERATIONS['robust']} for robust; leave it out for those",
+        hint=f"the defaults are {' and '.join(defaults)}; leave it out for those",
     )  # fmt: skip
     return psf, iterations
 
@@ -200,6 +383,7 @@ def fusion_steps(method: str, iterations: int | None) -> int:
     if method not in DEFAULT_ITERATIONS:
         return 1
     return DEFAULT_ITERATIONS[method] if iterations is None else iterations
+    defaults = [f"{n} for {name}" for name, n in DEFAULT_ITERATIONS.items()]
 
 
 # --------------------------------------------------------------------- the system

@@ -21,21 +21,24 @@ from ..utils.intensity import cast, check_dtype, check_finite
 from ..utils.progress import CancelToken, ProgressCallback, Stages, raise_if_cancelled
 from ..utils.validate import all_finite, check_callback, check_flag
 from .consistency import FramesMismatchWarning, frame_mismatches, mismatch_message
-from .fusion import METHODS, check_fusion_options, check_sr_scale, fuse, fusion_steps
+from .fusion import (
+    DEFAULT_FUSION,
+    METHODS,
+    check_fusion_options,
+    check_sr_scale,
+    fuse,
+    fusion_methods,
+    fusion_steps,
+)
 from .learned import fuse_learned
 from .registration import DEFAULT_UPSAMPLE, PASSES, check_reference, check_shifts, register
-
-LEARNED_ARCHITECTURE, LEARNED_WEIGHTS = "highresnet", "bursts291"
-"""The bundled fusion networks: ``models/weights/highresnet_x<s>.bursts291``."""
-FUSION_METHODS = (*METHODS, "learned")
-"""Every ``method`` name of :func:`misr`."""
 
 
 def misr(
     frames: np.ndarray | Image,
     scale: int,
     *,
-    method: str = "robust",
+    method: str = DEFAULT_FUSION,
     frame_axis: int | None = None,
     axes: str | None = None,
     shifts: np.ndarray | None = None,
@@ -55,13 +58,17 @@ def misr(
         ``TCYX``… (T holds the frames).
     scale : int
         Integer SR factor (≥ 2).
-    method : {'shift-add', 'ibp', 'robust', 'learned'} or model
-        Fusion (see :mod:`napari_sr.multiframe.fusion`): normalised convolution and Wiener
-        deblurring; iterative back-projection from it; or a robust data term with bilateral
-        TV (the default: best when a frame or a pixel does not fit). ``'learned'``: the
+    method : str or model
+        A name of the table of fusion methods,
+        :func:`~napari_sr.multiframe.fusion.fusion_methods` (see
+        :mod:`napari_sr.multiframe.fusion`): ``'shift-add'``, normalised convolution and
+        Wiener deblurring; ``'ibp'``, iterative back-projection from it; or ``'robust'``, a
+        robust data term with bilateral TV (the default: best when a frame or a pixel does
+        not fit). ``'learned'``: the
         bundled fusion network for ``scale`` (×2 and ×4, grayscale; see
         :mod:`napari_sr.multiframe.learned` and its model card), which corrects the robust
-        fusion; or any multi-frame fusion network or its model file. A network brings
+        fusion; a bundled fusion network by name (``'highresnet_x2.bursts291'``); or any
+        multi-frame fusion network or its model file. A network brings
         its own PSF and iterations (``psf`` and ``iterations`` do not apply): it is made
         for frames blurred as in its training (σ = 0.5·scale output pixels for the
         bundled ones).
@@ -121,8 +128,9 @@ def misr(
     network = _fusion_network(method, scale)
     if network is None and method not in METHODS:
         raise ValueError(
-            f"unknown method {method!r}; choose one of {', '.join(FUSION_METHODS)}, or a "
-            "fusion model (napari_sr.multiframe.learned.train_fusion) or its model file"
+            f"unknown method {method!r}; choose one of "
+            f"{', '.join(m.name for m in fusion_methods())}, or a fusion model "
+            "(napari_sr.multiframe.learned.train_fusion) or its model file"
         )
     if network is not None and int(network.scale) != scale:
         raise ValueError(f"the fusion model works at x{network.scale}, not x{scale}")
@@ -276,34 +284,25 @@ def _as_array(frames: Any) -> np.ndarray:
 
 def learned_scales() -> tuple[int, ...]:
     """The scales for which a fusion network is bundled (``method="learned"``)."""
-    from ..models.bundled import bundled_models
-
-    prefix = f"{LEARNED_ARCHITECTURE}_x"
-    return tuple(
-        int(name[len(prefix) :].split(".")[0])
-        for name in bundled_models()
-        if name.startswith(prefix) and name.endswith(f".{LEARNED_WEIGHTS}")
-    )
+    (learned,) = (m for m in fusion_methods() if m.name == "learned")
+    return learned.scales
 
 
 def _fusion_network(method: Any, scale: int):
-    """A fusion model from ``"learned"`` (the bundled one), a model object or a model file
-    path; None for a classical name."""
+    """A fusion model from a learned name of the table (the bundled network), a model
+    object or a model file path; None for a classical name."""
     import os
 
     if isinstance(method, str) and method in METHODS:
         return None
-    if isinstance(method, str) and method == "learned":
-        if scale not in learned_scales():
-            have = ", ".join(f"x{s}" for s in learned_scales()) or "none"
-            raise ValueError(
-                f"no fusion network is bundled for x{scale} (bundled: {have}); use a "
-                "classical method, or train one with napari_sr.multiframe.learned."
-                "train_fusion and pass it (or its file) as method"
-            )
+    entry = next((m for m in fusion_methods() if m.name == method), None)
+    if entry is not None:  # a learned method of the table
+        reason = entry.unavailable(scale)
+        if reason is not None:
+            raise ValueError(reason)
         from ..models.bundled import load_bundled
 
-        return load_bundled(f"{LEARNED_ARCHITECTURE}_x{scale}.{LEARNED_WEIGHTS}")
+        return load_bundled(entry.network(scale))
     if isinstance(method, (str, os.PathLike)):
         if not os.path.isfile(method):
             return None  # an unknown name: reported by the caller
@@ -313,7 +312,7 @@ def _fusion_network(method: Any, scale: int):
     spec = getattr(method, "spec", None)
     if spec is None or spec.framework != "multiframe":
         raise ValueError(
-            "method must be 'shift-add', 'ibp', 'robust', or a multi-frame fusion model "
+            f"method must be {', '.join(map(repr, METHODS))}, or a multi-frame fusion model "
             "(such as napari_sr.create_model('highresnet', scale=2), trained)"
         )
     return method
