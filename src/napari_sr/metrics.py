@@ -319,15 +319,6 @@ def describe_range(data_range: float | None, *, given: bool = False) -> str:
     return f"L = {data_range:g}" + ("" if given else " (the reference's max - min)")
 
 
-# ----------------------------------------------------------------------------- helpers
-
-
-def _pair(
-    reference: np.ndarray, test: np.ndarray, names: tuple[str, str] = ("reference", "test")
-) -> tuple[np.ndarray, np.ndarray]:
-    """Both images as float64, checked: real numbers (not complex, boolean, text or
-    objects), finite, the same non-empty shape."""
-    # a NaN would make every score NaN; a complex image would lose its imaginary part
 # ------------------------------------------------------------------------- the table
 
 PROTOCOL_OPTIONS = ("data_range", "crop_border", "y_channel", "axes", "mask")
@@ -423,6 +414,15 @@ def metric_labels(separator: str = "/") -> str:
     return separator.join(metric.label for metric in METRICS)
 
 
+# ----------------------------------------------------------------------------- helpers
+
+
+def _pair(
+    reference: np.ndarray, test: np.ndarray, names: tuple[str, str] = ("reference", "test")
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both images as float64, checked: real numbers (not complex, boolean, text or
+    objects), finite, the same non-empty shape."""
+    # a NaN would make every score NaN; a complex image would lose its imaginary part
     ref, out = real_array(reference, names[0]), real_array(test, names[1])
     if ref.shape != out.shape:
         raise ValueError(

@@ -27,12 +27,15 @@ optics (a Gaussian of σ = ``psf`` high-resolution pixels, if given), integrated
 
 The operators work on the fine grid through FFTs of a mirror-padded canvas (one transfer
 function per frame: the sub-pixel shift and the optics), and the pixel box by block means.
+
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -46,8 +49,6 @@ from ..utils.progress import (
     report,
 )
 from ..utils.validate import check_callback, check_integer, check_real, real_array
-from collections.abc import Callable
-from dataclasses import dataclass
 
 IBP_SMOOTHING = 1.0
 """σ of IBP's Gaussian back-projection kernel, in low-resolution pixels."""
@@ -64,19 +65,6 @@ MAX_SCALE = 16
 BTV_RADIUS, BTV_DECAY, BTV_WEIGHT = 2, 0.7, 0.001
 """Bilateral TV of the robust method: shifts up to ``BTV_RADIUS`` pixels, weights
 ``BTV_DECAY ** (|l| + |m|)``, and its weight against the data term (Farsiu et al.'s P, α, λ)."""
-
-
-def fuse(
-    frames: np.ndarray,
-    shifts: np.ndarray,
-    scale: int,
-    *,
-    method: str = "robust",
-    psf: float = 0.0,
-    iterations: int | None = None,
-    weights: np.ndarray | None = None,
-    progress: ProgressCallback | None = None,
-    cancel: CancelToken | None = None,
 DEFAULT_FUSION = "robust"
 """The fusion :func:`napari_sr.misr` runs unless told otherwise."""
 LEARNED_ARCHITECTURE, LEARNED_WEIGHTS = "highresnet", "bursts291"
@@ -263,6 +251,19 @@ def _quoted(names: list[str], conjunction: str) -> str:
 
 
 # ------------------------------------------------------------------------- fusion
+
+
+def fuse(
+    frames: np.ndarray,
+    shifts: np.ndarray,
+    scale: int,
+    *,
+    method: str = "robust",
+    psf: float = 0.0,
+    iterations: int | None = None,
+    weights: np.ndarray | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
 ) -> np.ndarray:
     """Fuse registered frames into one image ``scale`` times finer.
 
@@ -371,6 +372,7 @@ def check_fusion_options(
             f"iterations apply to the iterative methods {_quoted(iterative, 'and')}, not "
             f"{method!r}; leave iterations out or choose method={_quoted(iterative, 'or')}"
         )
+    defaults = [f"{n} for {name}" for name, n in DEFAULT_ITERATIONS.items()]
     iterations = check_integer(
         iterations, "iterations", minimum=1, maximum=MAX_ITERATIONS,
         hint=f"the defaults are {' and '.join(defaults)}; leave it out for those",
@@ -383,7 +385,6 @@ def fusion_steps(method: str, iterations: int | None) -> int:
     if method not in DEFAULT_ITERATIONS:
         return 1
     return DEFAULT_ITERATIONS[method] if iterations is None else iterations
-    defaults = [f"{n} for {name}" for name, n in DEFAULT_ITERATIONS.items()]
 
 
 # --------------------------------------------------------------------- the system
