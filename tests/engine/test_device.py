@@ -9,6 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from napari_sr.engine import device as dev  # noqa: E402
+from napari_sr.utils import device as devices  # noqa: E402
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def machine(monkeypatch):
         monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda > 0)
         monkeypatch.setattr(torch.cuda, "device_count", lambda: cuda)
         monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
-        monkeypatch.setattr(dev, "mps_available", lambda: mps)
+        monkeypatch.setattr(devices, "mps_available", lambda: mps)  # device choice lives here
 
     return configure
 

@@ -19,6 +19,7 @@ from napari_sr import Cancelled, Image, upscale  # noqa: E402
 from napari_sr.engine import footprint, upscaler  # noqa: E402
 from napari_sr.engine.learned import MIN_TILE  # noqa: E402
 from napari_sr.models import ModelSpec  # noqa: E402
+from napari_sr.models.info import ModelInfo  # noqa: E402
 from napari_sr.normalization import Normalization  # noqa: E402
 
 
@@ -221,7 +222,7 @@ def test_a_luma_trained_model_sees_y_and_the_chroma_is_bicubic(rng):
 
     rgb = rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)
     model = Nearest()  # keeps values in range, so that clipping does not hide anything
-    model.checkpoint = {"data": {"color": "luma"}}
+    model.info = ModelInfo("toy", scale=2, color="luma")
     image = upscale(Image(rgb, "YXC"), 2, method=model)
     assert image.shape == (18, 22, 3) and image.dtype == np.uint8
     assert "network on Y" in image.metadata["provenance"]["color"]
@@ -233,7 +234,7 @@ def test_a_luma_trained_model_sees_y_and_the_chroma_is_bicubic(rng):
     difference = np.abs(image.data.astype(int) - np.clip(np.rint(expected), 0, 255))
     assert difference.max() <= 1 and (difference == 0).mean() > 0.99
     # the same model without the luma record: every channel alone
-    del model.checkpoint
+    del model.info
     per_channel = upscale(rgb, 2, method=model)
     np.testing.assert_array_equal(per_channel[..., 1], upscale(rgb[..., 1], 2, method=model))
 

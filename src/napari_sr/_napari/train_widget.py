@@ -373,19 +373,11 @@ class TrainWidget(TaskWidget):
 
 def validation_scores(model: Any) -> tuple[float | None, float | None]:
     """A trained model's best validation PSNR (dB) and its gain over bicubic (dB), from
-    the metrics its model file records (``checkpoint["metrics"]``); None where unknown
-    (no validation set)."""
-    metrics = (getattr(model, "checkpoint", None) or {}).get("metrics") or {}
-    validation = metrics.get("validation")
-    psnr = validation.get("psnr") if isinstance(validation, dict) else metrics.get("psnr")
-    bicubic = metrics.get("bicubic")
-    bicubic_psnr = (
-        bicubic.get("psnr") if isinstance(bicubic, dict) else metrics.get("bicubic_psnr")
-    )
-    gain = metrics.get("gain_db")
-    if gain is None and psnr is not None and bicubic_psnr is not None:
-        gain = float(psnr) - float(bicubic_psnr)
-    return (
-        None if psnr is None else float(psnr),
-        None if gain is None else float(gain),
-    )
+    the metrics of its record (``model.info.metrics``); None where unknown (no validation
+    set)."""
+    from ..models.info import info_of
+
+    metrics = info_of(model).metrics
+    if metrics is None:
+        return None, None
+    return metrics.validation_psnr, metrics.gain_over_bicubic

@@ -30,15 +30,9 @@ import numpy as np
 import torch
 
 from ..color import luma_limits
+from ..models.info import ModelInfo, info_of
 from ..models.registry import ModelSpec
-from ..normalization import (
-    NATURAL_8BIT,
-    PERCENTILE_SAMPLE,
-    Normalization,
-    default_normalization,
-    denormalize,
-    normalize,
-)
+from ..normalization import PERCENTILE_SAMPLE, Normalization, denormalize, normalize
 from ..utils.intensity import cast
 from ..utils.progress import CancelToken, ProgressCallback, raise_if_cancelled, report
 from .device import (
@@ -92,6 +86,9 @@ class ModelMethod:
     spec : ModelSpec
         The model's descriptor; models without one get a cautious generic descriptor
         (no size multiple, 32-pixel halo, not tiling-safe, not half-precision-safe).
+    info : ModelInfo
+        The model's record (:func:`~napari_sr.models.info.info_of`): the engine reads its
+        scale, channels, colour route, normalisation and input contract, nothing else.
     checkpoint : str or None
         The file the model was loaded from, if any.
     """
@@ -99,41 +96,29 @@ class ModelMethod:
     model: torch.nn.Module
     name: str
     spec: ModelSpec
+    info: ModelInfo
     checkpoint: str | None = None
 
     @property
     def scale(self) -> int:
-        return int(self.model.scale)
+        return self.info.scale
 
     @property
     def in_channels(self) -> int:
-        return int(self.model.in_channels)
+        return self.info.in_channels
 
     @property
     def luma(self) -> bool:
         """Whether the model was trained on luma (Y of YCbCr): RGB images then go through
         YCbCr, the network on Y and the chroma interpolated (the SR papers' practice)."""
-        record = getattr(self.model, "checkpoint", None) or {}
-        return self.in_channels == 1 and (record.get("data") or {}).get("color") == "luma"
+        return self.info.color == "luma"
 
     def normalization(self, dtype: np.dtype) -> Normalization:
-        """The model's recorded normalisation, else the default for ``dtype``.
-
-        A model trained on uint8 images in the fixed 0-255 range whose file also records
-        ``data["other_dtypes"]`` (the bundled single-image defaults: percentiles 0.1 and
-        99.99, :data:`~napari_sr.normalization.IMAGE_RANGE`) uses that
-        for images of any other dtype: their values are not grey levels of 0-255. Other
-        models keep their recorded normalisation whatever the input's dtype.
-        """
-        recorded = getattr(self.model, "normalization", None)
-        if recorded is None:
-            return default_normalization(dtype)
-        norm = Normalization.from_dict(recorded)
-        data = (getattr(self.model, "checkpoint", None) or {}).get("data") or {}
-        other = data.get("other_dtypes")
-        if other is not None and norm == NATURAL_8BIT and np.dtype(dtype) != np.uint8:
-            return Normalization.from_dict(other)
-        return norm
+        """The model's recorded normalisation, else the default for ``dtype``
+        (:meth:`ModelInfo.normalization_for`: a 0-255 model that records
+        ``input.other_dtypes``, such as the bundled single-image defaults, uses that for
+        images of any other dtype)."""
+        return self.info.normalization_for(dtype)
 
     def prepare(
         self,
@@ -144,16 +129,25 @@ class ModelMethod:
         device: Any = "auto",
         precision: Any = None,
         tile: Any = None,
+        dtype: Any = None,
     ) -> RunSettings:
-        """Check that the model can upscale an image of ``shape`` and ``axes`` by ``scale``
-        with these options, before anything is allocated, and resolve the options.
+        """Check that the model can upscale an image of ``shape``, ``axes`` (and ``dtype``,
+        if given) by ``scale`` with these options, before anything is allocated, and
+        resolve the options.
 
         Raises
         ------
         ValueError
             For a scale other than the model's, channels it cannot take, an unavailable
             device, an unknown precision or a bad tile.
+        TypeError
+            For a dtype outside the model's input contract.
         """
+        if dtype is not None and np.dtype(dtype).name not in self.info.input.dtypes:
+            raise TypeError(
+                f"{self.name} takes images of dtype {', '.join(self.info.input.dtypes)}, not "
+                f"{np.dtype(dtype).name}; convert first, e.g. image.astype(numpy.float32)"
+            )
         if scale != self.scale:
             raise ValueError(
                 f"scale={scale:g} does not match the model's scale {self.scale}: {self.name} "
@@ -196,7 +190,8 @@ class RunSettings:
 
 
 def wrap_model(model: Any, *, checkpoint: str | None = None) -> ModelMethod:
-    """Describe ``model`` (a torch module with ``scale`` and ``in_channels``) as a method.
+    """Describe ``model`` (a torch module with a record ``info``, or with ``scale`` and
+    ``in_channels``) as a method.
 
     Raises
     ------
@@ -205,7 +200,11 @@ def wrap_model(model: Any, *, checkpoint: str | None = None) -> ModelMethod:
     ValueError
         For channels other than 1 or 3.
     """
-    scale, channels = getattr(model, "scale", None), getattr(model, "in_channels", None)
+    record = getattr(model, "info", None)
+    if isinstance(record, ModelInfo):
+        scale, channels = record.scale, record.in_channels
+    else:  # a module napari-sr did not build: its own attributes say what it is
+        scale, channels = getattr(model, "scale", None), getattr(model, "in_channels", None)
     if not (isinstance(scale, int | np.integer) and isinstance(channels, int | np.integer)):
         raise TypeError(
             "method is a torch module without integer 'scale' and 'in_channels' attributes; "
@@ -218,6 +217,7 @@ def wrap_model(model: Any, *, checkpoint: str | None = None) -> ModelMethod:
             f"the model has in_channels={channels}; upscale runs 1-channel models (per "
             "channel) and 3-channel (RGB) models"
         )
+    info = info_of(model)
     spec = getattr(model, "spec", None)
     if spec is not None and spec.framework == "multiframe":
         raise ValueError(
@@ -228,7 +228,7 @@ def wrap_model(model: Any, *, checkpoint: str | None = None) -> ModelMethod:
         name = type(model).__name__.lower()
         spec = ModelSpec(name, "", scales=(int(scale),), **_GENERIC, half_precision_safe=False)
     name = spec.name if checkpoint is None else Path(checkpoint).stem
-    return ModelMethod(model, name, spec, checkpoint)
+    return ModelMethod(model, name, spec, info, checkpoint)
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,7 @@ def upscale(
     Notes
     -----
     Learned models see normalised intensities: the model's recorded normalisation
-    (``model.normalization``), else a fixed 0-255 range for uint8 and percentiles 1 and
+    (``model.info.normalization``), else a fixed 0-255 range for uint8 and percentiles 1 and
     99.8 of the whole stack otherwise; the bundled defaults, trained on 8-bit images in
     0-255, take other dtypes by their percentiles 0.1 and 99.99 (nearly their whole
     range, as an 8-bit image fills 0-255). The limits are computed once per call
@@ -159,8 +159,9 @@ def upscale(
         _check_no_model_options(plan.name, tile, precision, self_ensemble)
     else:
         settings = plan.prepare(
-            scale, axes, data.shape, device=device, precision=precision, tile=tile
-        )
+            scale, axes, data.shape, device=device, precision=precision, tile=tile,
+            dtype=in_dtype,
+        )  # fmt: skip
 
     y, x = axes.index("Y"), axes.index("X")
     out_shape = list(data.shape)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .network import SRModel
+
 
 def bicubic_upsample(x: torch.Tensor, scale: int) -> torch.Tensor:
     """MATLAB-bicubic upsampling of an (N, C, H, W) batch, the input of pre-upsampling
@@ -73,7 +75,7 @@ class PixelShuffleUpsampler(nn.Sequential):
         super().__init__(*layers)
 
 
-class ResidualSRNet(nn.Module):
+class ResidualSRNet(SRModel):
     """The EDSR/RCAN layout: mean shift, a 3×3 head, ``blocks`` followed by a 3×3 conv
     with a global skip, a pixel-shuffle upsampler and a 3×3 conv back to the image
     channels; the mean is added back at the end. Subclasses choose the blocks."""

@@ -1,18 +1,19 @@
 """Model files: safetensors weights plus JSON metadata, and safe reading of third-party files.
 
 A napari-sr model file is one ``.safetensors`` file. The tensors are the model's state
-dict; the header's metadata holds, under the key ``"napari_sr"``, a JSON document with the
-architecture and its hyperparameters, scale, channels, intensity normalisation, the training
+dict; the header's metadata holds, under the key ``"napari_sr"``, the model's record
+(:class:`~napari_sr.models.info.ModelInfo`) as a JSON document: the architecture and its
+hyperparameters, scale, channels, colour route, intensity normalisation, the training
 recipe, a description of the training data and measured metrics. Nothing is ever unpickled:
 third-party ``.pth``/``.pt`` files are opened with ``torch.load(weights_only=True)``, which
 only rebuilds tensors and plain containers (TorchScript archives and zip bombs are refused
 before PyTorch opens them).
 
-Nothing in a file is trusted: the description is checked field by field
-(:mod:`napari_sr.models.description`), the network it describes is planned and sized
-without allocating it (:mod:`napari_sr.models.hyperparameters`) and its tensors compared
-with the file's, by name, shape and kind of number, from the header alone; only then are
-the weights read, and they must all be finite. Library warnings are silenced while a
+Nothing in a file is trusted: the record is checked field by field
+(:meth:`napari_sr.models.info.ModelInfo.from_dict`), the network it describes is planned
+and sized without allocating it (:mod:`napari_sr.models.hyperparameters`) and its tensors
+compared with the file's, by name, shape and kind of number, from the header alone; only
+then are the weights read, and they must all be finite. Library warnings are silenced while a
 file is read: what matters becomes one clear error.
 """
 
@@ -30,13 +31,18 @@ from .._version import __version__
 from ..normalization import Normalization
 from ..utils.atomic import atomic_write
 from ..utils.jsonready import json_ready
-from . import description
-from .description import FORMAT, FORMAT_VERSION
+from .info import FIX, FORMAT, ModelInfo, Provenance, check_document, parse_json
 
 METADATA_KEY = "napari_sr"
 
 SAFETENSORS_SUFFIXES = (".safetensors",)
+"""Endings of the files napari-sr writes (and of bare third-party safetensors weights)."""
+
 PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt")
+"""Endings of third-party PyTorch weights, read with ``torch.load(weights_only=True)``."""
+
+MODEL_FILE_SUFFIXES = SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES
+"""Every ending :func:`load_model` reads."""
 
 # where trainers of other projects nest the weights inside a .pth dictionary
 _NESTED_KEYS = ("params_ema", "params", "state_dict", "model", "net_g", "generator")
@@ -69,12 +75,13 @@ def save_model(
     overwrite : bool
         Replace an existing file.
     normalization : Normalization or dict, optional
-        Intensity normalisation the model was trained with; default ``model.normalization``
-        when the model has one.
+        Intensity normalisation the model was trained with; default the model record's
+        (``model.info.normalization``).
     training, data, metrics : dict, optional
-        The training recipe, a description of the training data and measured metrics
-        (JSON-ready values); default the model's ``checkpoint`` record when it was loaded
-        from a file.
+        The training recipe, a description of the training data (``data["color"] =
+        "luma"`` says a 1-channel model was trained on luma, ``data["other_dtypes"]`` how
+        a 0-255 model sees other dtypes; see :class:`~napari_sr.models.info.ModelInfo`) and
+        measured metrics (JSON-ready values); default the model record's.
 
     Returns
     -------
@@ -99,35 +106,25 @@ def save_model(
             f"model files are written as safetensors; name the file '*.safetensors', not "
             f"{path.name!r}"
         )
-    spec = getattr(model, "spec", None)
-    if spec is None or not hasattr(model, "state_dict"):
+    record = getattr(model, "info", None)
+    if not isinstance(record, ModelInfo) or not hasattr(model, "state_dict"):
         raise TypeError(
             "save_model needs a model made by napari_sr.create_model, load_model or train "
             f"(it records the architecture); got {type(model).__name__}"
         )
-    previous = getattr(model, "checkpoint", None) or {}
-    if normalization is None:
-        normalization = getattr(model, "normalization", None)
-    document = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "napari_sr_version": __version__,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "architecture": spec.name,
-        "hparams": getattr(model, "hparams", {}),
-        "scale": int(model.scale),
-        "in_channels": int(model.in_channels),
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "normalization": (
-            None if normalization is None else Normalization.from_dict(normalization).to_dict()
-        ),
-        "training": training if training is not None else previous.get("training"),
-        "data": data if data is not None else previous.get("data"),
-        "metrics": metrics if metrics is not None else previous.get("metrics"),
-    }
+    document = record.to_dict()
+    document.update(
+        napari_sr_version=__version__,
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        parameters=sum(p.numel() for p in model.parameters()),
+    )
+    if normalization is not None:
+        document["normalization"] = Normalization.from_dict(normalization).to_dict()
+    given = {"training": training, "data": data, "metrics": metrics}
+    document.update({key: value for key, value in given.items() if value is not None})
     text = _to_json(document)
     # never write a file that load_model would refuse (e.g. a data record of the wrong type)
-    description.parse(text, path.name, fix="pass save_model values of those types")
+    _parse_info(text, path.name, fix="pass save_model values of those types")
     header = {"format": FORMAT, METADATA_KEY: text}
     # clones: safetensors refuses views that share storage (tied or sliced weights)
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
@@ -202,10 +199,11 @@ def load_model(
 
     Returns
     -------
-    torch.nn.Module
-        In eval mode, with ``spec``, ``scale``, ``in_channels``, ``hparams``,
-        ``normalization`` (a :class:`~napari_sr.normalization.Normalization`, or
-        None when the file does not say) and ``checkpoint`` (the description) attributes.
+    SRModel
+        In eval mode, with its record ``info``
+        (:class:`~napari_sr.models.info.ModelInfo`: for a napari-sr file the file's,
+        ``provenance.source`` its name; for third-party weights the architecture, scale,
+        channels and hyperparameters given) and ``spec`` (the architecture's descriptor).
 
     Raises
     ------
@@ -219,17 +217,19 @@ def load_model(
     ValueError
         A device this machine does not have.
     """
-    from ..engine.device import resolve_device
+    from ..utils.device import resolve_device
     from .hyperparameters import describe, number_kind, plan
     from .registry import from_plan
 
     path = _existing(path)
     device = resolve_device(device)  # an unknown device is a ValueError naming those there are
     suffix = path.suffix.lower()
-    state = None
+    state, info = None, None
     if suffix in SAFETENSORS_SUFFIXES:
         header = _safetensors_header(path)
         document = _parse_document(path, header[METADATA_KEY]) if METADATA_KEY in header else None
+        if document is not None:
+            info = _info(path, document)
         layout = _safetensors_layout(path)
     elif suffix in PICKLE_SUFFIXES:
         document, state = None, _read_pickle(path)
@@ -266,7 +266,7 @@ def load_model(
             if document is not None:
                 raise CheckpointError(
                     f"model file {path.name!r} describes a network that cannot be built: "
-                    f"{err}; {description.FIX}"
+                    f"{err}; {FIX}"
                 ) from None
             raise CheckpointError(f"{path.name}: {err}") from None
         problem = _layout_problem(candidate, layout)
@@ -283,7 +283,7 @@ def load_model(
         if document is not None:
             raise CheckpointError(
                 f"model file {path.name!r}: its weights do not fit its description ({fits}, "
-                f"{describe(candidate.hparams)}) - {problem}; {description.FIX}"
+                f"{describe(candidate.hparams)}) - {problem}; {FIX}"
             )
         raise CheckpointError(
             f"{path.name} does not fit {fits} - {problem}. Check the architecture, scale, "
@@ -299,12 +299,10 @@ def load_model(
     model.load_state_dict(state, strict=True)
     model.eval()
     model.to(device)
-    model.normalization = (
-        Normalization.from_dict(document["normalization"])
-        if document is not None and document.get("normalization") is not None
-        else None
-    )
-    model.checkpoint = document or {"architecture": architecture, "source": path.name}
+    if info is not None:  # the file's record, with the hyperparameters as planned
+        model.info = info.replace(hparams=model.info.hparams)
+    else:
+        model.info = model.info.replace(provenance=Provenance(source=path.name))
     return model
 
 
@@ -566,10 +564,24 @@ def _check_agrees(path: Path, document: dict, **given: Any) -> None:
 
 
 def _parse_document(path: Path, text: str) -> dict[str, Any]:
+    """The checked JSON document of ``path``'s record (a CheckpointError if it is bad)."""
     try:
-        return description.parse(text, path.name)
+        return check_document(parse_json(text, f"model file {path.name!r}"),
+                              f"model file {path.name!r}")  # fmt: skip
     except ValueError as err:
         raise CheckpointError(str(err)) from None
+
+
+def _info(path: Path, document: dict[str, Any]) -> ModelInfo:
+    """The record of a checked document (a CheckpointError if it is bad)."""
+    try:
+        return ModelInfo.from_dict(document, source=path.name)
+    except ValueError as err:
+        raise CheckpointError(str(err)) from None
+
+
+def _parse_info(text: str, name: str, *, fix: str) -> ModelInfo:
+    return ModelInfo.from_json(text, source=name, fix=fix)
 
 
 def _to_json(document: dict) -> str:

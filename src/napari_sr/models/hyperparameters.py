@@ -28,7 +28,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from .description import json_kind as _kind
+from .info import json_kind as _kind
 
 MAX_INT = 1 << 16
 """Largest value of an integer hyperparameter (a width, a depth, a kernel size) and of

@@ -9,7 +9,6 @@ imports only its family's module.
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 import importlib
 from dataclasses import dataclass, field
@@ -178,11 +177,11 @@ def create_model(name: str, *, scale: int, in_channels: int = 1, **hparams: Any)
 
     Returns
     -------
-    torch.nn.Module
-        With a ``spec`` attribute (its :class:`ModelSpec`, with the model's own ``halo``
-        and ``size_multiple`` where it has them: they follow its hyperparameters),
-        ``scale`` and ``in_channels`` attributes, and ``hparams`` (the overrides given
-        here, which :func:`~napari_sr.models.checkpoint.save_model` records).
+    SRModel
+        A torch module whose ``info`` (:class:`~napari_sr.models.info.ModelInfo`) records
+        the architecture, the hyperparameters given here, scale and channels, without a
+        training record; ``spec`` is its :class:`ModelSpec`, with the model's own ``halo``
+        and ``size_multiple`` where it has them (they follow its hyperparameters).
 
     Raises
     ------
@@ -202,13 +201,17 @@ def create_model(name: str, *, scale: int, in_channels: int = 1, **hparams: Any)
 
 def from_plan(planned):
     """Build a network planned by :func:`napari_sr.models.hyperparameters.plan`, with the
-    attributes :func:`create_model` documents."""
+    record :func:`create_model` documents."""
     from .hyperparameters import build
+    from .info import ModelInfo
 
     model = build(planned)
-    spec = REGISTRY.spec(planned.name)
-    own = {f: int(getattr(model, f)) for f in HYPERPARAMETER_FIELDS if hasattr(model, f)}
-    model.spec = dataclasses.replace(spec, **own) if own else spec
-    # what save_model records to rebuild the same architecture (JSON-ready values)
-    model.hparams = dict(planned.hparams)
+    model.info = ModelInfo(
+        architecture=planned.name,
+        scale=int(planned.kwargs["scale"]),
+        in_channels=int(planned.kwargs["in_channels"]),
+        # what save_model records to rebuild the same architecture
+        hparams=dict(planned.hparams),
+        parameters=sum(p.numel() for p in model.parameters()),
+    )
     return model

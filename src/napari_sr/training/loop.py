@@ -25,6 +25,7 @@ import torch
 
 from ..engine.device import resolve_device
 from ..image import Image
+from ..models.info import ModelInfo
 from ..normalization import Normalization
 from ..utils.atomic import check_target
 from ..utils.jsonready import json_ready
@@ -155,8 +156,9 @@ def train(
         (:class:`TrainConfig`, with ``architecture``, ``in_channels``, ``init`` and
         ``normalization`` as used), ``training_report`` (steps done, why it stopped, final
         loss, best validation PSNR/SSIM and its step, the bicubic baseline, the gain in
-        dB, the validation history, seconds) and ``checkpoint`` (the training, data and
-        metrics records that :func:`~napari_sr.save_model` writes by default).
+        dB, the validation history, seconds) and ``info`` (its record, with the training,
+        data and metrics records that :func:`~napari_sr.save_model` writes by default;
+        ``checkpoint`` is that record in the model file's layout).
 
     Raises
     ------
@@ -511,9 +513,8 @@ def fit(
         # validation runs the model through upscale, which reads the route (luma,
         # other_dtypes) from its record: give it the one this run trains with
         _check_batch_memory(model, config, int(model.in_channels), run_device)
-        previous = getattr(model, "checkpoint", None)
-        if isinstance(previous, Mapping):
-            model.checkpoint = {**previous, "data": data_record}
+        if isinstance(getattr(model, "info", None), ModelInfo):
+            model.info = model.info.updated(data=data_record)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
         model_record = {
             "architecture": model.spec.name,
@@ -967,13 +968,10 @@ class _Run:
             "seconds": self.tracker.seconds,
             "device": str(self.device),
         }
-        previous = getattr(model, "checkpoint", None) or {}
-        model.checkpoint = {
-            **previous,
-            "training": self.config.to_dict(),
-            "data": self.data_record,
-            "metrics": metrics,
-        }
+        # the record save_model writes by default (model.checkpoint is its file layout)
+        model.info = model.info.updated(
+            training=self.config.to_dict(), data=self.data_record, metrics=metrics
+        )
         return model
 
     def _emit(self, **record: Any) -> None:
