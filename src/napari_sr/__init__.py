@@ -24,8 +24,8 @@ _LAZY = {
     "resize": ".resample",
     "degrade": ".degradation",
     "psnr": ".metrics",
-    "list_models": ".models.registry",
-    "create_model": ".models.registry",
+    "list_models": ".models",
+    "create_model": ".models.factory",
     "save_model": ".models.checkpoint",
     "load_model": ".models.checkpoint",
     "train": ".training.loop",
@@ -84,8 +84,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .engine.upscaler import upscale
     from .image import Image
     from .metrics import psnr, ssim
+    from .models import list_models
     from .models.checkpoint import load_model, save_model
-    from .models.registry import create_model, list_models
+    from .models.factory import create_model
     from .multiframe.consistency import FramesMismatchWarning
     from .multiframe.misr import misr
     from .multiframe.registration import register

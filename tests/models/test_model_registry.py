@@ -64,3 +64,25 @@ def test_hyperparameters_override_defaults():
     small = create_model("vdsr", scale=2, depth=5, features=16)
     assert len([m for m in small.modules() if m.__class__.__name__ == "Conv2d"]) == 5
     assert small.spec.name == "vdsr" and small.spec.framework == "pre"
+
+
+def test_the_registry_fills_itself_on_import_without_torch():
+    """Registration needs no call to list_models(): importing the registry registers the
+    table of architectures (models/_catalogue.py), and nothing imports torch."""
+    code = (
+        "import sys; from napari_sr.models.registry import REGISTRY; "
+        "from napari_sr.models._catalogue import ARCHITECTURES; "
+        "print(len(REGISTRY.names()), len(ARCHITECTURES), 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    registered, table, torch_loaded = out.stdout.split()
+    assert int(registered) == int(table) >= 20 and torch_loaded == "False"
+
+
+def test_a_registry_refuses_a_table_that_names_one_model_twice():
+    from napari_sr.models._catalogue import ARCHITECTURES
+    from napari_sr.models.spec import Registry
+
+    assert Registry(ARCHITECTURES).names() == REGISTRY.names()
+    with pytest.raises(DuplicateModelError, match="'srcnn' is already registered"):
+        Registry([*ARCHITECTURES, ARCHITECTURES[0]])

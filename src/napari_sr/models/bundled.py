@@ -14,6 +14,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .checkpoint import load_model
+from .registry import REGISTRY
+
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 SUFFIX = ".safetensors"
 
@@ -49,8 +52,6 @@ def bundled_path(name: str) -> Path:
 
 def load_bundled(name: str, *, device: str = "cpu"):
     """The bundled model ``name``, loaded (see :func:`napari_sr.load_model`)."""
-    from .checkpoint import load_model
-
     return load_model(bundled_path(name), device=device)
 
 
@@ -82,10 +83,8 @@ def bundled_for(architecture: str, scale: int | None = None) -> list[str]:
 def is_multiframe(name: str) -> bool:
     """Whether bundled model ``name`` fuses bursts (``misr``) rather than upscaling one
     image (read from the registry, without torch)."""
-    from .registry import REGISTRY, list_models
-
     parts = parse_name(name)
-    if parts is None or parts[0] not in list_models():
+    if parts is None or parts[0] not in REGISTRY:
         return False
     return REGISTRY.spec(parts[0]).framework == "multiframe"
 

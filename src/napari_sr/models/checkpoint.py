@@ -218,8 +218,8 @@ def load_model(
         A device this machine does not have.
     """
     from ..utils.device import resolve_device
+    from .factory import from_plan
     from .hyperparameters import describe, number_kind, plan
-    from .registry import from_plan
 
     path = _existing(path)
     device = resolve_device(device)  # an unknown device is a ValueError naming those there are

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .info import json_kind as _kind
+from .registry import REGISTRY
 
 MAX_INT = 1 << 16
 """Largest value of an integer hyperparameter (a width, a depth, a kernel size) and of
@@ -165,9 +166,6 @@ def plan(name: str, *, scale: Any, in_channels: Any, hparams: dict[str, Any]) ->
         Bad arguments, a constructor that refuses them, or a network larger than
         :data:`MAX_PARAMETERS` values or than the memory available.
     """
-    from . import _catalogue  # noqa: F401 - fills REGISTRY
-    from .registry import REGISTRY
-
     spec = REGISTRY.spec(name)
     scale = check_scale(name, scale, tuple(spec.scales))
     in_channels = check_in_channels(name, in_channels)

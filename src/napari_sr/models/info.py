@@ -54,6 +54,7 @@ import numpy as np
 from ..normalization import NATURAL_8BIT, Normalization, default_normalization
 from ..utils.intensity import SUPPORTED_DTYPES
 from ..utils.jsonready import json_ready
+from .registry import REGISTRY
 
 FORMAT = "napari-sr-model"
 FORMAT_VERSION = 1
@@ -620,9 +621,6 @@ def check_document(
     if not architecture:
         field_.fail("architecture", "a name such as 'edsr'", architecture)
     if registered:
-        from . import _catalogue  # noqa: F401 - fills REGISTRY
-        from .registry import REGISTRY
-
         if architecture not in REGISTRY:
             raise ValueError(
                 f"{where} holds a network of architecture {architecture!r}, which this "

@@ -15,7 +15,6 @@ from typing import Any
 from torch import nn
 
 from ..normalization import Normalization
-from . import _catalogue  # noqa: F401 - fills REGISTRY
 from .info import ModelInfo
 from .registry import HYPERPARAMETER_FIELDS, REGISTRY, ModelSpec
 
@@ -25,7 +24,7 @@ class SRModel(nn.Module):
 
     Subclasses set ``scale`` and ``in_channels`` (and, where their hyperparameters decide
     them, ``halo`` and ``size_multiple``) in their constructor;
-    :func:`~napari_sr.models.registry.create_model` sets ``info``.
+    :func:`~napari_sr.models.factory.create_model` sets ``info``.
 
     Attributes
     ----------

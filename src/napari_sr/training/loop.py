@@ -493,7 +493,7 @@ def fit(
     with torch.random.fork_rng(devices=devices):  # seeded here, the caller's RNG untouched
         torch.manual_seed(config.seed)
         if isinstance(model_or_name, str):
-            from ..models.registry import create_model
+            from ..models.factory import create_model
 
             model = create_model(
                 model_or_name, scale=config.scale, in_channels=in_channels,
@@ -1066,9 +1066,8 @@ def _check_model_argument(model_or_name, scale: int, in_channels, hparams, archi
     scale is checked against the architecture before the other options, whose errors it
     would otherwise cause."""
     if isinstance(model_or_name, str):  # its in_channels and hparams: TrainConfig checks them
-        from ..models.registry import REGISTRY, list_models
+        from ..models.registry import REGISTRY
 
-        list_models()  # fills the registry
         spec = REGISTRY.spec(model_or_name)  # unknown names fail here, before any work
         if scale not in spec.scales:
             raise ValueError(
