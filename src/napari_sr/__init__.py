@@ -25,6 +25,7 @@ _LAZY = {
     "degrade": ".degradation",
     "psnr": ".metrics",
     "list_models": ".models",
+    "list_methods": ".engine.method_table",
     "create_model": ".models.factory",
     "save_model": ".models.checkpoint",
     "load_model": ".models.checkpoint",
@@ -53,6 +54,7 @@ __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
     "psnr",
     "ssim",
     "list_models",
+    "list_methods",
     "create_model",
     "save_model",
     "load_model",
@@ -80,6 +82,7 @@ __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import axes, geometry, io, metrics, samples
     from .degradation import degrade
+    from .engine.method_table import list_methods
     from .engine.methods import MethodFallbackWarning
     from .engine.upscaler import upscale
     from .image import Image

@@ -207,19 +207,22 @@ def set_choices(combo: QComboBox, names: list[str]) -> None:
 
 def bundled_default_kinds() -> list[str]:
     """The single-image defaults (``'quality'``, ``'fast'``) whose weights are bundled,
-    offered as methods by the widgets."""
-    from ..models.bundled import DEFAULT_ARCHITECTURES, default_scales
+    offered as methods by the widgets (asked of the table of methods)."""
+    from ..engine.method_table import default_roles, default_scales
 
-    return [kind for kind in DEFAULT_ARCHITECTURES if default_scales(kind)]
+    return [role for role in default_roles() if default_scales(role)]
 
 
 def missing_default(method: str, scale: float) -> str | None:
     """The error to show when ``method`` is a bundled default without weights for
-    ``scale``; None when it is not a default or has them."""
-    from ..models.bundled import DEFAULT_ARCHITECTURES, default_model, default_scales
+    ``scale``; None when it is not a default or has them (asked of the table of methods)."""
+    from ..engine.method_table import default_roles, describe_method
 
-    if method not in DEFAULT_ARCHITECTURES or default_model(scale, method) is not None:
+    if method not in default_roles():
         return None
-    have = ", ".join(f"×{s}" for s in default_scales(method))
+    info = describe_method(method, scale)
+    if info.available:
+        return None
+    have = ", ".join(f"×{s}" for s in info.scales)
     return (f"napari-sr: the {method} default is bundled for {have}, not ×{scale:g}; choose "
             "one of those scales or an interpolation")  # fmt: skip

@@ -376,18 +376,22 @@ def grid_of(viewer: napari.viewer.Viewer):
 
 def _parameters(method: Any, scale: float) -> int | None:
     """Parameter count of a method: a model object, a model file, a bundled default
-    (``'quality'``, ``'fast'``) or bundled weights by name; None for interpolations."""
-    from ..models.bundled import DEFAULT_ARCHITECTURES, bundled_models, bundled_path, default_model
+    (``'quality'``, ``'fast'``) or bundled weights by name; None for interpolations (what
+    each is: the table of methods)."""
+    from ..engine.method_table import describe_method
 
-    if isinstance(method, str) and method in DEFAULT_ARCHITECTURES:
-        method = default_model(scale, method)  # None without weights for the scale
-    if method is None or (isinstance(method, str) and method in INTERPOLATION_METHODS):
+    try:
+        info = None if method is None else describe_method(method, scale)
+    except (TypeError, ValueError):
         return None
-    if isinstance(method, str):
+    if info is None or not info.learned or (info.kind == "default" and info.runs is None):
+        return None  # an interpolation, or a default without weights for the scale
+    if info.kind != "model":
+        from ..models.bundled import bundled_path
         from ..models.checkpoint import read_metadata
 
-        path = bundled_path(method) if method in bundled_models() else method
         try:
+            path = info.name if info.kind == "file" else bundled_path(info.runs or info.name)
             return int(read_metadata(path).get("parameters"))
         except (ValueError, TypeError, OSError):
             return None

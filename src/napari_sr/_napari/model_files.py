@@ -9,7 +9,10 @@ from typing import Any
 from napari.utils.notifications import show_error
 from qtpy.QtWidgets import QFileDialog, QInputDialog, QWidget
 
-MODEL_FILTER = "Model files (*.safetensors *.pth *.pt *.ckpt)"
+from ..engine.method_table import model_file_filter
+
+MODEL_FILTER = model_file_filter()
+"""The file dialog's filter: every ending the table of methods calls a model file."""
 
 
 def ask_for_model_file(parent: QWidget) -> tuple[str, Any] | None:

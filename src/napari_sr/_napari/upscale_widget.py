@@ -24,8 +24,7 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
-from ..engine.methods import default_method
-from ..models.bundled import default_description
+from ..engine.method_table import default_method, describe_method, is_learned
 from ..resample import INTERPOLATION_METHODS
 from . import session
 from ._task import (
@@ -60,7 +59,8 @@ class UpscaleWidget(TaskWidget):
         defaults = bundled_default_kinds()
         self.method.addItems([*defaults, *INTERPOLATION_METHODS, LOAD_MODEL])
         for index, kind in enumerate(defaults):
-            self.method.setItemData(index, default_description(kind), Qt.ItemDataRole.ToolTipRole)
+            tip = describe_method(kind).description
+            self.method.setItemData(index, tip, Qt.ItemDataRole.ToolTipRole)
         self.default_method = defaults[0] if defaults else "bicubic"
         self.method.setCurrentText(self.default_method)
         self.method.activated.connect(self._maybe_load_model)
@@ -154,7 +154,7 @@ class UpscaleWidget(TaskWidget):
             show_error(message)
             return
         options: dict[str, Any] = {}
-        if method_label not in INTERPOLATION_METHODS:
+        if _learned(method):
             options = {
                 "device": self.device.currentText(),
                 "tile": None if self.tile.value() < 0 else self.tile.value(),
@@ -193,9 +193,17 @@ class UpscaleWidget(TaskWidget):
         show_info(f"napari-sr: {name!r} made by {how} in {seconds:.1f} s")
 
 
+def _learned(method: Any) -> bool:
+    """Whether the model options apply to ``method`` (asked of the table of methods)."""
+    try:
+        return is_learned(method)
+    except (TypeError, ValueError):  # upscale says what is wrong with it, off the GUI thread
+        return True
+
+
 def _fallback_message(scale: float, method: str) -> str:
     """What the widget says when its default has no bundled weights for ``scale``."""
-    from ..models.bundled import default_scales
+    from ..engine.method_table import default_scales
 
     have = ", ".join(f"×{s}" for s in default_scales("quality")) or "no scale"
     return (f"napari-sr: no learned quality default is bundled for ×{scale:g} (bundled for "

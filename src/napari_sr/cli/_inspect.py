@@ -91,13 +91,8 @@ def run_samples(args: argparse.Namespace) -> int:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    from ..models.bundled import (
-        DEFAULT_ARCHITECTURES,
-        bundled_models,
-        default_description,
-        model_card,
-        single_image_models,
-    )
+    from ..engine.method_table import list_methods, single_image_weights
+    from ..models.bundled import bundled_models, model_card
     from ..models.registry import list_models
 
     if args.card is not None:
@@ -109,12 +104,12 @@ def run_models(args: argparse.Namespace) -> int:
             title = model_card(name).splitlines()[0]
             print(f"  {name:<28} {title.partition(' — ')[2]}")
 
-    single = single_image_models()
+    single = single_image_weights()
     print("bundled single-image weights (upscale --method NAME; --card NAME: how each was "
           "made and scored):")  # fmt: skip
     show(single)
-    for kind in DEFAULT_ARCHITECTURES:
-        print(f"  --method {default_description(kind)}")
+    for default in (m for m in list_methods() if m.kind == "default"):
+        print(f"  --method {default.description}")
     print("bundled fusion networks (misr --method learned):")
     show([name for name in bundled_models() if name not in single])
     print("architectures (napari-sr train ARCH ...):")

@@ -160,7 +160,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def run_upscale(args: argparse.Namespace) -> int:
-    from ..engine.methods import DEFAULT_KINDS, default_method, resolve_method
+    from ..engine.method_table import default_method, default_roles
+    from ..engine.methods import resolve_method
     from ..engine.upscaler import upscale
     from ..geometry import check_scale
 
@@ -168,7 +169,7 @@ def run_upscale(args: argparse.Namespace) -> int:
     scale = check_scale(args.scale)
     method = resolve_method(args.method, scale)  # a model file is read here, once
     options = {}
-    if hasattr(method, "model"):
+    if method.learned:
         options = {"device": args.device, "tile": args.tile, "precision": args.precision,
                    "self_ensemble": args.self_ensemble}  # fmt: skip
     elif args.tile is not None or args.precision is not None or args.self_ensemble:
@@ -178,13 +179,13 @@ def run_upscale(args: argparse.Namespace) -> int:
         )
     check_output(args)
     image = read_input(args)
-    with showing_progress(args, "tiles" if hasattr(method, "model") else "planes") as bar:
+    with showing_progress(args, "tiles" if method.learned else "planes") as bar:
         result = upscale(image, scale, method=method, dtype=args.dtype, progress=bar, **options)
     kind = None if args.method is None else args.method.strip().lower()
     if kind is None:
         default = default_method(scale)
         note = f"the default at x{scale:g}" if default.fallback else default.note
-    elif kind in DEFAULT_KINDS:
+    elif kind in default_roles():
         note = f"{kind} default"
     else:
         note = None
@@ -233,9 +234,9 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.methods:
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     else:  # every interpolation, then the bundled defaults that work at this scale
-        from ..models.bundled import DEFAULT_ARCHITECTURES, default_model
+        from ..engine.method_table import default_for, default_roles
 
-        learned = [k for k in reversed(DEFAULT_ARCHITECTURES) if default_model(args.scale, k)]
+        learned = [r for r in reversed(default_roles()) if default_for(r, args.scale)]
         methods = [*INTERPOLATION_METHODS, *learned]
     check_output(args, args.csv)
     image = read_input(args)

@@ -134,11 +134,12 @@ def run_train(args: argparse.Namespace) -> int:
     )  # train() owns the defaults
     if degradation:
         options["degradation"] = degradation
-    from ..models.checkpoint import PICKLE_SUFFIXES, SAFETENSORS_SUFFIXES, load_model
+    from ..engine.method_table import is_model_file
+    from ..models.checkpoint import load_model
     from ..training.loop import train
 
     model = args.model  # an architecture's name, or a model file to fine-tune
-    if model.lower().endswith(SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES):
+    if is_model_file(model):
         model = load_model(model)
 
     try:

@@ -108,6 +108,11 @@ class ModelMethod:
         return self.info.in_channels
 
     @property
+    def learned(self) -> bool:
+        """True: a network (:func:`~napari_sr.engine.method_table.is_learned`)."""
+        return True
+
+    @property
     def luma(self) -> bool:
         """Whether the model was trained on luma (Y of YCbCr): RGB images then go through
         YCbCr, the network on Y and the chroma interpolated (the SR papers' practice)."""

@@ -155,7 +155,7 @@ def upscale(
         raise ValueError(f"image is empty (shape {data.shape}); give an image with pixels")
     axes = resolve_axes(axes, data.shape)
     plan = resolve_method(method, scale)
-    if isinstance(plan, PlaneMethod):
+    if not plan.learned:  # an interpolation
         _check_no_model_options(plan.name, tile, precision, self_ensemble)
     else:
         settings = plan.prepare(
@@ -167,7 +167,7 @@ def upscale(
     out_shape = list(data.shape)
     for axis in (y, x):
         out_shape[axis] = max(1, math.ceil(data.shape[axis] * scale - 1e-9))
-    luma = not isinstance(plan, PlaneMethod) and plan.luma and is_rgb(axes, data.shape)
+    luma = plan.learned and plan.luma and is_rgb(axes, data.shape)
     luma = luma and data.shape[-1] == 3
     check_fits(out_shape, out_dtype, extra_bytes=_working_bytes(data, out_shape, (y, x), luma))
     # only once the work is known to fit; blockwise, so it allocates nothing input-sized
@@ -175,7 +175,7 @@ def upscale(
 
     started = time.perf_counter()
     out = np.empty(out_shape, dtype=out_dtype)
-    if isinstance(plan, PlaneMethod):
+    if not plan.learned:
         _interpolate(plan, data, out, (y, x), scale, progress, cancel)
         record = {}
     else:

@@ -89,11 +89,6 @@ def is_multiframe(name: str) -> bool:
     return REGISTRY.spec(parts[0]).framework == "multiframe"
 
 
-def single_image_models() -> list[str]:
-    """Names of the bundled weights that ``upscale`` runs (fusion networks left out)."""
-    return [name for name in bundled_models() if not is_multiframe(name)]
-
-
 def _check_kind(kind: str) -> None:
     if kind not in DEFAULT_ARCHITECTURES:
         raise ValueError(f"kind must be one of {', '.join(DEFAULT_ARCHITECTURES)}, not {kind!r}")
@@ -121,11 +116,3 @@ def default_scales(kind: str = "quality") -> list[int]:
     _check_kind(kind)
     names = bundled_for(DEFAULT_ARCHITECTURES[kind])
     return sorted(p[1] for p in map(parse_name, names) if p and p[2] == DEFAULT_WEIGHTS)
-
-
-def default_description(kind: str) -> str:
-    """One line on the bundled default of ``kind``, for menus and help texts."""
-    scales = ", ".join(f"x{s}" for s in default_scales(kind)) or "none bundled"
-    network = DEFAULT_NETWORKS[DEFAULT_ARCHITECTURES[kind]]
-    note = " (the default)" if kind == "quality" else ""
-    return f"{kind}{note}: {network} trained on the 291-image set ({scales})"
