@@ -55,3 +55,22 @@ def test_resolve_and_rgb():
     assert is_rgb("YXC", (4, 5, 3))
     assert not is_rgb("CYX", (3, 4, 5))
     assert not is_rgb("YXC", (4, 5, 2))
+
+
+@pytest.mark.parametrize(
+    ("shape", "rgb", "axes"),
+    [
+        ((64, 48, 3), False, "ZYX"),  # a napari layer that is not RGB: 3 planes
+        ((7, 64, 48, 4), False, "TZYX"),
+        ((64, 48, 3), True, "YXC"),
+        ((64, 48, 3), None, "YXC"),
+    ],
+)
+def test_default_axes_of_a_layer_that_says_whether_it_is_rgb(shape, rgb, axes):
+    assert default_axes(shape, rgb=rgb) == axes
+
+
+def test_the_axes_of_one_frame_of_a_burst():
+    from napari_sr.axes import frame_axes
+
+    assert [frame_axes(n) for n in (1, 2, 3, 4, 5)] == [None, "YX", "ZYX", "ZCYX", None]

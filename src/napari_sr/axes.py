@@ -13,6 +13,11 @@ ndim        shape ends in 3 or 4   otherwise
 4           ``ZYXC``               ``TZYX``
 5           ``TZYXC``              ``TZCYX``
 ==========  ====================  ==========================================
+
+A napari layer says itself whether it is RGB (``default_axes(shape, rgb=False)`` keeps
+the last two axes as the image plane). The frames of a burst
+(:func:`napari_sr.misr`) take T, so one frame is guessed by :func:`frame_axes`: ``YX``,
+``ZYX``, ``ZCYX``. These tables are the only place napari-sr guesses axes.
 """
 
 from __future__ import annotations
@@ -27,15 +32,19 @@ SPATIAL_AXES = "ZYX"
 
 _DEFAULTS = {2: "YX", 3: "ZYX", 4: "TZYX", 5: "TZCYX"}
 _DEFAULTS_RGB = {3: "YXC", 4: "ZYXC", 5: "TZYXC"}
+_FRAME_DEFAULTS = {2: "YX", 3: "ZYX", 4: "ZCYX"}
 
 
-def default_axes(shape: Sequence[int]) -> str:
+def default_axes(shape: Sequence[int], *, rgb: bool | None = None) -> str:
     """Guess the axes of an array from its shape alone.
 
     Parameters
     ----------
     shape : sequence of int
         The array's shape.
+    rgb : bool, optional
+        Whether the last axis holds RGB(A) samples; None (default) guesses it from the
+        shape (a last axis of 3 or 4 on a 3-D to 5-D array).
 
     Returns
     -------
@@ -48,15 +57,22 @@ def default_axes(shape: Sequence[int]) -> str:
         For arrays of fewer than 2 or more than 5 dimensions, where no guess is safe.
     """
     ndim = len(shape)
-    if ndim in _DEFAULTS_RGB and shape[-1] in (3, 4):
-        return _DEFAULTS_RGB[ndim]
-    if ndim in _DEFAULTS:
-        return _DEFAULTS[ndim]
+    if rgb is None:
+        rgb = ndim in _DEFAULTS_RGB and shape[-1] in (3, 4)
+    table = _DEFAULTS_RGB if rgb else _DEFAULTS
+    if ndim in table:
+        return table[ndim]
     raise ValueError(
         f"cannot guess the axes of a {ndim}-D array of shape {tuple(shape)}; "
         "napari-sr needs at least the two image axes Y and X and at most five axes "
         "- pass axes explicitly, e.g. axes='TZCYX'"
     )
+
+
+def frame_axes(ndim: int) -> str | None:
+    """The axes guessed for one frame of a burst of ``ndim`` dimensions (its T axis is the
+    frames'): ``YX``, ``ZYX`` or ``ZCYX``; None where no guess is safe."""
+    return _FRAME_DEFAULTS.get(ndim)
 
 
 def validate_axes(axes: str, shape: Sequence[int]) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..axes import SPATIAL_AXES, is_rgb, resolve_axes
+from ..axes import SPATIAL_AXES, default_axes, is_rgb, resolve_axes
 from ..image import Image, to_micrometres
 from ..utils.jsonready import json_ready
 
@@ -239,10 +239,9 @@ def _check_loadable(name: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
 
 
 def _guess_layer_axes(shape: tuple[int, ...], rgb: bool) -> str:
-    if rgb:
-        return resolve_axes(None, shape)
-    # a napari layer without a record: the last two axes are the image plane
-    return {2: "YX", 3: "ZYX", 4: "TZYX", 5: "TZCYX"}.get(len(shape)) or resolve_axes(None, shape)
+    # a napari layer without a record says whether it is RGB; if not, the last two axes
+    # are the image plane
+    return default_axes(shape, rgb=None if rgb else False)
 
 
 def add_result_layer(viewer: Any, source: Any, result: Image, name: str, seconds: float):

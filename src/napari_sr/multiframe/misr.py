@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..axes import resolve_axes
+from ..axes import frame_axes, resolve_axes
 from ..image import Image
 from ..utils.intensity import cast, check_dtype, check_finite
 from ..utils.progress import CancelToken, ProgressCallback, Stages, raise_if_cancelled
@@ -230,12 +230,13 @@ def _frame_axes(data: np.ndarray, source: Image | None, axes: str | None, frame_
     if axes is None:
         if frame_axis is not None:
             index = _check_frame_axis(frame_axis, data.ndim)
-            guess = {2: "YX", 3: "ZYX", 4: "ZCYX"}.get(data.ndim - 1)
+            guess = frame_axes(data.ndim - 1)
             if guess is None:
                 raise ValueError(f"cannot guess the axes of shape {data.shape}; pass axes=")
             axes = guess[:index] + "T" + guess[index:]
         else:
-            axes = {3: "TYX", 4: "TZYX", 5: "TZCYX"}.get(data.ndim)
+            guess = frame_axes(data.ndim - 1)
+            axes = None if guess is None else "T" + guess
             if axes is None:
                 raise ValueError(
                     f"frames of shape {data.shape}: pass axes= with T for the frames, e.g. 'TYX'"
