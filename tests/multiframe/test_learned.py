@@ -128,3 +128,37 @@ def test_misr_errors_for_learned_fusion():
         napari_sr.misr(frames, 4, method=napari_sr.create_model("highresnet", scale=2))
     with pytest.raises(ValueError, match="multi-frame fusion model"):
         napari_sr.misr(frames, 2, method=napari_sr.create_model("fsrcnn", scale=2))
+
+
+def test_the_fusion_recipe_is_a_training_config():
+    from napari_sr.multiframe.learned import FusionConfig
+    from napari_sr.training.config import TrainConfig
+
+    config = FusionConfig(scale=2, frames=8)
+    assert isinstance(config, TrainConfig)
+    assert (config.architecture, config.steps, config.batch_size, config.lr) == (
+        "highresnet", 4000, 8, 1e-3
+    )  # fmt: skip
+    # a prior-refining network (the default): plain L1 and no patch flips
+    assert (config.patch_size, config.loss, config.augment) == (64, {"l1": 1.0}, ())
+    assert (config.warmup_steps, config.psf) == (200, 1.0)
+    plain = config.replace(hparams={"prior": False})  # derived again for the other kind
+    assert plain.loss == {"shift_l1": 1.0} and plain.augment == ("hflip", "vflip", "rot90")
+    assert config.replace(hparams={"prior": False}, loss="mse").loss == {"mse": 1.0}
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="frames must be at most 64"):
+        FusionConfig(scale=2, frames=65)
+    with pytest.raises(ValueError, match="fusion does not take normalization"):
+        FusionConfig(scale=2, frames=4, normalization={"kind": "range", "low": 0, "high": 1})
+
+
+def test_train_fusion_records_its_recipe():
+    rng = np.random.default_rng(1)
+    images = [rng.random((40, 40)).astype(np.float32) * 100]
+    model = train_fusion(images, 2, 4, steps=2, batch_size=2, patch_size=16,
+                         hparams={"features": 8, "encoder_blocks": 1, "prior": False},
+                         bursts_per_image=1, device="cpu")  # fmt: skip
+    recipe = model.training_config
+    assert recipe.TASK == "fusion" and recipe.frames == 4 and recipe.bursts_per_image == 1
+    assert recipe.loss == {"shift_l1": 1.0} and not model.prior
+    assert model.checkpoint["data"]["bursts"]["bursts_per_image"] == 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import ClassVar
 
 import pytest
 
@@ -102,3 +104,97 @@ def test_parse_loss_forms():
     with pytest.raises(ValueError, match="empty"):
         parse_loss(" , ")
     assert set(LOSS_NAMES) == {"l1", "mse", "charbonnier", "ssim", "tv", "texture", "shift_l1"}
+
+
+# ------------------------------------------------------------ the recipe as the input
+
+
+def test_build_applies_overrides_and_derives_again():
+    config = TrainConfig.build(None, {"scale": 2, "steps": 10})
+    assert config.patch_size == 96  # derived: 48 low-resolution pixels
+    assert TrainConfig.build(config, {"scale": 3}).patch_size == 144  # derived again
+    fixed = TrainConfig(scale=2, steps=10, patch_size=32)
+    assert fixed.replace(steps=20).patch_size == 32  # a given value stays
+    # a dict (a model file's training record) is a config too
+    assert TrainConfig.build(config.to_dict(), {"lr": 1e-3}) == config.replace(lr=1e-3)
+    with pytest.raises(TypeError, match=r"train\(\) needs scale and steps, e.g. scale=2"):
+        TrainConfig.build(None, {})
+
+
+def test_unknown_names_are_refused_with_the_closest_field():
+    from napari_sr.training.config import UnknownOptionError
+
+    with pytest.raises(UnknownOptionError, match=r"unexpected options bach_size \(did you "
+                       r"mean batch_size\?\); training options are the fields of "):  # fmt: skip
+        TrainConfig.build(None, {"scale": 2, "steps": 1, "bach_size": 4})
+    error = UnknownOptionError("x")
+    assert isinstance(error, ValueError) and isinstance(error, TypeError)
+    with pytest.raises(ValueError, match=r"warmup_step; valid: .*\(did you mean warmup_steps"):
+        TrainConfig.from_dict({"scale": 2, "steps": 1, "warmup_step": 1})
+    with pytest.raises(UnknownOptionError, match="epochs"):
+        TrainConfig(scale=2, steps=1).replace(epochs=3)
+
+
+def test_records_of_older_versions_still_load():
+    """A training record as napari-sr wrote it before the network joined the recipe
+    (no task, architecture, hparams, in_channels)."""
+    old = {
+        "scale": 2, "steps": 50, "patch_size": 32, "batch_size": 16, "lr": 0.0002,
+        "betas": [0.9, 0.999], "loss": {"l1": 1.0}, "schedule": "cosine",
+        "warmup_steps": 0, "min_lr": 0.0, "decay_every": None, "decay_factor": 0.5,
+        "augment": ["hflip", "vflip", "rot90"], "degradation": {}, "normalization": None,
+        "validation_fraction": 0.0, "validate_every": 100, "patience": None,
+        "checkpoint_every": 100, "seed": 0, "init": "scratch", "version": 1,
+    }  # fmt: skip
+    config = TrainConfig.from_dict(old)
+    assert config.architecture is None and config.hparams is None and config.scale == 2
+    assert {k: v for k, v in config.to_dict().items() if k in old} == old
+
+
+def test_describe_options_for_front_ends():
+    from napari_sr.training.config import describe_options
+
+    options = describe_options(TrainConfig)
+    assert list(options) == TrainConfig.field_names()  # every field is documented
+    batch = options["batch_size"]
+    assert (batch.flag, batch.default, batch.parse, batch.help) == (
+        "--batch-size", 16, int, "Patches per update."
+    )  # fmt: skip
+    assert options["scale"].required and not options["lr"].required
+    assert options["schedule"].choices == ("cosine", "step", "constant")
+    assert options["hparams"].parse("d=32,s=5") == {"d": 32, "s": 5}
+    assert options["augment"].parse("hflip,rot90") == ("hflip", "rot90")
+    assert options["augment"].parse("none") == ()
+    assert options["betas"].parse("0.8,0.99") == (0.8, 0.99)
+    assert options["degradation"].parse is None  # a dict: given through other flags
+    assert "``" not in options["patch_size"].help and "Default" not in batch.help
+    with pytest.raises(ValueError, match="takes KEY=VALUE pairs"):
+        options["hparams"].parse("d")
+
+
+def test_a_subclass_changes_defaults_and_fixes_fields():
+    @dataclass(frozen=True, kw_only=True)
+    class Toy(TrainConfig):
+        """A toy recipe.
+
+        Attributes
+        ----------
+        extra : int
+            Something of its own.
+        """
+
+        TASK: ClassVar[str] = "toy"
+        DEFAULTS: ClassVar[dict] = {"scale": 1, "steps": 7, "lr": 1e-3}
+        FIXED: ClassVar[dict] = {"scale": "it is same-size"}
+        extra: int = 3
+
+    toy = Toy()
+    assert (toy.scale, toy.steps, toy.lr, toy.batch_size, toy.extra) == (1, 7, 1e-3, 16, 3)
+    assert toy.to_dict()["task"] == "toy"
+    assert TrainConfig.from_dict(toy.to_dict()) == toy  # read by the class of its task
+    with pytest.raises(ValueError, match=r"toy does not take scale \(it is same-size\)"):
+        Toy(scale=2)
+    with pytest.raises(ValueError, match="takes a TrainConfig record, not one of task 'toy'"):
+        TrainConfig.build(toy.to_dict(), where="train")
+    with pytest.raises(TypeError, match="takes a TrainConfig"):
+        TrainConfig.build(toy, where="train")

@@ -276,3 +276,20 @@ def test_hostile_arguments_fail_clearly_before_training(changes, error, match):
     arguments = {"model_or_config": "fsrcnn", "images": IMAGES, "steps": 1, **TINY, **changes}
     with pytest.raises(error, match=match):
         train(**arguments)
+
+
+def test_a_resume_state_of_an_older_version_is_accepted(tmp_path, saved_run):
+    """Resume states written before the network joined the recipe (their config has no
+    task, architecture, hparams or in_channels) still continue the run."""
+    source, run = saved_run
+    target = tmp_path / "m.safetensors"
+    with safe_open(str(state_path(source)), framework="pt") as handle:
+        config = json.loads(handle.metadata()["config"])
+    old = {k: v for k, v in config.items()
+           if k not in ("task", "architecture", "hparams", "in_channels")}  # fmt: skip
+    rewrite_state(source, target, header={"config": json.dumps(old)})
+    assert resume(target, run, steps=3).training_report["steps_done"] == 3
+    # and one that was started with other options is refused as before
+    rewrite_state(source, target, header={"config": json.dumps({**old, "lr": 0.5})})
+    with pytest.raises(ValueError, match=r"other options: lr=0.001 \(saved 0.5\)"):
+        resume(target, run, steps=3)

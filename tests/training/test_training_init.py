@@ -102,7 +102,11 @@ def test_architectures_without_bundled_weights_start_from_scratch():
     ("options", "error", "match"),
     [
         ({"init": "bundled", "hparams": {"d": 8}}, ValueError, r"cannot start from the bundled"),
-        ({"init": "bundled", "model_or_config": "espcn"}, ValueError, "ships no weights for espcn"),
+        (
+            {"init": "bundled", "model_or_config": "espcn"},
+            ValueError,
+            "ships no weights for espcn",
+        ),
         ({"init": "random"}, ValueError, "init must be 'bundled', 'scratch' or the name"),
         ({"init": 5}, TypeError, "init must be"),
         ({"init": "fsrcnn_x3.sr291"}, ValueError, "holds fsrcnn x3 weights"),

@@ -361,3 +361,36 @@ def test_a_diverging_run_stops_with_a_clear_error():
     options = {k: v for k, v in TINY.items() if k != "hparams"}
     with pytest.raises(ValueError, match="training diverged: the loss is nan at step 1"):
         train(model, IMAGES, steps=2, **options)
+
+
+def test_the_recipe_is_the_input():
+    """A config, a config with keyword changes, or keywords alone: the same run."""
+    from napari_sr.training.config import TrainConfig, UnknownOptionError
+
+    options = {k: v for k, v in TINY.items() if k != "device"}
+    by_keywords = train("fsrcnn", IMAGES, steps=3, seed=2, device="cpu", **options)
+    recipe = TrainConfig(architecture="fsrcnn", steps=3, seed=2, **options)
+    by_config = train(recipe, IMAGES, device="cpu")
+    changed = train("fsrcnn", IMAGES, recipe.replace(steps=2, architecture=None), steps=3,
+                    device="cpu")  # fmt: skip
+    as_record = train("fsrcnn", IMAGES, recipe.to_dict(), device="cpu")
+    for model in (by_config, changed, as_record):
+        assert same_weights(by_keywords, model)
+    saved = by_config.training_config
+    assert (saved.architecture, saved.in_channels, saved.hparams) == ("fsrcnn", 1, TINY["hparams"])
+    assert saved.init == "scratch" and saved.normalization == Normalization().to_dict()
+    # the recorded recipe trains the same model again
+    assert same_weights(train(saved, IMAGES, device="cpu"), by_config)
+    with pytest.raises(UnknownOptionError, match=r"unexpected options bacth_size \(did you "
+                       r"mean batch_size\?\)"):  # fmt: skip
+        train("fsrcnn", IMAGES, steps=1, bacth_size=2, **TINY)
+    with pytest.raises(ValueError, match="the config names no architecture"):
+        train(TrainConfig(scale=2, steps=1), IMAGES)
+    with pytest.raises(TypeError, match="give the config once"):
+        train(recipe, IMAGES, recipe)
+    with pytest.raises(ValueError, match="give the architecture once"):
+        train("fsrcnn", IMAGES, steps=1, architecture="espcn", **TINY)
+    with pytest.raises(ValueError, match="the config trains 'espcn', but the model given"):
+        train(by_config, IMAGES, recipe.replace(architecture="espcn"), device="cpu")
+    with pytest.raises(TypeError, match=r"train\(\) needs scale"):
+        train("fsrcnn", IMAGES, steps=1)

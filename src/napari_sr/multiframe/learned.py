@@ -18,16 +18,26 @@ Two kinds of network:
   offset-tolerant ``shift_l1`` loss, may place its output a fraction of a pixel off frame
   0's grid, and prediction puts it back by registering the result against the reference
   frame and matching its brightness.
+
+References
+----------
+.. [1] M. Deudon et al., "HighRes-net: Recursive fusion for multi-frame super-resolution of
+   satellite imagery," 2020. arXiv:2002.06460
+.. [2] S. Farsiu, M. D. Robinson, M. Elad, P. Milanfar, "Fast and robust multiframe super
+   resolution," IEEE Trans. Image Process. 13(10), 1327-1344 (2004).
+   doi:10.1109/TIP.2004.834669
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..normalization import MICROSCOPY
+from ..training.config import AUGMENTATIONS, TrainConfig, option
 from ..utils.progress import CancelToken, ProgressCallback, raise_if_cancelled, report
 from ..utils.validate import check_integer, check_real, real_array
 from .simulate import make_burst
@@ -128,68 +138,177 @@ def training_bursts(
     return out
 
 
+@dataclass(frozen=True, kw_only=True)
+class FusionConfig(TrainConfig):
+    """The recipe of a learned multi-frame fusion network (:func:`train_fusion`).
+
+    The training options are those of :class:`~napari_sr.training.config.TrainConfig`
+    with the defaults of fusion: HighRes-net, 4000 steps, batches of 8 patches of
+    ``32 * scale`` pixels, ``lr`` 1e-3 and a warm-up of a tenth of the steps (at most
+    200); the loss and the augmentations follow the network's kind (see the module's
+    docstring). The bursts are made as :func:`training_bursts` says.
+
+    Attributes
+    ----------
+    architecture : str
+        The fusion network to build (``highresnet``).
+    hparams : dict or None
+        Its hyperparameters; ``prior`` (default True) makes a network that refines the
+        robust classical fusion.
+    scale : int
+        SR factor the network learns (the frames' pixels per fine pixel, ≥ 2).
+    patch_size : int or None
+        Side of the square high-resolution training patches; default ``32 * scale``.
+    loss : str or dict or None
+        Default ``l1`` for a prior-refining network (the prior lies on frame 0's grid),
+        else the offset-tolerant ``shift_l1``.
+    augment : tuple of str or None
+        Default none for a prior-refining network (its bursts are made from flipped and
+        turned images instead: flipping patches would scramble the packed prior's
+        sub-pixel channels), else every flip and rotation.
+    warmup_steps : int or None
+        Steps of linear warm-up; default a tenth of the steps, at most 200.
+    frames : int
+        Frames per training burst (2-64).
+    psf : float or None
+        Gaussian σ of the optics in high-resolution pixels; default ``0.5 * scale``.
+    sparse_fraction : float
+        The fraction of the bursts whose image is raised to a power γ (fluorescence-like
+        contrast; see ``SPARSE_FRACTION``), in [0, 1].
+    bursts_per_image : int
+        Bursts drawn from each image (other shifts, noise and peak).
+    """
+
+    TASK: ClassVar[str] = "fusion"
+    DEFAULTS: ClassVar[Mapping[str, Any]] = {
+        "architecture": "highresnet",
+        "steps": 4000,
+        "batch_size": 8,
+        "lr": 1e-3,
+        "loss": None,
+        "augment": None,
+        "warmup_steps": None,
+        "normalization": MICROSCOPY,
+    }
+    FIXED: ClassVar[Mapping[str, str]] = {
+        "in_channels": "the frames are the network's channels",
+        "init": "a new network starts from random weights drawn from seed",
+        "degradation": "bursts are simulated (frames, psf, photon peaks)",
+        "normalization": "frames are normalised by their percentiles 1-99.8",
+        "validation_fraction": "there is no validation",
+        "validate_every": "there is no validation",
+        "patience": "there is no validation",
+    }
+    DERIVED: ClassVar[tuple[str, ...]] = (
+        "patch_size", "loss", "augment", "warmup_steps", "psf",
+    )  # fmt: skip
+
+    frames: int = option(parse=int)
+    psf: float | None = option(None, parse=float, metavar="SIGMA")
+    sparse_fraction: float = option(SPARSE_FRACTION, parse=float)
+    bursts_per_image: int = option(BURSTS_PER_IMAGE, parse=int)
+
+    @property
+    def prior(self) -> bool:
+        """Whether a new network refines the classical fusion (``hparams["prior"]``)."""
+        return bool((self.hparams or {}).get("prior", True))
+
+    def _derived(self) -> dict[str, Any]:
+        prior = self.prior
+        return {
+            "patch_size": 32 * self.scale,
+            "loss": "l1" if prior else "shift_l1",
+            "augment": () if prior else AUGMENTATIONS,
+            "warmup_steps": min(200, self.steps // 10),
+            "psf": 0.5 * self.scale,
+        }
+
+    def _check(self) -> None:
+        _, frames, psf = _check_burst_options(self.scale, self.frames, self.psf)
+        set_ = object.__setattr__
+        set_(self, "frames", frames)
+        set_(self, "psf", psf)
+        set_(self, "sparse_fraction", check_real(self.sparse_fraction, "sparse_fraction",
+                                                 minimum=0.0, maximum=1.0))  # fmt: skip
+        set_(self, "bursts_per_image",
+             check_integer(self.bursts_per_image, "bursts_per_image", minimum=1))  # fmt: skip
+
+
 def train_fusion(
     images: Sequence[np.ndarray],
-    scale: int,
-    frames: int,
+    scale: int | None = None,
+    frames: int | None = None,
+    config: FusionConfig | Mapping[str, Any] | None = None,
     *,
-    model: Any = "highresnet",
-    steps: int = 4000,
-    psf: float | None = None,
-    patch_size: int | None = None,
-    batch_size: int = 8,
-    lr: float = 1e-3,
-    hparams: dict[str, Any] | None = None,
-    sparse_fraction: float = SPARSE_FRACTION,
+    model: Any = None,
     bursts: Sequence[Any] | None = None,
-    seed: int = 0,
     device: str = "auto",
     progress: ProgressCallback | None = None,
     log: Callable[[dict], None] | None = None,
     cancel: CancelToken | None = None,
+    **overrides: Any,
 ):
-    """Train a HighRes-net-style fusion network on synthetic bursts of ``images``
-    (``model``: the architecture name, or a fusion model to train further).
+    """Train a HighRes-net-style fusion network on synthetic bursts of ``images``.
 
-    A new network refines the robust classical fusion (``hparams`` ``prior``, default
-    True; see the module's docstring); ``sparse_fraction`` as in :func:`training_bursts`.
-    ``bursts``: pairs made before by :func:`training_bursts` with the same settings (to
-    train several times on the same bursts without making them again; ``images`` is then
-    only counted).
+    Parameters
+    ----------
+    images : sequence of numpy.ndarray
+        2D grayscale high-resolution images.
+    scale, frames : int, optional
+        The config's ``scale`` and ``frames`` (SR factor, frames per burst), as the
+        positions they always had: ``train_fusion(images, 2, 8, steps=1000)``.
+    config : FusionConfig or dict, optional
+        The recipe (:class:`FusionConfig`); keyword arguments that are its fields
+        replace its values.
+    model : str or torch.nn.Module, optional
+        The architecture name (the config's ``architecture``), or a fusion model to train
+        further (its own ``prior`` decides the loss and augmentations; ``hparams`` do not
+        apply to it).
+    bursts : sequence of TrainingImage, optional
+        Pairs made before by :func:`training_bursts` with the same settings (to train
+        several times on the same bursts without making them again; ``images`` is then
+        only counted).
+    device, progress, log, cancel
+        As for :func:`napari_sr.train`.
+    **overrides
+        Fields of :class:`FusionConfig`.
 
-    Returns the model (``model.checkpoint["data"]["bursts"]`` records how the bursts were
-    made: scale, frames, PSF, photon peaks, the prior).
+    Returns
+    -------
+    torch.nn.Module
+        The model; ``model.checkpoint["data"]["bursts"]`` records how the bursts were
+        made: scale, frames, PSF, photon peaks, the prior.
     """
-    from ..training.config import TrainConfig
     from ..training.loop import fit
 
-    scale, frames, psf = _check_burst_options(scale, frames, psf)
+    for name, value in (("scale", scale), ("frames", frames)):
+        if value is not None:
+            overrides[name] = value
     if isinstance(model, str):
-        hparams = {"prior": True, **(hparams or {})}
-        with_prior = bool(hparams["prior"])
-    else:
+        if overrides.get("architecture", model) != model:
+            raise ValueError("give the architecture once (model= or architecture=)")
+        overrides["architecture"] = model
+    config = FusionConfig.build(config, overrides, where="train_fusion")
+    if model is None or isinstance(model, str):
+        model, hparams = config.architecture, {"prior": True, **(config.hparams or {})}
+    else:  # a network to train further: its own kind, its own hyperparameters
         hparams = None
-        with_prior = bool(getattr(model, "prior", False))
+        config = config.replace(hparams={"prior": bool(getattr(model, "prior", False))})
+    with_prior = config.prior
     if bursts is None:
-        bursts = training_bursts(images, scale, frames, psf=psf, prior=with_prior,
-                                 sparse_fraction=sparse_fraction, seed=seed,
+        bursts = training_bursts(images, config.scale, config.frames, psf=config.psf,
+                                 bursts_per_image=config.bursts_per_image, prior=with_prior,
+                                 sparse_fraction=config.sparse_fraction, seed=config.seed,
                                  cancel=cancel)  # fmt: skip
-    patch = patch_size or 32 * scale
-    config = TrainConfig(
-        scale=scale, steps=steps, patch_size=patch, batch_size=batch_size, lr=lr,
-        loss="l1" if with_prior else "shift_l1", warmup_steps=min(200, steps // 10),
-        augment=() if with_prior else ("hflip", "vflip", "rot90"),
-        normalization=MICROSCOPY.to_dict(), seed=seed,
-    )  # fmt: skip
     record = {
-        "scale": scale,
-        "frames": frames,
-        "psf_sigma_hr_px": psf,
+        "scale": config.scale,
+        "frames": config.frames,
+        "psf_sigma_hr_px": config.psf,
         "photon_peaks": list(PEAKS),
         "images": len(images),
         "bursts_per_image": round(len(bursts) / max(len(images), 1), 2),
         "prior": PRIOR_METHOD if with_prior else None,
-        "sparse_fraction": sparse_fraction,
+        "sparse_fraction": config.sparse_fraction,
         "sparse_gammas": list(SPARSE_GAMMAS),
     }
     return fit(
@@ -253,9 +372,7 @@ def unshuffle(image: np.ndarray, scale: int) -> np.ndarray:
 
 def training_psf(model: Any) -> float:
     """The PSF σ (high-resolution pixels) a fusion network's bursts were made with."""
-    from ..models.info import info_of
-
-    record = (info_of(model).data or {}).get("bursts") or {}  # the model record's
+    record = (getattr(model, "checkpoint", None) or {}).get("data", {}).get("bursts", {})
     return float(record.get("psf_sigma_hr_px", 0.5 * int(model.scale)))
 
 

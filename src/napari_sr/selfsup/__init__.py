@@ -7,5 +7,7 @@
   trained on the image and its own downscaled versions.
 
 Both make training pairs of their own and run them through the training loop of
-:mod:`napari_sr.training` and the inference engine of :mod:`napari_sr.engine`.
+:mod:`napari_sr.training` and the inference engine of :mod:`napari_sr.engine`. Their
+recipes (:mod:`~napari_sr.selfsup.config`) are subclasses of the training recipe
+:class:`~napari_sr.training.config.TrainConfig`: one declaration per option.
 """

@@ -23,6 +23,18 @@ Geometry: z planes are point samples (optical sections) at ``z0 + k * dz``, so t
 grid keeps them where they are: plane ``k`` of the input is plane ``k * factor`` of the
 output (:func:`napari_sr.resample.point_grid`), the z origin is unchanged and the z pixel
 size becomes ``dz / factor``. The output has ``floor((nz - 1) * factor) + 1`` planes.
+
+References
+----------
+.. [1] M. Weigert, L. Royer, F. Jug, G. Myers, "Isotropic reconstruction of 3D fluorescence
+   microscopy images using convolutional neural networks," MICCAI 2017, LNCS 10434.
+   doi:10.1007/978-3-319-66185-8_15
+.. [2] M. Weigert et al., "Content-aware image restoration: pushing the limits of
+   fluorescence microscopy," Nature Methods 15, 1090-1097 (2018).
+   doi:10.1038/s41592-018-0216-7
+.. [3] C. Zhao et al., "SMORE: A self-supervised anti-aliasing and super-resolution
+   algorithm for MRI using deep learning," IEEE Trans. Med. Imaging 40, 805 (2021).
+   doi:10.1109/TMI.2020.3037187
 """
 
 from __future__ import annotations
@@ -30,23 +42,23 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..geometry import check_scale
 from ..image import Image, to_micrometres
-from ..normalization import default_normalization
+from ..normalization import Normalization, default_normalization
 from ..resample import point_grid, sample_at
 from ..utils.intensity import cast, check_dtype, check_finite
 from ..utils.progress import CancelToken, ProgressCallback, Stages, raise_if_cancelled
-from ._progress import check_training_options, share
+from ._progress import share
+from .config import DEFAULT_MODEL, DEFAULT_STEPS, FUSIONS, IsotropicConfig, check_psf
 
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 """Full width at half maximum of a Gaussian, in units of its σ (≈ 2.3548)."""
 
-DEFAULT_MODEL = "care_unet"
-DEFAULT_STEPS = 1000
 DEFAULT_HPARAMS = {"care_unet": {"n_first": 16, "kernel_size": 3}}
 """Architecture settings when none are given: CARE's depth-2 U-Net with 16 first filters
 and 3×3 kernels, a seventh of the cost per pixel of CSBDeep's 2D default (32, 5×5), so that
@@ -55,13 +67,17 @@ CSBDeep's default."""
 MAX_TRAINING_PLANES = 256
 """At most this many lateral planes (evenly spread over T and Z) make training pairs."""
 
-FUSIONS = ("mean", "geometric")
-
 __all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_STEPS",
+    "FUSIONS",
+    "IsotropicConfig",
+    "Reconstruction",
     "anisotropy",
     "axial_profile",
     "interpolate_axial",
     "isotropic",
+    "reconstruct",
     "simulate_axial",
     "train_isotropic",
 ]
@@ -89,31 +105,10 @@ def axial_profile(psf: float | np.ndarray | None, factor: float) -> np.ndarray:
     numpy.ndarray
         float64 profile of odd length that sums to 1.
     """
-    if psf is None:
-        sigma = factor / FWHM_PER_SIGMA
-    elif np.ndim(psf) == 0:
-        number = (int, float, np.number, np.ndarray)
-        if isinstance(psf, (bool, str, bytes)) or not isinstance(psf, number):
-            raise TypeError(
-                f"psf must be the Gaussian sigma of the axial profile in lateral pixels, "
-                f"the profile itself (an array), or None; not {psf!r}"
-            )
-        sigma = float(psf)
-        if not np.isfinite(sigma) or sigma < 0:
-            raise ValueError(
-                f"psf must be the Gaussian sigma of the axial profile in lateral pixels "
-                f"(>= 0), or the profile itself; got {psf}"
-            )
-    else:
-        profile = np.asarray(psf, dtype=np.float64)
-        if profile.ndim != 1 or profile.size % 2 == 0:
-            raise ValueError(
-                f"an axial profile must be a 1-D array of odd length (centred), not shape "
-                f"{profile.shape}; or give its Gaussian sigma in lateral pixels"
-            )
-        if not np.all(np.isfinite(profile)) or profile.min() < 0 or profile.sum() <= 0:
-            raise ValueError("an axial profile must be finite, non-negative and not all zero")
-        return profile / profile.sum()
+    checked = check_psf(psf)
+    if isinstance(checked, np.ndarray):
+        return checked / checked.sum()
+    sigma = factor / FWHM_PER_SIGMA if checked is None else checked
     if sigma == 0:
         return np.ones(1)
     radius = max(1, math.ceil(4 * sigma))
@@ -197,22 +192,15 @@ def interpolate_axial(
 def train_isotropic(
     volume: np.ndarray | Image,
     factor: float | None = None,
+    config: IsotropicConfig | Mapping[str, Any] | None = None,
     *,
+    model: str | None = None,
     axes: str | None = None,
-    psf: float | np.ndarray | None = None,
-    model: str = DEFAULT_MODEL,
-    steps: int = DEFAULT_STEPS,
-    patch_size: int | None = None,
-    batch_size: int = 16,
-    lr: float = 4e-4,
-    loss: str | Mapping[str, float] = "l1",
-    hparams: Mapping[str, Any] | None = None,
-    validation_fraction: float = 0.1,
-    seed: int = 0,
     device: str = "auto",
     progress: ProgressCallback | None = None,
     log: Callable[[dict], None] | None = None,
     cancel: CancelToken | None = None,
+    **overrides: Any,
 ):
     """Train a network that restores z of ``volume`` from its own lateral planes.
 
@@ -222,26 +210,23 @@ def train_isotropic(
         The anisotropic stack (Z, Y, X; T is pooled; one channel: pick it first).
     factor : float, optional
         Anisotropy, z step / lateral pixel size (> 1); default from the pixel sizes.
+    config : IsotropicConfig or dict, optional
+        The recipe (:class:`~napari_sr.selfsup.config.IsotropicConfig`): the axial
+        profile (``psf``) and the training options (``steps``, ``patch_size``,
+        ``batch_size``, ``lr``, ``loss``, ``hparams``, ``validation_fraction``, ``seed``,
+        …).
+    model : str, optional
+        A registered same-size restoration architecture (``care_unet``, ``zssr_net``):
+        the config's ``architecture`` (default ``care_unet``).
     axes : str, optional
         Axes of ``volume``; default from the Image, else ``ZYX`` / ``TZYX``.
-    psf : float, array or None
-        The axial profile (:func:`axial_profile`).
-    model : str
-        A registered same-size restoration architecture (``care_unet``, ``zssr_net``).
-    steps, patch_size, batch_size, lr, loss, seed
-        As for :func:`napari_sr.train`; ``patch_size`` defaults to 64 (less for small
-        planes), a multiple of the network's size multiple.
-    hparams : dict, optional
-        Architecture hyperparameters; default :data:`DEFAULT_HPARAMS` for the architecture
-        (``{}`` for the class defaults).
-    validation_fraction : float
-        Columns held out of every plane to score the network against cubic interpolation
-        (recorded in the model's metrics; at least 13, so none for planes narrower than
-        29 pixels); 0 for none.
     device : str
         ``"auto"``, ``"cpu"``, ``"cuda"``, …
     progress, log, cancel
         As for :func:`napari_sr.train`.
+    **overrides
+        Fields of :class:`~napari_sr.selfsup.config.IsotropicConfig`; they replace the
+        config's.
 
     Returns
     -------
@@ -252,10 +237,9 @@ def train_isotropic(
     """
     from ..models.registry import REGISTRY, list_models
     from ..training import data as training_data
-    from ..training.config import TrainConfig
     from ..training.loop import fit
 
-    steps = check_training_options(steps, patch_size, hparams, validation_fraction)
+    config = IsotropicConfig.build(config, _with_model(overrides, model), where="train_isotropic")
     image, factor = _image_and_factor(volume, factor, axes)
     channels = image.shape[image.axes.index("C")] if "C" in image.axes else 1
     if channels > 1:
@@ -264,38 +248,32 @@ def train_isotropic(
             f"{image.axes}): pass one channel, or use isotropic(), which trains one model "
             "per channel"
         )
+    architecture = config.architecture
     list_models()
-    spec = REGISTRY.spec(model)
+    spec = REGISTRY.spec(architecture)
     if spec.framework != "restoration":
         raise ValueError(
-            f"{model} is an upsampling network; isotropic reconstruction needs a same-size "
-            f"restoration network: {', '.join(_restoration_models())}"
+            f"{architecture} is an upsampling network; isotropic reconstruction needs a "
+            f"same-size restoration network: {', '.join(_restoration_models())}"
         )
-    profile = axial_profile(psf, factor)
+    profile = axial_profile(config.psf, factor)
     planes = _lateral_planes(image)
-    norm = default_normalization(image.dtype)
+    norm = Normalization.from_dict(config.normalization or default_normalization(image.dtype))
     limits = norm.limits(planes)
     multiple = int(spec.size_multiple or 1)
     pairs = [simulate_axial(planes, factor, profile),
              simulate_axial(np.swapaxes(planes, 1, 2), factor, profile)]  # fmt: skip
-    train_images, val_images = _training_images(pairs, image.dtype, limits, validation_fraction)
-    widest = min(min(im.high.shape[-2:]) for im in train_images)
-    patch = _patch_size(patch_size, widest, multiple)
-    training_data.check_sizes(train_images, patch, "patch_size")
-    config = TrainConfig(
-        scale=1,
-        steps=steps,
-        patch_size=patch,
-        batch_size=batch_size,
-        lr=lr,
-        loss=loss,
-        warmup_steps=min(100, int(steps) // 10) if isinstance(steps, int) else 0,
-        augment=("hflip", "vflip"),  # flips keep the degraded axis along the rows
-        normalization=norm.to_dict(),
-        validation_fraction=validation_fraction,
-        validate_every=max(1, int(steps) // 5) if isinstance(steps, int) else 100,
-        seed=seed,
+    train_images, val_images = _training_images(
+        pairs, image.dtype, limits, config.validation_fraction
     )
+    widest = min(min(im.high.shape[-2:]) for im in train_images)
+    patch = _patch_size(config.patch_size, widest, multiple)
+    training_data.check_sizes(train_images, patch, "patch_size")
+    hparams = config.hparams
+    if hparams is None:
+        hparams = DEFAULT_HPARAMS.get(architecture, {})
+    config = config.replace(patch_size=patch, hparams=hparams, normalization=norm.to_dict())
+    psf = config.psf
     record = {
         "task": "isotropic",
         "factor": factor,
@@ -304,10 +282,8 @@ def train_isotropic(
         "interpolation": "cubic convolution (Keys a=-0.5) of point samples",
         "planes": int(planes.shape[0]),
     }
-    if hparams is None:
-        hparams = DEFAULT_HPARAMS.get(model, {})
     return fit(
-        model,
+        architecture,
         train_images,
         val_images,
         config,
@@ -325,21 +301,41 @@ def train_isotropic(
 # ---------------------------------------------------------------------- prediction
 
 
+@dataclass(frozen=True)
+class Reconstruction:
+    """What :func:`reconstruct` returns.
+
+    Attributes
+    ----------
+    image : numpy.ndarray or Image
+        The isotropic stack, as :func:`isotropic` returns it (same type, axes and dtype
+        as the input; an Image with its z pixel size, origin and provenance).
+    models : tuple of torch.nn.Module
+        The networks trained for it, one per channel in channel order (each a model of
+        :func:`train_isotropic`, to save with :func:`napari_sr.save_model` and reuse);
+        empty when a trained model was given.
+    factor : float
+        The z factor used.
+    """
+
+    image: Any
+    models: tuple
+    factor: float
+
+
 def isotropic(
     volume: np.ndarray | Image,
     factor: float | None = None,
+    config: IsotropicConfig | Mapping[str, Any] | None = None,
     *,
+    model: Any = None,
     axes: str | None = None,
-    psf: float | np.ndarray | None = None,
-    model: Any = DEFAULT_MODEL,
-    steps: int = DEFAULT_STEPS,
-    fuse: str = "mean",
     device: str = "auto",
     tile: int | None = None,
     progress: ProgressCallback | None = None,
     log: Callable[[dict], None] | None = None,
     cancel: CancelToken | None = None,
-    **training: Any,
+    **overrides: Any,
 ) -> np.ndarray | Image:
     """Restore z of an anisotropic stack to the lateral resolution.
 
@@ -352,20 +348,20 @@ def isotropic(
     factor : float, optional
         Anisotropy, z step / lateral pixel size (> 1). Default from the pixel sizes of an
         :class:`~napari_sr.image.Image` (Z over Y, which must equal X).
+    config : IsotropicConfig or dict, optional
+        The recipe (:class:`~napari_sr.selfsup.config.IsotropicConfig`): the axial
+        profile (``psf``: its Gaussian σ in lateral pixels, the profile itself, or None
+        for a Gaussian of FWHM ``factor``), the fusion of the xz and yz predictions
+        (``fuse``: ``"mean"`` or ``"geometric"``) and the training options (``steps`` per
+        channel, ``patch_size``, ``batch_size``, ``lr``, ``loss``, ``hparams``,
+        ``validation_fraction``, ``seed``, …; unused when a trained model is given).
+    model : str, torch.nn.Module or path, optional
+        An architecture name to train (the config's ``architecture``, default
+        ``care_unet``), or a model trained by :func:`train_isotropic` (or a model file of
+        one) to reuse on a stack of the same microscope: it must have been trained for
+        the same factor.
     axes : str, optional
         Axes of ``volume``; default from the Image, else guessed (3D: ``ZYX``).
-    psf : float, array or None
-        The axial profile of the training pairs (:func:`axial_profile`): its Gaussian σ in
-        lateral pixels, the profile itself, or None for a Gaussian of FWHM ``factor``.
-    model : str, torch.nn.Module or path
-        An architecture name to train (default ``care_unet``), or a model trained by
-        :func:`train_isotropic` (or a model file of one) to reuse on a stack of the same
-        microscope: it must have been trained for the same factor.
-    steps : int
-        Training steps per channel (ignored when a trained model is given).
-    fuse : {'mean', 'geometric'}
-        How the xz and yz predictions are combined: their mean, or their geometric mean
-        in the normalised intensities (negative values clipped; CSBDeep's choice).
     device : str
         ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, …
     tile : int, optional
@@ -381,9 +377,9 @@ def isotropic(
     cancel : threading.Event or callable, optional
         Checked during training and prediction;
         :class:`~napari_sr.utils.progress.Cancelled` is raised once it is set.
-    **training
-        More options of :func:`train_isotropic` (``patch_size``, ``batch_size``, ``lr``,
-        ``loss``, ``hparams``, ``validation_fraction``, ``seed``).
+    **overrides
+        Fields of :class:`~napari_sr.selfsup.config.IsotropicConfig`, e.g. ``psf=2.2,
+        steps=500``; they replace the config's.
 
     Returns
     -------
@@ -391,7 +387,8 @@ def isotropic(
         Same type, axes and dtype as ``volume``, with ``floor((nz - 1) * factor) + 1``
         planes. An Image gets the z pixel size ``dz / factor`` (the lateral one, made
         isotropic), the same z origin, and a provenance record (method, factor, axial
-        profile, model, training report).
+        profile, model, training report). :func:`reconstruct` returns the trained
+        networks with it.
 
     Examples
     --------
@@ -400,29 +397,45 @@ def isotropic(
     >>> iso.describe_pixel_size()  # doctest: +SKIP
     'Z 0.2 µm, Y 0.2 µm, X 0.2 µm'
     """
+    return reconstruct(
+        volume, factor, config, model=model, axes=axes, device=device, tile=tile,
+        progress=progress, log=log, cancel=cancel, **overrides,
+    ).image  # fmt: skip
+
+
+def reconstruct(
+    volume: np.ndarray | Image,
+    factor: float | None = None,
+    config: IsotropicConfig | Mapping[str, Any] | None = None,
+    *,
+    model: Any = None,
+    axes: str | None = None,
+    device: str = "auto",
+    tile: int | None = None,
+    progress: ProgressCallback | None = None,
+    log: Callable[[dict], None] | None = None,
+    cancel: CancelToken | None = None,
+    **overrides: Any,
+) -> Reconstruction:
+    """:func:`isotropic`, returning the networks it trained with the result: train on the
+    stack (one network per channel), restore it, and keep the networks to save and
+    reuse. What the ``isotropic`` command (``--save-model``) and the Isotropic widget
+    run; the arguments are those of :func:`isotropic`.
+
+    Returns
+    -------
+    Reconstruction
+        ``image`` (as :func:`isotropic` returns it), ``models`` (one trained network per
+        channel; empty when ``model`` is a trained model) and ``factor``.
+    """
     import torch
 
     from ..models.checkpoint import load_model
 
-    if fuse not in FUSIONS:
-        raise ValueError(f"fuse must be one of {', '.join(FUSIONS)}, not {fuse!r}")
-    unknown = set(training) - _TRAINING_OPTIONS
-    if unknown:
-        raise TypeError(
-            f"isotropic() got unexpected options {', '.join(sorted(unknown))}; training "
-            f"options are {', '.join(sorted(_TRAINING_OPTIONS))}"
-        )
-    if not isinstance(model, torch.nn.Module) and not isinstance(model, os.PathLike):
-        # a model to train: its options are checked before any work
-        steps = check_training_options(
-            steps,
-            training.get("patch_size"),
-            training.get("hparams"),
-            training.get("validation_fraction", 0.1),
-        )
+    config = IsotropicConfig.build(config, _with_model(overrides, model), where="isotropic")
     image, factor = _image_and_factor(volume, factor, axes)
     check_finite(image.data)
-    given = model
+    given = config.architecture if model is None or isinstance(model, str) else model
     if isinstance(model, os.PathLike) or (isinstance(model, str) and _is_file_name(model)):
         given = load_model(model)
     if isinstance(given, torch.nn.Module):
@@ -436,26 +449,27 @@ def isotropic(
     data = _as_tczyx(image.data, image.axes)
     n_t, n_c, n_z, n_y, n_x = data.shape
     n_out = len(point_grid(n_z, factor))
-    training_share = 0 if not isinstance(given, str) else int(steps)
+    training_share = 0 if not isinstance(given, str) else config.steps
     total = n_c * training_share + n_t * n_c * (n_y + n_x)
     counter = Stages(progress, total)
     out = np.empty((n_t, n_c, n_out, n_y, n_x), dtype=image.dtype)
-    reports = []
+    reports, trained = [], []
     for c in range(n_c):
         channel_model = given
         if isinstance(given, str):
             channel = Image(data[:, c], "TZYX")  # the factor is known: no sizes needed
             channel_model = train_isotropic(
-                channel, factor, psf=psf, model=given, steps=steps, device=device,
-                progress=share(counter, training_share), log=log, cancel=cancel, **training,
+                channel, factor, config, device=device, progress=share(counter, training_share),
+                log=log, cancel=cancel,
             )  # fmt: skip
             counter.advance(training_share)
+            trained.append(channel_model)
         reports.append(getattr(channel_model, "training_report", None))
         for t in range(n_t):
             raise_if_cancelled(cancel)
             out[t, c] = _restore(
-                data[t, c], factor, channel_model, fuse=fuse, device=device, tile=tile,
-                counter=counter, cancel=cancel,
+                data[t, c], factor, channel_model, fuse=config.fuse, device=device,
+                tile=tile, counter=counter, cancel=cancel,
             )  # fmt: skip
     # a cancel that came during the last prediction (or the fusion) is not ignored
     raise_if_cancelled(cancel)
@@ -463,17 +477,30 @@ def isotropic(
     provenance = {
         "method": "isotropic",
         "factor": factor,
-        "fuse": fuse,
+        "fuse": config.fuse,
         "model": _describe_model(given, model),
-        "axial_profile": _profile_record(given, psf, factor),
+        "axial_profile": _profile_record(given, config.psf, factor),
         "training": reports if any(r is not None for r in reports) else None,
     }
-    return _result(volume, image, result, factor, provenance)
+    restored = _result(volume, image, result, factor, provenance)
+    return Reconstruction(image=restored, models=tuple(trained), factor=factor)
 
 
-_TRAINING_OPTIONS = {
-    "patch_size", "batch_size", "lr", "loss", "hparams", "validation_fraction", "seed",
-}  # fmt: skip
+def _with_model(overrides: dict[str, Any], model: Any) -> dict[str, Any]:
+    """The overrides with an architecture name given as ``model`` (a registered name, not
+    a model file)."""
+    if not isinstance(model, str) or _looks_like_file(model):
+        return overrides
+    if overrides.get("architecture", model) != model:
+        raise ValueError(
+            f"model={model!r} and architecture={overrides['architecture']!r}; give the "
+            "architecture once"
+        )
+    return {**overrides, "architecture": model}
+
+
+def _looks_like_file(value: str) -> bool:
+    return bool(os.path.splitext(value)[1]) or os.sep in value
 
 
 def _restore(

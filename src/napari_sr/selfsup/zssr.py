@@ -16,6 +16,13 @@ image itself teaches how it would look finer:
 4. **Prediction**: bicubic upscaling, then the network (with the geometric self-ensemble
    of :func:`napari_sr.upscale`), then back-projection (Irani & Peleg 1991), which makes
    the result consistent with the input under the kernel.
+
+References
+----------
+.. [1] A. Shocher, N. Cohen, M. Irani, "'Zero-Shot' super-resolution using deep internal
+   learning," CVPR 2018, 3118-3126. doi:10.1109/CVPR.2018.00329 (arXiv:1712.06087)
+.. [2] M. Irani, S. Peleg, "Improving resolution by image registration," CVGIP: Graphical
+   Models and Image Processing 53(3), 231-239 (1991). doi:10.1016/1049-9652(91)90045-L
 """
 
 from __future__ import annotations
@@ -29,13 +36,13 @@ import numpy as np
 from ..axes import is_rgb
 from ..geometry import check_scale
 from ..image import Image
-from ..normalization import default_normalization
+from ..normalization import Normalization, default_normalization
 from ..resample import resize
 from ..utils.intensity import cast, check_dtype, check_finite
 from ..utils.progress import CancelToken, ProgressCallback, Stages, raise_if_cancelled
-from ._progress import check_training_options, share
+from ._progress import share
+from .config import DEFAULT_STEPS, ZSSRConfig, _kernel
 
-DEFAULT_STEPS = 1000
 SMALLEST_FATHER = 0.5
 """The smallest downscaled copy of the image used as an HR father (fraction of its size)."""
 FATHER_SCALES = 6
@@ -46,7 +53,7 @@ of ``benchmarks/zssr.py`` at x2, 2 iterations are within 0.6 dB of the best coun
 image, while 10 amplify the LR images' quantisation noise (-2 dB against 2 on a smooth
 image): each iteration sharpens towards the noisy input."""
 
-__all__ = ["gaussian_kernel", "stage_factors", "zssr"]
+__all__ = ["DEFAULT_STEPS", "ZSSRConfig", "gaussian_kernel", "stage_factors", "zssr"]
 
 
 def gaussian_kernel(sigma: float) -> np.ndarray:
@@ -81,24 +88,15 @@ def stage_factors(scale: float, gradual: bool = True) -> list[float]:
 def zssr(
     image: np.ndarray | Image,
     scale: float,
+    config: ZSSRConfig | Mapping[str, Any] | None = None,
     *,
-    kernel: str | np.ndarray = "bicubic",
-    steps: int = DEFAULT_STEPS,
-    gradual: bool = True,
-    self_ensemble: bool = True,
-    back_projection: bool = True,
     axes: str | None = None,
-    patch_size: int | None = None,
-    batch_size: int = 4,
-    lr: float = 1e-3,
-    loss: str | Mapping[str, float] = "l1",
-    hparams: Mapping[str, Any] | None = None,
-    seed: int = 0,
     device: str = "auto",
     tile: int | None = None,
     progress: ProgressCallback | None = None,
     log: Callable[[dict], None] | None = None,
     cancel: CancelToken | None = None,
+    **overrides: Any,
 ) -> np.ndarray | Image:
     """Upscale an image with a network trained on that image alone.
 
@@ -109,29 +107,13 @@ def zssr(
         planes together teach one network per gradual step, and every plane is upscaled).
     scale : float
         SR factor (> 1).
-    kernel : str or numpy.ndarray
-        How the image was made from the unknown finer one: ``"bicubic"`` (MATLAB
-        ``imresize``, the SR benchmark protocol) or another :func:`napari_sr.resize`
-        method, or a 2D blur kernel (odd sides, e.g. an estimated PSF in the finer
-        pixels) followed by taking every ``scale``-th pixel (integer scales).
-    steps : int
-        Training steps per gradual step.
-    gradual : bool
-        Reach factors above 2 in ×2 steps (the paper's gradual SR); with a kernel array,
-        which describes the whole factor, there is one stage.
-    self_ensemble : bool
-        Average the network over the 8 rotations and flips of the input.
-    back_projection : bool
-        Make the result consistent with the input under ``kernel``
-        (:data:`BACK_PROJECTION_ITERATIONS` iterations).
+    config : ZSSRConfig or dict, optional
+        The recipe (:class:`~napari_sr.selfsup.config.ZSSRConfig`): how the image was made
+        (``kernel`` or ``blur``), the stages and prediction (``gradual``,
+        ``self_ensemble``, ``back_projection``) and the training options (``steps`` per
+        stage, ``patch_size``, ``batch_size``, ``lr``, ``loss``, ``hparams``, ``seed``, …).
     axes : str, optional
         Axes of ``image``; default from the Image, else guessed.
-    patch_size, batch_size, lr, loss, seed
-        Training options (:func:`napari_sr.train`); ``patch_size`` defaults to 48 or the
-        smallest father's side (4 patches of 48² per step: about the 128² crop per step
-        of the paper).
-    hparams : dict, optional
-        Hyperparameters of the ``zssr_net`` architecture (``depth``, ``features``).
     device, tile : optional
         Where and in which tiles the network runs (:func:`napari_sr.upscale`).
     progress : callable, optional
@@ -143,6 +125,9 @@ def zssr(
         Training records, one stream for all gradual steps.
     cancel : threading.Event or callable, optional
         Checked during training and prediction.
+    **overrides
+        Fields of :class:`~napari_sr.selfsup.config.ZSSRConfig`, e.g. ``kernel=k,
+        steps=500``; they replace the config's.
 
     Returns
     -------
@@ -150,8 +135,13 @@ def zssr(
         Same type, axes and dtype as ``image``; Y and X ``ceil(n * scale)`` long. An Image
         gets the pixel sizes and origins of :func:`napari_sr.upscale` and a provenance
         record (method, kernel, stages, each stage's training report).
+
+    Examples
+    --------
+    >>> x4 = napari_sr.zssr(image, 4, steps=100)  # doctest: +SKIP
+    >>> x2 = napari_sr.zssr(image, 2, blur=1.0)  # blurred by sigma 1, decimated  # doctest: +SKIP
     """
-    steps = check_training_options(steps, patch_size, hparams)
+    config = ZSSRConfig.build(config, overrides, where="zssr")
     source = image if isinstance(image, Image) else Image(np.asarray(image), axes=axes)
     if axes is not None and isinstance(image, Image):
         source = source.with_axes(axes)
@@ -160,12 +150,14 @@ def zssr(
     scale = check_scale(scale)
     if scale <= 1:
         raise ValueError(f"zssr needs a scale above 1 (the SR factor), not {scale:g}")
+    kernel = config.kernel if config.blur is None else gaussian_kernel(config.blur)
     blur_kernel = _check_kernel(kernel, scale)
     planes, restore_axes = _planes(source)  # (N, C, Y, X)
     # a blur kernel is defined for the whole factor: it cannot be split into x2 stages
-    stages = stage_factors(scale, gradual and blur_kernel is None)
-    counter = Stages(progress, len(stages) * int(steps) + len(planes))
-    norm = default_normalization(dtype)
+    stages = stage_factors(scale, config.gradual and blur_kernel is None)
+    steps = config.steps
+    counter = Stages(progress, len(stages) * steps + len(planes))
+    norm = Normalization.from_dict(config.normalization or default_normalization(dtype))
 
     base = planes.astype(np.float32)  # the image the next stage upscales
     fathers = [base]
@@ -174,17 +166,15 @@ def zssr(
         raise_if_cancelled(cancel)
         ratio = target / previous
         model = _train_stage(
-            model, fathers, ratio, blur_kernel, kernel, dtype, norm,
-            steps=steps, patch_size=patch_size, batch_size=batch_size, lr=lr, loss=loss,
-            hparams=hparams, seed=seed, device=device, progress=share(counter, int(steps)),
-            log=log, cancel=cancel,
+            model, fathers, ratio, blur_kernel, kernel, dtype, norm, config,
+            device=device, progress=share(counter, steps), log=log, cancel=cancel,
         )  # fmt: skip
-        counter.advance(int(steps))
+        counter.advance(steps)
         reports.append({"scale": target, **(model.training_report or {})})
         last = target == stages[-1]
         base = _upscale_stage(
-            model, base, ratio, blur_kernel, kernel, self_ensemble=self_ensemble,
-            back_projection=back_projection, device=device, tile=tile, cancel=cancel,
+            model, base, ratio, blur_kernel, kernel, self_ensemble=config.self_ensemble,
+            back_projection=config.back_projection, device=device, tile=tile, cancel=cancel,
             progress=share(counter, len(planes)) if last else None, dtype=dtype,
         )  # fmt: skip
         fathers.append(base)
@@ -196,13 +186,17 @@ def zssr(
     result = restore_axes(cast(_fit_shape(base, out_shape), dtype))
     if not isinstance(image, Image):
         return result
+    if config.blur is not None:
+        described = f"Gaussian blur sigma {config.blur:g} + decimation"
+    else:
+        described = kernel if isinstance(kernel, str) else "given blur kernel + decimation"
     provenance = {
         "method": "zssr",
         "scale": scale,
-        "kernel": kernel if isinstance(kernel, str) else "given blur kernel + decimation",
+        "kernel": described,
         "stages": stages,
-        "self_ensemble": self_ensemble,
-        "back_projection": back_projection,
+        "self_ensemble": config.self_ensemble,
+        "back_projection": config.back_projection,
         "training": reports,
     }
     return source.resampled(result, {"Y": scale, "X": scale}, provenance)
@@ -211,12 +205,10 @@ def zssr(
 # ------------------------------------------------------------------------ a stage
 
 
-def _train_stage(model, fathers, ratio, blur_kernel, kernel, dtype, norm, *, steps,
-                 patch_size, batch_size, lr, loss, hparams, seed, device, progress, log,
-                 cancel):  # fmt: skip
+def _train_stage(model, fathers, ratio, blur_kernel, kernel, dtype, norm, config, *, device,
+                 progress, log, cancel):  # fmt: skip
     """Train (or go on training) the network on son → father pairs at ``ratio``."""
     from ..training import data as training_data
-    from ..training.config import TrainConfig
     from ..training.data import TrainingImage
     from ..training.loop import fit
 
@@ -250,23 +242,20 @@ def _train_stage(model, fathers, ratio, blur_kernel, kernel, dtype, norm, *, ste
             "downscaled copies) need at least 16 pixels per side after cropping"
         )
     smallest = min(min(im.high.shape[-2:]) for im in images)
-    patch = int(patch_size) if patch_size is not None else min(48, smallest)
+    patch = config.patch_size if config.patch_size is not None else min(48, smallest)
     images = [im for im in images if min(im.high.shape[-2:]) >= patch]
     training_data.check_sizes(images, patch, "patch_size")
-    config = TrainConfig(
-        scale=1, steps=steps, patch_size=patch, batch_size=batch_size, lr=lr, loss=loss,
-        warmup_steps=min(100, int(steps) // 10), normalization=norm.to_dict(), seed=seed,
-    )  # fmt: skip
+    config = config.replace(patch_size=patch, normalization=norm.to_dict())
     record = {"task": "zssr", "ratio": ratio, "kernel": kernel if isinstance(kernel, str)
               else [list(map(float, row)) for row in blur_kernel]}  # fmt: skip
     return fit(
-        model if model is not None else "zssr_net",
+        model if model is not None else config.architecture,
         images,
         [],
         config,
         normalization=norm,
         in_channels=channels,
-        hparams=hparams if model is None else None,
+        hparams=config.hparams if model is None else None,
         data_extra={"zssr": record},
         device=device,
         progress=progress,
@@ -301,21 +290,13 @@ def _upscale_stage(model, base, ratio, blur_kernel, kernel, *, self_ensemble,
 # ------------------------------------------------------------------------- helpers
 
 
-def _check_kernel(kernel: str | np.ndarray, scale: float) -> np.ndarray | None:
-    from ..resample import INTERPOLATION_METHODS
-
+def _check_kernel(kernel: str | Any, scale: float) -> np.ndarray | None:
+    """None for an interpolation name; a blur kernel (checked by
+    :class:`~napari_sr.selfsup.config.ZSSRConfig`) normalised to sum 1, for an integer
+    scale."""
     if isinstance(kernel, str):
-        if kernel not in INTERPOLATION_METHODS:
-            raise ValueError(
-                f"unknown kernel {kernel!r}; give one of {', '.join(INTERPOLATION_METHODS)} "
-                "or a 2D blur kernel array"
-            )
         return None
-    blur = np.asarray(kernel, dtype=np.float64)
-    if blur.ndim != 2 or blur.shape[0] % 2 == 0 or blur.shape[1] % 2 == 0:
-        raise ValueError(f"a kernel array must be 2D with odd sides, not shape {blur.shape}")
-    if not np.all(np.isfinite(blur)) or blur.sum() <= 0:
-        raise ValueError("a kernel array must be finite with a positive sum")
+    blur = np.asarray(_kernel(kernel), dtype=np.float64)
     if not float(scale).is_integer():
         raise ValueError(
             f"a kernel array is followed by taking every scale-th pixel, which needs an "

@@ -385,6 +385,8 @@ class TrainConfig:
     def _check_fixed(self) -> None:
         for name, reason in self.FIXED.items():
             default = self.__dataclass_fields__[name].default
+            if hasattr(default, "to_dict"):  # a Normalization, kept as its dict
+                default = default.to_dict()
             value = getattr(self, name)
             if value != default and not (value in ({}, ()) and default is None):
                 raise ValueError(f"{self.TASK} does not take {name} ({reason}); leave {name} out")
