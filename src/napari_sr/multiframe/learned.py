@@ -372,7 +372,9 @@ def unshuffle(image: np.ndarray, scale: int) -> np.ndarray:
 
 def training_psf(model: Any) -> float:
     """The PSF σ (high-resolution pixels) a fusion network's bursts were made with."""
-    record = (getattr(model, "checkpoint", None) or {}).get("data", {}).get("bursts", {})
+    from ..models.info import info_of
+
+    record = (info_of(model).data or {}).get("bursts") or {}  # the model record's
     return float(record.get("psf_sigma_hr_px", 0.5 * int(model.scale)))
 
 
