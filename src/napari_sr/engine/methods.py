@@ -32,7 +32,6 @@ from .method_table import (
     DefaultMethod,
     available_methods,
     default_method,
-    default_roles,
     describe_method,
     is_fusion,
 )
@@ -41,7 +40,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .learned import ModelMethod
 
 __all__ = [
-    "DEFAULT_KINDS",
     "DEFAULT_METHOD",
     "DefaultMethod",
     "MethodFallbackWarning",
@@ -50,11 +48,6 @@ __all__ = [
     "default_method",
     "resolve_method",
 ]
-
-DEFAULT_KINDS = default_roles()
-"""``method=`` names of the bundled single-image defaults, ``'quality'`` and ``'fast'`` (see
-:func:`napari_sr.engine.method_table.default_roles`)."""
-
 
 class MethodFallbackWarning(UserWarning):
     """No method was given and no learned default is bundled for the scale, so bicubic

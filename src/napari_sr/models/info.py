@@ -157,9 +157,8 @@ class Metrics(Mapping):
     """Measured scores of a model (the file's ``metrics``), read-only, with typed access.
 
     It is the recorded mapping (``metrics["psnr"]``, ``dict(metrics)``), checked on load,
-    plus properties for the scores napari-sr writes (see
-    :meth:`napari_sr.training.loop` ``metrics``): a misspelt score is an AttributeError, not
-    a silent None.
+    plus properties for the scores the training loop writes (:func:`napari_sr.train`): a
+    misspelt score is an AttributeError, not a silent None.
 
     Parameters
     ----------
