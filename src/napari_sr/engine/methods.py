@@ -49,6 +49,7 @@ __all__ = [
     "resolve_method",
 ]
 
+
 class MethodFallbackWarning(UserWarning):
     """No method was given and no learned default is bundled for the scale, so bicubic
     interpolation ran; pass ``method='bicubic'`` to choose it explicitly (and silence this)."""
