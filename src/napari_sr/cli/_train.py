@@ -4,20 +4,21 @@ low-resolution inputs synthesised by the degradation model, and write a model fi
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 
 from . import _parsers as shared
 from ._output import print_over, without_prefix
-from ._parsers import given, parse_hparams, parse_noise
+from ._parsers import given, parse_noise
+from ._recipe import add_recipe_options, recipe_values
 from ._running import interrupted_status, running
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
-    """Add the ``train`` subcommand; the defaults its help shows are :class:`TrainConfig`'s."""
-    from ..training.config import LOSS_NAMES, SCHEDULES, TrainConfig
+    """Add the ``train`` subcommand; its options that set a field of the training recipe
+    (:class:`~napari_sr.training.config.TrainConfig`) are made from those fields
+    (:mod:`._recipe`)."""
+    from ..training.config import TrainConfig
 
-    default = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     tr = commands.add_parser(
         "train",
         help="train an SR model on high-resolution images",
@@ -36,8 +37,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     tr.add_argument(
         "images", metavar="IMAGES", nargs="+", help="high-resolution image files or folders"
     )
-    tr.inherit(shared.scale("upscaling factor, >= 2", int))
-    tr.add_argument("--steps", type=int, required=True, help="optimiser updates")
+    # architecture: MODEL; degradation: --kernel, --blur and --noise below
+    recipe = add_recipe_options(tr, TrainConfig, skip=("degradation",), aliases={"scale": ["-s"]})
+    tr.set_defaults(recipe=recipe)
     tr.add_argument("--out", "-o", required=True, help="model file to write, .safetensors")
     tr.add_argument(
         "--validation",
@@ -48,61 +50,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         help="held-out high-resolution images or folders for validation PSNR/SSIM",
     )
     tr.add_argument(
-        "--validation-fraction",
-        type=float,
-        default=None,
-        help="without --validation: fraction of rows held out at the bottom of every image",
-    )
-    tr.add_argument(
-        "--batch-size", type=int, default=None, help=f"default {default['batch_size']}"
-    )
-    tr.add_argument(
-        "--patch-size", type=int, default=None, help="HR patch side, pixels (default 48 x scale)"
-    )
-    tr.add_argument("--lr", type=float, default=None, help=f"Adam learning rate ({default['lr']})")
-    tr.add_argument(
-        "--loss",
-        default=None,
-        help=f"one of {', '.join(LOSS_NAMES)}, or weights such as l1=1,ssim=0.2 (default "
-        f"{default['loss']})",
-    )
-    tr.add_argument("--schedule", choices=SCHEDULES, default=None, help="default cosine")
-    tr.add_argument("--warmup-steps", type=int, default=None, help="linear warm-up steps")
-    tr.add_argument(
-        "--validate-every",
-        type=int,
-        default=None,
-        help=f"steps between validations (default {default['validate_every']})",
-    )
-    tr.add_argument(
-        "--patience", type=int, default=None, help="stop after N validations without gain"
-    )
-    tr.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=None,
-        help=f"steps between checkpoints (default {default['checkpoint_every']})",
-    )
-    tr.add_argument(
         "--kernel", default=None, help="downscaling kernel of the degradation (bicubic)"
     )
     tr.inherit(shared.blur(), shared.noise())
-    tr.add_argument(
-        "--in-channels", type=int, default=None, help="3 for RGB images (default: guessed)"
-    )
-    tr.inherit(
-        shared.hparams("d=32,s=5,m=1"),
-        shared.seed(),
-        shared.device("auto (default), cpu, cuda, cuda:N, mps"),
-    )
-    tr.add_argument(
-        "--init",
-        default=None,
-        metavar="bundled|scratch|NAME",
-        help="how MODEL starts: 'bundled', its bundled weights at SCALE (an error where "
-        "there are none); 'scratch', random weights; or bundled weights by NAME (default: "
-        "the bundled weights where they exist and fit, else scratch; the log says which)",
-    )
+    tr.inherit(shared.device("auto (default), cpu, cuda, cuda:N, mps"))
     tr.add_argument(
         "--resume", action="store_true", help="continue the run saved at OUT (same options)"
     )
@@ -111,27 +62,12 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from ..training.config import TrainConfig
     from ..training.log import format_record
     from ..utils.progress import Cancelled
 
     degradation = given(args, "kernel", "blur", noise=parse_noise(args.noise))
-    options = given(
-        args,
-        "validation_fraction",
-        "batch_size",
-        "patch_size",
-        "lr",
-        "loss",
-        "schedule",
-        "warmup_steps",
-        "validate_every",
-        "patience",
-        "checkpoint_every",
-        "in_channels",
-        "seed",
-        "init",
-        hparams=parse_hparams(args.hparams),
-    )  # train() owns the defaults
+    options = recipe_values(args, TrainConfig, args.recipe)  # train() owns the defaults
     if degradation:
         options["degradation"] = degradation
     from ..engine.method_table import is_model_file
@@ -151,8 +87,6 @@ def run_train(args: argparse.Namespace) -> int:
             result = train(
                 model,
                 args.images,
-                scale=args.scale,
-                steps=args.steps,
                 validation=args.validation,
                 checkpoint=args.out,
                 resume=args.resume,

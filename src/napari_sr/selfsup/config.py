@@ -55,23 +55,24 @@ class ZSSRConfig(TrainConfig):
     architecture : str
         The same-size restoration network trained on the image (``zssr_net``).
     hparams : dict or None
-        Hyperparameters of that network (``depth``, ``features``); None for its defaults.
+        Hyperparameters of that network (``depth``, ``features``); its defaults where left
+        out.
     steps : int
         Training steps per gradual stage.
     patch_size : int or None
-        Side of the square training patches, pixels; default 48, or the smallest
-        father's side (4 patches of 48² per step: about the 128² crop per step of the
-        paper).
+        Side of the square training patches, pixels; by default 48, or the smallest
+        father's side. Four patches of 48² per step are about the 128² crop per step of
+        the paper.
     warmup_steps : int or None
         Steps of linear warm-up; default a tenth of the steps, at most 100.
     normalization : dict or None
         Intensity normalisation; None for the default of the image's dtype.
     kernel : str or tuple of tuple of float
-        How the image was made from the unknown finer one: ``"bicubic"`` (MATLAB
-        ``imresize``, the SR benchmark protocol) or another :func:`napari_sr.resize`
-        method, or a 2D blur kernel (odd sides, e.g. an estimated PSF in the finer
-        pixels; an array is kept as nested tuples) followed by taking every ``scale``-th
-        pixel (integer scales).
+        How the image was made from the unknown finer one: ``bicubic`` (MATLAB
+        ``imresize``, the SR benchmark protocol) or another interpolation of
+        :func:`napari_sr.resize`, or a 2D blur kernel followed by taking every
+        ``scale``-th pixel (integer scales). A blur kernel has odd sides (e.g. an
+        estimated PSF in the finer pixels); an array is kept as nested tuples.
     blur : float or None
         Instead of ``kernel``: a Gaussian blur of this σ in the finer pixels, followed by
         taking every ``scale``-th pixel (:func:`~napari_sr.selfsup.zssr.gaussian_kernel`).
@@ -145,7 +146,7 @@ class IsotropicConfig(TrainConfig):
     architecture : str
         A registered same-size restoration network (``care_unet``, ``zssr_net``).
     hparams : dict or None
-        Its hyperparameters; None for
+        Its hyperparameters; where left out,
         :data:`~napari_sr.selfsup.isotropic.DEFAULT_HPARAMS` of the architecture (``{}``
         for the class defaults).
     steps : int
@@ -167,10 +168,9 @@ class IsotropicConfig(TrainConfig):
     validate_every : int or None
         Steps between validations; default a fifth of the steps.
     psf : float, tuple of float or None
-        The axial profile of the training pairs
-        (:func:`~napari_sr.selfsup.isotropic.axial_profile`): the Gaussian σ of the extra
-        axial blur in lateral pixels, the profile itself (odd length), or None for a
-        Gaussian whose FWHM is the z step.
+        The axial profile of the training pairs: the Gaussian σ of the extra axial blur in
+        lateral pixels (by default a Gaussian whose FWHM is the z step). Or the profile
+        itself, odd length (:func:`~napari_sr.selfsup.isotropic.axial_profile`).
     fuse : {'mean', 'geometric'}
         How the xz and yz predictions are combined: their mean, or their geometric mean
         in the normalised intensities (negative values clipped; CSBDeep's choice).

@@ -152,27 +152,27 @@ class TrainConfig:
         ``"fsrcnn"``. Given as the first argument of :func:`~napari_sr.train` (a name, or a
         model whose architecture it records) or here.
     hparams : dict or None
-        Hyperparameters of a network built from its name (e.g. ``{"d": 32}`` for FSRCNN);
-        None for the architecture's defaults.
+        Hyperparameters of a network built from its name (FSRCNN's ``d``, ``s``, ``m``,
+        …); the architecture's defaults where left out. A dict such as ``{"d": 32}``.
     in_channels : int or None
-        Channels of a network built from its name. None: 3 when every image is RGB, else 1
-        (a 1-channel network treats every channel of other images as a plane).
+        Channels of a network built from its name; by default 3 when every image is RGB,
+        else 1. A 1-channel network treats every channel of other images as a plane.
     init : str or None
-        How a network built from its name starts. None (the default): from the bundled
-        weights of the architecture at ``scale`` where napari-sr ships them and they fit
-        (1 channel, ``hparams`` that agree with theirs), else from random weights drawn
-        from ``seed``. ``"bundled"``: from the bundled weights, an error where there are
-        none that fit. ``"scratch"``: from random weights. Or the name of bundled weights
-        such as ``"fsrcnn_x3.sr291"``. A finished run records the choice (the bundled
-        name or ``"scratch"``; None for a given model, which starts from its own weights).
+        How a network built from its name starts: ``bundled`` (the bundled weights of the
+        architecture at ``scale``; an error where there are none that fit), ``scratch``
+        (random weights drawn from ``seed``) or the name of bundled weights such as
+        ``fsrcnn_x3.sr291``; by default the bundled weights where napari-sr ships them and
+        they fit (1 channel, ``hparams`` that agree with theirs), else random weights.
+        A finished run records the choice (the bundled name or ``"scratch"``; None for a
+        given model, which starts from its own weights).
     scale : int
         Upscaling factor the model learns (≥ 2; 1 for same-size restoration networks).
     steps : int
         Optimiser updates (one batch each).
     patch_size : int or None
-        Side of the square high-resolution training patches, pixels; a multiple of
-        ``scale`` (and, divided by it, of the architecture's size multiple). Default
-        ``48 * scale``.
+        Side of the square high-resolution training patches, pixels (default
+        ``48 * scale``); a multiple of ``scale`` and, divided by it, of the architecture's
+        size multiple.
     batch_size : int
         Patches per update.
     lr : float
@@ -180,10 +180,10 @@ class TrainConfig:
     betas : tuple of float
         Adam's (β1, β2), each in [0, 1).
     loss : str or dict of str to float
-        The loss: one term (``"l1"``) or a weighted sum (``"l1=1,ssim=0.2"`` or
-        ``{"l1": 1.0, "ssim": 0.2}``) of ``l1``, ``mse``, ``charbonnier``, ``ssim``
-        (1 − SSIM), ``tv`` (total variation), ``texture`` (Gram matrices of fixed random
-        features) and ``shift_l1`` (:data:`LOSS_NAMES`).
+        The loss: one term of ``l1``, ``mse``, ``charbonnier``, ``ssim`` (1 − SSIM), ``tv``
+        (total variation), ``texture`` (Gram matrices of fixed random features) and
+        ``shift_l1`` (:data:`LOSS_NAMES`), or a weighted sum such as ``l1=1,ssim=0.2``.
+        As a dict: ``{"l1": 1.0, "ssim": 0.2}``.
     schedule : {'cosine', 'step', 'constant'}
         Learning rate after the warm-up: cosine decay to ``min_lr`` at ``steps``,
         multiplication by ``decay_factor`` every ``decay_every`` steps, or constant.
@@ -192,12 +192,13 @@ class TrainConfig:
     min_lr : float
         Final learning rate of the cosine schedule.
     decay_every : int or None
-        Period of the step schedule, steps; None for a quarter of the steps after warm-up.
+        Period of the step schedule, steps; by default a quarter of the steps after the
+        warm-up.
     decay_factor : float
         Factor of the step schedule, in (0, 1].
     augment : tuple of str
-        Random augmentations of each patch pair, from ``hflip``, ``vflip`` and ``rot90``;
-        ``()`` for none.
+        Random flips (``hflip``, ``vflip``) and quarter turns (``rot90``) of each patch
+        pair; empty for none.
     degradation : dict
         How low-resolution inputs are made from the high-resolution images: keyword
         arguments of :func:`~napari_sr.degrade` (``kernel``, ``blur`` σ in HR pixels,
@@ -213,7 +214,8 @@ class TrainConfig:
     validate_every : int
         Steps between validations (and once at the end).
     patience : int or None
-        Stop after this many validations without a better PSNR; None never stops early.
+        Stop after this many validations without a better PSNR; by default training never
+        stops early.
     checkpoint_every : int
         Steps between checkpoints when a checkpoint path is given (and at the end).
     seed : int
