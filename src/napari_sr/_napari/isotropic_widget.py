@@ -1,9 +1,9 @@
 """The Isotropic dock widget: restore z of an anisotropic stack, next to cubic z.
 
-The work is :func:`napari_sr.train_isotropic` then :func:`napari_sr.isotropic` with that
-model, off the GUI thread. Two layers come back, on the same isotropic grid: the learned
-reconstruction and cubic z-interpolation, the baseline to compare it with. The trained
-network can be saved and reused on other stacks of the same microscope.
+The work is :func:`napari_sr.selfsup.isotropic.reconstruct` (train on the stack, restore
+it, keep the network), off the GUI thread. Two layers come back, on the same isotropic
+grid: the learned reconstruction and cubic z-interpolation, the baseline to compare it
+with. The trained network can be saved and reused on other stacks of the same microscope.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
+from ..selfsup.config import IsotropicConfig
+from ..training.config import describe_options
 from ._task import TaskWidget, image_layer_names, set_choices
 from .layers import add_result_layer, layer_input
 
@@ -49,11 +51,11 @@ class IsotropicWidget(TaskWidget):
         self.factor.setToolTip("z step / lateral pixel size; filled in from the layer's scale")
         self.psf = QDoubleSpinBox(decimals=2, minimum=-1.0, maximum=50.0, value=-1.0)
         self.psf.setSpecialValueText("auto (FWHM = factor)")  # shown for the minimum, -1
-        self.psf.setToolTip(
-            "Gaussian sigma of the extra axial blur, in lateral pixels: "
-            "sqrt(sigma_z^2 - sigma_xy^2) of the PSF; auto assumes a FWHM of one z step"
-        )
-        self.steps = QSpinBox(minimum=1, maximum=1_000_000, value=1000)
+        self.steps = QSpinBox(minimum=1, maximum=1_000_000, value=IsotropicConfig().steps)
+        # the help of each option is its field's, as the command line's --help shows it
+        options = describe_options(IsotropicConfig)
+        for name in ("psf", "steps"):
+            getattr(self, name).setToolTip(options[name].help)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.save_button = QPushButton("Save model…")
@@ -119,20 +121,14 @@ class IsotropicWidget(TaskWidget):
         total = steps + planes
 
         def work():
-            from ..selfsup.isotropic import interpolate_axial, isotropic, train_isotropic
-            from ..utils.progress import Stages
+            from ..selfsup.isotropic import interpolate_axial, reconstruct
 
-            stages = Stages(self.relay.progress.emit, total)
             image = layer.load()
-            model = train_isotropic(
-                image, factor, psf=psf, steps=steps, progress=stages.part(),
+            run = reconstruct(
+                image, factor, psf=psf, steps=steps, progress=self.relay.progress.emit,
                 cancel=self.cancel_event,
             )  # fmt: skip
-            stages.advance(steps)
-            restored = isotropic(
-                image, factor, model=model, progress=stages.part(), cancel=self.cancel_event
-            )
-            return model, restored, interpolate_axial(image, factor)
+            return run.models[0], run.image, interpolate_axial(image, factor)
 
         def returned(result):
             model, restored, cubic = result

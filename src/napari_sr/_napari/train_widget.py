@@ -9,7 +9,6 @@ saved as a model file.
 
 from __future__ import annotations
 
-import inspect
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,20 @@ from .layers import layer_input
 from .model_files import sr_models
 
 LOSSES = ("l1", "mse", "charbonnier", "l1=1,ssim=0.2", "l1=1,texture=0.1")
+"""Losses the form offers (its box also takes any other ``loss`` of the recipe)."""
+FORM_DEFAULTS = {
+    "scale": 2,
+    "steps": 500,
+    "batch_size": 16,
+    "patch_size": 64,
+    "lr": 1e-3,
+    "validation_fraction": 0.1,
+}
+"""The form's starting values, by field of the training recipe
+(:class:`~napari_sr.training.config.TrainConfig`): a short run to watch in the viewer,
+hence a larger learning rate than the recipe's default (1e-3, not 2e-4) and a tenth of
+every image held out, so that the plot shows validation PSNR. Every option the form does
+not show is the recipe's default."""
 INIT_CHOICES = {"bundled weights": None, "scratch": "scratch"}
 """The "start from" choices and their ``train(init=...)`` values: None fine-tunes the
 bundled weights of the architecture and scale where napari-sr ships them, else starts
@@ -137,30 +150,29 @@ class TrainWidget(TaskWidget):
         self.architecture = QComboBox()
         self.architecture.addItems(sr_models())  # upsampling networks (scale >= 2)
         self.architecture.setCurrentText("fsrcnn")
-        self.scale = QSpinBox(minimum=2, maximum=8, value=2)
+        start = FORM_DEFAULTS
+        self.scale = QSpinBox(minimum=2, maximum=8, value=start["scale"])
         self.init = QComboBox()
         self.init.addItems(list(INIT_CHOICES))
-        self.init.setToolTip(
-            "bundled weights: fine-tune the weights napari-sr ships for this architecture and "
-            "scale (FSRCNN, EDSR-light at ×2, ×3, ×4; far better from a few images), random "
-            "weights where there are none; scratch: always random weights"
-        )
         self.blur = QDoubleSpinBox(minimum=0.0, maximum=10.0, value=0.0, singleStep=0.1)
         self.blur.setToolTip("Gaussian blur sigma of the degradation, HR pixels (0: none)")
         self.noise = QDoubleSpinBox(minimum=0.0, maximum=1000.0, value=0.0)
         self.noise.setToolTip("Gaussian noise sigma of the degradation, grey levels (0: none)")
-        self.steps = QSpinBox(minimum=1, maximum=10_000_000, value=500)
-        self.batch = QSpinBox(minimum=1, maximum=1024, value=16)
-        self.patch = QSpinBox(minimum=8, maximum=1024, value=64)
-        self.patch.setToolTip("HR patch side, pixels (a multiple of the scale)")
+        self.steps = QSpinBox(minimum=1, maximum=10_000_000, value=start["steps"])
+        self.batch = QSpinBox(minimum=1, maximum=1024, value=start["batch_size"])
+        self.patch = QSpinBox(minimum=8, maximum=1024, value=start["patch_size"])
         self.lr = QDoubleSpinBox(
-            decimals=5, minimum=1e-5, maximum=1.0, value=1e-3, singleStep=1e-4
+            decimals=5, minimum=1e-5, maximum=1.0, value=start["lr"], singleStep=1e-4
         )
         self.loss = QComboBox()
         self.loss.addItems(LOSSES)
         self.loss.setEditable(True)
-        self.validation = QDoubleSpinBox(minimum=0.0, maximum=0.5, value=0.1, singleStep=0.05)
-        self.validation.setToolTip("fraction of every image held out for validation PSNR")
+        self.validation = QDoubleSpinBox(
+            minimum=0.0, maximum=0.5, value=start["validation_fraction"], singleStep=0.05
+        )
+        # the help of each option is its field's, as the command line's --help shows it
+        for name, control in self.recipe_controls().items():
+            control.setToolTip(recipe_help(name))
         self.plot = CurvePlot()
         self.relay.record.connect(self.plot.add)
         self.relay.record.connect(self._note_start)
@@ -222,6 +234,20 @@ class TrainWidget(TaskWidget):
         folder = QFileDialog.getExistingDirectory(self, "Folder of training images")
         if folder:
             self.folder.setText(folder)
+
+    def recipe_controls(self) -> dict[str, QWidget]:
+        """The form's controls of the training recipe's fields, by field name."""
+        return {
+            "architecture": self.architecture,
+            "scale": self.scale,
+            "init": self.init,
+            "steps": self.steps,
+            "batch_size": self.batch,
+            "patch_size": self.patch,
+            "lr": self.lr,
+            "loss": self.loss,
+            "validation_fraction": self.validation,
+        }
 
     def checked_layers(self) -> list[str]:
         items = (self.images.item(i) for i in range(self.images.count()))
@@ -290,12 +316,11 @@ class TrainWidget(TaskWidget):
             from ..training.loop import train
 
             images = [layer.load() for layer in layers] + extra
-            start = {"init": init} if "init" in inspect.signature(train).parameters else {}
             return train(
                 architecture, images, checkpoint=checkpoint, overwrite=True,
-                checkpoint_every=max(1, options["steps"] // 10),
+                checkpoint_every=max(1, options["steps"] // 10), init=init,
                 progress=self.relay.progress.emit, log=self.relay.record.emit,
-                cancel=self.cancel_event, **options, **start,
+                cancel=self.cancel_event, **options,
             )  # fmt: skip
 
         self.plot.clear(options["steps"])
@@ -369,6 +394,13 @@ class TrainWidget(TaskWidget):
         from ..models.checkpoint import save_model
 
         return save_model(self.model, path, overwrite=True)
+
+
+def recipe_help(name: str) -> str:
+    """The documentation of a training recipe field, as a tooltip."""
+    from ..training.config import TrainConfig, describe_options
+
+    return describe_options(TrainConfig)[name].help
 
 
 def validation_scores(model: Any) -> tuple[float | None, float | None]:

@@ -20,6 +20,8 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
+from ..selfsup.config import ZSSRConfig
+from ..training.config import describe_options
 from ._task import TaskWidget, image_layer_names, set_choices
 from .layers import add_result_layer, layer_input
 
@@ -48,15 +50,17 @@ class ZSSRWidget(TaskWidget):
         self.kernel.addItems([BICUBIC, GAUSSIAN])
         self.kernel.setToolTip("how the image was made from the finer one it should become")
         self.blur = QDoubleSpinBox(decimals=2, minimum=0.1, maximum=20.0, value=1.0)
-        self.blur.setToolTip("Gaussian sigma in the output's (fine) pixels")
-        self.steps = QSpinBox(minimum=1, maximum=1_000_000, value=1000)
-        self.steps.setToolTip("training steps per x2 stage")
+        recipe = ZSSRConfig()  # the recipe's defaults
+        self.steps = QSpinBox(minimum=1, maximum=1_000_000, value=recipe.steps)
         self.gradual = QCheckBox("gradual ×2 stages")
-        self.gradual.setChecked(True)
         self.self_ensemble = QCheckBox("×8 self-ensemble")
-        self.self_ensemble.setChecked(True)
         self.back_projection = QCheckBox("back-projection")
-        self.back_projection.setChecked(True)
+        for name in ("gradual", "self_ensemble", "back_projection"):
+            getattr(self, name).setChecked(getattr(recipe, name))
+        # the help of each option is its field's, as the command line's --help shows it
+        options = describe_options(ZSSRConfig)
+        for name in ("blur", "steps", "gradual", "self_ensemble", "back_projection"):
+            getattr(self, name).setToolTip(options[name].help)
 
         form = QFormLayout()
         form.addRow("image", self.layer)
@@ -95,16 +99,13 @@ class ZSSRWidget(TaskWidget):
             show_error(f"napari-sr: {err}")
             return
         scale = float(self.scale.value())
-        kernel: Any = "bicubic"
+        options: dict[str, Any] = {}
         if self.kernel.currentText() == GAUSSIAN:
             if not scale.is_integer():
                 show_error("napari-sr: a blur kernel is followed by decimation; use a whole scale")
                 return
-            from ..selfsup.zssr import gaussian_kernel
-
-            kernel = gaussian_kernel(float(self.blur.value()))
-        options = {
-            "kernel": kernel,
+            options["blur"] = float(self.blur.value())
+        options |= {
             "steps": int(self.steps.value()),
             "gradual": self.gradual.isChecked(),
             "self_ensemble": self.self_ensemble.isChecked(),
