@@ -13,7 +13,6 @@ Run from the repository root (needs napari and a display; ``xvfb-run -a`` gives 
 
 from __future__ import annotations
 
-import inspect
 import time
 from pathlib import Path
 
@@ -30,11 +29,9 @@ PLANE = 64  # of the 128 planes of the anisotropic stack's ground truth
 def main() -> None:
     train_on = napari_sr.load_sample("burst", ground_truth=True)
     # from random weights, as before fine-tuning the bundled weights became the default
-    takes_init = "init" in inspect.signature(napari_sr.train).parameters
-    scratch = {"init": "scratch"} if takes_init else {}
     model = napari_sr.train(
         "fsrcnn", train_on, scale=2, steps=500, patch_size=32, batch_size=32, lr=5e-3,
-        warmup_steps=50, seed=0, device="cpu", **scratch,
+        warmup_steps=50, seed=0, device="cpu", init="scratch",
     )  # fmt: skip
     stack = napari_sr.load_sample("anisotropic_stack", ground_truth=True)
     plane = stack.data[PLANE]

@@ -1,9 +1,11 @@
 """Training single-image SR models on high-resolution images.
 
-Rooms: :mod:`.config` (the validated recipe), :mod:`.data` (images to normalised patch
-pairs), :mod:`.losses`, :mod:`.schedule` (learning rate per step), :mod:`.validate`
-(PSNR/SSIM against bicubic), :mod:`.state` (resume files), :mod:`.log` (text of log
-records) and :mod:`.loop` (:func:`train`, which ties them together).
+Rooms: :mod:`.config` (the validated recipe, the input of every trainer, and the
+description of its options that the command line and the widgets show), :mod:`.data`
+(images to normalised patch pairs), :mod:`.losses`, :mod:`.schedule` (learning rate per
+step), :mod:`.validate` (PSNR/SSIM against bicubic), :mod:`.state` (resume files),
+:mod:`.log` (text of log records) and :mod:`.loop` (:func:`train`, which ties them
+together).
 
 Importing this package loads no torch; :func:`train` does, when first used.
 """
@@ -13,17 +15,24 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-__all__ = ["BelowInterpolationWarning", "CheckpointWriteError", "TrainConfig", "train"]
+__all__ = [
+    "BelowInterpolationWarning",
+    "CheckpointWriteError",
+    "TrainConfig",
+    "UnknownOptionError",
+    "train",
+]
 
 _LAZY = {
     "BelowInterpolationWarning": ".log",
     "CheckpointWriteError": ".state",
     "TrainConfig": ".config",
+    "UnknownOptionError": ".config",
     "train": ".loop",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .config import TrainConfig
+    from .config import TrainConfig, UnknownOptionError
     from .log import BelowInterpolationWarning
     from .loop import train
     from .state import CheckpointWriteError

@@ -188,7 +188,8 @@ def train(
     >>> model = napari_sr.train("fsrcnn", "hr_images/", scale=2, steps=2000,
     ...                         validation="held_out/", checkpoint="fsrcnn_x2.safetensors")
     ...                         # doctest: +SKIP
-    >>> recipe = napari_sr.TrainConfig(architecture="fsrcnn", scale=2, steps=2000)
+    >>> from napari_sr.training import TrainConfig
+    >>> recipe = TrainConfig(architecture="fsrcnn", scale=2, steps=2000)
     >>> model = napari_sr.train(recipe, "hr_images/", lr=1e-3)  # doctest: +SKIP
     >>> napari_sr.upscale(image, 2, method=model)  # doctest: +SKIP
     """
