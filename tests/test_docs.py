@@ -1,16 +1,28 @@
-"""Every code example in the README and the docs runs as written.
+"""Every code example in the README and the docs runs as written, and the docs build.
 
-``python`` blocks are executed, each in a fresh namespace, in a scratch folder that holds
-the bundled ``sample_data/`` (a reader follows the README from a clone of the repository).
-``console`` blocks are sessions: each ``$ napari-sr …`` line is run with the installed
-command and must succeed; where the block shows what it prints, the printed lines are
-compared with the block's, except the timings (the ``seconds`` column) and anything after a
-``...`` line. ``bash`` blocks are install commands
-and ``text`` blocks are synopses or printed tables; they are not run.
+The documents are the README, ``sample_data/README.md`` and the user guide ``docs/*.md``
+(with ``docs/_readme_draft.md`` while there is one). Each block runs on its own, as a
+reader would run it after reading the page to that point: ``python`` blocks are executed,
+each in a fresh namespace and a fresh scratch folder that holds the bundled
+``sample_data/`` (a reader follows the pages from a clone of the repository), so a block
+that reads a file writes it first. ``console`` blocks are sessions: each ``$ napari-sr …``
+line is run as the installed command runs and must succeed, in order, in one folder; where
+the block shows what it prints, the printed lines (stdout) are compared with the block's,
+except the timings (the ``seconds`` column) and anything after a ``...`` line. ``bash``
+blocks are install commands and ``text`` blocks are synopses or printed tables; they are
+not run.
+
+The site (``mkdocs.yml``: these pages and the API reference generated from the numpydoc
+docstrings) must build with ``mkdocs build --strict``: a warning, such as a broken link or
+a docstring section that does not parse, fails it. And every module that defines a
+registered architecture cites its paper: a numpydoc ``References`` section with a DOI or an
+arXiv id.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import os
 import re
 import shlex
@@ -22,7 +34,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-DOCUMENTS = [REPO / "README.md", REPO / "sample_data" / "README.md"]
+GUIDE = sorted((REPO / "docs").glob("*.md"))  # the user guide (and the README's draft)
+DOCUMENTS = [REPO / "README.md", REPO / "sample_data" / "README.md", *GUIDE]
 RUN_LANGUAGES = {"python", "console"}
 KNOWN_LANGUAGES = RUN_LANGUAGES | {"bash", "text", ""}
 
@@ -76,8 +89,64 @@ def test_every_block_has_a_known_language():
 
 
 def test_the_readme_has_runnable_examples():
-    languages = [b.language for b in RUNNABLE if b.document.name == "README.md"]
-    assert languages.count("python") >= 5 and languages.count("console") >= 3
+    languages = [b.language for b in RUNNABLE if b.document == REPO / "README.md"]
+    assert languages.count("python") >= 1 and languages.count("console") >= 1
+
+
+def test_the_guide_has_runnable_examples():
+    languages = [b.language for b in RUNNABLE if b.document in GUIDE]
+    assert languages.count("python") >= 10 and languages.count("console") >= 5
+
+
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+# read outside the site (GitHub, PyPI): links are paths in the repository; the draft of
+# the README is written from the repository's root, where it will go
+READMES = {
+    REPO / "README.md": REPO,
+    REPO / "sample_data" / "README.md": REPO / "sample_data",
+    REPO / "docs" / "_readme_draft.md": REPO,
+}
+
+
+@pytest.mark.parametrize("document", [d for d in READMES if d.exists()], ids=lambda d: d.name)
+def test_relative_links_of_the_readmes_lead_somewhere(document):
+    """The READMEs are read on GitHub and PyPI, outside the site: their links to the guide
+    are paths in the repository (the site's own links are checked by ``mkdocs build``)."""
+    broken = []
+    for target in _LINK.findall(document.read_text(encoding="utf-8")):
+        path = target.split("#")[0]
+        if path and not re.match(r"[a-z]+:", path) and not (READMES[document] / path).exists():
+            broken.append(target)
+    assert not broken, f"{document.name}: links to missing files {broken}"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [d for d in READMES if d.exists() and READMES[d] == REPO],
+    ids=lambda d: d.name,
+)
+def test_the_readme_gives_the_test_commands_ci_runs(document):
+    """The README's test command is the one ``.ci/run`` runs, and the quick subset is
+    there too, each alone on a line of a ``bash`` block."""
+    lines = {
+        line.strip()
+        for block in code_blocks(document)
+        if block.language == "bash"
+        for line in block.text.splitlines()
+    }
+    assert "python -m pytest" in lines
+    assert 'python -m pytest -m "not slow and not gui"' in lines
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert "python -m pytest" in [line.strip() for line in ci]
+
+
+def test_every_guide_page_is_in_the_site_navigation():
+    config = (REPO / "mkdocs.yml").read_text(encoding="utf-8")
+    pages = [p.name for p in GUIDE if not p.name.startswith("_")]
+    missing = [name for name in pages if f" {name}" not in config]
+    assert not missing, f"docs pages missing from mkdocs.yml's nav: {missing}"
 
 
 @pytest.mark.slow
@@ -132,12 +201,17 @@ def _comparable(lines: list[str]) -> list[str]:
     return out
 
 
+# what the installed ``napari-sr`` script does (run with this interpreter, installed or not)
+_ENTRY_POINT = "import sys; from napari_sr.cli import main; sys.argv[0] = 'napari-sr'; "
+_ENTRY_POINT += "sys.exit(main())"
+
+
 def _run(command: str, cwd: Path) -> subprocess.CompletedProcess:
     argv = shlex.split(command)
     assert argv[0] == "napari-sr", f"console examples run napari-sr only, not {argv[0]!r}"
     env = dict(os.environ, COLUMNS="200")
     return subprocess.run(
-        [sys.executable, "-m", "napari_sr.cli", *argv[1:]],
+        [sys.executable, "-c", _ENTRY_POINT, *argv[1:]],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -172,3 +246,71 @@ def test_masking_keeps_everything_but_timings():
     changed = ["method    PSNR (dB)    SSIM   seconds", "bicubic      30.514  0.7947     0.006"]
     assert _comparable(table) != _comparable(changed)
     assert _commands("$ a \\\n    b\nout\n$ c\n") == [("a b", ["out"]), ("c", [])]
+
+
+# --- the site ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_site_builds_with_warnings_as_errors(tmp_path):
+    for package in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python"):
+        if importlib.util.find_spec(package.split(".")[0]) is None or (
+            "." in package and importlib.util.find_spec(package) is None
+        ):
+            pytest.skip(f"{package} is not installed (pip install -e '.[docs]')")
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")  # material's notice, not a problem here
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stderr}"
+    for page in ("index.html", "api/index.html", "api/architectures/index.html"):
+        assert (tmp_path / page).is_file(), page
+    # the references of the docstrings became links
+    architectures = (tmp_path / "api" / "architectures" / "index.html").read_text("utf-8")
+    assert 'href="https://doi.org/10.1109/TPAMI.2015.2439281"' in architectures
+
+
+# --- references -------------------------------------------------------------------------
+
+_REFERENCES = re.compile(r"^References\n-{10}\n(.+?)(?=^\S.*\n-{3,}\n|\Z)", re.M | re.S)
+_IDENTIFIER = re.compile(r"doi:10\.\d{4,9}/\S+|arXiv:\d{4}\.\d{4,5}")
+
+
+def _architecture_modules() -> dict[str, list[str]]:
+    """Module of ``napari_sr.models`` -> the registered architectures it builds."""
+    from napari_sr.models.registry import REGISTRY, list_models
+
+    modules: dict[str, list[str]] = {}
+    for name in list_models():
+        module = REGISTRY.spec(name).builder.partition(":")[0]
+        modules.setdefault(module, []).append(name)
+    return modules
+
+
+def test_every_architecture_module_cites_its_paper():
+    """A numpydoc References section, with a DOI or (for papers without one) an arXiv id,
+    in the docstring of each module that defines a registered architecture."""
+    uncited = []
+    for module, names in _architecture_modules().items():
+        spec = importlib.util.find_spec(f"napari_sr.models.{module}")
+        source = Path(spec.origin).read_text(encoding="utf-8")
+        docstring = ast.get_docstring(ast.parse(source)) or ""
+        section = _REFERENCES.search(docstring)
+        if section is None or not _IDENTIFIER.search(section.group(1)):
+            uncited.append(f"{module} ({', '.join(names)})")
+    assert not uncited, f"modules without References (doi:/arXiv:) in their docstring: {uncited}"
+
+
+def test_the_reference_check_sees_a_missing_identifier():
+    good = (
+        'Net.\n\nReferences\n----------\n.. [1] A. B, "T," CVPR 2016. doi:10.1109/CVPR.2016.90\n'
+    )
+    bad = good.replace("doi:10.1109/CVPR.2016.90", "(no identifier)")
+    for text, cited in ((good, True), (bad, False)):
+        section = _REFERENCES.search(text)
+        assert bool(section and _IDENTIFIER.search(section.group(1))) is cited
