@@ -78,6 +78,15 @@ def psnr(
     float
         PSNR in dB; ``inf`` for identical images.
 
+    References
+    ----------
+    .. [1] C. Dong, C. C. Loy, K. He, X. Tang, "Image super-resolution using deep
+       convolutional networks," IEEE TPAMI 38(2), 295-307 (2016).
+       doi:10.1109/TPAMI.2015.2439281 (the protocol of SR tables: PSNR on the luma of
+       YCbCr, ``scale`` pixels of border removed)
+    .. [2] Recommendation ITU-R BT.601-7, "Studio encoding parameters of digital television
+       for standard 4:3 and wide-screen 16:9 aspect ratios," ITU, 2011 (the luma weights).
+
     Examples
     --------
     >>> import numpy as np
@@ -116,8 +125,8 @@ def ssim(
     References
     ----------
     .. [1] Z. Wang, A. C. Bovik, H. R. Sheikh, E. P. Simoncelli, "Image quality assessment:
-       from error visibility to structural similarity", IEEE Trans. Image Process. 13(4),
-       600-612 (2004). :DOI:`10.1109/TIP.2003.819861`
+       from error visibility to structural similarity," IEEE Trans. Image Process. 13(4),
+       600-612 (2004). doi:10.1109/TIP.2003.819861
     """
     from scipy import ndimage
 
@@ -251,8 +260,8 @@ def frc(
 
     References
     ----------
-    .. [1] R. P. J. Nieuwenhuizen et al., "Measuring image resolution in optical
-       nanoscopy", Nature Methods 10, 557-562 (2013). :DOI:`10.1038/nmeth.2448`
+    .. [1] R. P. J. Nieuwenhuizen et al., "Measuring image resolution in optical nanoscopy,"
+       Nature Methods 10, 557-562 (2013). doi:10.1038/nmeth.2448
     """
     pixel_size = check_real(pixel_size, "pixel_size", above=0.0, hint="e.g. 0.1 (in µm)")
     threshold = check_real(threshold, "threshold", above=0.0, maximum=1.0,

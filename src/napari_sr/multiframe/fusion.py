@@ -28,6 +28,18 @@ optics (a Gaussian of σ = ``psf`` high-resolution pixels, if given), integrated
 The operators work on the fine grid through FFTs of a mirror-padded canvas (one transfer
 function per frame: the sub-pixel shift and the optics), and the pixel box by block means.
 
+References
+----------
+.. [1] H. Knutsson, C.-F. Westin, "Normalized and differential convolution," CVPR 1993,
+   515-523. doi:10.1109/CVPR.1993.341081
+.. [2] M. Irani, S. Peleg, "Improving resolution by image registration," CVGIP: Graphical
+   Models and Image Processing 53(3), 231-239 (1991). doi:10.1016/1049-9652(91)90045-L
+.. [3] S. Farsiu, M. D. Robinson, M. Elad, P. Milanfar, "Fast and robust multiframe super
+   resolution," IEEE Trans. Image Process. 13(10), 1327-1344 (2004).
+   doi:10.1109/TIP.2004.834669
+.. [4] S. C. Park, M. K. Park, M. G. Kang, "Super-resolution image reconstruction: a
+   technical overview," IEEE Signal Processing Magazine 20(3), 21-36 (2003).
+   doi:10.1109/MSP.2003.1203207
 """
 
 from __future__ import annotations
