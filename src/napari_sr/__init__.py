@@ -30,6 +30,10 @@ _LAZY = {
     "save_model": ".models.checkpoint",
     "load_model": ".models.checkpoint",
     "train": ".training.loop",
+    "TrainConfig": ".training.config",
+    "ZSSRConfig": ".selfsup.config",
+    "IsotropicConfig": ".selfsup.config",
+    "reconstruct": ".selfsup.isotropic",
     "isotropic": ".selfsup.isotropic",
     "train_isotropic": ".selfsup.isotropic",
     "zssr": ".selfsup.zssr",
@@ -59,6 +63,10 @@ __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
     "save_model",
     "load_model",
     "train",
+    "TrainConfig",
+    "ZSSRConfig",
+    "IsotropicConfig",
+    "reconstruct",
     "isotropic",
     "train_isotropic",
     "zssr",
@@ -95,8 +103,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .multiframe.registration import register
     from .resample import resize
     from .samples import list_samples, load_sample
-    from .selfsup.isotropic import isotropic, train_isotropic
+    from .selfsup.config import IsotropicConfig, ZSSRConfig
+    from .selfsup.isotropic import isotropic, reconstruct, train_isotropic
     from .selfsup.zssr import zssr
+    from .training.config import TrainConfig
     from .training.log import BelowInterpolationWarning
     from .training.loop import train
     from .training.state import CheckpointWriteError
