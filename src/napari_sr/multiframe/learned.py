@@ -276,7 +276,7 @@ def train_fusion(
     Returns
     -------
     torch.nn.Module
-        The model; ``model.checkpoint["data"]["bursts"]`` records how the bursts were
+        The model; ``model.info.data["bursts"]`` records how the bursts were
         made: scale, frames, PSF, photon peaks, the prior.
     """
     from ..training.loop import fit

@@ -231,7 +231,7 @@ def train_isotropic(
     Returns
     -------
     torch.nn.Module
-        The trained model; ``model.checkpoint["data"]["isotropic"]`` records the factor
+        The trained model; ``model.info.data["isotropic"]`` records the factor
         and the axial profile it was trained for, so that :func:`isotropic` can check a
         reuse on another stack.
     """
@@ -698,7 +698,7 @@ def _check_reusable(model: Any, factor: float) -> None:
             f"the model upscales by {getattr(model, 'scale', '?')}; isotropic reconstruction "
             "needs a same-size restoration model such as one from train_isotropic"
         )
-    record = ((getattr(model, "checkpoint", None) or {}).get("data") or {}).get("isotropic")
+    record = _isotropic_record(model)
     if record and not math.isclose(record["factor"], factor, rel_tol=0.02):
         raise ValueError(
             f"the model was trained for a z factor of {record['factor']:g}, but this stack "
@@ -719,5 +719,14 @@ def _describe_model(given: Any, asked: Any) -> dict[str, Any]:
 def _profile_record(given: Any, psf: Any, factor: float) -> list[float] | None:
     if isinstance(given, str):
         return [float(v) for v in axial_profile(psf, factor)]
-    record = ((getattr(given, "checkpoint", None) or {}).get("data") or {}).get("isotropic")
+    record = _isotropic_record(given)
     return record.get("axial_profile") if record else None
+
+
+def _isotropic_record(model: Any) -> dict[str, Any] | None:
+    """What ``train_isotropic`` recorded in the model's record (``info.data['isotropic']``):
+    the z factor and axial profile it was trained for; None for other models."""
+    info = getattr(model, "info", None)
+    data = getattr(info, "data", None) or {}
+    record = data.get("isotropic") if isinstance(data, Mapping) else None
+    return record if isinstance(record, Mapping) else None

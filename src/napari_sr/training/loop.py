@@ -251,15 +251,15 @@ def train(
             hparams = None  # the bundled model's own, which agree with those given
     # a model that records how inference maps its intensities (the bundled weights and
     # models fine-tuned from them) is trained through the same route
-    route = (getattr(given_model, "checkpoint", None) or {}).get("data") or {}
-    route = route if isinstance(route, Mapping) else {}
-    luma = channels == 1 and route.get("color") == "luma"
+    record = getattr(given_model, "info", None)
+    record = record if isinstance(record, ModelInfo) else None
+    luma = channels == 1 and record is not None and record.luma
     other_dtypes = None
     normalization = config.normalization
     if normalization is None and given_model is not None:
         normalization = getattr(given_model, "normalization", None)
-        if route.get("other_dtypes") is not None:
-            other_dtypes = Normalization.from_dict(route["other_dtypes"])
+        if record is not None:
+            other_dtypes = record.input.other_dtypes
     if normalization is not None:
         norm = Normalization.from_dict(normalization)
     else:
@@ -309,8 +309,8 @@ def train(
         validate_start=given_model is not None,
         start_note=start_note,
     )
-    metrics = model.checkpoint["metrics"]
-    if metrics.get("gain_db") is not None and metrics["gain_db"] < 0:
+    metrics = model.info.metrics
+    if metrics.gain_db is not None and metrics.gain_db < 0:
         warnings.warn(
             BelowInterpolationWarning(
                 below_interpolation_message(metrics, config, model.spec.name)
