@@ -33,6 +33,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..io.formats import readable_text
 from . import session
 from ._task import TaskWidget
 from .layers import layer_input
@@ -137,7 +138,7 @@ class TrainWidget(TaskWidget):
 
         self.images = QListWidget()
         self.folder = QLineEdit()
-        self.folder.setPlaceholderText("optional: a folder of .tif/.png/.jpg images")
+        self.folder.setPlaceholderText(f"optional: a folder of {readable_text('or')} images")
         self.folder.setToolTip(
             "every image file in the folder (not its subfolders) is a high-resolution "
             "training image, read when training starts"

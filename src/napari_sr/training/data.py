@@ -33,8 +33,7 @@ from ..utils.intensity import cast, check_dtype, check_finite
 
 IMAGE_SUFFIXES = read_suffixes()
 """Files of a folder that are read as images (others, such as README files, are skipped):
-the endings of the formats napari-sr reads, ``.tif``, ``.tiff``, ``.png``, ``.jpg``,
-``.jpeg``."""
+the endings of the formats napari-sr reads (:func:`napari_sr.io.formats.read_suffixes`)."""
 
 
 @dataclass(frozen=True)

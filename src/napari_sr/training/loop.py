@@ -96,8 +96,8 @@ def train(
         or a config that names its ``architecture``.
     images : array, Image, path, folder or a sequence of these
         High-resolution training images: 2D ``YX`` images, stacks (every plane is a
-        training image), RGB for 3-channel models. Folders contribute every file ending in
-        ``.tif``, ``.tiff``, ``.png``, ``.jpg`` or ``.jpeg``.
+        training image), RGB for 3-channel models. Folders contribute every file of a format
+        napari-sr reads (:data:`~napari_sr.training.data.IMAGE_SUFFIXES`).
     config : TrainConfig or dict, optional
         The recipe (a dict of its fields, such as a model file's ``training`` record).
     validation : same kinds as ``images``, optional
