@@ -21,6 +21,11 @@ optional:
   image's maximum (shot noise; lower peak, noisier); ``{"gaussian": sigma}`` adds read
   noise of standard deviation ``sigma`` in the image's intensity units; both together give
   Poisson–Gaussian noise. Seeded by ``seed``: the same seed gives the same noise.
+* **Camera.** ``gain`` (ADU per intensity unit) and ``offset`` (ADU) in the noise dict
+  turn the noisy signal into camera counts, ``gain · signal + offset``; ``bits`` rounds
+  to whole counts and clips to ``[0, 2**bits − 1]`` (8- or 16-bit quantisation).
+* **Random ranges for training.** :class:`DegradationRange` draws all of the above afresh
+  for each training patch (σ, photon peak, read noise, gain, offset, bit depth).
 
 References
 ----------
@@ -34,6 +39,7 @@ References
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,7 +53,7 @@ from .image import Image, to_micrometres
 from .resample import INTERPOLATION_METHODS, resize
 from .utils.intensity import cast, check_dtype, working_dtype
 
-__all__ = ["GaussianPSF", "degrade"]
+__all__ = ["DegradationRange", "GaussianPSF", "degrade"]
 
 DEGRADED_AXES = "YX"
 """Axes a plain number for ``scale`` or ``blur`` applies to: those upscale restores."""
@@ -132,6 +138,172 @@ class GaussianPSF:
         return out
 
 
+Range = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class DegradationRange:
+    """Random microscope degradations for training: every patch draws its own.
+
+    Each field is a ``(low, high)`` range drawn uniformly (the photon peak log-uniformly);
+    ``(v, v)`` fixes a value. :meth:`sample` turns one draw into the keyword arguments of
+    :func:`degrade`. The camera model: the blurred, pixel-integrated image holds ``peak``
+    photo-electrons at its maximum; shot noise (Poisson), read noise (Gaussian, σ in
+    electrons), then ``ADU = gain · electrons + offset``, rounded and clipped to ``bits``.
+
+    Parameters
+    ----------
+    blur : (float, float)
+        Gaussian PSF σ, high-resolution pixels (≥ 0).
+    anisotropic : bool
+        Draw σ_y and σ_x independently from ``blur`` (else one σ for both).
+    kernel : str
+        Downscaling of :func:`degrade`; ``"area"`` (the default) is pixel integration:
+        at an integer scale the mean over each s × s block, as a camera pixel collects.
+    peak : (float, float) or None
+        Photon peak, photo-electrons at the image's maximum (> 0); None for no noise.
+    clean : float
+        Probability, in [0, 1], that a draw is noise-free (no shot, read or camera noise).
+    read_noise : (float, float)
+        Read-noise σ, electrons (≥ 0).
+    gain : (float, float)
+        Camera gain, ADU per electron (> 0).
+    offset : (float, float)
+        Background offset of the camera, ADU (≥ 0); lifts read noise above the clip at 0.
+    bits : tuple of int
+        Bit depths to draw from with equal probability (such as ``(8, 16)``; 1-32); empty
+        for no quantisation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> spec = DegradationRange(blur=(0.5, 2.0), peak=(20, 1000), clean=0.2, bits=(16,))
+    >>> sorted(spec.sample(np.random.default_rng(0)))
+    ['blur', 'kernel', 'noise']
+    """
+
+    blur: Range = (0.0, 0.0)
+    anisotropic: bool = False
+    kernel: str = "area"
+    peak: Range | None = None
+    clean: float = 0.0
+    read_noise: Range = (0.0, 0.0)
+    gain: Range = (1.0, 1.0)
+    offset: Range = (0.0, 0.0)
+    bits: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "blur", _range(self.blur, "blur sigma (HR pixels)", low=0))
+        set_(self, "read_noise", _range(self.read_noise, "read_noise sigma (electrons)", low=0))
+        set_(self, "gain", _range(self.gain, "gain (ADU per electron)", low=0, open_=True))
+        set_(self, "offset", _range(self.offset, "offset (ADU)", low=0))
+        if self.peak is not None:
+            set_(self, "peak", _range(self.peak, "peak (photons)", low=0, open_=True))
+        if self.kernel != "decimate" and self.kernel not in INTERPOLATION_METHODS:
+            raise ValueError(
+                f"unknown kernel {self.kernel!r}; choose 'area' (pixel integration), "
+                f"'decimate' or one of {', '.join(INTERPOLATION_METHODS)}"
+            )
+        clean = float(self.clean)
+        if not 0 <= clean <= 1:
+            raise ValueError(f"clean is a probability in [0, 1], not {self.clean}")
+        set_(self, "clean", clean)
+        bits = (self.bits,) if np.ndim(self.bits) == 0 else tuple(self.bits)
+        for b in bits:
+            if isinstance(b, bool) or not float(b).is_integer() or not 1 <= b <= 32:
+                raise ValueError(f"bits must be whole numbers from 1 to 32 (8, 16), not {b}")
+        set_(self, "bits", tuple(int(b) for b in bits))
+        set_(self, "anisotropic", bool(self.anisotropic))
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> DegradationRange:
+        """From a dict of the fields (lists for ranges, a number for a fixed value)."""
+        unknown = sorted(set(value) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(
+                f"unknown random degradation option(s) {', '.join(map(str, unknown))}; "
+                f"valid: {', '.join(cls.__dataclass_fields__)}"
+            )
+        return cls(**value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as JSON-ready lists and numbers (the inverse of :meth:`from_dict`)."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
+
+    @property
+    def max_blur(self) -> float:
+        """Largest σ a draw can give, high-resolution pixels."""
+        return self.blur[1]
+
+    def sample(self, rng: np.random.Generator, top: float = 1.0) -> dict[str, Any]:
+        """Draw one degradation: keyword arguments of :func:`degrade` (but ``scale``).
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            Source of the draw; every draw takes the same number of values from it, so
+            changing one range does not reshuffle the others.
+        top : float
+            Intensity of the image's maximum after blur and downscaling, in the image's
+            units: ``peak`` photons are reached there, read noise and gain are converted
+            to intensity units with it.
+
+        Returns
+        -------
+        dict
+            ``kernel``; ``blur`` as ``{"Y": σ_y, "X": σ_x}`` (HR pixels); ``noise`` as for
+            :func:`degrade` (``poisson`` peak, ``gaussian`` σ in intensity units, ``gain``
+            in ADU per intensity unit, ``offset``, ``bits``), or None for a clean draw.
+        """
+        u = rng.random(8)
+        lo, hi = self.blur
+        sy = lo + (hi - lo) * u[0]
+        sx = lo + (hi - lo) * u[1] if self.anisotropic else sy
+        out: dict[str, Any] = {
+            "kernel": self.kernel,
+            "blur": {"Y": float(sy), "X": float(sx)},
+            "noise": None,
+        }
+        if self.peak is None or u[2] < self.clean:
+            return out
+        peak = math.exp(math.log(self.peak[0]) + math.log(self.peak[1] / self.peak[0]) * u[3])
+        per_electron = check_scale(top, "top (intensity of the image maximum)") / peak
+        read = self.read_noise[0] + (self.read_noise[1] - self.read_noise[0]) * u[4]
+        gain = self.gain[0] + (self.gain[1] - self.gain[0]) * u[5]
+        noise: dict[str, Any] = {
+            "poisson": peak,
+            "gaussian": read * per_electron,
+            "gain": gain / per_electron,
+            "offset": self.offset[0] + (self.offset[1] - self.offset[0]) * u[6],
+        }
+        if self.bits:
+            noise["bits"] = self.bits[min(int(u[7] * len(self.bits)), len(self.bits) - 1)]
+        out["noise"] = noise
+        return out
+
+
+def _range(value: Any, name: str, *, low: float, open_: bool = False) -> Range:
+    """``(low, high)`` from a pair or one number, checked: finite, ordered, above ``low``."""
+    pair = [value, value] if np.ndim(value) == 0 else list(value)
+    if len(pair) != 2:
+        raise ValueError(f"{name} must be a [low, high] pair or one number, not {value!r}")
+    try:
+        a, b = (float(v) for v in pair)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be numbers, not {value!r}") from None
+    if not (math.isfinite(a) and math.isfinite(b)):
+        raise ValueError(f"{name} must be finite, not {value!r}")
+    if a > b:
+        raise ValueError(f"{name} range [{a:g}, {b:g}] has low > high; give [low, high]")
+    if a < low or (open_ and a <= low):
+        bound = f"{'>' if open_ else '≥'} {low:g}"
+        raise ValueError(f"{name} must be {bound}, not {a:g}")
+    return (a, b)
+
+
 def degrade(
     image: np.ndarray | Image,
     scale: float | Mapping[str, float],
@@ -163,7 +335,9 @@ def degrade(
     psf : GaussianPSF or dict, optional
         Microscope PSF (dict keys as the :class:`GaussianPSF` parameters).
     noise : dict, optional
-        ``{"poisson": peak_photons}``, ``{"gaussian": sigma}`` or both.
+        ``{"poisson": peak_photons}``, ``{"gaussian": sigma}`` or both, optionally with
+        camera keys: ``"gain"`` (ADU per intensity unit, > 0, default 1), ``"offset"``
+        (ADU, default 0) and ``"bits"`` (round and clip to ``[0, 2**bits − 1]``, 1-32).
     axes : str, optional
         Axes of ``image`` (default from the Image or guessed from the shape).
     seed : int or numpy.random.Generator, optional
@@ -319,14 +493,18 @@ def _sigmas(blur, psf, axes: str, factors: dict[str, float]) -> dict[str, float]
     return {a: math.sqrt(v) for a, v in variances.items()}
 
 
+NOISE_KEYS = ("poisson", "gaussian", "gain", "offset", "bits")
+"""Keys of ``degrade``'s ``noise`` dict: shot noise, read noise, then the camera."""
+
+
 def _add_noise(work: np.ndarray, noise, rng: np.random.Generator, dtype: np.dtype) -> np.ndarray:
     if not noise:
         return work
-    unknown = sorted(set(noise) - {"poisson", "gaussian"})
+    unknown = sorted(set(noise) - set(NOISE_KEYS))
     if unknown:
         raise ValueError(
             f"unknown noise type(s) {unknown}; use {{'poisson': peak_photons}}, "
-            "{'gaussian': sigma} or both"
+            "{'gaussian': sigma} or both, optionally with 'gain', 'offset' and 'bits'"
         )
     out = work
     if "poisson" in noise:
@@ -346,4 +524,27 @@ def _add_noise(work: np.ndarray, noise, rng: np.random.Generator, dtype: np.dtyp
             raise ValueError(f"gaussian noise sigma must be ≥ 0, not {sigma}")
         with np.errstate(over="ignore"):  # overflow is reported below as one clear error
             out = out + rng.normal(0.0, sigma, out.shape).astype(work.dtype)
+    return _camera(out, noise)
+
+
+def _camera(out: np.ndarray, noise) -> np.ndarray:
+    """``gain · out + offset``, then rounded and clipped to ``bits`` when given."""
+    gain = float(noise.get("gain", 1.0))
+    if not np.isfinite(gain) or gain <= 0:
+        raise ValueError(f"noise gain (ADU per intensity unit) must be > 0, not {gain}")
+    offset = float(noise.get("offset", 0.0))
+    if not np.isfinite(offset):
+        raise ValueError(f"noise offset (ADU) must be a finite number, not {offset}")
+    bits = noise.get("bits")
+    if bits is not None and (
+        isinstance(bits, bool) or not float(bits).is_integer() or not 1 <= bits <= 32
+    ):
+        raise ValueError(f"noise bits must be a whole number from 1 to 32 (8, 16), not {bits}")
+    if gain != 1 or offset:
+        with np.errstate(over="ignore"):
+            out = (out * gain + offset).astype(out.dtype)
+    if bits is not None:
+        # computed in float64: 2**32 - 1 is not exact in float32
+        levels = np.clip(np.round(out.astype(np.float64)), 0, 2 ** int(bits) - 1)
+        out = levels.astype(out.dtype)
     return out

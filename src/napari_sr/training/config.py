@@ -204,6 +204,15 @@ class TrainConfig:
         arguments of :func:`~napari_sr.degrade` (``kernel``, ``blur`` σ in HR pixels,
         ``psf``, ``noise`` as ``{"poisson": peak, "gaussian": sigma}``, drawn afresh per
         patch). Empty for MATLAB-bicubic downscaling alone, the SR benchmark protocol.
+        ``{"random": {...}}`` instead draws a realistic microscope degradation afresh for
+        every patch from the training generator (seeded by ``seed``), with the fields of
+        :class:`~napari_sr.degradation.DegradationRange` as ``[low, high]`` lists or one
+        number: ``blur`` σ (HR pixels), ``anisotropic`` (σ_y, σ_x drawn apart),
+        ``kernel`` (default ``"area"``, pixel integration), ``peak`` (photo-electrons at
+        the image maximum, log-uniform), ``clean`` (probability of no noise),
+        ``read_noise`` (σ, electrons), ``gain`` (ADU per electron), ``offset`` (ADU),
+        ``bits`` (bit depths to draw from, e.g. ``[8, 16]``). Example:
+        ``{"random": {"blur": [0.5, 2], "peak": [20, 1000], "clean": 0.2}}``.
     normalization : dict or None
         Intensity normalisation (:class:`~napari_sr.normalization.Normalization`, as a
         dict). None: a given model's, else fixed 0-255 for uint8 images and percentiles
@@ -719,6 +728,8 @@ def _degradation(value: Any) -> dict[str, Any]:
             "degradation must be a dict of napari_sr.degrade options, e.g. "
             f"{{'blur': 1.0, 'noise': {{'gaussian': 2}}}}, not {type(value).__name__}"
         )
+    if "random" in value:
+        return _random_degradation(value)
     unknown = sorted(set(value) - set(DEGRADATION_KEYS))
     if unknown:
         raise ValueError(
@@ -753,6 +764,30 @@ def _degradation(value: Any) -> dict[str, Any]:
             f"{{'na': 1.4, 'wavelength': 0.52, 'pixel_size': 0.1}}, not {out['psf']!r}"
         )
     return json_ready(out)
+
+
+def _random_degradation(value: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"random": {...}}``: the fields of :class:`~napari_sr.degradation.DegradationRange`,
+    checked and stored in full (lists for ranges)."""
+    from ..degradation import DegradationRange
+
+    others = sorted(k for k in value if k != "random")
+    if others:
+        raise ValueError(
+            f"degradation 'random' replaces {', '.join(map(str, others))}: give the ranges "
+            "inside it, e.g. {'random': {'blur': [0.5, 2], 'peak': [20, 1000]}}"
+        )
+    ranges = value["random"]
+    if not isinstance(ranges, Mapping):
+        raise TypeError(
+            "degradation random must be a dict of ranges such as "
+            f"{{'blur': [0.5, 2], 'peak': [20, 1000], 'clean': 0.2}}, not {ranges!r}"
+        )
+    try:
+        spec = DegradationRange.from_dict(ranges)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"degradation random: {err}") from None
+    return json_ready({"random": spec.to_dict()})
 
 
 def _blur(value: Any) -> Any:

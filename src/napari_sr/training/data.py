@@ -3,7 +3,10 @@
 Low-resolution inputs are synthesised by :func:`napari_sr.degrade` (MATLAB-bicubic
 downscaling by default; blur, PSF and noise as the ``degradation`` options say). Blur and
 downscaling are applied once to each *whole* image, so patches see the same borders as the
-input of inference will; noise is drawn afresh for every patch. Patch positions,
+input of inference will; noise is drawn afresh for every patch. A ``{"random": {...}}``
+degradation (:class:`napari_sr.degradation.DegradationRange`) instead draws blur, photon
+peak, read noise and camera for every patch and degrades the patch's high-resolution
+region (with a margin of context, so borders are those of the whole image) afresh. Patch positions,
 augmentations and noise come from a generator seeded by ``(seed, step)``, so the batch of
 any step can be made again without replaying the ones before: a resumed run sees exactly
 the batches an uninterrupted one would.
@@ -16,6 +19,7 @@ sees each channel of a multi-channel image as a plane of its own.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..axes import is_rgb
-from ..degradation import degrade
+from ..degradation import DegradationRange, degrade
 from ..image import Image
 from ..io.formats import read_suffixes
 from ..normalization import Normalization, normalize
@@ -60,6 +64,9 @@ class TrainingImage:
         so that a patch gets the noise the whole image would.
     axes, shape : str, tuple
         Axes and shape of the image as given.
+    random : DegradationRange or None
+        For training images of a random degradation: the ranges each patch draws from
+        (``low`` is then the unblurred, noise-free observation, for shapes and ``peak``).
     """
 
     name: str
@@ -70,6 +77,7 @@ class TrainingImage:
     peak: float
     axes: str
     shape: tuple[int, ...]
+    random: DegradationRange | None = None
 
     @property
     def rgb(self) -> bool:
@@ -203,6 +211,10 @@ def prepare(
 
     noise = degradation.get("noise")
     shaping = {k: v for k, v in degradation.items() if k != "noise"}
+    spec = None
+    if "random" in degradation:
+        spec = DegradationRange.from_dict(degradation["random"])
+        shaping = {"kernel": spec.kernel}
     out = []
     for index, (name, image) in enumerate(named):
         check_dtype(image.dtype, name)
@@ -217,7 +229,15 @@ def prepare(
         try:
             clean = np.asarray(degrade(work, scale, **shaping).data, dtype=np.float32)
             noisy = clean
-            if noise:
+            if spec is not None and validation:
+                # one fixed draw per validation image, so every validation scores the same
+                rng = np.random.default_rng([seed, 1, index])
+                top = float(clean.max()) or 1.0  # a black image: any scale will do
+                draw = spec.sample(rng, top)
+                blurred = degrade(work, scale, kernel=spec.kernel, blur=draw["blur"])
+                clean = np.asarray(blurred.data, dtype=np.float32)
+                noisy = observe(clean, draw["noise"], top, rng, cropped.axes)
+            elif noise:
                 rng = np.random.default_rng([seed, int(validation), index])
                 noisy = degrade(clean, 1, noise=noise, axes=cropped.axes, seed=rng)
         except (TypeError, ValueError) as err:
@@ -241,8 +261,41 @@ def prepare(
                 peak=float(clean.max()),
                 axes=image.axes,
                 shape=tuple(image.shape),
+                random=None if validation else spec,
             )
         )
+    return out
+
+
+def observe(
+    low: np.ndarray,
+    noise: Mapping[str, Any] | None,
+    top: float,
+    seed: int | np.random.Generator,
+    axes: str,
+) -> np.ndarray:
+    """Noise of :func:`napari_sr.degrade` on a (part of a) noise-free observation.
+
+    ``noise["poisson"]`` photons are reached at intensity ``top`` (the whole image's
+    maximum), so a patch gets the shot noise the whole image would. Camera counts
+    (``gain``, ``offset``) are mapped back to intensity units: what remains of the camera
+    is its clipping at 0 and its quantisation, while the target keeps its scale.
+    """
+    noise = dict(noise or {})
+    if "poisson" in noise:
+        patch_top = float(low.max())
+        if patch_top <= 0 or top <= 0:
+            del noise["poisson"]  # a black patch has no photons, hence no shot noise
+        else:
+            # degrade scales photons to the maximum of what it is given; scale the peak
+            # so that this patch gets the photon count of the whole image
+            noise["poisson"] = noise["poisson"] * patch_top / top
+    if not noise:
+        return low
+    out = degrade(low, 1, noise=noise, axes=axes, seed=seed)
+    gain, offset = float(noise.get("gain", 1.0)), float(noise.get("offset", 0.0))
+    if gain != 1 or offset:
+        out = ((out - offset) / gain).astype(out.dtype)
     return out
 
 
@@ -383,8 +436,10 @@ class PatchSampler:
         image = self.images[i]
         low = image.low[n, :, y : y + p, x : x + p]
         high = image.high[n, :, y * s : (y + p) * s, x * s : (x + p) * s]
-        if self.noise:
-            low = self._noisy(low, image.peak, noise_seed)
+        if image.random is not None:
+            low = self._random(image, n, y, x, noise_seed)
+        elif self.noise:
+            low = observe(low, self.noise, image.peak, noise_seed, "CYX")
         low = normalize(cast(low, image.dtype), image.limits)
         high = normalize(high, image.limits)
         if "rot90" in self.augment and turns:
@@ -395,19 +450,21 @@ class PatchSampler:
             low, high = low[..., ::-1], high[..., ::-1]
         return np.ascontiguousarray(low), np.ascontiguousarray(high)
 
-    def _noisy(self, low: np.ndarray, peak: float, seed: int) -> np.ndarray:
-        noise = dict(self.noise)
-        if "poisson" in noise:
-            top = float(low.max())
-            if top <= 0 or peak <= 0:
-                del noise["poisson"]  # a black patch has no photons, hence no shot noise
-            else:
-                # degrade scales photons to the maximum of what it is given; scale the peak
-                # so that this patch gets the photon count of the whole image
-                noise["poisson"] = noise["poisson"] * top / peak
-        if not noise:
-            return low
-        return degrade(low, 1, noise=noise, axes="CYX", seed=seed)
+    def _random(self, image: TrainingImage, n: int, y: int, x: int, seed: int) -> np.ndarray:
+        """A low-resolution patch of a fresh random degradation, from the high-resolution
+        region around the patch (context enough for the blur and the resize kernel)."""
+        s, p, spec = self.scale, self.patch_size // self.scale, image.random
+        # a generator of its own, so the draws of the batch stay those of other options
+        rng = np.random.default_rng(seed)
+        draw = spec.sample(rng, image.peak if image.peak > 0 else 1.0)
+        margin = math.ceil(4 * spec.max_blur / s) + 3  # LR pixels
+        h, w = image.low.shape[-2:]
+        y0, x0 = max(0, y - margin), max(0, x - margin)
+        y1, x1 = min(h, y + p + margin), min(w, x + p + margin)
+        region = image.high[n, :, y0 * s : y1 * s, x0 * s : x1 * s].astype(np.float32)
+        low = degrade(region, s, kernel=draw["kernel"], blur=draw["blur"], axes="CYX")
+        low = low[:, y - y0 : y - y0 + p, x - x0 : x - x0 + p]
+        return observe(low, draw["noise"], image.peak, rng, "CYX")
 
 
 # ----------------------------------------------------------------------------- helpers
