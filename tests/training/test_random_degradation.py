@@ -265,3 +265,26 @@ def test_validation_images_get_one_fixed_draw():
     assert a[0].random is None
     clean = degrade(hr, 2, kernel="area")
     assert 1 < np.std(a[0].low[0, 0] - clean) < 200  # noisy at 50 photons
+
+
+def test_training_with_random_degradation_is_decided_by_the_seed():
+    torch = pytest.importorskip("torch")
+    from napari_sr.training.loop import train
+
+    images = [(smooth((40, 40), seed=1) + 1).astype(np.uint16), smooth((36, 44), seed=2)]
+    options = {
+        "scale": 2,
+        "patch_size": 16,
+        "batch_size": 2,
+        "steps": 3,
+        "device": "cpu",
+        "hparams": {"d": 8, "s": 4, "m": 1},
+        "degradation": {"random": FULL},
+        "validation": [smooth((32, 32), seed=3)],
+    }
+    with pytest.warns(UserWarning):  # three steps stay below bicubic
+        a = train("fsrcnn", images, seed=5, **options).state_dict()
+        b = train("fsrcnn", images, seed=5, **options).state_dict()
+        c = train("fsrcnn", images, seed=6, **options).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
