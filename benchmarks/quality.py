@@ -119,10 +119,11 @@ def evaluate_microscopy(scale: int, methods: list[str]) -> dict[str, dict[str, f
 
 def bundled_single_image(scale: int) -> list[str]:
     """Lanczos-3 and the bundled single-image models of ``scale`` (fast ones first)."""
-    from napari_sr.models.bundled import DEFAULT_WEIGHTS, parse_name, single_image_models
+    from napari_sr.engine.method_table import single_image_weights
+    from napari_sr.models.bundled import DEFAULT_WEIGHTS, parse_name
 
     wanted = (scale, DEFAULT_WEIGHTS)
-    names = [n for n in single_image_models() if (parse_name(n) or ())[1:] == wanted]
+    names = [n for n in single_image_weights() if (parse_name(n) or ())[1:] == wanted]
     fast = [n for n in names if n.startswith("fsrcnn")]
     return ["lanczos3", *fast, *[n for n in names if n not in fast]]
 
