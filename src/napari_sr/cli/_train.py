@@ -53,6 +53,15 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "--kernel", default=None, help="downscaling kernel of the degradation (bicubic)"
     )
     tr.inherit(shared.blur(), shared.noise())
+    tr.add_argument(
+        "--random-degradation",
+        default=None,
+        metavar="JSON",
+        help="draw a microscope degradation afresh for every patch, from ranges given as a "
+        "JSON object of DegradationRange fields, e.g. "
+        '\'{"blur": [0.5, 2], "peak": [20, 1000], "clean": 0.2}\' '
+        "(instead of --kernel, --blur and --noise)",
+    )
     tr.inherit(shared.device("auto (default), cpu, cuda, cuda:N, mps"))
     tr.add_argument(
         "--resume", action="store_true", help="continue the run saved at OUT (same options)"
@@ -61,12 +70,39 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     tr.set_defaults(run=run_train)
 
 
+def parse_json_object(text: str, option: str) -> dict:
+    """``text`` as a JSON object, or a ValueError naming ``option`` and the form it takes."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"{option} takes a JSON object such as '{{\"blur\": [0.5, 2]}}', not {text!r} "
+            f"({err.msg})"
+        ) from None
+    if not isinstance(value, dict):
+        raise ValueError(
+            f"{option} takes a JSON object such as '{{\"blur\": [0.5, 2]}}', not {text!r}"
+        )
+    return value
+
+
 def run_train(args: argparse.Namespace) -> int:
     from ..training.config import TrainConfig
     from ..training.log import format_record
     from ..utils.progress import Cancelled
 
     degradation = given(args, "kernel", "blur", noise=parse_noise(args.noise))
+    if args.random_degradation is not None:
+        if degradation:
+            raise ValueError(
+                "--random-degradation draws the blur, noise and kernel itself; drop "
+                "--kernel, --blur and --noise, or give their ranges inside the JSON"
+            )
+        degradation = {
+            "random": parse_json_object(args.random_degradation, "--random-degradation")
+        }
     options = recipe_values(args, TrainConfig, args.recipe)  # train() owns the defaults
     if degradation:
         options["degradation"] = degradation
