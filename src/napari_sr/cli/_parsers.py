@@ -11,7 +11,6 @@ replace the CSV) takes that wording as an argument; each distinct parent is buil
 from __future__ import annotations
 
 import argparse
-import json
 from functools import cache
 from typing import NoReturn
 
@@ -220,13 +219,9 @@ def parse_hparams(text: str | None) -> dict | None:
     text. None when ``--hparams`` was not given."""
     if text is None:
         return None
-    result = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--hparams takes KEY=VALUE pairs such as d=32,s=5, not {item!r}")
-        try:
-            result[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            result[key.strip()] = value.strip()
-    return result
+    from ..training.config import parse_key_values as parse_pairs
+
+    try:
+        return parse_pairs(text)
+    except ValueError as err:
+        raise ValueError(f"--hparams {err}") from None
