@@ -252,8 +252,33 @@ def test_patch_blur_matches_the_whole_image_blur():
     rng = np.random.default_rng(0)
     for _ in range(10):
         y, x = (int(v) for v in rng.integers(0, 13, 2))
-        patch = s._random(images[0], 0, y, x, seed=1)
+        patch, _ = s._random(images[0], 0, y, x, seed=1)
         np.testing.assert_allclose(patch[0], whole[y : y + 8, x : x + 8], rtol=1e-5, atol=1e-3)
+
+
+def test_noisy_patches_are_normalised_by_the_limits_of_the_noisy_whole_image():
+    # inference takes percentile limits from the noisy input, which noise widens by
+    # several sigma; training must normalise each patch the same way, or the network
+    # learns on another intensity scale than it is used on
+    hr = smooth((96, 96), seed=11)
+    norm = Normalization("percentile", 0.1, 99.99)
+    named = [("a", Image(hr, axes="YX"))]
+    options = dict(scale=2, in_channels=1, normalization=norm, seed=0, validation=False)
+    clean_limits = data.prepare(named, degradation={"kernel": "area"}, **options)[0].limits
+    images = data.prepare(named, degradation={"random": {"peak": [20, 20]}}, **options)
+    assert images[0].limit_rule == (norm, False)
+    low = degrade(hr, 2, kernel="area")
+    rng = np.random.default_rng(5)
+    limits = data.PatchSampler._noisy_limits(images[0], 0, {"poisson": 20.0}, rng)
+    expected = norm.limits(degrade(low, 1, noise={"poisson": 20.0}, seed=5))
+    # both widen the clean limits by the noise, to within the spread of two draws
+    assert limits[0] < clean_limits[0] - 50 and limits[1] > clean_limits[1] + 100
+    np.testing.assert_allclose(limits, expected, atol=0.3 * (expected[1] - clean_limits[1]))
+    # a noise-free draw keeps the clean limits
+    assert data.PatchSampler._noisy_limits(images[0], 0, None, rng) == images[0].limits
+    # and the batch is normalised by them: its low patches spill past 0-1 far less
+    low_batch, _ = sampler(images).batch(0)
+    assert low_batch.max() < 1.1
 
 
 def test_validation_images_get_one_fixed_draw():

@@ -39,6 +39,10 @@ IMAGE_SUFFIXES = read_suffixes()
 """Files of a folder that are read as images (others, such as README files, are skipped):
 the endings of the formats napari-sr reads (:func:`napari_sr.io.formats.read_suffixes`)."""
 
+NOISY_LIMIT_SAMPLE = 2**16
+"""Pixels of a plane that a randomly degraded patch's normalisation limits are taken from
+(the top 0.01 % of 65,536 pixels is 7 of them: percentiles close to the whole plane's)."""
+
 
 @dataclass(frozen=True)
 class TrainingImage:
@@ -67,6 +71,11 @@ class TrainingImage:
     random : DegradationRange or None
         For training images of a random degradation: the ranges each patch draws from
         (``low`` is then the unblurred, noise-free observation, for shapes and ``peak``).
+    limit_rule : (Normalization, bool) or None
+        For those images: how inference finds the limits (the normalisation and whether
+        1-channel limits are widened to luma's), so that each patch is normalised by the
+        limits of the whole image *under that patch's noise*, as inference computes them
+        from a noisy input (noise widens percentile limits by several σ).
     """
 
     name: str
@@ -78,6 +87,7 @@ class TrainingImage:
     axes: str
     shape: tuple[int, ...]
     random: DegradationRange | None = None
+    limit_rule: tuple[Normalization, bool] | None = None
 
     @property
     def rgb(self) -> bool:
@@ -247,7 +257,8 @@ def prepare(
         if other_dtypes is not None and norm == NATURAL_8BIT and image.dtype != np.uint8:
             norm = other_dtypes
         limits = norm.limits(observed)
-        if luma and in_channels == 1:
+        widen = luma and in_channels == 1
+        if widen:
             limits = luma_limits(limits)
         high = to_planes(cropped.data, cropped.axes, in_channels, name)
         low_source = observed if validation else clean
@@ -262,6 +273,7 @@ def prepare(
                 axes=image.axes,
                 shape=tuple(image.shape),
                 random=None if validation else spec,
+                limit_rule=None if validation or spec is None else (norm, widen),
             )
         )
     return out
@@ -436,12 +448,13 @@ class PatchSampler:
         image = self.images[i]
         low = image.low[n, :, y : y + p, x : x + p]
         high = image.high[n, :, y * s : (y + p) * s, x * s : (x + p) * s]
+        limits = image.limits
         if image.random is not None:
-            low = self._random(image, n, y, x, noise_seed)
+            low, limits = self._random(image, n, y, x, noise_seed)
         elif self.noise:
             low = observe(low, self.noise, image.peak, noise_seed, "CYX")
-        low = normalize(cast(low, image.dtype), image.limits)
-        high = normalize(high, image.limits)
+        low = normalize(cast(low, image.dtype), limits)
+        high = normalize(high, limits)
         if "rot90" in self.augment and turns:
             low, high = np.rot90(low, turns, (-2, -1)), np.rot90(high, turns, (-2, -1))
         if "vflip" in self.augment and flips[0]:
@@ -450,9 +463,12 @@ class PatchSampler:
             low, high = low[..., ::-1], high[..., ::-1]
         return np.ascontiguousarray(low), np.ascontiguousarray(high)
 
-    def _random(self, image: TrainingImage, n: int, y: int, x: int, seed: int) -> np.ndarray:
+    def _random(
+        self, image: TrainingImage, n: int, y: int, x: int, seed: int
+    ) -> tuple[np.ndarray, tuple[float, float]]:
         """A low-resolution patch of a fresh random degradation, from the high-resolution
-        region around the patch (context enough for the blur and the resize kernel)."""
+        region around the patch (context enough for the blur and the resize kernel), and
+        the normalisation limits inference would find for the whole plane so degraded."""
         s, p, spec = self.scale, self.patch_size // self.scale, image.random
         # a generator of its own, so the draws of the batch stay those of other options
         rng = np.random.default_rng(seed)
@@ -464,7 +480,30 @@ class PatchSampler:
         region = image.high[n, :, y0 * s : y1 * s, x0 * s : x1 * s].astype(np.float32)
         low = degrade(region, s, kernel=draw["kernel"], blur=draw["blur"], axes="CYX")
         low = low[:, y - y0 : y - y0 + p, x - x0 : x - x0 + p]
-        return observe(low, draw["noise"], image.peak, rng, "CYX")
+        low = observe(low, draw["noise"], image.peak, rng, "CYX")
+        return low, self._noisy_limits(image, n, draw["noise"], rng)
+
+    @staticmethod
+    def _noisy_limits(
+        image: TrainingImage, n: int, noise: Mapping[str, Any] | None, rng: np.random.Generator
+    ) -> tuple[float, float]:
+        """Limits of the whole plane ``n`` under ``noise``, from the pixels inference's
+        percentiles sample (the unblurred observation: blur moves them far less than noise),
+        at most :data:`NOISY_LIMIT_SAMPLE` of them, evenly strided, to keep a batch cheap."""
+        if image.limit_rule is None:
+            return image.limits
+        norm, widen = image.limit_rule
+        if norm.kind == "range" or not noise:
+            return image.limits
+        plane = image.low[n].reshape(-1)
+        plane = plane[:: max(1, plane.size // NOISY_LIMIT_SAMPLE)]
+        noisy = observe(plane[None, None], noise, image.peak, rng, "CYX")
+        limits = norm.limits(cast(noisy, image.dtype))
+        if widen:
+            from ..color import luma_limits
+
+            limits = luma_limits(limits)
+        return limits
 
 
 # ----------------------------------------------------------------------------- helpers
