@@ -282,6 +282,10 @@ def main() -> None:
     parser.add_argument("--samples-only", action="store_true", help="skip the held-out images")
     parser.add_argument("--means-only", action="store_true", help="print only the means")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--models", type=Path, nargs="*", default=[],
+        help="model files to score beside the defaults, at their scale",
+    )  # fmt: skip
     args = parser.parse_args()
     peaks = tuple(None if p == "clean" else float(p) for p in args.peaks)
     scales, crop = tuple(args.scales), args.crop
@@ -290,8 +294,13 @@ def main() -> None:
     else:
         images = {} if args.samples_only else held_out_images(crop)
         images.update(sample_images(crop))
+    methods = {scale: methods_at(scale) for scale in scales}
+    for path in args.models:
+        scale = napari_sr.load_model(path).info.scale
+        if scale in methods:
+            methods[scale][path.stem] = str(path)
     started = time.perf_counter()
-    rows = run(images, scales, peaks, seed=args.seed)
+    rows = run(images, scales, peaks, methods, seed=args.seed)
     print_table(rows, per_image=not args.means_only)
     held = [n for n in images if not n.startswith("sample:")]
     if held:  # the target is on the held-out images alone

@@ -24,6 +24,7 @@ import numpy as np
 from . import metrics
 from .axes import is_rgb, resolve_axes
 from .degradation import degrade
+from .engine.method_table import choose_default, requested_role
 from .engine.methods import resolve_method
 from .engine.upscaler import upscale
 from .geometry import check_scale
@@ -277,6 +278,9 @@ def _resolve_methods(methods: Sequence[Any], scale: float) -> tuple[list[Any], l
         raise ValueError("give at least one method to compare")
     runs = [resolve_method(method, scale) for method in methods]
     labels = [m if isinstance(m, str) else r.name for m, r in zip(methods, runs, strict=True)]
+    # a default role stays a role: upscale picks its weights by the input's noise
+    runs = [m if isinstance(m, str) and requested_role(m) else r
+            for m, r in zip(methods, runs, strict=True)]  # fmt: skip
     return runs, labels
 
 
@@ -307,7 +311,11 @@ def _run_and_score(
     warm = low[tuple(slice(0, min(n, 16)) for n in low.shape)]
     for done, (method, label) in enumerate(zip(runs, labels, strict=True), start=1):
         raise_if_cancelled(cancel)
-        upscale(warm, scale, method=method, axes=axes)  # compile/load first, so time is fair
+        # load (and compile) first, so that time is fair: for a default role the weights
+        # that the whole image will choose, not those its corner would
+        role = requested_role(method) if isinstance(method, str) else None
+        choice = None if role is None else choose_default(role, scale, low, axes)
+        upscale(warm, scale, method=method if choice is None else choice.name, axes=axes)
         started = time.perf_counter()
         restored = upscale(low, scale, method=method, axes=axes, cancel=cancel)
         seconds = time.perf_counter() - started

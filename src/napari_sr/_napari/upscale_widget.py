@@ -24,7 +24,7 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
-from ..engine.method_table import default_method, describe_method, is_learned
+from ..engine.method_table import default_method, describe_method, is_learned, noise_note
 from ..resample import INTERPOLATION_METHODS
 from . import session
 from ._task import (
@@ -188,8 +188,11 @@ class UpscaleWidget(TaskWidget):
         name = f"{source.name} ×{scale:g} {label}"
         seconds = time.perf_counter() - started
         add_result_layer(self.viewer, source, result, name, seconds)
-        ran = result.metadata.get("provenance", {}).get("method", label)
+        provenance = result.metadata.get("provenance", {})
+        ran = provenance.get("method", label)
         how = label if ran == label else f"{label} ({ran})"
+        if "default" in provenance:
+            how += f"; {noise_note(provenance['default'])}"
         show_info(f"napari-sr: {name!r} made by {how} in {seconds:.1f} s")
 
 

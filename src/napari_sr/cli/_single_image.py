@@ -160,7 +160,12 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def run_upscale(args: argparse.Namespace) -> int:
-    from ..engine.method_table import default_method, default_roles
+    from ..engine.method_table import (
+        default_method,
+        default_roles,
+        noise_note,
+        requested_role,
+    )
     from ..engine.methods import resolve_method
     from ..engine.upscaler import upscale
     from ..geometry import check_scale
@@ -179,8 +184,10 @@ def run_upscale(args: argparse.Namespace) -> int:
         )
     check_output(args)
     image = read_input(args)
+    # a default role is passed as such: upscale picks its weights by the image's noise
+    run = args.method if requested_role(args.method) else method
     with showing_progress(args, "tiles" if method.learned else "planes") as bar:
-        result = upscale(image, scale, method=method, dtype=args.dtype, progress=bar, **options)
+        result = upscale(image, scale, method=run, dtype=args.dtype, progress=bar, **options)
     kind = None if args.method is None else args.method.strip().lower()
     if kind is None:
         default = default_method(scale)
@@ -189,6 +196,9 @@ def run_upscale(args: argparse.Namespace) -> int:
         note = f"{kind} default"
     else:
         note = None
+    chosen = result.metadata["provenance"].get("default")
+    if chosen is not None:
+        note += f", {noise_note(chosen)}"
     ran = result.metadata["provenance"]["method"]  # what ran, as recorded in the file
     return write_result(args, result, f" with {ran}" + (f" ({note})" if note else ""))
 

@@ -35,10 +35,12 @@ __all__ = [
     "DEFAULT_METHOD",
     "KINDS",
     "MODEL_FILE_SUFFIXES",
+    "DefaultChoice",
     "DefaultMethod",
     "MethodInfo",
     "available_methods",
     "bundled_defaults",
+    "choose_default",
     "default_for",
     "default_method",
     "default_roles",
@@ -49,6 +51,8 @@ __all__ = [
     "is_model_file",
     "list_methods",
     "model_file_filter",
+    "noise_note",
+    "requested_role",
     "single_image_weights",
 ]
 
@@ -122,10 +126,76 @@ def default_roles() -> tuple[str, ...]:
     return tuple(DEFAULT_ARCHITECTURES)
 
 
-def default_for(role: str, scale: float) -> str | None:
-    """The bundled weights that ``method=role`` runs at ``scale``, or None where none are
-    bundled (a ValueError for an unknown role)."""
-    return bundled.default_model(scale, role)
+def default_for(role: str, scale: float, *, noisy: bool = False) -> str | None:
+    """The bundled weights that ``method=role`` runs at ``scale`` on a clean input (on a
+    noisy one with ``noisy``: see :func:`choose_default`), or None where none are bundled
+    (a ValueError for an unknown role)."""
+    return bundled.default_model(scale, role, noisy=noisy)
+
+
+class DefaultChoice(NamedTuple):
+    """Which weights a default role runs on one image (see :func:`choose_default`).
+
+    Attributes
+    ----------
+    name : str
+        The bundled weights that run.
+    noise : float
+        The image's relative noise (:func:`napari_sr.noise.relative_noise`).
+    noisy : bool
+        Whether that is above :data:`~napari_sr.models.bundled.NOISE_THRESHOLD`.
+    """
+
+    name: str
+    noise: float
+    noisy: bool
+
+
+def requested_role(method: Any) -> str | None:
+    """The default role that ``method`` asks for: None asks for the first (``'quality'``),
+    a role's name for that role; anything else for none."""
+    if method is None:
+        return default_roles()[0]
+    if isinstance(method, str) and method.strip().lower() in default_roles():
+        return method.strip().lower()
+    return None
+
+
+def choose_default(
+    role: str, scale: float, image: Any, axes: str | None = None
+) -> DefaultChoice | None:
+    """The weights of default ``role`` for ``image`` at ``scale``, chosen by its noise.
+
+    The bicubic-protocol weights (``*.sr291``) recover detail best from noise-free inputs
+    but sharpen noise as if it were detail; the weights trained on noisy microscope
+    degradations (``*.microscope``) suppress it. The image's noise is estimated
+    (:func:`napari_sr.noise.relative_noise`) and the noisy weights run above
+    :data:`~napari_sr.models.bundled.NOISE_THRESHOLD`.
+
+    Returns
+    -------
+    DefaultChoice or None
+        None where the role has no weights at ``scale`` (the caller says what runs then).
+    """
+    from ..noise import relative_noise
+
+    if default_for(role, scale) is None:
+        return None
+    noise = relative_noise(image, axes)
+    noisy = noise > bundled.NOISE_THRESHOLD
+    return DefaultChoice(default_for(role, scale, noisy=noisy), noise, noisy)
+
+
+def noise_note(record: dict) -> str:
+    """Why a default ran the weights it ran, in words, from the ``'default'`` record of
+    :func:`~napari_sr.upscale`'s provenance (for the CLI's line and the widgets' note)."""
+    noise, threshold = 100 * record["relative_noise"], 100 * record["threshold"]
+    if not record["noisy"]:
+        return f"clean input: noise {noise:.1f} % of the range <= {threshold:g} %"
+    said = f"noisy input: noise {noise:.1f} % of the range > {threshold:g} %"
+    if record["weights"].endswith(f".{bundled.NOISY_WEIGHTS}"):
+        return said
+    return f"{said}, but no noise-trained weights are bundled at this scale"
 
 
 def default_scales(role: str = "quality") -> list[int]:

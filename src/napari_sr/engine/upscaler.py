@@ -16,10 +16,12 @@ import numpy as np
 from ..axes import is_rgb, resolve_axes
 from ..geometry import check_scale
 from ..image import Image
+from ..models.bundled import NOISE_THRESHOLD
 from ..resample import resize
 from ..utils.intensity import cast, check_dtype, working_dtype
 from ..utils.memory import check_finite, check_fits
 from ..utils.progress import CancelToken, ProgressCallback, raise_if_cancelled, report
+from .method_table import choose_default, requested_role
 from .methods import PlaneMethod, resolve_method
 
 PLANE_AXES = "YX"
@@ -154,6 +156,11 @@ def upscale(
     if data.size == 0:
         raise ValueError(f"image is empty (shape {data.shape}); give an image with pixels")
     axes = resolve_axes(axes, data.shape)
+    # a default role runs the weights that suit the input's noise
+    role = requested_role(method)
+    choice = None if role is None else choose_default(role, scale, data, axes)
+    if choice is not None:
+        method = choice.name
     plan = resolve_method(method, scale)
     if not plan.learned:  # an interpolation
         _check_no_model_options(plan.name, tile, precision, self_ensemble)
@@ -197,9 +204,21 @@ def upscale(
         "method": plan.name,
         "scale": scale,
         **record,
+        **({} if choice is None else {"default": _default_record(role, choice)}),
         "seconds": round(time.perf_counter() - started, 3),
     }
     return source.with_axes(axes).resampled(out, dict.fromkeys(PLANE_AXES, scale), provenance)
+
+
+def _default_record(role: str, choice) -> dict:
+    """How a default role chose its weights, for provenance."""
+    return {
+        "role": role,
+        "relative_noise": round(choice.noise, 5),
+        "threshold": NOISE_THRESHOLD,
+        "noisy": choice.noisy,
+        "weights": choice.name,
+    }
 
 
 def _working_bytes(data: np.ndarray, out_shape: list[int], plane_axes, luma: bool) -> int:

@@ -28,7 +28,19 @@ DEFAULT_NETWORKS = {"edsr_light": "EDSR-light", "fsrcnn": "FSRCNN"}
 """How the defaults' architectures are named in menus and help texts."""
 
 DEFAULT_WEIGHTS = "sr291"
-"""Training data of the single-image defaults: the 291-image set (T91 + BSD200)."""
+"""Training data of the single-image defaults for clean inputs: the 291-image set (T91 +
+BSD200), bicubic-downscaled as the SR benchmark protocol does."""
+
+NOISY_WEIGHTS = "microscope"
+"""Training data of the single-image defaults for noisy inputs: the same networks fine-tuned
+on the 291-image set and real microscopy under random microscope degradations (PSF blur,
+pixel integration, shot and read noise; ``benchmarks/train_robust.py``)."""
+
+NOISE_THRESHOLD = 0.015
+"""Relative noise (:func:`napari_sr.noise.relative_noise`: σ over the image's span) above
+which a default runs its :data:`NOISY_WEIGHTS`. Measured on the held-out microscopy of
+``benchmarks/real_inputs.py``: noise-free inputs read 0.1-1 % at ×2 (up to 2 % at ×4, where
+texture is finer), inputs of 200 photons or fewer at the brightest pixel 1.2-10 %."""
 
 _NAME = re.compile(r"^(?P<architecture>\w+?)_x(?P<scale>\d+)\.(?P<weights>[\w-]+)$")
 
@@ -94,7 +106,7 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"kind must be one of {', '.join(DEFAULT_ARCHITECTURES)}, not {kind!r}")
 
 
-def default_model(scale: float, kind: str = "quality") -> str | None:
+def default_model(scale: float, kind: str = "quality", *, noisy: bool = False) -> str | None:
     """Name of the bundled single-image default of ``kind`` for ``scale``, or None.
 
     Parameters
@@ -103,12 +115,18 @@ def default_model(scale: float, kind: str = "quality") -> str | None:
         Upscaling factor; only integer factors with bundled weights have a default.
     kind : {'quality', 'fast'}
         The quality default (EDSR-light) or the fast one (FSRCNN).
+    noisy : bool
+        For a noisy input: the :data:`NOISY_WEIGHTS` where they are bundled for ``scale``
+        (else the clean ones).
     """
     _check_kind(kind)
     if not float(scale).is_integer():
         return None
-    name = f"{DEFAULT_ARCHITECTURES[kind]}_x{int(scale)}.{DEFAULT_WEIGHTS}"
-    return name if name in bundled_models() else None
+    clean = f"{DEFAULT_ARCHITECTURES[kind]}_x{int(scale)}.{DEFAULT_WEIGHTS}"
+    if clean not in bundled_models():
+        return None
+    robust = f"{DEFAULT_ARCHITECTURES[kind]}_x{int(scale)}.{NOISY_WEIGHTS}"
+    return robust if noisy and robust in bundled_models() else clean
 
 
 def default_scales(kind: str = "quality") -> list[int]:
