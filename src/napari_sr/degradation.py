@@ -140,6 +140,10 @@ class GaussianPSF:
 
 Range = tuple[float, float]
 
+PSF_KINDS = ("widefield", "confocal")
+REFRACTIVE_INDEX = 1.518
+"""Of the immersion medium of :class:`DegradationRange`'s physical PSF (oil)."""
+
 
 @dataclass(frozen=True)
 class DegradationRange:
@@ -173,6 +177,18 @@ class DegradationRange:
     bits : tuple of int
         Bit depths to draw from with equal probability (such as ``(8, 16)``; 1-32); empty
         for no quantisation.
+    na : (float, float) or None
+        Numerical aperture of a physical PSF (:class:`GaussianPSF`), drawn with
+        ``wavelength``, ``pixel_size`` and one of ``psf_kinds``; its lateral σ is added in
+        quadrature to the ``blur`` draw (which then stands for defocus and aberrations).
+        None (the default) for the Gaussian ``blur`` alone.
+    wavelength : (float, float)
+        Emission wavelength of the physical PSF, µm.
+    pixel_size : (float, float)
+        High-resolution pixel size the physical PSF is sampled at, µm.
+    psf_kinds : tuple of str
+        Microscope kinds to draw from with equal probability: ``'widefield'``,
+        ``'confocal'``.
 
     Examples
     --------
@@ -191,9 +207,34 @@ class DegradationRange:
     gain: Range = (1.0, 1.0)
     offset: Range = (0.0, 0.0)
     bits: tuple[int, ...] = ()
+    na: Range | None = None
+    wavelength: Range = (0.45, 0.65)
+    pixel_size: Range = (0.05, 0.15)
+    psf_kinds: tuple[str, ...] = ("widefield",)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        if self.na is not None:
+            set_(self, "na", _range(self.na, "na (numerical aperture)", low=0, open_=True))
+            if self.na[1] >= REFRACTIVE_INDEX:
+                raise ValueError(
+                    f"na up to {self.na[1]:g} is at or above the refractive index of oil "
+                    f"({REFRACTIVE_INDEX}); give numerical apertures below it, e.g. [0.8, 1.4]"
+                )
+        set_(self, "wavelength", _range(self.wavelength, "wavelength (µm)", low=0, open_=True))
+        if self.wavelength[1] > 100:
+            raise ValueError(
+                f"wavelength {self.wavelength[1]:g} looks like nanometres; give µm, e.g. "
+                "[0.45, 0.65]"
+            )
+        set_(self, "pixel_size", _range(self.pixel_size, "pixel_size (µm)", low=0, open_=True))
+        kinds = (self.psf_kinds,) if isinstance(self.psf_kinds, str) else tuple(self.psf_kinds)
+        if not kinds or any(k not in PSF_KINDS for k in kinds):
+            raise ValueError(
+                f"psf_kinds must name one or more of {', '.join(PSF_KINDS)}, "
+                f"not {self.psf_kinds!r}"
+            )
+        set_(self, "psf_kinds", kinds)
         set_(self, "blur", _range(self.blur, "blur sigma (HR pixels)", low=0))
         set_(self, "read_noise", _range(self.read_noise, "read_noise sigma (electrons)", low=0))
         set_(self, "gain", _range(self.gain, "gain (ADU per electron)", low=0, open_=True))
@@ -236,7 +277,17 @@ class DegradationRange:
     @property
     def max_blur(self) -> float:
         """Largest σ a draw can give, high-resolution pixels."""
-        return self.blur[1]
+        if self.na is None:
+            return self.blur[1]
+        widest = max(self._physical_sigma(k, self.na[0], self.wavelength[1], self.pixel_size[0])
+                     for k in self.psf_kinds)  # fmt: skip
+        return math.hypot(self.blur[1], widest)
+
+    @staticmethod
+    def _physical_sigma(kind: str, na: float, wavelength: float, pixel_size: float) -> float:
+        """Lateral σ of a :class:`GaussianPSF`, pixels."""
+        psf = GaussianPSF(na, wavelength, pixel_size, kind, refractive_index=REFRACTIVE_INDEX)
+        return psf.sigma_pixels("X")["X"]
 
     def sample(self, rng: np.random.Generator, top: float = 1.0) -> dict[str, Any]:
         """Draw one degradation: keyword arguments of :func:`degrade` (but ``scale``).
@@ -262,6 +313,13 @@ class DegradationRange:
         lo, hi = self.blur
         sy = lo + (hi - lo) * u[0]
         sx = lo + (hi - lo) * u[1] if self.anisotropic else sy
+        if self.na is not None:  # four more values, only for a physical PSF
+            v = rng.random(4)
+            kind = self.psf_kinds[min(int(v[0] * len(self.psf_kinds)), len(self.psf_kinds) - 1)]
+            ranges = (self.na, self.wavelength, self.pixel_size)
+            draw = [a + (b - a) * t for (a, b), t in zip(ranges, v[1:], strict=True)]
+            optics = self._physical_sigma(kind, *draw)
+            sy, sx = math.hypot(sy, optics), math.hypot(sx, optics)
         out: dict[str, Any] = {
             "kernel": self.kernel,
             "blur": {"Y": float(sy), "X": float(sx)},

@@ -111,11 +111,48 @@ def test_a_fixed_number_is_a_one_point_range_and_to_dict_round_trips():
         ({"bits": [8, 12.5]}, r"bits must be whole numbers from 1 to 32"),
         ({"kernel": "blocky"}, r"unknown kernel 'blocky'; choose 'area'"),
         ({"sigma": 1}, r"unknown random degradation option\(s\) sigma; valid: blur"),
+        ({"na": [1.2, 1.6]}, r"na up to 1.6 is at or above the refractive index of oil"),
+        ({"na": [0, 1]}, r"na \(numerical aperture\) must be > 0"),
+        ({"wavelength": [450, 650]}, r"wavelength 650 looks like nanometres; give µm"),
+        ({"pixel_size": [0, 0.1]}, r"pixel_size \(µm\) must be > 0"),
+        ({"psf_kinds": ["lightsheet"]}, r"psf_kinds must name one or more of widefield, confocal"),
     ],
 )
 def test_bad_ranges_are_refused_with_the_fix(fields, match):
     with pytest.raises(ValueError, match=match):
         DegradationRange.from_dict(fields)
+
+
+def test_a_physical_psf_is_the_zhang_sigma_of_the_drawn_optics():
+    """Widefield σ = 0.21 λ / NA (Zhang et al. 2007, Table 2), in pixels of the drawn
+    size; confocal with λ_ex = λ_em is √2 narrower; the Gaussian blur adds in quadrature."""
+    optics = {"na": 1.4, "wavelength": 0.52, "pixel_size": 0.1}
+    rng = np.random.default_rng(0)
+    wide = DegradationRange(**optics).sample(rng)["blur"]
+    assert wide == pytest.approx({"Y": 0.21 * 0.52 / 1.4 / 0.1, "X": 0.78})
+    confocal = DegradationRange(**optics, psf_kinds=("confocal",)).sample(rng)["blur"]
+    assert confocal["Y"] == pytest.approx(0.78 / np.sqrt(2))
+    both = DegradationRange(**optics, blur=1.0).sample(rng)["blur"]
+    assert both["X"] == pytest.approx(np.hypot(1.0, 0.78))
+
+
+def test_physical_psf_draws_lie_within_max_blur_and_leave_the_noise_draws_alone():
+    spec = DegradationRange.from_dict(
+        {**FULL, "na": [0.8, 1.4], "psf_kinds": ["widefield", "confocal"]}
+    )
+    plain = DegradationRange.from_dict(FULL)
+    widest = np.hypot(2.0, 0.21 * 0.65 / 0.8 / 0.05)
+    assert spec.max_blur == pytest.approx(widest)
+    sigmas = []
+    for seed in range(200):
+        draw = spec.sample(np.random.default_rng(seed))
+        sigmas += [draw["blur"]["Y"], draw["blur"]["X"]]
+        # the optics take their own values: the camera draws are those without optics
+        assert draw["noise"] == plain.sample(np.random.default_rng(seed))["noise"]
+    assert min(sigmas) >= 0.21 * 0.45 / np.sqrt(2) / 1.4 / 0.15 - 1e-9
+    assert max(sigmas) <= spec.max_blur
+    assert np.ptp(sigmas) > 2  # the optics vary
+    assert DegradationRange.from_dict(spec.to_dict()) == spec
 
 
 def test_a_range_of_text_is_a_type_error():
