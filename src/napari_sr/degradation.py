@@ -283,6 +283,11 @@ class DegradationRange:
                      for k in self.psf_kinds)  # fmt: skip
         return math.hypot(self.blur[1], widest)
 
+    def margin(self, scale: int) -> int:
+        """Low-resolution pixels of context a training patch is degraded with, on each
+        side: 4σ of the widest blur and the downscaling kernel's reach."""
+        return math.ceil(4 * self.max_blur / scale) + 3
+
     @staticmethod
     def _physical_sigma(kind: str, na: float, wavelength: float, pixel_size: float) -> float:
         """Lateral σ of a :class:`GaussianPSF`, pixels."""

@@ -62,6 +62,15 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         '\'{"blur": [0.5, 2], "peak": [20, 1000], "clean": 0.2}\' '
         "(instead of --kernel, --blur and --noise)",
     )
+    tr.add_argument(
+        "--photo-degradation",
+        default=None,
+        metavar="JSON",
+        help="draw Real-ESRGAN's second-order degradation of photographs (blur, resize, "
+        "noise, JPEG, twice) for every patch: '{}' for its published ranges, or a JSON "
+        "object of PhotoDegradationRange fields to change, e.g. '{\"jpeg\": [60, 95]}' "
+        "(instead of --kernel, --blur, --noise and --random-degradation)",
+    )
     tr.inherit(shared.device("auto (default), cpu, cuda, cuda:N, mps"))
     tr.add_argument(
         "--resume", action="store_true", help="continue the run saved at OUT (same options)"
@@ -94,15 +103,18 @@ def run_train(args: argparse.Namespace) -> int:
     from ..utils.progress import Cancelled
 
     degradation = given(args, "kernel", "blur", noise=parse_noise(args.noise))
-    if args.random_degradation is not None:
+    for kind, text in (("random", args.random_degradation), ("photo", args.photo_degradation)):
+        if text is None:
+            continue
+        option = f"--{kind}-degradation"
         if degradation:
+            others = ("--kernel, --blur and --noise" if kind == "random"
+                      else "--kernel, --blur, --noise and --random-degradation")  # fmt: skip
             raise ValueError(
-                "--random-degradation draws the blur, noise and kernel itself; drop "
-                "--kernel, --blur and --noise, or give their ranges inside the JSON"
+                f"{option} draws the blur, noise and kernel itself; drop {others}, or give "
+                "their ranges inside the JSON"
             )
-        degradation = {
-            "random": parse_json_object(args.random_degradation, "--random-degradation")
-        }
+        degradation = {kind: parse_json_object(text, option)}
     options = recipe_values(args, TrainConfig, args.recipe)  # train() owns the defaults
     if degradation:
         options["degradation"] = degradation

@@ -212,7 +212,12 @@ class TrainConfig:
         the image maximum, log-uniform), ``clean`` (probability of no noise),
         ``read_noise`` (σ, electrons), ``gain`` (ADU per electron), ``offset`` (ADU),
         ``bits`` (bit depths to draw from, e.g. ``[8, 16]``). Example:
-        ``{"random": {"blur": [0.5, 2], "peak": [20, 1000], "clean": 0.2}}``.
+        ``{"random": {"blur": [0.5, 2], "peak": [20, 1000], "clean": 0.2}}``; ``na``,
+        ``wavelength`` (µm), ``pixel_size`` (µm) and ``psf_kinds`` add a physical PSF.
+        ``{"photo": {...}}`` draws Real-ESRGAN's second-order degradation of photographs
+        (blur, resize, noise, JPEG, twice;
+        :class:`~napari_sr.photo_degradation.PhotoDegradationRange`; ``{}`` for its
+        published ranges).
     normalization : dict or None
         Intensity normalisation (:class:`~napari_sr.normalization.Normalization`, as a
         dict). None: a given model's, else fixed 0-255 for uint8 images and percentiles
@@ -728,7 +733,7 @@ def _degradation(value: Any) -> dict[str, Any]:
             "degradation must be a dict of napari_sr.degrade options, e.g. "
             f"{{'blur': 1.0, 'noise': {{'gaussian': 2}}}}, not {type(value).__name__}"
         )
-    if "random" in value:
+    if "random" in value or "photo" in value:
         return _random_degradation(value)
     unknown = sorted(set(value) - set(DEGRADATION_KEYS))
     if unknown:
@@ -767,27 +772,35 @@ def _degradation(value: Any) -> dict[str, Any]:
 
 
 def _random_degradation(value: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"random": {...}}``: the fields of :class:`~napari_sr.degradation.DegradationRange`,
-    checked and stored in full (lists for ranges)."""
+    """``{"random": {...}}`` or ``{"photo": {...}}``: the fields of
+    :class:`~napari_sr.degradation.DegradationRange` or
+    :class:`~napari_sr.photo_degradation.PhotoDegradationRange`, checked and stored in
+    full (lists for ranges)."""
     from ..degradation import DegradationRange
+    from ..photo_degradation import PhotoDegradationRange
 
-    others = sorted(k for k in value if k != "random")
+    kind = "random" if "random" in value else "photo"
+    example = {
+        "random": "{'random': {'blur': [0.5, 2], 'peak': [20, 1000], 'clean': 0.2}}",
+        "photo": "{'photo': {}} (Real-ESRGAN's ranges) or {'photo': {'jpeg': [60, 95]}}",
+    }
+    others = sorted(k for k in value if k != kind)
     if others:
         raise ValueError(
-            f"degradation 'random' replaces {', '.join(map(str, others))}: give the ranges "
-            "inside it, e.g. {'random': {'blur': [0.5, 2], 'peak': [20, 1000]}}"
+            f"degradation {kind!r} replaces {', '.join(map(str, others))}: give the ranges "
+            f"inside it, e.g. {example[kind]}"
         )
-    ranges = value["random"]
+    ranges = value[kind]
     if not isinstance(ranges, Mapping):
         raise TypeError(
-            "degradation random must be a dict of ranges such as "
-            f"{{'blur': [0.5, 2], 'peak': [20, 1000], 'clean': 0.2}}, not {ranges!r}"
+            f"degradation {kind} must be a dict of ranges such as {example[kind]}, not {ranges!r}"
         )
+    cls = DegradationRange if kind == "random" else PhotoDegradationRange
     try:
-        spec = DegradationRange.from_dict(ranges)
+        spec = cls.from_dict(ranges)
     except (TypeError, ValueError) as err:
-        raise type(err)(f"degradation random: {err}") from None
-    return json_ready({"random": spec.to_dict()})
+        raise type(err)(f"degradation {kind}: {err}") from None
+    return json_ready({kind: spec.to_dict()})
 
 
 def _blur(value: Any) -> Any:

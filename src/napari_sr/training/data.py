@@ -19,7 +19,6 @@ sees each channel of a multi-channel image as a plane of its own.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from ..degradation import DegradationRange, degrade
 from ..image import Image
 from ..io.formats import read_suffixes
 from ..normalization import Normalization, normalize
+from ..photo_degradation import PhotoDegradationRange
 from ..utils.intensity import cast, check_dtype, check_finite
 
 IMAGE_SUFFIXES = read_suffixes()
@@ -68,7 +68,7 @@ class TrainingImage:
         so that a patch gets the noise the whole image would.
     axes, shape : str, tuple
         Axes and shape of the image as given.
-    random : DegradationRange or None
+    random : DegradationRange, PhotoDegradationRange or None
         For training images of a random degradation: the ranges each patch draws from
         (``low`` is then the unblurred, noise-free observation, for shapes and ``peak``).
     limit_rule : (Normalization, bool) or None
@@ -76,6 +76,9 @@ class TrainingImage:
         1-channel limits are widened to luma's), so that each patch is normalised by the
         limits of the whole image *under that patch's noise*, as inference computes them
         from a noisy input (noise widens percentile limits by several σ).
+    top : float
+        White of a photo degradation's 0-255 scale in the image's units: 255 for uint8
+        images, else the maximum of the clean observation.
     """
 
     name: str
@@ -86,8 +89,9 @@ class TrainingImage:
     peak: float
     axes: str
     shape: tuple[int, ...]
-    random: DegradationRange | None = None
+    random: DegradationRange | PhotoDegradationRange | None = None
     limit_rule: tuple[Normalization, bool] | None = None
+    top: float = 255.0
 
     @property
     def rgb(self) -> bool:
@@ -225,6 +229,9 @@ def prepare(
     if "random" in degradation:
         spec = DegradationRange.from_dict(degradation["random"])
         shaping = {"kernel": spec.kernel}
+    elif "photo" in degradation:
+        spec = PhotoDegradationRange.from_dict(degradation["photo"])
+        shaping = {}  # the clean observation only gives shapes and the peak
     out = []
     for index, (name, image) in enumerate(named):
         check_dtype(image.dtype, name)
@@ -239,7 +246,10 @@ def prepare(
         try:
             clean = np.asarray(degrade(work, scale, **shaping).data, dtype=np.float32)
             noisy = clean
-            if spec is not None and validation:
+            if isinstance(spec, PhotoDegradationRange) and validation:
+                rng = np.random.default_rng([seed, 1, index])  # one fixed draw, as below
+                noisy = _photo_observe(work, spec, scale, rng, _photo_top(image.dtype, clean))
+            elif spec is not None and validation:
                 # one fixed draw per validation image, so every validation scores the same
                 rng = np.random.default_rng([seed, 1, index])
                 top = float(clean.max()) or 1.0  # a black image: any scale will do
@@ -274,6 +284,7 @@ def prepare(
                 shape=tuple(image.shape),
                 random=None if validation else spec,
                 limit_rule=None if validation or spec is None else (norm, widen),
+                top=_photo_top(image.dtype, clean),
             )
         )
     return out
@@ -472,12 +483,16 @@ class PatchSampler:
         s, p, spec = self.scale, self.patch_size // self.scale, image.random
         # a generator of its own, so the draws of the batch stay those of other options
         rng = np.random.default_rng(seed)
-        draw = spec.sample(rng, image.peak if image.peak > 0 else 1.0)
-        margin = math.ceil(4 * spec.max_blur / s) + 3  # LR pixels
+        margin = spec.margin(s)  # LR pixels
         h, w = image.low.shape[-2:]
         y0, x0 = max(0, y - margin), max(0, x - margin)
         y1, x1 = min(h, y + p + margin), min(w, x + p + margin)
         region = image.high[n, :, y0 * s : y1 * s, x0 * s : x1 * s].astype(np.float32)
+        if isinstance(spec, PhotoDegradationRange):
+            # 8-bit photographs: a range normalisation, whose limits no noise moves
+            low = spec.apply(region, s, rng, image.top)
+            return low[:, y - y0 : y - y0 + p, x - x0 : x - x0 + p], image.limits
+        draw = spec.sample(rng, image.peak if image.peak > 0 else 1.0)
         low = degrade(region, s, kernel=draw["kernel"], blur=draw["blur"], axes="CYX")
         low = low[:, y - y0 : y - y0 + p, x - x0 : x - x0 + p]
         low = observe(low, draw["noise"], image.peak, rng, "CYX")
@@ -520,6 +535,32 @@ def _as_sequence(images: Any, what: str) -> list:
         f"{what} must be an array, a napari_sr.Image, a file or folder path, or a list of "
         f"these, not {type(images).__name__}"
     )
+
+
+def _photo_top(dtype: np.dtype, clean: np.ndarray) -> float:
+    """White of the photo degradation's 0-255 scale for an image of ``dtype``."""
+    if np.dtype(dtype) == np.uint8:
+        return 255.0
+    return float(clean.max()) or 1.0
+
+
+def _photo_observe(
+    image: Image, spec: PhotoDegradationRange, scale: int, rng: np.random.Generator, top: float
+) -> np.ndarray:
+    """Every (C, Y, X) plane of ``image`` through one photo degradation each, in the
+    image's own axes order."""
+    axes = image.axes
+    order = [i for i, a in enumerate(axes) if a not in "CYX"]
+    order += [axes.index(a) for a in "CYX" if a in axes]
+    moved = np.transpose(image.data, order)
+    if "C" not in axes:
+        moved = moved[..., None, :, :]
+    flat = moved.reshape(-1, *moved.shape[-3:])
+    low = np.stack([spec.apply(plane, scale, rng, top) for plane in flat])
+    low = low.reshape(*moved.shape[:-3], *low.shape[-3:])
+    if "C" not in axes:
+        low = low[..., 0, :, :]
+    return np.transpose(low, np.argsort(order))
 
 
 def _crop_to_multiple(image: Image, scale: int) -> Image:
