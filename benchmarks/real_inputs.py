@@ -21,9 +21,10 @@ its gain over bicubic and over Lanczos-3, per image and as the mean over images.
     python benchmarks/real_inputs.py --quick    # one sample, ×2, small crop (seconds)
     python benchmarks/real_inputs.py --samples-only --scales 2 --peaks clean 50
 
-Methods: the bundled defaults by role (``quality``, ``fast``: whatever weights the roles run
-today) and the bicubic-protocol weights by name (``edsr_light_x2.sr291`` ...); weights that a
-role already runs are run once and labelled with both names. The held-out images come from
+Methods: the bundled defaults by role (``quality``, ``fast``: each picks its weights by the
+input's estimated noise, as for every user) and every bundled weights of their
+architectures by name (``edsr_light_x2.sr291``, ``edsr_light_x2.microscope`` ...). The
+held-out images come from
 ``$NAPARI_SR_DATA/microscopy-dev`` (default ``../shared/data`` beside the repository); the
 script says so and goes on with the samples where that folder is absent.
 """
@@ -141,23 +142,17 @@ def microscope_pair(
 
 
 def methods_at(scale: int) -> dict[str, str]:
-    """Label → method: the bundled defaults by role and the bicubic-protocol weights by
-    name, each distinct weights once (a role running protocol weights is labelled with
-    both), after the baselines."""
+    """Label → method: the baselines, the bundled defaults by role (which choose their
+    weights by the input's noise, as ``upscale`` does for every user), then every bundled
+    weights of the defaults' architectures at ``scale`` by name (``*.sr291``,
+    ``*.microscope``), to show what each choice gives."""
     from napari_sr.engine.method_table import default_for, default_roles, single_image_weights
-    from napari_sr.models.bundled import DEFAULT_ARCHITECTURES, DEFAULT_WEIGHTS
+    from napari_sr.models.bundled import DEFAULT_ARCHITECTURES
 
-    labels: dict[str, str] = {}  # weights → label
-    for role in default_roles():
-        weights = default_for(role, scale)
-        if weights is not None:
-            labels[weights] = f"{role}={weights}"
-    bundled = set(single_image_weights())
-    for arch in DEFAULT_ARCHITECTURES.values():
-        name = f"{arch}_x{scale}.{DEFAULT_WEIGHTS}"
-        if name in bundled and name not in labels:
-            labels[name] = name
-    return {**{b: b for b in BASELINES}, **{label: w for w, label in labels.items()}}
+    roles = {role: role for role in default_roles() if default_for(role, scale) is not None}
+    prefixes = tuple(f"{arch}_x{scale}." for arch in DEFAULT_ARCHITECTURES.values())
+    named = {w: w for w in sorted(single_image_weights()) if w.startswith(prefixes)}
+    return {**{b: b for b in BASELINES}, **roles, **named}
 
 
 def run(

@@ -101,7 +101,7 @@ def test_the_wrote_line_names_the_method_that_ran(capsys, tmp_path, small, fake_
     code, out, err = run(capsys, "upscale", str(small), str(tmp_path / "a.ome.tif"), "-s", "2")
     assert code == 0 and err == ""
     assert out.startswith(f"wrote {tmp_path / 'a.ome.tif'} with edsr_light_x2.sr291 "
-                          "(quality default, clean input: noise 0.0 % of the range <= 1.5 %): "
+                          "(quality default, clean input: noise 0.0 % of the range <= 1 %): "
                           "shape (10, 10)")  # fmt: skip
     code, out, err = run(capsys, "upscale", str(small), str(tmp_path / "b.ome.tif"), "-s", "2.5")
     assert code == 0

@@ -66,3 +66,16 @@ def test_stacks_take_the_median_of_their_planes_and_honour_axes():
 def test_tiny_planes_and_flat_images_give_zero_rather_than_failing():
     assert estimate_noise(np.zeros((2, 50))) == 0.0
     assert relative_noise(np.full((20, 20), 3.0)) == 0.0
+
+
+def test_texture_beside_flat_areas_is_not_read_as_noise():
+    """Only the flattest pixels count: a finely striped half (period 8 px, full contrast)
+    beside a smooth one reads as clean, while noise over both halves is found."""
+    y, x = np.mgrid[0:128, 0:128].astype(float)
+    stripes = 500 + 500 * np.sin(2 * np.pi * (x + 0.5 * y) / 8)
+    image = np.where(x < 80, stripes, 300 + 2 * y)  # textured 5/8, smooth 3/8
+    everywhere = np.median(np.abs(ndimage.laplace(image)))  # what a plain estimate sees
+    assert everywhere > 50
+    assert estimate_noise(image) < 1.0
+    rng = np.random.default_rng(5)
+    assert estimate_noise(image + rng.normal(0, 10, image.shape)) == pytest.approx(10, rel=0.15)

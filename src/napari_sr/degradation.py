@@ -189,6 +189,11 @@ class DegradationRange:
     psf_kinds : tuple of str
         Microscope kinds to draw from with equal probability: ``'widefield'``,
         ``'confocal'``.
+    protocol : float
+        Probability, in [0, 1], that a draw is the SR benchmark protocol instead: MATLAB
+        bicubic downscaling, no blur, no noise. A network trained with a share of these
+        still restores bicubic-downscaled images, so that an input that only looks noisy
+        (fine texture) loses little when it is sent to it.
 
     Examples
     --------
@@ -211,6 +216,7 @@ class DegradationRange:
     wavelength: Range = (0.45, 0.65)
     pixel_size: Range = (0.05, 0.15)
     psf_kinds: tuple[str, ...] = ("widefield",)
+    protocol: float = 0.0
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -246,10 +252,11 @@ class DegradationRange:
                 f"unknown kernel {self.kernel!r}; choose 'area' (pixel integration), "
                 f"'decimate' or one of {', '.join(INTERPOLATION_METHODS)}"
             )
-        clean = float(self.clean)
-        if not 0 <= clean <= 1:
-            raise ValueError(f"clean is a probability in [0, 1], not {self.clean}")
-        set_(self, "clean", clean)
+        for name in ("clean", "protocol"):
+            value = float(getattr(self, name))
+            if not 0 <= value <= 1:
+                raise ValueError(f"{name} is a probability in [0, 1], not {getattr(self, name)}")
+            set_(self, name, value)
         bits = (self.bits,) if np.ndim(self.bits) == 0 else tuple(self.bits)
         for b in bits:
             if isinstance(b, bool) or not float(b).is_integer() or not 1 <= b <= 32:
@@ -325,6 +332,8 @@ class DegradationRange:
             draw = [a + (b - a) * t for (a, b), t in zip(ranges, v[1:], strict=True)]
             optics = self._physical_sigma(kind, *draw)
             sy, sx = math.hypot(sy, optics), math.hypot(sx, optics)
+        if self.protocol > 0 and rng.random() < self.protocol:  # one more, only then
+            return {"kernel": "bicubic", "blur": {"Y": 0.0, "X": 0.0}, "noise": None}
         out: dict[str, Any] = {
             "kernel": self.kernel,
             "blur": {"Y": float(sy), "X": float(sx)},

@@ -59,6 +59,9 @@ def test_the_bundled_name_of_each_kind_of_input(robust_weights):
     # no noise-trained FSRCNN is bundled here: the clean weights run on noisy inputs too
     assert bundled.default_model(3, "fast", noisy=True) == "fsrcnn_x3.sr291"
     assert bundled.default_model(3, "quality", noisy=True) is None
+    # texture reads more like noise the coarser an image is sampled: the bar rises
+    thresholds = [bundled.noise_threshold(s) for s in (2, 3, 4)]
+    assert thresholds == pytest.approx([0.010, 0.012, 0.014])
 
 
 @pytest.mark.parametrize("method", [None, "quality", " Quality "])
@@ -70,7 +73,7 @@ def test_a_noisy_input_runs_the_noise_trained_weights(robust_weights, method):
     assert record["role"] == "quality" and record["noisy"] is True
     assert record["weights"] == ROBUST
     assert record["relative_noise"] == pytest.approx(0.05, rel=0.35)
-    assert record["threshold"] == bundled.NOISE_THRESHOLD
+    assert record["threshold"] == bundled.noise_threshold(2) == 0.01
     np.testing.assert_array_equal(out.data, napari_sr.upscale(image, 2, method=ROBUST).data)
 
 
@@ -79,7 +82,7 @@ def test_a_clean_input_runs_the_bicubic_protocol_weights(robust_weights):
     out = napari_sr.upscale(image, 2, method="quality")
     assert _ran(out) == "edsr_light_x2.sr291"
     assert out.metadata["provenance"]["default"]["noisy"] is False
-    assert out.metadata["provenance"]["default"]["relative_noise"] < bundled.NOISE_THRESHOLD
+    assert out.metadata["provenance"]["default"]["relative_noise"] < 0.01
     explicit = napari_sr.upscale(image, 2, method="edsr_light_x2.sr291")
     np.testing.assert_array_equal(out.data, explicit.data)
     assert not np.array_equal(out.data, napari_sr.upscale(image, 2, method=ROBUST).data)
@@ -96,8 +99,8 @@ def test_named_weights_run_as_named_whatever_the_noise(robust_weights):
 
 
 def test_the_threshold_splits_inputs_by_their_noise(robust_weights):
-    low = choose_default("quality", 2, _scene(bundled.NOISE_THRESHOLD / 3), "YX")
-    high = choose_default("quality", 2, _scene(bundled.NOISE_THRESHOLD * 3), "YX")
+    low = choose_default("quality", 2, _scene(0.01 / 3), "YX")
+    high = choose_default("quality", 2, _scene(0.01 * 3), "YX")
     assert (low.name, low.noisy) == ("edsr_light_x2.sr291", False)
     assert (high.name, high.noisy) == (ROBUST, True)
     assert choose_default("quality", 3, _scene(0.05), "YX") is None  # nothing bundled at x3
@@ -106,7 +109,7 @@ def test_the_threshold_splits_inputs_by_their_noise(robust_weights):
 def test_the_note_says_which_weights_ran_and_why(robust_weights):
     noisy = napari_sr.upscale(_scene(0.05), 2).metadata["provenance"]["default"]
     assert noise_note(noisy).startswith("noisy input: noise ")
-    assert noise_note(noisy).endswith("% of the range > 1.5 %")
+    assert noise_note(noisy).endswith("% of the range > 1 %")
     fast = napari_sr.upscale(_scene(0.05), 3, method="fast").metadata["provenance"]
     assert fast["method"] == "fsrcnn_x3.sr291"
     assert noise_note(fast["default"]).endswith(

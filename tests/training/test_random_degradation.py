@@ -155,6 +155,31 @@ def test_physical_psf_draws_lie_within_max_blur_and_leave_the_noise_draws_alone(
     assert DegradationRange.from_dict(spec.to_dict()) == spec
 
 
+def test_protocol_draws_are_the_sr_benchmark_degradation_at_their_share():
+    spec = DegradationRange.from_dict({**FULL, "protocol": 0.3})
+    plain = DegradationRange.from_dict(FULL)
+    draws = [spec.sample(np.random.default_rng(seed)) for seed in range(2000)]
+    protocol = [d for d in draws if d["kernel"] == "bicubic"]
+    assert len(protocol) / len(draws) == pytest.approx(0.3, abs=0.03)
+    assert all(d == {"kernel": "bicubic", "blur": {"Y": 0.0, "X": 0.0}, "noise": None}
+               for d in protocol)  # fmt: skip
+    # the other draws are those of the same seed without the protocol share
+    for seed, draw in enumerate(draws[:200]):
+        if draw["kernel"] != "bicubic":
+            assert draw == plain.sample(np.random.default_rng(seed))
+    with pytest.raises(ValueError, match=r"protocol is a probability in \[0, 1\], not 2"):
+        DegradationRange(protocol=2)
+
+
+def test_a_protocol_patch_is_the_bicubic_downscaled_patch():
+    hr = smooth((48, 48), seed=9)
+    images = prepare([hr], {"random": {"blur": [0.5, 2], "peak": [20, 100], "protocol": 1}})
+    whole = degrade(hr, 2, kernel="bicubic")
+    s = sampler(images)
+    patch, _ = s._random(images[0], 0, 8, 8, seed=1)
+    np.testing.assert_allclose(patch[0], whole[8:16, 8:16], rtol=1e-5, atol=1e-3)
+
+
 def test_a_range_of_text_is_a_type_error():
     with pytest.raises(TypeError, match="blur sigma .* must be numbers"):
         DegradationRange(blur=("a", "b"))

@@ -143,12 +143,15 @@ class DefaultChoice(NamedTuple):
     noise : float
         The image's relative noise (:func:`napari_sr.noise.relative_noise`).
     noisy : bool
-        Whether that is above :data:`~napari_sr.models.bundled.NOISE_THRESHOLD`.
+        Whether that is above ``threshold``.
+    threshold : float
+        :func:`~napari_sr.models.bundled.noise_threshold` of the scale.
     """
 
     name: str
     noise: float
     noisy: bool
+    threshold: float
 
 
 def requested_role(method: Any) -> str | None:
@@ -170,7 +173,7 @@ def choose_default(
     but sharpen noise as if it were detail; the weights trained on noisy microscope
     degradations (``*.microscope``) suppress it. The image's noise is estimated
     (:func:`napari_sr.noise.relative_noise`) and the noisy weights run above
-    :data:`~napari_sr.models.bundled.NOISE_THRESHOLD`.
+    :func:`~napari_sr.models.bundled.noise_threshold` of ``scale``.
 
     Returns
     -------
@@ -182,8 +185,9 @@ def choose_default(
     if default_for(role, scale) is None:
         return None
     noise = relative_noise(image, axes)
-    noisy = noise > bundled.NOISE_THRESHOLD
-    return DefaultChoice(default_for(role, scale, noisy=noisy), noise, noisy)
+    threshold = bundled.noise_threshold(scale)
+    noisy = noise > threshold
+    return DefaultChoice(default_for(role, scale, noisy=noisy), noise, noisy, threshold)
 
 
 def noise_note(record: dict) -> str:

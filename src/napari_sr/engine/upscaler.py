@@ -16,7 +16,6 @@ import numpy as np
 from ..axes import is_rgb, resolve_axes
 from ..geometry import check_scale
 from ..image import Image
-from ..models.bundled import NOISE_THRESHOLD
 from ..resample import resize
 from ..utils.intensity import cast, check_dtype, working_dtype
 from ..utils.memory import check_finite, check_fits
@@ -215,7 +214,7 @@ def _default_record(role: str, choice) -> dict:
     return {
         "role": role,
         "relative_noise": round(choice.noise, 5),
-        "threshold": NOISE_THRESHOLD,
+        "threshold": choice.threshold,
         "noisy": choice.noisy,
         "weights": choice.name,
     }
