@@ -231,6 +231,10 @@ def test_the_bundled_quality_default_is_preselected(
     np.testing.assert_array_equal(out.data, napari_sr.upscale(data, 2, method=model))
     assert infos[-1].startswith("napari-sr: 'photo ×2 quality' made by quality "
                                 "(edsr_light_x2.sr291) in ")  # fmt: skip
+    # white noise reads as noisy; no noise-trained weights are bundled here, and it says so
+    assert infos[-1].endswith(" s; noisy input: noise " + infos[-1].split("noise ")[1].split()[0]
+                              + " % of the range > 1 %, but no noise-trained weights are "
+                              "bundled at this scale")  # fmt: skip
     assert not warned
     for scale in (2.5, 3):  # the quality default is bundled for x2 only here
         w.method.setCurrentText("quality")

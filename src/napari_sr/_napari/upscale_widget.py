@@ -191,9 +191,8 @@ class UpscaleWidget(TaskWidget):
         provenance = result.metadata.get("provenance", {})
         ran = provenance.get("method", label)
         how = label if ran == label else f"{label} ({ran})"
-        if "default" in provenance:
-            how += f"; {noise_note(provenance['default'])}"
-        show_info(f"napari-sr: {name!r} made by {how} in {seconds:.1f} s")
+        why = f"; {noise_note(provenance['default'])}" if "default" in provenance else ""
+        show_info(f"napari-sr: {name!r} made by {how} in {seconds:.1f} s{why}")
 
 
 def _learned(method: Any) -> bool:
