@@ -7,7 +7,10 @@ output per second when upscaling a uint8 image of EDGE × EDGE pixels (default 1
 models, FSRCNN's deconvolution as a sub-pixel convolution, casting back to uint8), against
 the peer baseline: the same weights called as a plain module on the whole float32 image in
 NCHW layout, FSRCNN with ``ConvTranspose2d`` as its paper and public re-implementations run
-it. Bicubic interpolation (``napari_sr.resize``, MATLAB's kernel) is the floor.
+it. Bicubic interpolation (``napari_sr.resize``, MATLAB's kernel) is the floor. "by role"
+is ``upscale(image, s, method="fast"/"quality")`` as users call it: the weights looked up by
+name and chosen by the input's noise estimate (this input's noise picks the noise-trained
+weights where they are bundled).
 
     python benchmarks/defaults_speed.py [--edge 1024] [--repeats 2] [--threads N]
 
@@ -66,7 +69,8 @@ def main() -> None:
     image = image.astype(np.uint8)
     print(f"input {args.edge}x{args.edge} uint8, {torch.get_num_threads()} torch threads, "
           f"best of {args.repeats}; MP/s = megapixels of output per second")  # fmt: skip
-    print(f"{'model':<28}{'napari-sr':>11}{'plain torch':>13}{'ratio':>8}{'bicubic':>10}")
+    print(f"{'model':<28}{'napari-sr':>11}{'plain torch':>13}{'ratio':>8}{'bicubic':>10}"
+          f"{'by role':>10}")  # fmt: skip
     for scale in (2, 3, 4):
         out_mp = (args.edge * scale) ** 2 / 1e6
         bicubic = timed(lambda s=scale: napari_sr.resize(image, s, method="bicubic"), 1)
@@ -80,8 +84,14 @@ def main() -> None:
             ours = timed(lambda m=model, s=scale: napari_sr.upscale(image, s, method=m),
                          args.repeats)  # fmt: skip
             peer = timed(lambda m=model: plain_pytorch(m, image), args.repeats)
+            # as users call it: the role's name, its weights chosen by the noise estimate
+            role = f"{'-':>10}"
+            if name is not None:
+                seconds = timed(lambda k=kind, s=scale: napari_sr.upscale(image, s, method=k),
+                                args.repeats)  # fmt: skip
+                role = f"{out_mp / seconds:>10.2f}"
             print(f"{label:<28}{out_mp / ours:>11.2f}{out_mp / peer:>13.2f}"
-                  f"{peer / ours:>7.2f}x{out_mp / bicubic:>10.1f}", flush=True)  # fmt: skip
+                  f"{peer / ours:>7.2f}x{out_mp / bicubic:>10.1f}{role}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

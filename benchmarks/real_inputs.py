@@ -281,6 +281,7 @@ def main() -> None:
         "--models", type=Path, nargs="*", default=[],
         help="model files to score beside the defaults, at their scale",
     )  # fmt: skip
+    parser.add_argument("--json", type=Path, help="also write every row to this JSON file")
     args = parser.parse_args()
     peaks = tuple(None if p == "clean" else float(p) for p in args.peaks)
     scales, crop = tuple(args.scales), args.crop
@@ -303,6 +304,10 @@ def main() -> None:
               "none below bicubic)")  # fmt: skip
         print_table([r for r in rows if r["image"] in held], per_image=False)
     print(f"\n{len(images)} images, {time.perf_counter() - started:.0f} s")
+    if args.json:
+        import json
+
+        args.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
 
 
 if __name__ == "__main__":
