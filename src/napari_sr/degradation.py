@@ -43,7 +43,7 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -140,13 +140,40 @@ class GaussianPSF:
 
 Range = tuple[float, float]
 
+
+class RangeFields:
+    """Dict round trips of a frozen dataclass of random-degradation ranges (its fields as
+    JSON-ready lists and numbers, as training configurations store them)."""
+
+    KIND: ClassVar[str] = "random degradation"
+    """How error messages name the fields' owner."""
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]):
+        """From a dict of the fields (lists for ranges, a number for a fixed value)."""
+        fields = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+        unknown = sorted(set(value) - set(fields))
+        if unknown:
+            raise ValueError(
+                f"unknown {cls.KIND} option(s) {', '.join(map(str, unknown))}; "
+                f"valid: {', '.join(fields)}"
+            )
+        return cls(**value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as JSON-ready lists and numbers (the inverse of :meth:`from_dict`)."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
+
+
 PSF_KINDS = ("widefield", "confocal")
 REFRACTIVE_INDEX = 1.518
 """Of the immersion medium of :class:`DegradationRange`'s physical PSF (oil)."""
 
 
 @dataclass(frozen=True)
-class DegradationRange:
+class DegradationRange(RangeFields):
     """Random microscope degradations for training: every patch draws its own.
 
     Each field is a ``(low, high)`` range drawn uniformly (the photon peak log-uniformly);
@@ -263,23 +290,6 @@ class DegradationRange:
                 raise ValueError(f"bits must be whole numbers from 1 to 32 (8, 16), not {b}")
         set_(self, "bits", tuple(int(b) for b in bits))
         set_(self, "anisotropic", bool(self.anisotropic))
-
-    @classmethod
-    def from_dict(cls, value: Mapping[str, Any]) -> DegradationRange:
-        """From a dict of the fields (lists for ranges, a number for a fixed value)."""
-        unknown = sorted(set(value) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(
-                f"unknown random degradation option(s) {', '.join(map(str, unknown))}; "
-                f"valid: {', '.join(cls.__dataclass_fields__)}"
-            )
-        return cls(**value)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as JSON-ready lists and numbers (the inverse of :meth:`from_dict`)."""
-        return {
-            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
-        }
 
     @property
     def max_blur(self) -> float:

@@ -25,14 +25,14 @@ arXiv:2107.10833.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+
+from .degradation import RangeFields
 
 __all__ = ["KERNEL_KINDS", "PhotoDegradationRange"]
 
@@ -46,7 +46,7 @@ RESIZE_MODES = ("area", "bilinear", "bicubic")
 
 
 @dataclass(frozen=True)
-class PhotoDegradationRange:
+class PhotoDegradationRange(RangeFields):
     """Ranges of Real-ESRGAN's second-order degradation (see the module docstring).
 
     Ranges are ``(low, high)``, drawn uniformly; intensities are on the 0-255 scale of an
@@ -109,6 +109,8 @@ class PhotoDegradationRange:
     jpeg: Range = (30.0, 95.0)
     jpeg2: Range = (30.0, 95.0)
 
+    KIND: ClassVar[str] = "photo degradation"
+
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         positive = ("blur", "blur2", "beta_generalized", "beta_plateau", "resize", "resize2",
@@ -135,23 +137,6 @@ class PhotoDegradationRange:
             if not 0 <= value <= 1:
                 raise ValueError(f"{name} is a probability in [0, 1], not {value:g}")
             set_(self, name, value)
-
-    @classmethod
-    def from_dict(cls, value: Mapping[str, Any]) -> PhotoDegradationRange:
-        """From a dict of the fields (lists for ranges, a number for a fixed value)."""
-        unknown = sorted(set(value) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(
-                f"unknown photo degradation option(s) {', '.join(map(str, unknown))}; "
-                f"valid: {', '.join(cls.__dataclass_fields__)}"
-            )
-        return cls(**value)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as JSON-ready lists and numbers (the inverse of :meth:`from_dict`)."""
-        return {
-            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
-        }
 
     def margin(self, scale: int) -> int:
         """Low-resolution pixels of context a training patch is degraded with, on each
