@@ -283,7 +283,13 @@ def _default_description(role: str) -> str:
     scales = ", ".join(f"x{s}" for s in default_scales(role)) or "none bundled"
     network = DEFAULT_NETWORKS[DEFAULT_ARCHITECTURES[role]]
     note = " (the default)" if role == default_roles()[0] else ""
-    return f"{role}{note}: {network} trained on the 291-image set ({scales})"
+    noisy = [s for s in default_scales(role)
+             if default_for(role, s, noisy=True) != default_for(role, s)]  # fmt: skip
+    also = ""
+    if noisy:
+        also = (f"; on noisy inputs, fine-tuned on microscope degradations "
+                f"({', '.join(f'x{s}' for s in noisy)})")  # fmt: skip
+    return f"{role}{note}: {network} trained on the 291-image set ({scales}){also}"
 
 
 # -------------------------------------------------------------- bundled weights
