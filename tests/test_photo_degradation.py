@@ -116,7 +116,7 @@ def test_gaussian_noise_has_the_asked_sigma():
     assert abs(np.corrcoef(noisy[0].ravel(), noisy[1].ravel())[0, 1]) < 0.05
 
 
-def test_every_kernel_kind_can_be_drawn():
+def test_kernel_widths_cover_the_odd_sizes_of_the_range():
     spec = PhotoDegradationRange()
     rng = np.random.default_rng(0)
     widths = {spec._kernel(rng, spec.blur, 0.0).shape[0] for _ in range(300)}

@@ -248,19 +248,23 @@ class DegradationRange(RangeFields):
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         if self.na is not None:
-            set_(self, "na", _range(self.na, "na (numerical aperture)", low=0, open_=True))
+            set_(self, "na", check_range(self.na, "na (numerical aperture)", low=0, open_=True))
             if self.na[1] >= REFRACTIVE_INDEX:
                 raise ValueError(
                     f"na up to {self.na[1]:g} is at or above the refractive index of oil "
                     f"({REFRACTIVE_INDEX}); give numerical apertures below it, e.g. [0.8, 1.4]"
                 )
-        set_(self, "wavelength", _range(self.wavelength, "wavelength (µm)", low=0, open_=True))
+        set_(
+            self, "wavelength", check_range(self.wavelength, "wavelength (µm)", low=0, open_=True)
+        )
         if self.wavelength[1] > 100:
             raise ValueError(
                 f"wavelength {self.wavelength[1]:g} looks like nanometres; give µm, e.g. "
                 "[0.45, 0.65]"
             )
-        set_(self, "pixel_size", _range(self.pixel_size, "pixel_size (µm)", low=0, open_=True))
+        set_(
+            self, "pixel_size", check_range(self.pixel_size, "pixel_size (µm)", low=0, open_=True)
+        )
         kinds = (self.psf_kinds,) if isinstance(self.psf_kinds, str) else tuple(self.psf_kinds)
         if not kinds or any(k not in PSF_KINDS for k in kinds):
             raise ValueError(
@@ -268,22 +272,21 @@ class DegradationRange(RangeFields):
                 f"not {self.psf_kinds!r}"
             )
         set_(self, "psf_kinds", kinds)
-        set_(self, "blur", _range(self.blur, "blur sigma (HR pixels)", low=0))
-        set_(self, "read_noise", _range(self.read_noise, "read_noise sigma (electrons)", low=0))
-        set_(self, "gain", _range(self.gain, "gain (ADU per electron)", low=0, open_=True))
-        set_(self, "offset", _range(self.offset, "offset (ADU)", low=0))
+        set_(self, "blur", check_range(self.blur, "blur sigma (HR pixels)", low=0))
+        set_(
+            self, "read_noise", check_range(self.read_noise, "read_noise sigma (electrons)", low=0)
+        )
+        set_(self, "gain", check_range(self.gain, "gain (ADU per electron)", low=0, open_=True))
+        set_(self, "offset", check_range(self.offset, "offset (ADU)", low=0))
         if self.peak is not None:
-            set_(self, "peak", _range(self.peak, "peak (photons)", low=0, open_=True))
+            set_(self, "peak", check_range(self.peak, "peak (photons)", low=0, open_=True))
         if self.kernel != "decimate" and self.kernel not in INTERPOLATION_METHODS:
             raise ValueError(
                 f"unknown kernel {self.kernel!r}; choose 'area' (pixel integration), "
                 f"'decimate' or one of {', '.join(INTERPOLATION_METHODS)}"
             )
         for name in ("clean", "protocol"):
-            value = float(getattr(self, name))
-            if not 0 <= value <= 1:
-                raise ValueError(f"{name} is a probability in [0, 1], not {getattr(self, name)}")
-            set_(self, name, value)
+            set_(self, name, check_probability(getattr(self, name), name))
         bits = (self.bits,) if np.ndim(self.bits) == 0 else tuple(self.bits)
         for b in bits:
             if isinstance(b, bool) or not float(b).is_integer() or not 1 <= b <= 32:
@@ -367,7 +370,15 @@ class DegradationRange(RangeFields):
         return out
 
 
-def _range(value: Any, name: str, *, low: float, open_: bool = False) -> Range:
+def check_probability(value: Any, name: str) -> float:
+    """``value`` as a float in [0, 1], or a ValueError naming ``name``."""
+    number = float(value)
+    if not 0 <= number <= 1:
+        raise ValueError(f"{name} is a probability in [0, 1], not {value:g}")
+    return number
+
+
+def check_range(value: Any, name: str, *, low: float, open_: bool = False) -> Range:
     """``(low, high)`` from a pair or one number, checked: finite, ordered, above ``low``."""
     pair = [value, value] if np.ndim(value) == 0 else list(value)
     if len(pair) != 2:

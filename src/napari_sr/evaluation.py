@@ -29,6 +29,7 @@ from .engine.methods import resolve_method
 from .engine.upscaler import upscale
 from .geometry import check_scale
 from .utils.atomic import atomic_write
+from .utils.planes import fold_planes
 from .utils.progress import CancelToken, raise_if_cancelled
 from .utils.validate import check_callback, check_flag, check_real, real_array
 
@@ -278,7 +279,7 @@ def _resolve_methods(methods: Sequence[Any], scale: float) -> tuple[list[Any], l
         raise ValueError("give at least one method to compare")
     runs = [resolve_method(method, scale) for method in methods]
     labels = [m if isinstance(m, str) else r.name for m, r in zip(methods, runs, strict=True)]
-    # a default role stays a role: upscale picks its weights by the input's noise
+    # a default role stays a role: _run_and_score picks its weights by the image's noise
     runs = [m if isinstance(m, str) and requested_role(m) else r
             for m, r in zip(methods, runs, strict=True)]  # fmt: skip
     return runs, labels
@@ -311,11 +312,11 @@ def _run_and_score(
     warm = low[tuple(slice(0, min(n, 16)) for n in low.shape)]
     for done, (method, label) in enumerate(zip(runs, labels, strict=True), start=1):
         raise_if_cancelled(cancel)
-        # load (and compile) first, so that time is fair: for a default role the weights
-        # that the whole image will choose, not those its corner would
+        # a default role runs the weights the whole image's noise picks (not its corner's)
         role = requested_role(method) if isinstance(method, str) else None
         choice = None if role is None else choose_default(role, scale, low, axes)
-        upscale(warm, scale, method=method if choice is None else choice.name, axes=axes)
+        method = method if choice is None else choice.name
+        upscale(warm, scale, method=method, axes=axes)  # compile/load first, so time is fair
         started = time.perf_counter()
         restored = upscale(low, scale, method=method, axes=axes, cancel=cancel)
         seconds = time.perf_counter() - started
@@ -377,6 +378,4 @@ def _as_planes(array: np.ndarray, axes: str) -> tuple[np.ndarray, str]:
     """Stack of 2D images for plane-by-plane scoring: every axis but Y, X (and RGB
     channels) folded into one leading axis ``T``."""
     keep = "YXC" if is_rgb(axes, array.shape) else "YX"
-    loop = [i for i, a in enumerate(axes) if a not in keep]
-    moved = np.transpose(array, loop + [axes.index(a) for a in keep])
-    return moved.reshape(-1, *moved.shape[len(loop) :]), "T" + keep
+    return fold_planes(array, axes, keep), "T" + keep

@@ -40,6 +40,7 @@ from __future__ import annotations
 import numpy as np
 
 from .axes import resolve_axes
+from .utils.planes import fold_planes
 
 __all__ = ["estimate_noise", "relative_noise"]
 
@@ -66,10 +67,7 @@ def _planes(image, axes: str | None) -> list[np.ndarray]:
     data = np.asarray(getattr(image, "data", image))
     if axes is None:
         axes = getattr(image, "axes", None)
-    axes = resolve_axes(axes, data.shape)
-    order = [i for i, a in enumerate(axes) if a not in "YX"] + [axes.index("Y"), axes.index("X")]
-    stack = np.transpose(data, order).reshape(-1, data.shape[axes.index("Y")],
-                                              data.shape[axes.index("X")])  # fmt: skip
+    stack = fold_planes(data, resolve_axes(axes, data.shape))
     picks = np.unique(np.linspace(0, len(stack) - 1, min(MAX_PLANES, len(stack))).astype(int))
     h, w = stack.shape[-2:]
     y0, x0 = max(0, (h - MAX_SIDE) // 2), max(0, (w - MAX_SIDE) // 2)

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .degradation import RangeFields
+from .degradation import RangeFields, check_probability, check_range
 
 __all__ = ["KERNEL_KINDS", "PhotoDegradationRange"]
 
@@ -116,15 +116,15 @@ class PhotoDegradationRange(RangeFields):
         positive = ("blur", "blur2", "beta_generalized", "beta_plateau", "resize", "resize2",
                     "poisson", "poisson2")  # fmt: skip
         for name in positive:
-            set_(self, name, _range(getattr(self, name), name, low=0.0, open_=True))
+            set_(self, name, check_range(getattr(self, name), name, low=0.0, open_=True))
         for name in ("noise", "noise2"):
-            set_(self, name, _range(getattr(self, name), name, low=0.0))
+            set_(self, name, check_range(getattr(self, name), name, low=0.0))
         for name in ("jpeg", "jpeg2"):
-            pair = _range(getattr(self, name), name, low=1.0)
+            pair = check_range(getattr(self, name), name, low=1.0)
             if pair[1] > 100:
                 raise ValueError(f"{name} quality must be at most 100, not {pair[1]:g}")
             set_(self, name, pair)
-        size = _range(self.kernel_size, "kernel_size", low=3.0)
+        size = check_range(self.kernel_size, "kernel_size", low=3.0)
         if any(not float(v).is_integer() or int(v) % 2 == 0 for v in size):
             raise ValueError(f"kernel_size must be odd whole numbers such as [7, 21], not {size}")
         set_(self, "kernel_size", (int(size[0]), int(size[1])))
@@ -133,10 +133,7 @@ class PhotoDegradationRange(RangeFields):
             set_(self, name, _probabilities(getattr(self, name), name, count))
         for name in ("sinc", "sinc2", "final_sinc", "second_blur", "gaussian_noise",
                      "gaussian_noise2", "gray_noise", "gray_noise2"):  # fmt: skip
-            value = float(getattr(self, name))
-            if not 0 <= value <= 1:
-                raise ValueError(f"{name} is a probability in [0, 1], not {value:g}")
-            set_(self, name, value)
+            set_(self, name, check_probability(getattr(self, name), name))
 
     def margin(self, scale: int) -> int:
         """Low-resolution pixels of context a training patch is degraded with, on each
@@ -321,12 +318,6 @@ def _jpeg(image: np.ndarray, quality: float) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- checks
-
-
-def _range(value: Any, name: str, *, low: float, open_: bool = False) -> Range:
-    from .degradation import _range as checked
-
-    return checked(value, name, low=low, open_=open_)
 
 
 def _normalised(weights: tuple[float, ...]) -> np.ndarray:

@@ -34,6 +34,7 @@ from ..io.formats import read_suffixes
 from ..normalization import Normalization, normalize
 from ..photo_degradation import PhotoDegradationRange
 from ..utils.intensity import cast, check_dtype, check_finite
+from ..utils.planes import fold_planes, unfold_planes
 
 IMAGE_SUFFIXES = read_suffixes()
 """Files of a folder that are read as images (others, such as README files, are skipped):
@@ -245,10 +246,11 @@ def prepare(
         work = cropped.replace(data=cropped.data.astype(np.float32))
         try:
             clean = np.asarray(degrade(work, scale, **shaping).data, dtype=np.float32)
+            white = _photo_top(image.dtype, clean)
             noisy = clean
             if isinstance(spec, PhotoDegradationRange) and validation:
                 rng = np.random.default_rng([seed, 1, index])  # one fixed draw, as below
-                noisy = _photo_observe(work, spec, scale, rng, _photo_top(image.dtype, clean))
+                noisy = _photo_observe(work, spec, scale, rng, white)
             elif spec is not None and validation:
                 # one fixed draw per validation image, so every validation scores the same
                 rng = np.random.default_rng([seed, 1, index])
@@ -284,7 +286,7 @@ def prepare(
                 shape=tuple(image.shape),
                 random=None if validation else spec,
                 limit_rule=None if validation or spec is None else (norm, widen),
-                top=_photo_top(image.dtype, clean),
+                top=white,
             )
         )
     return out
@@ -334,9 +336,7 @@ def to_planes(data: np.ndarray, axes: str, in_channels: int, name: str) -> np.nd
         keep = "CYX"
     else:
         keep = "YX"
-    loop = [i for i, a in enumerate(axes) if a not in keep]
-    moved = np.transpose(data, loop + [axes.index(a) for a in keep])
-    planes = moved.reshape(-1, *moved.shape[len(loop) :])
+    planes = fold_planes(data, axes, keep)
     return planes if in_channels > 1 else planes[:, None]
 
 
@@ -549,18 +549,12 @@ def _photo_observe(
 ) -> np.ndarray:
     """Every (C, Y, X) plane of ``image`` through one photo degradation each, in the
     image's own axes order."""
-    axes = image.axes
-    order = [i for i, a in enumerate(axes) if a not in "CYX"]
-    order += [axes.index(a) for a in "CYX" if a in axes]
-    moved = np.transpose(image.data, order)
-    if "C" not in axes:
-        moved = moved[..., None, :, :]
-    flat = moved.reshape(-1, *moved.shape[-3:])
-    low = np.stack([spec.apply(plane, scale, rng, top) for plane in flat])
-    low = low.reshape(*moved.shape[:-3], *low.shape[-3:])
-    if "C" not in axes:
-        low = low[..., 0, :, :]
-    return np.transpose(low, np.argsort(order))
+    keep = "CYX" if "C" in image.axes else "YX"
+    planes = fold_planes(image.data, image.axes, keep)
+    planes = planes if "C" in keep else planes[:, None]
+    low = np.stack([spec.apply(plane, scale, rng, top) for plane in planes])
+    low = low if "C" in keep else low[:, 0]
+    return unfold_planes(low, image.axes, image.shape, keep)
 
 
 def _crop_to_multiple(image: Image, scale: int) -> Image:
