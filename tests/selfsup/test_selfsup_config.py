@@ -44,8 +44,9 @@ def test_zssr_recipe_checks(options, error, match):
 
 
 def test_isotropic_recipe_defaults_and_checks():
+    assert (IsotropicConfig().steps, IsotropicConfig().lr) == (2000, 1e-3)
     config = IsotropicConfig(steps=50)
-    assert (config.architecture, config.lr, config.validation_fraction) == ("care_unet", 4e-4, 0.1)
+    assert (config.architecture, config.lr, config.validation_fraction) == ("care_unet", 1e-3, 0.1)
     assert (config.warmup_steps, config.validate_every) == (5, 10)
     assert config.augment == ("hflip", "vflip") and config.fuse == "mean"
     assert IsotropicConfig(psf=np.array([1, 2, 1])).psf == (1.0, 2.0, 1.0)
@@ -65,7 +66,7 @@ def test_front_ends_see_the_fields_a_method_reads():
     assert zssr["steps"].help == "Training steps per gradual stage."  # its own wording
     assert zssr["batch_size"].default == 4 and zssr["gradual"].parse is bool
     iso = describe_options(IsotropicConfig)
-    assert iso["fuse"].choices == ("mean", "geometric") and iso["lr"].default == 4e-4
+    assert iso["fuse"].choices == ("mean", "geometric") and iso["lr"].default == 1e-3
     assert iso["validation_fraction"].help.startswith("Columns held out of every plane")
 
 

@@ -54,7 +54,14 @@ from ..resample import point_grid, sample_at
 from ..utils.intensity import cast, check_dtype, check_finite
 from ..utils.progress import CancelToken, ProgressCallback, Stages, raise_if_cancelled
 from ._progress import share
-from .config import DEFAULT_MODEL, DEFAULT_STEPS, FUSIONS, IsotropicConfig, check_psf
+from .config import (
+    DEFAULT_MODEL,
+    FUSIONS,
+    ISOTROPIC_LR,
+    ISOTROPIC_STEPS,
+    IsotropicConfig,
+    check_psf,
+)
 
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 """Full width at half maximum of a Gaussian, in units of its σ (≈ 2.3548)."""
@@ -69,8 +76,9 @@ MAX_TRAINING_PLANES = 256
 
 __all__ = [
     "DEFAULT_MODEL",
-    "DEFAULT_STEPS",
     "FUSIONS",
+    "ISOTROPIC_LR",
+    "ISOTROPIC_STEPS",
     "IsotropicConfig",
     "Reconstruction",
     "anisotropy",
@@ -393,7 +401,7 @@ def isotropic(
     Examples
     --------
     >>> stack = napari_sr.load_sample("anisotropic_stack")  # doctest: +SKIP
-    >>> iso = napari_sr.isotropic(stack, psf=2.17, steps=1000)  # doctest: +SKIP
+    >>> iso = napari_sr.isotropic(stack, psf=2.17, steps=2000)  # doctest: +SKIP
     >>> iso.describe_pixel_size()  # doctest: +SKIP
     'Z 0.2 µm, Y 0.2 µm, X 0.2 µm'
     """
