@@ -30,7 +30,13 @@ import numpy as np
 from imageio.v3 import imread
 
 import napari_sr
-from napari_sr.multiframe.learned import SPARSE_FRACTION, train_fusion, training_bursts
+from napari_sr.multiframe.learned import (
+    PEAKS,
+    SPARSE_FRACTION,
+    parse_psf,
+    train_fusion,
+    training_bursts,
+)
 from napari_sr.training.log import format_record
 
 DATA = Path(os.environ.get("NAPARI_SR_DATA", Path(__file__).parents[2] / "shared" / "data"))
@@ -43,10 +49,29 @@ def luma(path: Path) -> np.ndarray:
     return image
 
 
+MICROSCOPY_CROP = 384
+"""Microscopy images are cut into crops of at most this side (a burst's robust fusion costs
+time in proportion to its pixels)."""
+
+
+def microscopy_crops(files: list[Path], rng: np.random.Generator) -> list[np.ndarray]:
+    """One random crop of each microscopy image (luma of RGB), at most MICROSCOPY_CROP."""
+    from train_robust import grey_float
+
+    out = []
+    for path in files:
+        image = grey_float(path)
+        h, w = (min(n, MICROSCOPY_CROP) for n in image.shape)
+        y, x = int(rng.integers(image.shape[0] - h + 1)), int(rng.integers(image.shape[1] - w + 1))
+        out.append(image[y : y + h, x : x + w])
+    return out
+
+
 def _bursts(job):
-    images, scale, frames, per_image, sparse, seed = job
+    images, scale, frames, per_image, sparse, psf, peaks, seed = job
     return training_bursts(images, scale, frames, bursts_per_image=per_image, prior=True,
-                           sparse_fraction=sparse, seed=seed)  # fmt: skip
+                           sparse_fraction=sparse, psf=psf, peaks=peaks,
+                           seed=seed)  # fmt: skip
 
 
 def main() -> None:
@@ -66,14 +91,32 @@ def main() -> None:
         "--sparse-fraction", type=float, default=SPARSE_FRACTION,
         help="fraction of bursts with fluorescence-like contrast (image ** gamma)",
     )  # fmt: skip
+    parser.add_argument(
+        "--psf", type=parse_psf, default=None,
+        help="the optics' sigma in HR pixels, or a range LO,HI each burst draws from "
+        "(default 0.5 x scale)",
+    )  # fmt: skip
+    parser.add_argument("--peaks", type=parse_psf, default=PEAKS,
+                        help="range of photon peaks LO,HI (log-uniform)")  # fmt: skip
+    parser.add_argument(
+        "--microscopy", action="store_true",
+        help="add a crop of every microscopy-train image (minus the validation groups of "
+        "train_robust.py) to the 291 images",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=None, help="default 0, or 1 with --start")
     args = parser.parse_args()
     files = sorted((DATA / "sr291").glob("*/*"))
     images = [luma(f) for f in files if f.suffix.lower() in (".bmp", ".png", ".jpg")]
+    seed = args.seed if args.seed is not None else (1 if args.start else 0)
+    if args.microscopy:
+        from train_robust import microscopy_split
+
+        images += microscopy_crops(microscopy_split(DATA)[0], np.random.default_rng(seed))
     print(f"{len(images)} images", flush=True)
-    seed = 1 if args.start else 0
     started = time.perf_counter()
     jobs = [(images[w :: args.workers], args.scale, args.frames, args.bursts_per_image,
-             args.sparse_fraction, seed * 1000 + w) for w in range(args.workers)]  # fmt: skip
+             args.sparse_fraction, args.psf, tuple(args.peaks), seed * 1000 + w)
+            for w in range(args.workers)]  # fmt: skip
     with ProcessPoolExecutor(args.workers) as pool:
         bursts = [pair for part in pool.map(_bursts, jobs) for pair in part]
     print(f"{len(bursts)} bursts in {time.perf_counter() - started:.0f} s", flush=True)
@@ -82,6 +125,7 @@ def main() -> None:
         images, args.scale, args.frames, model=start, steps=args.steps, lr=args.lr,
         batch_size=args.batch_size, device=args.device, seed=seed, bursts=bursts,
         hparams={"features": args.features}, sparse_fraction=args.sparse_fraction,
+        **({} if args.psf is None else {"psf": args.psf}), peaks=tuple(args.peaks),
         log=lambda r: print(format_record(r), flush=True),
     )  # fmt: skip
     napari_sr.save_model(model, args.out, overwrite=True)

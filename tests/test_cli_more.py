@@ -106,7 +106,12 @@ def test_misr_learned_uses_the_bundled_network(capsys, tmp_path):
                              "--method", "learned")  # fmt: skip
     assert code == 0, err
     assert "fused 8 frames with learned" in printed
-    assert io.read(out).metadata["provenance"]["method"] == "misr learned (highresnet)"
+    record = io.read(out).metadata["provenance"]
+    assert record["method"] == "misr learned (highresnet)" and record["guard"] is True
+    raw = tmp_path / "raw.ome.tif"
+    code, _, err = run(capsys, "misr", str(sample_path("burst")), str(raw), "-s", "2",
+                       "--method", "learned", "--no-guard")  # fmt: skip
+    assert code == 0 and io.read(raw).metadata["provenance"]["guard"] is False, err
     code, _, err = run(capsys, "misr", str(sample_path("burst")), str(tmp_path / "x3.ome.tif"),
                        "-s", "3", "--method", "learned")  # fmt: skip
     assert_one_line_error(code, err, "no fusion network is bundled for x3")

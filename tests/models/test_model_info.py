@@ -147,6 +147,8 @@ BAD = [
     ({"data": {"other_dtypes": "x"}}, "field 'data.other_dtypes' must be a JSON object"),
     ({"data": {"isotropic": {"factor": 0}}}, "field 'data.isotropic.factor' must be a posit"),
     ({"data": {"bursts": {"psf_sigma_hr_px": -1}}}, "psf_sigma_hr_px' must be a positive"),
+    ({"data": {"bursts": {"psf_range_hr_px": [2, 1]}}}, "psf_range_hr_px' must be two numbers"),
+    ({"data": {"bursts": {"psf_range_hr_px": [-1, 1]}}}, "psf_range_hr_px' must be two numbe"),
     ({"data": {"color": "luma"}, "color": "per_channel"}, "'data.color' must be left out"),
     ({"metrics": [1]}, "field 'metrics' must be a JSON object of measured metrics"),
     ({"metrics": {"psnr": "30"}}, "field 'metrics.psnr' must be a number or null"),

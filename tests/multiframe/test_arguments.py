@@ -115,10 +115,10 @@ def test_valid_arguments_of_other_types_are_accepted(frames):
     assert whole_float.shape == (32, 32)
 
 
-def test_psf_and_iterations_do_not_apply_to_a_network(frames):
+def test_psf_does_not_apply_to_a_network_trained_for_one(frames):
     pytest.importorskip("torch")
     model = napari_sr.create_model("highresnet", scale=2)
-    with pytest.raises(ValueError, match="psf and iterations do not apply to a fusion network"):
+    with pytest.raises(ValueError, match="psf does not apply to this fusion network"):
         napari_sr.misr(frames, 2, method=model, psf=1.0)
 
 

@@ -40,6 +40,10 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     mi.add_argument(
         "--keep-outliers", action="store_true", help="fuse frames flagged as not matching too"
     )
+    mi.add_argument(
+        "--no-guard", dest="guard", action="store_false",
+        help="a fusion network's correction as it is, not checked against held-out frames",
+    )  # fmt: skip
     mi.inherit(
         shared.axes("axes of IN with T for the frames"),
         shared.overwrite(),
@@ -58,8 +62,8 @@ def run_misr(args: argparse.Namespace) -> int:
     with running(args, None) as (bar, stop):  # registration, then fusion: mixed units
         result = misr(
             image, args.scale, method=args.method, reference=reference, psf=args.psf,
-            iterations=args.iterations, keep_outliers=args.keep_outliers, progress=bar,
-            cancel=stop,
+            iterations=args.iterations, keep_outliers=args.keep_outliers, guard=args.guard,
+            progress=bar, cancel=stop,
         )  # fmt: skip
     record = result.metadata["provenance"]
     left_out = record["left_out"]

@@ -670,6 +670,14 @@ def _check_data(field_: _Fields, data: dict[str, Any]) -> None:
         sigma = bursts.get("psf_sigma_hr_px")
         if sigma is not None and not _positive(sigma):
             field_.fail("data.bursts.psf_sigma_hr_px", "a positive number (pixels)", sigma)
+        span = bursts.get("psf_range_hr_px")
+        if span is not None and not (
+            isinstance(span, list)
+            and len(span) == 2
+            and all(_real(v) and v >= 0 for v in span)
+            and span[0] <= span[1]
+        ):
+            field_.fail("data.bursts.psf_range_hr_px", "two numbers, low <= high (pixels)", span)
     isotropic = data.get("isotropic")
     if isotropic is not None:
         if not isinstance(isotropic, dict):

@@ -361,15 +361,12 @@ def check_fusion_options(
 ) -> tuple[float, int | None]:
     """``psf`` and ``iterations`` checked for ``method`` at ``scale``: a finite σ from 0 to
     ``MAX_PSF_PER_SCALE * scale`` output pixels, and None or a whole number of iterations
-    (from 1) for the iterative methods. A fusion network (``network``) takes neither."""
+    (from 1) for the iterative methods. A fusion network (``network``) takes no
+    iterations, and a σ only when it was trained over a range of optics (within it); one
+    trained for a single σ brings its own."""
     learned = isinstance(method, str) and method not in METHODS and method in fusion_names()
     if network is not None or learned:
-        if not (isinstance(psf, numbers.Real) and psf == 0) or iterations is not None:
-            raise ValueError(
-                "psf and iterations do not apply to a fusion network (it brings its own); "
-                f"leave them out, or use a classical method ({', '.join(map(repr, METHODS))})"
-            )
-        return 0.0, None
+        return _check_network_psf(psf, iterations, scale, network)
     limit = MAX_PSF_PER_SCALE * scale
     psf = check_real(
         psf, "psf", minimum=0.0, maximum=limit,
@@ -390,6 +387,36 @@ def check_fusion_options(
         hint=f"the defaults are {' and '.join(defaults)}; leave it out for those",
     )  # fmt: skip
     return psf, iterations
+
+
+def _check_network_psf(psf: Any, iterations: Any, scale: int, network: Any) -> tuple[float, None]:
+    from .learned import training_psf
+
+    classical = ", ".join(map(repr, METHODS))
+    if iterations is not None:
+        raise ValueError(
+            "iterations do not apply to a fusion network; leave them out, or use a classical "
+            f"method ({classical})"
+        )
+    trained = training_psf(network) if network is not None else None
+    if not isinstance(trained, tuple):
+        if not (isinstance(psf, numbers.Real) and psf == 0):
+            raise ValueError(
+                "psf does not apply to this fusion network: it was trained for one PSF "
+                f"(sigma {trained:g} output pixels) and brings it; leave psf out, or use a "
+                f"classical method ({classical})"
+            )
+        return 0.0, None
+    low, high = trained
+    psf = check_real(psf, "psf", minimum=0.0, maximum=MAX_PSF_PER_SCALE * scale,
+                     hint="the Gaussian sigma of the optics in output pixels")  # fmt: skip
+    if not low - 1e-9 <= psf <= high + 1e-9:
+        raise ValueError(
+            f"psf {psf:g} is outside the optics this fusion network was trained for (sigma "
+            f"{low:g} to {high:g} output pixels); use a classical method ({classical}), "
+            "which takes any psf"
+        )
+    return psf, None
 
 
 def fusion_steps(method: str, iterations: int | None) -> int:

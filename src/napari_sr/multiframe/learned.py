@@ -37,14 +37,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..normalization import MICROSCOPY
-from ..training.config import AUGMENTATIONS, TrainConfig, option
+from ..training.config import AUGMENTATIONS, TrainConfig, option, parse_numbers
 from ..utils.progress import CancelToken, ProgressCallback, raise_if_cancelled, report
 from ..utils.validate import check_integer, check_real, real_array
 from .simulate import make_burst
 
 BURSTS_PER_IMAGE = 2
 PEAKS = (100.0, 400.0)
-"""Range of the photon peaks of the training bursts (uniform)."""
+"""Default range of the photon peaks of the training bursts (drawn log-uniformly)."""
 SPARSE_FRACTION, SPARSE_GAMMAS = 0.5, (1.5, 3.0)
 """Contrast randomisation: this fraction of the bursts sees its image (scaled to [0, 1])
 raised to a power γ uniform in this range: dark backgrounds with sparse bright structures,
@@ -53,6 +53,12 @@ statistics of photographs; it then mis-corrects sharp structures on dark backgro
 (fluorescence), where the classical fusion is already clean."""
 PRIOR_METHOD = "robust"
 """The classical fusion a prior-refining network corrects."""
+GUARD_REGION, GUARD_MARGIN = 8, 0.01
+"""The guard of a prior-refining network (:func:`holdout_weights`): regions of this many
+low-resolution pixels a side, and the relative advantage in held-out prediction error
+that earns the network's whole correction."""
+MIN_HALF = 2
+"""Frames in each half of the guard's split: fewer than twice this, no guard."""
 
 
 def training_bursts(
@@ -60,7 +66,8 @@ def training_bursts(
     scale: int,
     frames: int,
     *,
-    psf: float | None = None,
+    psf: float | tuple[float, float] | None = None,
+    peaks: tuple[float, float] = PEAKS,
     bursts_per_image: int = BURSTS_PER_IMAGE,
     prior: bool = False,
     sparse_fraction: float = SPARSE_FRACTION,
@@ -78,13 +85,18 @@ def training_bursts(
         2D grayscale high-resolution images.
     scale, frames : int
         SR factor and frames per burst.
-    psf : float, optional
-        Gaussian σ of the optics in high-resolution pixels (default ``0.5 * scale``).
+    psf : float or (float, float), optional
+        Gaussian σ of the optics in high-resolution pixels (default ``0.5 * scale``), or
+        the range each burst draws its σ from (uniformly; 0 for no optical blur): a network
+        for any optics in that range, told the σ when it runs.
+    peaks : (float, float)
+        Range of the photon peaks (the brightest pixel's expected photon count), drawn
+        log-uniformly per burst.
     bursts_per_image : int
         Bursts drawn from each image (other shifts, noise and peak).
     prior : bool
         Add the robust classical fusion of each burst (registration included, deblurring
-        ``psf``), for a prior-refining network; each burst is then made from the image
+        the burst's σ), for a prior-refining network; each burst is then made from the image
         flipped and turned at random (training must not flip patches).
     sparse_fraction : float
         The fraction of the bursts whose image is raised to a power γ in
@@ -97,6 +109,7 @@ def training_bursts(
     from ..training.data import TrainingImage
 
     scale, frames, psf = _check_burst_options(scale, frames, psf)
+    low_peak, high_peak = check_peaks(peaks)
     bursts_per_image = check_integer(bursts_per_image, "bursts_per_image", minimum=1)
     sparse_fraction = check_real(sparse_fraction, "sparse_fraction", minimum=0.0, maximum=1.0)
     if len(images) == 0:
@@ -107,21 +120,23 @@ def training_bursts(
     for index, image in enumerate(images):
         for draw in range(bursts_per_image):
             raise_if_cancelled(cancel)
-            peak = float(rng.uniform(*PEAKS))
+            peak = float(np.exp(rng.uniform(np.log(low_peak), np.log(high_peak))))
             turns, flip = int(rng.integers(4)), bool(rng.integers(2))
             sparse, gamma = rng.random() < sparse_fraction, float(rng.uniform(*SPARSE_GAMMAS))
+            sigma = float(rng.uniform(*psf)) if isinstance(psf, tuple) else psf
             image_seen = np.asarray(image, dtype=np.float32)
             if sparse:
                 low_value, span = float(image_seen.min()), float(np.ptp(image_seen)) or 1.0
                 image_seen = ((image_seen - low_value) / span) ** gamma
             if prior:
                 image_seen = np.rot90(image_seen[:, ::-1] if flip else image_seen, turns)
-            burst, _, truth = make_burst(image_seen, scale, frames, psf=psf, peak=peak,
+            burst, _, truth = make_burst(image_seen, scale, frames, psf=sigma, peak=peak,
                                          seed=rng)  # fmt: skip
             limits = MICROSCOPY.limits(burst)
             low = burst
             if prior:
-                low = np.concatenate([burst, unshuffle(classical_prior(burst, scale, psf), scale)])
+                prior_image = classical_prior(burst, scale, sigma)
+                low = np.concatenate([burst, unshuffle(prior_image, scale)])
             report(progress, len(out) + 1, total)
             out.append(
                 TrainingImage(
@@ -136,6 +151,12 @@ def training_bursts(
                 )
             )
     return out
+
+
+def parse_psf(text: str) -> float | tuple[float, ...]:
+    """A command line's ``psf``: ``"1.0"`` (one σ) or ``"0,1.5"`` (a range)."""
+    values = parse_numbers(text)
+    return values[0] if len(values) == 1 else values
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,8 +191,12 @@ class FusionConfig(TrainConfig):
         Steps of linear warm-up; default a tenth of the steps, at most 200.
     frames : int
         Frames per training burst (2-64).
-    psf : float or None
-        Gaussian σ of the optics in high-resolution pixels; default ``0.5 * scale``.
+    psf : float, (float, float) or None
+        Gaussian σ of the optics in high-resolution pixels; default ``0.5 * scale``. A
+        range ``(low, high)``: each burst draws its σ uniformly from it, and the network
+        then takes the σ of the frames it fuses (``misr(..., psf=)``) within that range.
+    peaks : (float, float)
+        Range of the photon peaks of the bursts, drawn log-uniformly.
     sparse_fraction : float
         The fraction of the bursts whose image is raised to a power γ (fluorescence-like
         contrast; see ``SPARSE_FRACTION``), in [0, 1].
@@ -204,7 +229,8 @@ class FusionConfig(TrainConfig):
     )  # fmt: skip
 
     frames: int = option(parse=int)
-    psf: float | None = option(None, parse=float, metavar="SIGMA")
+    psf: float | tuple[float, float] | None = option(None, parse=parse_psf, metavar="SIGMA|LO,HI")
+    peaks: tuple[float, float] = option(PEAKS, parse=parse_numbers, metavar="LO,HI")
     sparse_fraction: float = option(SPARSE_FRACTION, parse=float)
     bursts_per_image: int = option(BURSTS_PER_IMAGE, parse=int)
 
@@ -228,6 +254,7 @@ class FusionConfig(TrainConfig):
         set_ = object.__setattr__
         set_(self, "frames", frames)
         set_(self, "psf", psf)
+        set_(self, "peaks", check_peaks(self.peaks))
         set_(self, "sparse_fraction", check_real(self.sparse_fraction, "sparse_fraction",
                                                  minimum=0.0, maximum=1.0))  # fmt: skip
         set_(self, "bursts_per_image",
@@ -297,14 +324,15 @@ def train_fusion(
     with_prior = config.prior
     if bursts is None:
         bursts = training_bursts(images, config.scale, config.frames, psf=config.psf,
-                                 bursts_per_image=config.bursts_per_image, prior=with_prior,
+                                 peaks=config.peaks, bursts_per_image=config.bursts_per_image,
+                                 prior=with_prior,
                                  sparse_fraction=config.sparse_fraction, seed=config.seed,
                                  cancel=cancel)  # fmt: skip
     record = {
         "scale": config.scale,
         "frames": config.frames,
-        "psf_sigma_hr_px": config.psf,
-        "photon_peaks": list(PEAKS),
+        **psf_record(config.psf),
+        "photon_peaks": list(config.peaks),
         "images": len(images),
         "bursts_per_image": round(len(bursts) / max(len(images), 1), 2),
         "prior": PRIOR_METHOD if with_prior else None,
@@ -318,8 +346,11 @@ def train_fusion(
     )  # fmt: skip
 
 
-def _check_burst_options(scale: Any, frames: Any, psf: Any) -> tuple[int, int, float]:
-    """Scale, frames per burst and PSF σ (default ``0.5 * scale``) of training bursts."""
+def _check_burst_options(
+    scale: Any, frames: Any, psf: Any
+) -> tuple[int, int, float | tuple[float, float]]:
+    """Scale, frames per burst and PSF σ (default ``0.5 * scale``) or σ range of training
+    bursts."""
     from .fusion import MAX_PSF_PER_SCALE, check_sr_scale
 
     scale = check_sr_scale(scale)
@@ -327,9 +358,38 @@ def _check_burst_options(scale: Any, frames: Any, psf: Any) -> tuple[int, int, f
                            hint="frames per burst, e.g. 8")  # fmt: skip
     if psf is None:
         return scale, frames, 0.5 * scale
-    psf = check_real(psf, "psf", minimum=0.0, maximum=MAX_PSF_PER_SCALE * scale,
-                     hint="the optics' Gaussian sigma in high-resolution pixels")  # fmt: skip
-    return scale, frames, psf
+    options = {"minimum": 0.0, "maximum": MAX_PSF_PER_SCALE * scale,
+               "hint": "the optics' Gaussian sigma in high-resolution pixels"}  # fmt: skip
+    if isinstance(psf, (tuple, list, np.ndarray)):
+        if len(psf) != 2:
+            raise ValueError(
+                f"psf must be one sigma or a range (low, high) of sigmas, not {len(psf)} values"
+            )
+        low, high = (check_real(v, "psf", **options) for v in psf)
+        if low > high:
+            raise ValueError(f"the psf range must run from low to high, not {low:g} to {high:g}")
+        return scale, frames, (low, high)
+    return scale, frames, check_real(psf, "psf", **options)
+
+
+def check_peaks(peaks: Any) -> tuple[float, float]:
+    """A range ``(low, high)`` of photon peaks: positive, finite, low ≤ high."""
+    values = tuple(peaks) if isinstance(peaks, (tuple, list, np.ndarray)) else (peaks,)
+    if len(values) != 2:
+        raise ValueError(f"peaks must be a range (low, high) of photon peaks, not {peaks!r}")
+    low, high = (check_real(v, "peaks", minimum=1e-3, hint="photons at the brightest pixel")
+                 for v in values)  # fmt: skip
+    if low > high:
+        raise ValueError(f"the peaks range must run from low to high, not {low:g} to {high:g}")
+    return low, high
+
+
+def psf_record(psf: float | tuple[float, float]) -> dict[str, Any]:
+    """How a fusion network's record (``info.data["bursts"]``) states its training optics:
+    ``psf_sigma_hr_px`` for one σ, ``psf_range_hr_px`` for a range."""
+    if isinstance(psf, tuple):
+        return {"psf_range_hr_px": [float(psf[0]), float(psf[1])]}
+    return {"psf_sigma_hr_px": float(psf)}
 
 
 def classical_prior(
@@ -370,12 +430,25 @@ def unshuffle(image: np.ndarray, scale: int) -> np.ndarray:
     return np.ascontiguousarray(phases.transpose(1, 3, 0, 2).reshape(scale * scale, h, w))
 
 
-def training_psf(model: Any) -> float:
-    """The PSF σ (high-resolution pixels) a fusion network's bursts were made with."""
+def training_psf(model: Any) -> float | tuple[float, float]:
+    """The PSF σ (high-resolution pixels) a fusion network's bursts were made with, or the
+    range ``(low, high)`` they drew it from (a network told the σ of its frames)."""
     from ..models.info import info_of
 
     record = (info_of(model).data or {}).get("bursts") or {}  # the model record's
+    span = record.get("psf_range_hr_px")
+    if span is not None:
+        return float(span[0]), float(span[1])
     return float(record.get("psf_sigma_hr_px", 0.5 * int(model.scale)))
+
+
+def prior_psf(model: Any, psf: float | None) -> float:
+    """The σ a prior-refining network's classical fusion deblurs: the frames' ``psf`` for a
+    network trained over a range of optics (0 when not given), else its training σ."""
+    trained = training_psf(model)
+    if isinstance(trained, tuple):
+        return 0.0 if psf is None else float(psf)
+    return trained
 
 
 def fuse_learned(
@@ -385,6 +458,8 @@ def fuse_learned(
     shifts: np.ndarray | None = None,
     weights: np.ndarray | None = None,
     reference: int = 0,
+    psf: float | None = None,
+    guard: bool = True,
     device: str = "auto",
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
@@ -393,39 +468,39 @@ def fuse_learned(
     grid and brightness (float64, the frames' intensities).
 
     ``shifts`` and ``weights`` (0 leaves a frame out), as :func:`misr` measured them, are
-    used for a prior-refining network's classical fusion; default measured here.
+    used for a prior-refining network's classical fusion; default measured here. ``psf``
+    (σ in output pixels) is the frames' optics, for a network trained over a range of
+    them (:func:`prior_psf`). ``guard``: a prior-refining network's correction is kept
+    only where the frames confirm it (:func:`holdout_weights`; from 4 frames).
     """
-    import torch
-
-    from ..engine.device import resolve_device
-    from ..normalization import denormalize, normalize
-    from .registration import _fourier_shift, register
+    from .registration import DEFAULT_UPSAMPLE, _fourier_shift, register
 
     raise_if_cancelled(cancel)
     frames = np.asarray(frames)
     s = int(model.scale)
     with_prior = bool(getattr(model, "prior", False))
     if with_prior:
-        prior = classical_prior(frames, s, training_psf(model), shifts=shifts,
-                                weights=weights, reference=reference)  # fmt: skip
+        sigma = prior_psf(model, psf)
+        if shifts is None:  # measured once, for the prior and the guard
+            registration = register(frames, reference=reference, upsample=DEFAULT_UPSAMPLE)
+            shifts = registration.shifts
+            if weights is None:
+                weights = (~registration.outliers).astype(float)
+                weights[reference] = 1.0
+        prior = classical_prior(frames, s, sigma, shifts=shifts, weights=weights,
+                                reference=reference)  # fmt: skip
         raise_if_cancelled(cancel)
     if weights is not None:  # the network sees the frames that were kept
         kept = np.flatnonzero(np.asarray(weights) > 0)
         reference = int(np.searchsorted(kept, reference))
         frames = frames[kept]
-    run_device = resolve_device(device)
-    norm = getattr(model, "normalization", None) or MICROSCOPY
-    limits = norm.limits(frames)
-    x = frames.astype(np.float32)
-    if with_prior:
-        x = np.concatenate([x, unshuffle(prior, s)])
-    x = torch.from_numpy(np.ascontiguousarray(normalize(x, limits)))
-    model = model.to(run_device).eval()
-    with torch.inference_mode():
-        out = model(x[None].to(run_device))[0, 0].float().cpu().numpy()
+        shifts = None if shifts is None else np.asarray(shifts)[kept]
+    fused = _network_pass(model, frames, prior if with_prior else None, device)
     raise_if_cancelled(cancel)  # a cancel during the network's pass is honoured too
-    fused = denormalize(out, limits).astype(np.float64)
     if with_prior:  # already on the prior's grid and brightness
+        if guard and len(frames) >= 2 * MIN_HALF:
+            weight = holdout_weights(model, frames, shifts, sigma, device=device, cancel=cancel)
+            fused = prior + upsample_weights(weight, s, prior.shape) * (fused - prior)
         report(progress, 1, 1)
         return fused
     # put the result on the reference frame's grid: the network may sit a little off it
@@ -436,3 +511,91 @@ def fuse_learned(
     fused = fused + (float(np.mean(frames)) - float(binned.mean()))
     report(progress, 1, 1)
     return _fourier_shift(fused, -offset * s)
+
+
+def _network_pass(model: Any, frames: np.ndarray, prior: np.ndarray | None, device: str):
+    """The network's fine image of ``frames`` (and the packed ``prior``), float64, in the
+    frames' intensities."""
+    import torch
+
+    from ..engine.device import resolve_device
+    from ..normalization import denormalize, normalize
+
+    s = int(model.scale)
+    run_device = resolve_device(device)
+    norm = getattr(model, "normalization", None) or MICROSCOPY
+    limits = norm.limits(frames)
+    x = frames.astype(np.float32)
+    if prior is not None:
+        x = np.concatenate([x, unshuffle(prior, s)])
+    x = torch.from_numpy(np.ascontiguousarray(normalize(x, limits)))
+    model = model.to(run_device).eval()
+    with torch.inference_mode():
+        out = model(x[None].to(run_device))[0, 0].float().cpu().numpy()
+    return denormalize(out, limits).astype(np.float64)
+
+
+def holdout_weights(
+    model: Any,
+    frames: np.ndarray,
+    shifts: np.ndarray,
+    psf: float,
+    *,
+    device: str = "auto",
+    cancel: CancelToken | None = None,
+) -> np.ndarray:
+    """Where the frames confirm a prior-refining network's correction: a (Y, X) map of
+    weights in [0, 1] on the frames' grid.
+
+    The frames are split in two halves (even and odd positions). Each half is fused twice,
+    by the robust classical fusion and by the network, and both results predict the other
+    half's frames through the imaging model (shift, optics ``psf``, pixel integration). The
+    held-out frames' noise is the same for both predictions and was fitted by neither, so
+    the one nearer the truth predicts them better: the network's relative advantage in
+    squared prediction error, averaged over :data:`GUARD_REGION`-pixel regions and both
+    directions, maps to a weight (0.5 at no advantage, 1 at +:data:`GUARD_MARGIN`, 0 at
+    −:data:`GUARD_MARGIN`). A correction the frames contradict — a network met with
+    optics or structures it was not trained for — is so left out, and the result falls
+    back to the robust fusion there.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A prior-refining fusion network.
+    frames : numpy.ndarray
+        (N, Y, X) frames, N ≥ 4.
+    shifts : numpy.ndarray
+        (N, 2) shifts of the frames relative to the output grid, low-resolution pixels.
+    psf : float
+        Gaussian σ of the optics, output pixels.
+    """
+    from scipy import ndimage
+
+    from .fusion import _System
+
+    s = int(model.scale)
+    positions = np.arange(len(frames))
+    halves = (positions[0::2], positions[1::2])
+    advantage = 0.0
+    error = 0.0
+    for fit, held in (halves, halves[::-1]):
+        prior = classical_prior(frames[fit], s, psf, shifts=shifts[fit])
+        raise_if_cancelled(cancel)
+        network = _network_pass(model, frames[fit], prior, device)
+        raise_if_cancelled(cancel)
+        system = _System(frames.shape[-2:], s, shifts[held], psf)
+        target = frames[held].astype(np.float64)
+        by_prior = ((target - system.observe(prior)) ** 2).mean(axis=0)
+        by_network = ((target - system.observe(network)) ** 2).mean(axis=0)
+        advantage = advantage + ndimage.uniform_filter(by_prior - by_network, GUARD_REGION)
+        error = error + ndimage.uniform_filter(by_prior, GUARD_REGION)
+    relative = advantage / np.maximum(error, np.finfo(np.float64).tiny)
+    return np.clip(0.5 + relative / (2 * GUARD_MARGIN), 0.0, 1.0)
+
+
+def upsample_weights(weight: np.ndarray, scale: int, shape: tuple[int, int]) -> np.ndarray:
+    """A low-resolution weight map on the fine grid (linear interpolation)."""
+    from scipy import ndimage
+
+    fine = ndimage.zoom(weight, scale, order=1, mode="nearest", grid_mode=True)
+    return fine[: shape[0], : shape[1]]

@@ -30,7 +30,7 @@ from .fusion import (
     fusion_methods,
     fusion_steps,
 )
-from .learned import fuse_learned
+from .learned import fuse_learned, prior_psf
 from .registration import DEFAULT_UPSAMPLE, PASSES, check_reference, check_shifts, register
 
 
@@ -46,6 +46,7 @@ def misr(
     psf: float = 0.0,
     iterations: int | None = None,
     keep_outliers: bool = False,
+    guard: bool = True,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> np.ndarray | Image:
@@ -68,10 +69,10 @@ def misr(
         bundled fusion network for ``scale`` (×2 and ×4, grayscale; see
         :mod:`napari_sr.multiframe.learned` and its model card), which corrects the robust
         fusion; a bundled fusion network by name (``'highresnet_x2.bursts291'``); or any
-        multi-frame fusion network or its model file. A network brings
-        its own PSF and iterations (``psf`` and ``iterations`` do not apply): it is made
-        for frames blurred as in its training (σ = 0.5·scale output pixels for the
-        bundled ones).
+        multi-frame fusion network or its model file. ``iterations`` do not apply to a
+        network. The bundled ones were trained over a range of optics (σ from 0 to
+        0.75·scale output pixels) and take the frames' ``psf`` within it; a network trained
+        for one σ brings its own (``psf`` does not apply).
     frame_axis : int, optional
         Index of the frame axis for arrays without ``axes`` (default 0).
     axes : str, optional
@@ -85,11 +86,19 @@ def misr(
         overlays it exactly), or ``"median"`` for the frames' median position
         (:func:`register`).
     psf : float
-        Gaussian σ of the optics, in output pixels, to deblur (0: only the camera pixels).
+        Gaussian σ of the optics, in output pixels, to deblur (0: only the camera pixels);
+        for the classical methods and networks trained over a range of optics.
     iterations : int, optional
         For ``ibp`` and ``robust``.
     keep_outliers : bool
         Fuse frames that registration flags as not matching, too.
+    guard : bool
+        For a network that corrects the robust fusion (the bundled ones): keep its
+        correction only where the frames confirm it — each half of the frames is fused
+        both ways and predicts the other half; where the network predicts them worse, the
+        result is the robust fusion
+        (:func:`~napari_sr.multiframe.learned.holdout_weights`; from 4 frames; about
+        three times the time). False: the network's output as it is.
     progress, cancel : optional
         ``progress(done, total)`` over registration and fusion; cancellation between
         frames and iterations.
@@ -153,6 +162,7 @@ def misr(
         shifts = check_shifts(shifts, n, frame_shape)
     psf, iterations = check_fusion_options(psf, iterations, scale, method, network)
     keep_outliers = check_flag(keep_outliers, "keep_outliers")
+    guard = check_flag(guard, "guard")
     check_callback(progress)
     raise_if_cancelled(cancel)
     planes = stack.reshape(n, -1, *frame_shape).astype(np.float64)
@@ -183,7 +193,8 @@ def misr(
         if network is not None:
             fused.append(
                 fuse_learned(network, planes[:, p], shifts=shifts, weights=weights,
-                             reference=anchor, progress=stages.part(), cancel=cancel)
+                             reference=anchor, psf=psf, guard=guard, progress=stages.part(),
+                             cancel=cancel)
             )  # fmt: skip
         else:
             fused.append(
@@ -212,9 +223,11 @@ def misr(
         "frames": len(planes),
         "shifts_lowres_pixels": shifts.round(4).tolist(),
         "reference": reference,
-        "psf_sigma_px": psf,
+        "psf_sigma_px": psf if network is None else prior_psf(network, psf),
         "left_out": [int(k) for k in np.flatnonzero(weights == 0)],
     }
+    if network is not None:
+        provenance["guard"] = guard
     if quality is not None:
         provenance["registration_quality"] = quality.round(4).tolist()
     resolved = source.with_axes(axes)
