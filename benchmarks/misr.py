@@ -15,7 +15,8 @@ the sharp image, in photons:
 - ``misr`` with each classical fusion (``shift-add``, ``ibp``, ``robust``), told the PSF;
 - ``misr(method="learned")``: the bundled fusion network of that scale (it corrects the
   robust fusion), told the PSF if it takes one, or with ``--fusion-model FILE`` that
-  trained fusion network instead;
+  trained fusion network instead; guarded by held-out frames (the default), and
+  ``unguarded`` (``guard=False``);
 - the registration error: the largest distance between measured and true shifts, in
   low-resolution pixels.
 
@@ -128,6 +129,9 @@ def evaluate(burst, truth, scale, psf, learned, shifts=None) -> tuple[float | No
         started = time.perf_counter()
         out = napari_sr.misr(burst, scale, method=network, **told)
         results["learned"] = (*score(out), time.perf_counter() - started)
+        started = time.perf_counter()
+        out = napari_sr.misr(burst, scale, method=network, guard=False, **told)
+        results["unguarded"] = (*score(out), time.perf_counter() - started)
     return error, results
 
 
@@ -171,9 +175,9 @@ def main() -> None:
     show("bundled burst sample", 2, len(sample.data), "as bundled", error, results)
 
     print()
-    quality = any("quality" in r[4] for r in rows)
+    quality = any("quality" in r[5] for r in rows)
     columns = ("bicubic", "lanczos3", *(("quality",) if quality else ()), *METHODS,
-               *(("learned",) if learned else ()))  # fmt: skip
+               *(("learned", "unguarded") if learned else ()))  # fmt: skip
     head = "".join(f"{m:>18}" for m in columns)
     print(f"{'image':<22}{'condition':<20}{'setting':>12}{'reg. err':>9}{head}")
     for name, scale, frames, condition, error, results in rows:

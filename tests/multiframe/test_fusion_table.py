@@ -41,7 +41,10 @@ def test_the_table_lists_the_classical_methods_then_the_bundled_networks():
     names = fusion_names()
     assert names[:4] == ("shift-add", "ibp", "robust", "learned")
     networks = [n for n in bundled_models() if is_multiframe(n)]
-    assert networks == ["highresnet_x2.bursts291", "highresnet_x4.bursts291"]
+    assert networks == [
+        "highresnet_x2.bursts291", "highresnet_x2.microscope",
+        "highresnet_x4.bursts291", "highresnet_x4.microscope",
+    ]  # fmt: skip
     assert list(names[4:]) == networks  # asked from models.bundled, not parsed here
     assert DEFAULT_FUSION in names and len(set(names)) == len(names)
     assert [m.learned for m in TABLE] == [False] * 3 + [True] * (len(TABLE) - 3)
@@ -72,7 +75,7 @@ def test_every_method_named_runs_where_it_is_available(method):
 
 def test_a_bundled_network_by_name_is_what_learned_runs_at_its_scale():
     low, shifts, _ = _burst(2, frames=4, size=16)
-    by_name = napari_sr.misr(low, 2, method="highresnet_x2.bursts291", shifts=shifts)
+    by_name = napari_sr.misr(low, 2, method="highresnet_x2.microscope", shifts=shifts)
     np.testing.assert_array_equal(by_name, napari_sr.misr(low, 2, method="learned", shifts=shifts))
 
 
@@ -92,7 +95,7 @@ def test_every_method_is_refused_with_its_reason_where_it_is_not_available(metho
 
 def test_the_reasons_in_words():
     learned = get_fusion_method("learned")
-    assert learned.scales == (2, 4) and learned.network(4) == "highresnet_x4.bursts291"
+    assert learned.scales == (2, 4) and learned.network(4) == "highresnet_x4.microscope"
     assert learned.unavailable(3).startswith(
         "no fusion network is bundled for x3 (bundled: x2, x4); use a classical method"
     )

@@ -12,7 +12,15 @@ from typing import Any
 
 import napari
 from napari.utils.notifications import show_error
-from qtpy.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QSpinBox, QVBoxLayout
+from qtpy.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+)
 
 from ..multiframe.fusion import DEFAULT_FUSION, fusion_help, fusion_methods
 from ..resample import INTERPOLATION_METHODS
@@ -51,6 +59,12 @@ class MISRWidget(TaskWidget):
         self.method.setCurrentText(DEFAULT_FUSION)
         self.method.setToolTip(fusion_help())
         self.scale = QSpinBox(minimum=2, maximum=8, value=2)
+        self.psf = QDoubleSpinBox(minimum=0.0, maximum=20.0, singleStep=0.1, decimals=2)
+        self.psf.setToolTip(
+            "Gaussian sigma of the optics in output pixels (0: the camera pixels only), "
+            "deblurred by the classical fusions and by the learned one's robust prior; "
+            "about 0.5 x scale at the diffraction limit"
+        )
         self.reference = QSpinBox(minimum=0, maximum=100_000, value=0)
         self.reference.setToolTip("the frame whose grid the results lie on")
         self.single = QComboBox()
@@ -66,6 +80,7 @@ class MISRWidget(TaskWidget):
             ("axes", self.axes),
             ("fusion", self.method),
             ("scale", self.scale),
+            ("PSF σ (px)", self.psf),
             ("reference frame", self.reference),
             ("single-image", self.single),
         ):
@@ -125,6 +140,7 @@ class MISRWidget(TaskWidget):
             show_error(f"napari-sr: the layer has {frames} frames; choose a reference below it")
             return
         method, scale = self.method.currentText(), int(self.scale.value())
+        psf = float(self.psf.value())
         entry = next(m for m in fusion_methods() if m.name == method)
         if entry.unavailable(scale) is not None:
             have = ", ".join(f"×{s}" for s in entry.scales) or "no scale"
@@ -146,7 +162,7 @@ class MISRWidget(TaskWidget):
             from ..multiframe.misr import misr
 
             image = layer.load()
-            fused = misr(image, scale, method=method, reference=reference,
+            fused = misr(image, scale, method=method, reference=reference, psf=psf,
                          progress=self.relay.progress.emit, cancel=self.cancel_event)  # fmt: skip
             t = image.axes.index("T")
             frame = image.replace(data=np.take(image.data, reference, axis=t),

@@ -34,8 +34,8 @@ def list_models(pattern: str | None = None, *, pretrained: bool = False) -> list
     --------
     >>> list_models("edsr*")  # doctest: +SKIP
     ['edsr', 'edsr_baseline', 'edsr_light']
-    >>> list_models("highresnet*", pretrained=True)  # doctest: +SKIP
-    ['highresnet_x2.bursts291', 'highresnet_x4.bursts291']
+    >>> list_models("highresnet_x2*", pretrained=True)  # doctest: +SKIP
+    ['highresnet_x2.bursts291', 'highresnet_x2.microscope']
     """
     if pretrained:
         import fnmatch

@@ -79,9 +79,10 @@ BTV_RADIUS, BTV_DECAY, BTV_WEIGHT = 2, 0.7, 0.001
 ``BTV_DECAY ** (|l| + |m|)``, and its weight against the data term (Farsiu et al.'s P, α, λ)."""
 DEFAULT_FUSION = "robust"
 """The fusion :func:`napari_sr.misr` runs unless told otherwise."""
-LEARNED_ARCHITECTURE, LEARNED_WEIGHTS = "highresnet", "bursts291"
+LEARNED_ARCHITECTURE, LEARNED_WEIGHTS = "highresnet", "microscope"
 """The bundled fusion networks ``method="learned"`` picks from:
-``models/weights/highresnet_x<s>.bursts291``."""
+``models/weights/highresnet_x<s>.microscope`` (trained over a range of optics and photon
+counts; the first weights, for one PSF, stay by name as ``highresnet_x<s>.bursts291``)."""
 
 # ------------------------------------------------------------------------- the table
 
@@ -189,7 +190,7 @@ DEFAULT_ITERATIONS = {m.name: m.iterations for m in CLASSICAL if m.iterations}
 
 def fusion_methods() -> tuple[FusionMethod, ...]:
     """The table of fusion methods: :data:`CLASSICAL`, then ``learned`` (the bundled fusion
-    network of the scale: ``highresnet_x<s>.bursts291``), then every bundled fusion network
+    network of the scale: ``highresnet_x<s>.microscope``), then every bundled fusion network
     by name. The learned entries come from the bundled weights
     (:mod:`napari_sr.models.bundled`); reading them loads no torch."""
     from ..models.bundled import bundled_models, is_multiframe, parse_name

@@ -68,7 +68,8 @@ def misr(
         not fit). ``'learned'``: the
         bundled fusion network for ``scale`` (×2 and ×4, grayscale; see
         :mod:`napari_sr.multiframe.learned` and its model card), which corrects the robust
-        fusion; a bundled fusion network by name (``'highresnet_x2.bursts291'``); or any
+        fusion; a bundled fusion network by name (``'highresnet_x2.bursts291'``, trained for
+        one PSF); or any
         multi-frame fusion network or its model file. ``iterations`` do not apply to a
         network. The bundled ones were trained over a range of optics (σ from 0 to
         0.75·scale output pixels) and take the frames' ``psf`` within it; a network trained
