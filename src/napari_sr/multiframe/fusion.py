@@ -391,8 +391,6 @@ def check_fusion_options(
 
 
 def _check_network_psf(psf: Any, iterations: Any, scale: int, network: Any) -> tuple[float, None]:
-    from .learned import training_psf
-
     classical = ", ".join(map(repr, METHODS))
     if iterations is not None:
         raise ValueError(
@@ -418,6 +416,18 @@ def _check_network_psf(psf: Any, iterations: Any, scale: int, network: Any) -> t
             "which takes any psf"
         )
     return psf, None
+
+
+def training_psf(model: Any) -> float | tuple[float, float]:
+    """The PSF σ (high-resolution pixels) a fusion network's bursts were made with, or the
+    range ``(low, high)`` they drew it from (a network told the σ of its frames)."""
+    from ..models.info import info_of
+
+    record = (info_of(model).data or {}).get("bursts") or {}  # the model record's
+    span = record.get("psf_range_hr_px")
+    if span is not None:
+        return float(span[0]), float(span[1])
+    return float(record.get("psf_sigma_hr_px", 0.5 * int(model.scale)))
 
 
 def fusion_steps(method: str, iterations: int | None) -> int:

@@ -40,6 +40,7 @@ from ..normalization import MICROSCOPY
 from ..training.config import AUGMENTATIONS, TrainConfig, option, parse_numbers
 from ..utils.progress import CancelToken, ProgressCallback, raise_if_cancelled, report
 from ..utils.validate import check_integer, check_real, real_array
+from .fusion import training_psf
 from .simulate import make_burst
 
 BURSTS_PER_IMAGE = 2
@@ -428,18 +429,6 @@ def unshuffle(image: np.ndarray, scale: int) -> np.ndarray:
     h, w = image.shape[0] // scale, image.shape[1] // scale
     phases = image[: h * scale, : w * scale].reshape(h, scale, w, scale)
     return np.ascontiguousarray(phases.transpose(1, 3, 0, 2).reshape(scale * scale, h, w))
-
-
-def training_psf(model: Any) -> float | tuple[float, float]:
-    """The PSF σ (high-resolution pixels) a fusion network's bursts were made with, or the
-    range ``(low, high)`` they drew it from (a network told the σ of its frames)."""
-    from ..models.info import info_of
-
-    record = (info_of(model).data or {}).get("bursts") or {}  # the model record's
-    span = record.get("psf_range_hr_px")
-    if span is not None:
-        return float(span[0]), float(span[1])
-    return float(record.get("psf_sigma_hr_px", 0.5 * int(model.scale)))
 
 
 def prior_psf(model: Any, psf: float | None) -> float:
