@@ -406,7 +406,7 @@ def classical_prior(
     corrects (registered on frame ``reference`` unless ``shifts`` are given; frames that do
     not match are left out unless ``weights`` say otherwise). Float32, (Y·s, X·s)."""
     from .fusion import check_sr_scale, fuse
-    from .registration import DEFAULT_UPSAMPLE, check_reference, register
+    from .registration import check_reference
 
     frames = real_array(frames, "frames").astype(np.float64)
     if frames.ndim != 3 or len(frames) < 2:
@@ -414,13 +414,23 @@ def classical_prior(
     scale = check_sr_scale(scale)
     reference = check_reference(reference, len(frames))
     if shifts is None:
-        registration = register(frames, reference=reference, upsample=DEFAULT_UPSAMPLE)
-        shifts = registration.shifts
-        if weights is None:
-            weights = (~registration.outliers).astype(float)
-            weights[reference] = 1.0
+        shifts, weights = _registered(frames, reference, weights)
     fused = fuse(frames, shifts, scale, method=PRIOR_METHOD, psf=psf, weights=weights)
     return fused.astype(np.float32)
+
+
+def _registered(
+    frames: np.ndarray, reference: int, weights: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Shifts of ``frames`` measured on frame ``reference``, and ``weights`` (default: the
+    frames that match, the reference always among them)."""
+    from .registration import DEFAULT_UPSAMPLE, register
+
+    registration = register(frames, reference=reference, upsample=DEFAULT_UPSAMPLE)
+    if weights is None:
+        weights = (~registration.outliers).astype(float)
+        weights[reference] = 1.0
+    return registration.shifts, weights
 
 
 def unshuffle(image: np.ndarray, scale: int) -> np.ndarray:
@@ -462,7 +472,7 @@ def fuse_learned(
     them (:func:`prior_psf`). ``guard``: a prior-refining network's correction is kept
     only where the frames confirm it (:func:`holdout_weights`; from 4 frames).
     """
-    from .registration import DEFAULT_UPSAMPLE, _fourier_shift, register
+    from .registration import _fourier_shift, register
 
     raise_if_cancelled(cancel)
     frames = np.asarray(frames)
@@ -471,11 +481,7 @@ def fuse_learned(
     if with_prior:
         sigma = prior_psf(model, psf)
         if shifts is None:  # measured once, for the prior and the guard
-            registration = register(frames, reference=reference, upsample=DEFAULT_UPSAMPLE)
-            shifts = registration.shifts
-            if weights is None:
-                weights = (~registration.outliers).astype(float)
-                weights[reference] = 1.0
+            shifts, weights = _registered(frames, reference, weights)
         prior = classical_prior(frames, s, sigma, shifts=shifts, weights=weights,
                                 reference=reference)  # fmt: skip
         raise_if_cancelled(cancel)
