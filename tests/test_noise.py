@@ -79,3 +79,34 @@ def test_texture_beside_flat_areas_is_not_read_as_noise():
     assert estimate_noise(image) < 1.0
     rng = np.random.default_rng(5)
     assert estimate_noise(image + rng.normal(0, 10, image.shape)) == pytest.approx(10, rel=0.15)
+
+
+def test_shot_noise_on_a_noise_free_dark_background_is_found():
+    """Photon counting without read noise: the dark background (half the image) is
+    exactly 0 and has no noise to show; the noise of the bright cells is what counts."""
+    rng = np.random.default_rng(6)
+    y, x = np.mgrid[0:192, 0:192]
+    cells = sum(
+        np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * 14.0**2))
+        for cy, cx in rng.uniform(20, 172, (6, 2))
+    )
+    signal = np.clip(cells / cells.max() * 1.2 - 0.2, 0, None)  # zero where there is no cell
+    assert (signal == 0).mean() > 0.4
+    peak = 200.0
+    noisy = rng.poisson(signal * peak).astype(np.float32)
+    level = relative_noise(noisy)
+    # σ at a bright pixel is sqrt(n)/peak; a cell's flattest bright parts hold 0.3-1 peak
+    assert np.sqrt(0.3 * peak) / peak < level < np.sqrt(peak) / peak * 1.2
+    assert relative_noise(signal * peak) < 0.002
+
+
+def test_clipped_pixels_do_not_hide_the_noise():
+    """A fifth of the image saturated at the maximum and the background clipped:
+    neither constant region reads as a noise-free level."""
+    rng = np.random.default_rng(7)
+    clean = scene()
+    noisy = np.clip(clean + rng.normal(0, 8, clean.shape), 310, 620)
+    assert (noisy == 620).mean() > 0.2 and (noisy == 310).mean() > 0.1
+    # pixels just below the clip level lose part of their spread: a little low, not clean
+    assert 0.65 * 8 < estimate_noise(noisy) < 1.1 * 8
+    assert estimate_noise(np.clip(clean, 310, 620)) < 0.5

@@ -42,13 +42,14 @@ def noise_threshold(scale: float) -> float:
     above which a default runs its :data:`NOISY_WEIGHTS` at ``scale``: 1.0 % at ×2,
     1.2 % at ×3, 1.4 % at ×4 (0.6 % + 0.2 % per unit of scale).
 
-    Measured on the held-out microscopy and the samples of ``benchmarks/real_inputs.py``
-    and on bicubic-downscaled photographs of the 291-image set: a noise-free microscope
-    input reads 0.01-0.8 % at ×2 (up to 1.2 % at ×4), one of 200 photons at the brightest
-    pixel 1.0-7 % (1.5-9 % at ×4); most photographs read below 1 %, but finely textured
-    ones read as noise, and more so the coarser they are sampled, hence the rise with
-    scale. A photograph read as noisy still gets a sharp result: the noisy weights learnt
-    a quarter of their patches by the bicubic protocol.
+    Measured on the held-out microscopy and the samples of ``benchmarks/real_inputs.py``,
+    microscopy-like training images and bicubic-downscaled photographs of the 291-image
+    set: a noise-free microscope input reads 0-0.7 % at ×2 (nine in ten; up to 1.2 %, and up
+    to 2 % at ×4), one of 200 photons at the brightest pixel 1.1-6 % (1.3-6 % at ×4;
+    without read noise a few sparse images read as low as 0.3 %); most photographs read
+    below 1 %, but finely textured ones read as noise, and more so the coarser they are
+    sampled, hence the rise with scale. A photograph read as noisy still gets a sharp
+    result: the noisy weights learnt a quarter of their patches by the bicubic protocol.
     """
     return 0.006 + 0.002 * float(scale)
 
