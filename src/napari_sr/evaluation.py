@@ -175,6 +175,7 @@ def compare_methods(
     return _run_and_score(
         low, scale, runs, labels, axes, hr,
         data_range=data_range, y_channel=y_channel, progress=progress, cancel=cancel,
+        protocol=True,
     )  # fmt: skip
 
 
@@ -303,9 +304,11 @@ def _run_and_score(
     y_channel: bool,
     progress: Callable[[int, int], None] | None,
     cancel: CancelToken | None,
+    protocol: bool = False,
 ) -> Comparison:
     """Restore ``low`` with every method (timed after a warm-up) and score against ``hr``
-    with every metric of :data:`~napari_sr.metrics.METRICS`."""
+    with every metric of :data:`~napari_sr.metrics.METRICS`; ``protocol``: ``low`` was
+    made by the bicubic protocol (see :func:`~napari_sr.engine.method_table.choose_default`)."""
     table = metrics.METRICS
     crop = math.ceil(scale)
     rows, outputs = [], {}
@@ -314,7 +317,11 @@ def _run_and_score(
         raise_if_cancelled(cancel)
         # a default role runs the weights the whole image's noise picks (not its corner's)
         role = requested_role(method) if isinstance(method, str) else None
-        choice = None if role is None else choose_default(role, scale, low, axes)
+        # (the protocol's LR runs the protocol's weights whatever its dtype)
+        choice = (
+            None if role is None
+            else choose_default(role, scale, low, axes, protocol=protocol)
+        )  # fmt: skip
         method = method if choice is None else choice.name
         upscale(warm, scale, method=method, axes=axes)  # compile/load first, so time is fair
         started = time.perf_counter()

@@ -40,13 +40,15 @@ def robust_weights(fake_weights, tmp_path):
     return {**fake_weights, ROBUST: path}
 
 
-def _scene(noise_fraction: float, seed: int = 0) -> Image:
-    """A smooth 16-bit scene (YX) of span ~1000 with Gaussian noise of σ = fraction of it."""
+def _scene(noise_fraction: float, seed: int = 0, dtype=np.uint16) -> Image:
+    """A smooth scene (YX) with Gaussian noise of σ = ``noise_fraction`` of its span: 16-bit
+    of span ~1000 by default, or 8-bit of span ~200."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:48, 0:40]
-    clean = 200 + 400 * (1 + np.sin(y / 6.0) * np.cos(x / 5.0))
-    noisy = clean + rng.normal(0, noise_fraction * 1000, clean.shape)
-    return Image(np.clip(noisy, 0, 65535).astype(np.uint16), axes="YX")
+    span = 200 if dtype == np.uint8 else 1000
+    clean = span * (0.2 + 0.4 * (1 + np.sin(y / 6.0) * np.cos(x / 5.0)))
+    noisy = clean + rng.normal(0, noise_fraction * span, clean.shape)
+    return Image(np.clip(np.round(noisy), 0, np.iinfo(dtype).max).astype(dtype), axes="YX")
 
 
 def _ran(result) -> str:
@@ -77,15 +79,37 @@ def test_a_noisy_input_runs_the_noise_trained_weights(robust_weights, method):
     np.testing.assert_array_equal(out.data, napari_sr.upscale(image, 2, method=ROBUST).data)
 
 
-def test_a_clean_input_runs_the_bicubic_protocol_weights(robust_weights):
-    image = _scene(0.0)
+def test_a_clean_8bit_input_runs_the_bicubic_protocol_weights(robust_weights):
+    image = _scene(0.0, dtype=np.uint8)
     out = napari_sr.upscale(image, 2, method="quality")
     assert _ran(out) == "edsr_light_x2.sr291"
-    assert out.metadata["provenance"]["default"]["noisy"] is False
-    assert out.metadata["provenance"]["default"]["relative_noise"] < 0.01
+    record = out.metadata["provenance"]["default"]
+    assert record["noisy"] is False and record["dtype"] == "uint8"
+    assert record["relative_noise"] < 0.01
     explicit = napari_sr.upscale(image, 2, method="edsr_light_x2.sr291")
     np.testing.assert_array_equal(out.data, explicit.data)
     assert not np.array_equal(out.data, napari_sr.upscale(image, 2, method=ROBUST).data)
+    note = noise_note(record)  # (rounding to 8 bits reads as a little noise)
+    assert note.startswith("clean input: noise 0.") and note.endswith("% of the range <= 1 %")
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+def test_a_clean_input_that_is_not_8bit_runs_the_microscope_weights(robust_weights, dtype):
+    """A camera's 16-bit counts or float data come through optics, not the bicubic
+    protocol: clean, they still run the weights that learnt the microscope's blur."""
+    image = Image(_scene(0.0).data.astype(dtype), axes="YX")
+    out = napari_sr.upscale(image, 2)
+    assert _ran(out) == ROBUST
+    record = out.metadata["provenance"]["default"]
+    assert record["noisy"] is False and record["dtype"] == np.dtype(dtype).name
+    assert noise_note(record) == (
+        f"clean {np.dtype(dtype).name} input (not 8-bit as in the bicubic protocol): "
+        "noise 0.0 % of the range <= 1 %"
+    )
+    # at a scale with no microscope-trained weights the protocol ones run, and it is said
+    fast = napari_sr.upscale(image, 3, method="fast").metadata["provenance"]["default"]
+    assert fast["weights"] == "fsrcnn_x3.sr291"
+    assert noise_note(fast).endswith("; no microscope-trained weights are bundled at this scale")
 
 
 def test_named_weights_run_as_named_whatever_the_noise(robust_weights):
@@ -99,8 +123,8 @@ def test_named_weights_run_as_named_whatever_the_noise(robust_weights):
 
 
 def test_the_threshold_splits_inputs_by_their_noise(robust_weights):
-    low = choose_default("quality", 2, _scene(0.01 / 3), "YX")
-    high = choose_default("quality", 2, _scene(0.01 * 3), "YX")
+    low = choose_default("quality", 2, _scene(0.01 / 3, dtype=np.uint8), "YX")
+    high = choose_default("quality", 2, _scene(0.01 * 3, dtype=np.uint8), "YX")
     assert (low.name, low.noisy) == ("edsr_light_x2.sr291", False)
     assert (high.name, high.noisy) == (ROBUST, True)
     assert choose_default("quality", 3, _scene(0.05), "YX") is None  # nothing bundled at x3
@@ -133,6 +157,23 @@ def test_compare_routes_a_role_like_upscale(robust_weights):
     np.testing.assert_array_equal(
         np.asarray(table.outputs["quality"]), napari_sr.upscale(low, 2, method=ROBUST).data
     )
+
+
+def test_compare_runs_the_protocol_weights_on_the_protocol_input_whatever_its_dtype(
+    robust_weights,
+):
+    """compare_methods makes its LR by the bicubic protocol, so a clean 16-bit image is
+    restored by the protocol's weights there; as an acquired LR it runs the microscope's."""
+    from napari_sr.evaluation import compare_methods
+
+    high = napari_sr.upscale(_scene(0.0), 2, method="bicubic").data  # a clean 16-bit HR
+    table = compare_methods(high, 2, ["quality"], axes="YX")
+    low = napari_sr.degrade(high, 2, axes="YX")
+    protocol = napari_sr.upscale(low, 2, method="edsr_light_x2.sr291", axes="YX")
+    np.testing.assert_array_equal(np.asarray(table.outputs["quality"]), protocol)
+    acquired = compare_low_resolution(low, 2, ["quality"], axes="YX")
+    microscope = napari_sr.upscale(low, 2, method=ROBUST, axes="YX")
+    np.testing.assert_array_equal(np.asarray(acquired.outputs["quality"]), microscope)
 
 
 def test_the_cli_says_which_weights_ran(robust_weights, tmp_path, capsys):

@@ -37,9 +37,8 @@ def _gains(image, scale, axes, kinds, **options):
 # microaneurysms (gray)   2.38 / 2.38           3.01 / 2.67           3.10 / 3.24
 # histology (RGB, Y)      2.06 / 2.21           1.43 / 1.45           1.03 / 1.06
 # 16-bit stack               - / 4.31
-# Since the quality default picks its weights by the input's noise, the fundus image at x4
-# (whose texture reads as 3.2 % noise) and the histology at x4 run edsr_light_x4.microscope:
-# quality 2.31 and 0.79 there.
+# Since the quality default picks its weights by the input's noise, the fundus image (whose
+# texture reads as 1.1 / 2.1 / 2.7 % noise at x2 / x3 / x4) runs edsr_light_x<s>.microscope.
 GRAY_MIN = {2: {"fast": 1.5, "quality": 1.5}, 3: {"fast": 1.8, "quality": 1.6},
             4: {"fast": 2.0, "quality": 2.0}}  # fmt: skip
 RGB_MIN = {2: {"fast": 1.5, "quality": 1.5}, 3: {"fast": 0.9, "quality": 0.9},

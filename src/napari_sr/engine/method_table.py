@@ -146,12 +146,16 @@ class DefaultChoice(NamedTuple):
         Whether that is above ``threshold``.
     threshold : float
         :func:`~napari_sr.models.bundled.noise_threshold` of the scale.
+    dtype : str
+        The input's dtype; only :data:`~napari_sr.models.bundled.PROTOCOL_DTYPE` inputs
+        that are not noisy run the bicubic-protocol weights.
     """
 
     name: str
     noise: float
     noisy: bool
     threshold: float
+    dtype: str
 
 
 def requested_role(method: Any) -> str | None:
@@ -165,21 +169,36 @@ def requested_role(method: Any) -> str | None:
 
 
 def choose_default(
-    role: str, scale: float, image: Any, axes: str | None = None
+    role: str, scale: float, image: Any, axes: str | None = None, *, protocol: bool = False
 ) -> DefaultChoice | None:
-    """The weights of default ``role`` for ``image`` at ``scale``, chosen by its noise.
+    """The weights of default ``role`` for ``image`` at ``scale``, chosen by its noise and
+    dtype.
 
-    The bicubic-protocol weights (``*.sr291``) recover detail best from noise-free inputs
-    but sharpen noise as if it were detail; the weights trained on noisy microscope
-    degradations (``*.microscope``) suppress it. The image's noise is estimated
-    (:func:`napari_sr.noise.relative_noise`) and the noisy weights run above
-    :func:`~napari_sr.models.bundled.noise_threshold` of ``scale``.
+    The bicubic-protocol weights (``*.sr291``) recover detail best from inputs made as the
+    SR benchmarks make them: 8-bit, noise-free, bicubic-downscaled. They sharpen noise as if
+    it were detail, and do not undo the blur of a microscope's optics; the weights trained
+    on random microscope degradations (``*.microscope``) do both. So the protocol weights
+    run on clean 8-bit inputs only: the image's noise is estimated
+    (:func:`napari_sr.noise.relative_noise`) and the microscope weights run above
+    :func:`~napari_sr.models.bundled.noise_threshold` of ``scale``, and on every input of
+    another dtype (:data:`~napari_sr.models.bundled.PROTOCOL_DTYPE`).
+
+    Parameters
+    ----------
+    role, scale, image, axes
+        The default role, the scale, the input and its axes.
+    protocol : bool
+        The caller made ``image`` by the bicubic protocol itself (``compare`` does): then
+        only its noise counts, whatever its dtype.
 
     Returns
     -------
     DefaultChoice or None
         None where the role has no weights at ``scale`` (the caller says what runs then).
     """
+    import numpy as np
+
+    from ..image import Image
     from ..noise import relative_noise
 
     if default_for(role, scale) is None:
@@ -187,19 +206,27 @@ def choose_default(
     noise = relative_noise(image, axes)
     threshold = bundled.noise_threshold(scale)
     noisy = noise > threshold
-    return DefaultChoice(default_for(role, scale, noisy=noisy), noise, noisy, threshold)
+    data = image.data if isinstance(image, Image) else image  # (an ndarray's .data is a buffer)
+    dtype = str(getattr(data, "dtype", None) or np.asarray(data).dtype)
+    robust = noisy or not (protocol or dtype == bundled.PROTOCOL_DTYPE)
+    return DefaultChoice(default_for(role, scale, noisy=robust), noise, noisy, threshold, dtype)
 
 
 def noise_note(record: dict) -> str:
     """Why a default ran the weights it ran, in words, from the ``'default'`` record of
     :func:`~napari_sr.upscale`'s provenance (for the CLI's line and the widgets' note)."""
     noise, threshold = 100 * record["relative_noise"], 100 * record["threshold"]
-    if not record["noisy"]:
-        return f"clean input: noise {noise:.1f} % of the range <= {threshold:g} %"
-    said = f"noisy input: noise {noise:.1f} % of the range > {threshold:g} %"
-    if record["weights"].endswith(f".{bundled.NOISY_WEIGHTS}"):
-        return said
-    return f"{said}, but no noise-trained weights are bundled at this scale"
+    robust = record["weights"].endswith(f".{bundled.NOISY_WEIGHTS}")
+    dtype = record.get("dtype", bundled.PROTOCOL_DTYPE)
+    if record["noisy"]:
+        said = f"noisy input: noise {noise:.1f} % of the range > {threshold:g} %"
+        missing = ", but no noise-trained weights are bundled at this scale"
+        return said if robust else said + missing
+    level = f"noise {noise:.1f} % of the range <= {threshold:g} %"
+    if dtype == bundled.PROTOCOL_DTYPE:
+        return f"clean input: {level}"
+    said = f"clean {dtype} input (not 8-bit as in the bicubic protocol): {level}"
+    return said if robust else f"{said}; no microscope-trained weights are bundled at this scale"
 
 
 def default_scales(role: str = "quality") -> list[int]:

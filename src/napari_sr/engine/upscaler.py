@@ -216,6 +216,7 @@ def _default_record(role: str, choice) -> dict:
         "relative_noise": round(choice.noise, 5),
         "threshold": choice.threshold,
         "noisy": choice.noisy,
+        "dtype": choice.dtype,
         "weights": choice.name,
     }
 
