@@ -108,3 +108,33 @@ def test_quick_run_on_a_bundled_sample_gives_the_table():
     # noise costs every method PSNR
     for label in methods:
         assert by[50.0, label]["psnr"] < by[None, label]["psnr"] - 5
+
+
+def test_card_tables_give_each_image_and_the_held_out_mean():
+    import card_tables
+
+    def row(image, method, peak, gain, psnr=30.0):
+        return {"scale": 3, "peak": peak, "image": image, "method": method,
+                "psnr": psnr + gain, "dpsnr_bicubic": gain}  # fmt: skip
+
+    methods = {"bicubic": 0.0, "lanczos3": 0.25, "fsrcnn_x3.sr291": 0.5,
+               "fsrcnn_x3.microscope": 1.0, "fast": 1.0}  # fmt: skip
+    rows = [
+        row(image, method, peak, gain * factor)
+        for peak in (None, 50.0)
+        for image, factor in (("a", 1.0), ("b", 3.0), ("sample:cell", 10.0))
+        for method, gain in methods.items()
+    ]
+    rows.append(row("a", "fast", None, 9.0) | {"scale": 2})  # another scale: left out
+    text = card_tables.tables(rows, 3, "fast")
+    assert text.startswith("Clean (gain over bicubic, dB):")
+    assert "\n\nPeak 50 photons (gain over bicubic, dB):" in text
+    header = "| image | bicubic (dB) | Lanczos-3 | fsrcnn_x3.sr291 | **fsrcnn_x3.microscope** |"
+    assert text.count(header) == 2
+    assert "| a | 30.00 | +0.25 | +0.50 | +1.00 | +1.00 |" in text
+    assert "| sample cell | 30.00 | +2.50 | +5.00 | +10.00 | +10.00 |" in text
+    # the mean is over the held-out images a and b only; other scales are left out
+    assert (
+        text.count("| **mean, held-out** | | **+0.50** | **+1.00** | **+2.00** | **+2.00** |") == 2
+    )
+    assert "+9.00" not in text
