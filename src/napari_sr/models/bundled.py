@@ -55,7 +55,7 @@ def noise_threshold(scale: float) -> float:
     microscopy-like training images and bicubic-downscaled photographs of the 291-image
     set: a noise-free microscope input reads 0-0.7 % at ×2 (nine in ten; up to 1.2 %, and up
     to 2 % at ×4), one of 200 photons at the brightest pixel 1.1-6 % (1.3-6 % at ×4;
-    without read noise a few sparse images read as low as 0.3 %); most photographs read
+    without read noise a few sparse images read as low as 0.7 %); most photographs read
     below 1 %, but finely textured ones read as noise, and more so the coarser they are
     sampled, hence the rise with scale. A photograph read as noisy still gets a sharp
     result: the noisy weights learnt a quarter of their patches by the bicubic protocol.
