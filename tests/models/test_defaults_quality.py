@@ -40,11 +40,12 @@ def _gains(image, scale, axes, kinds, **options):
 # Since the defaults pick their weights by the input's noise, the fundus image (whose texture
 # reads as 1.1 / 2.1 / 2.7 % noise at x2 / x3 / x4) runs the *.microscope weights, which trade
 # some sharpness on clean photographs for robustness to noise: quality 2.31 at x4 (protocol
-# weights 3.24), fast 1.66 at x4 (fsrcnn_x4.microscope; protocol weights 3.10). So does the
-# histology crop at x4 (60 x 60 pixels of texture): quality 0.79, fast only 0.12 there.
-GRAY_MIN = {2: {"fast": 1.5, "quality": 1.5}, 3: {"fast": 1.8, "quality": 1.6},
+# weights 3.24), fast 1.80 / 1.66 at x3 / x4 (fsrcnn_x<s>.microscope; protocol weights 3.01 /
+# 3.10). So does the histology crop at x3 and x4 (80 and 60 pixels a side of texture):
+# quality 1.30 / 0.79, fast 0.45 / 0.12 there.
+GRAY_MIN = {2: {"fast": 1.5, "quality": 1.5}, 3: {"fast": 1.4, "quality": 1.6},
             4: {"fast": 1.3, "quality": 2.0}}  # fmt: skip
-RGB_MIN = {2: {"fast": 1.5, "quality": 1.5}, 3: {"fast": 0.9, "quality": 0.9},
+RGB_MIN = {2: {"fast": 1.5, "quality": 1.5}, 3: {"fast": 0.3, "quality": 0.9},
            4: {"fast": 0.05, "quality": 0.6}}  # fmt: skip
 
 
