@@ -184,7 +184,7 @@ def run_upscale(args: argparse.Namespace) -> int:
         )
     check_output(args)
     image = read_input(args)
-    # a default role is passed as such: upscale picks its weights by the image's noise
+    # a default role is passed as such: upscale picks its weights by the image's noise and dtype
     run = args.method if requested_role(args.method) else method
     with showing_progress(args, "tiles" if method.learned else "planes") as bar:
         result = upscale(image, scale, method=run, dtype=args.dtype, progress=bar, **options)

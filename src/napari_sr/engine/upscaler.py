@@ -70,7 +70,10 @@ def upscale(
         :func:`~napari_sr.models.checkpoint.load_model` reads alone); or a model object
         (from :func:`~napari_sr.create_model` after training, ``load_model`` or
         ``napari_sr.train``); ``'quality'`` or ``'fast'``, the bundled single-image
-        defaults for ``scale`` (EDSR-light and FSRCNN trained on the 291-image set);
+        defaults for ``scale`` (EDSR-light and FSRCNN: the bicubic-protocol ``*.sr291``
+        weights on clean 8-bit inputs, the ``*.microscope`` weights where bundled on noisy
+        inputs and on those of other dtypes; see
+        :func:`~napari_sr.engine.method_table.choose_default`);
         bundled weights by name (``'edsr_light_x2.sr291'``, see
         ``napari_sr.list_models(pretrained=True)``); or a registered architecture name,
         meaning its bundled weights for ``scale``. None (default) is ``'quality'`` where it
@@ -155,7 +158,7 @@ def upscale(
     if data.size == 0:
         raise ValueError(f"image is empty (shape {data.shape}); give an image with pixels")
     axes = resolve_axes(axes, data.shape)
-    # a default role runs the weights that suit the input's noise
+    # a default role runs the weights that suit the input's noise and dtype
     role = requested_role(method)
     choice = None if role is None else choose_default(role, scale, data, axes)
     if choice is not None:
