@@ -132,9 +132,8 @@ def _plane_sigma(plane: np.ndarray) -> float:
         response, gradient, level = response[keep], gradient[keep], level[keep]
     else:
         response, gradient, level = response.ravel(), gradient.ravel(), level.ravel()
-    if response.size < STRATA * MIN_SAMPLES * 100 / FLAT_PERCENTILE:
-        whole = _flattest(response, gradient) if response.size else response
-        return _mad_sigma(whole) if whole.size else 0.0
+    if response.size == 0:
+        return 0.0
     edges = np.quantile(level, np.linspace(1 - BRIGHT_STRATA / STRATA, 1, BRIGHT_STRATA + 1))
     sigmas = []
     for low, high in itertools.pairwise(edges):

@@ -207,7 +207,8 @@ def choose_default(
     threshold = bundled.noise_threshold(scale)
     noisy = noise > threshold
     data = image.data if isinstance(image, Image) else image  # (an ndarray's .data is a buffer)
-    dtype = str(getattr(data, "dtype", None) or np.asarray(data).dtype)
+    dtype = getattr(data, "dtype", None)
+    dtype = str(np.asarray(data).dtype if dtype is None else np.dtype(dtype))
     robust = noisy or not (protocol or dtype == bundled.PROTOCOL_DTYPE)
     return DefaultChoice(default_for(role, scale, noisy=robust), noise, noisy, threshold, dtype)
 
