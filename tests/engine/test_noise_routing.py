@@ -112,6 +112,34 @@ def test_a_clean_input_that_is_not_8bit_runs_the_microscope_weights(robust_weigh
     assert noise_note(fast).endswith("; no microscope-trained weights are bundled at this scale")
 
 
+def test_noisy_only_weights_leave_clean_inputs_of_every_dtype_to_the_protocol_ones(
+    robust_weights,
+):
+    """The fast x2 microscope weights learnt noisy inputs only (bundled.NOISY_ONLY): a
+    clean 16-bit input keeps the protocol weights, and the note says why."""
+    from tests.conftest import TINY_DEFAULTS
+
+    name = "fsrcnn_x2.microscope"
+    assert name in bundled.NOISY_ONLY
+    torch.manual_seed(2)
+    model = napari_sr.create_model("fsrcnn", scale=2, **TINY_DEFAULTS["fsrcnn"])
+    napari_sr.save_model(
+        model, bundled.WEIGHTS_DIR / f"{name}.safetensors", normalization=NATURAL_8BIT,
+        data={"color": "luma", "other_dtypes": IMAGE_RANGE.to_dict()},
+    )  # fmt: skip
+    assert bundled.default_model(2, "fast", camera=True) == "fsrcnn_x2.sr291"
+    assert bundled.default_model(2, "fast", noisy=True) == name
+    assert bundled.default_model(2, "quality", camera=True) == ROBUST  # not noisy-only
+
+    clean = napari_sr.upscale(_scene(0.0), 2, method="fast")
+    assert _ran(clean) == "fsrcnn_x2.sr291"
+    assert noise_note(clean.metadata["provenance"]["default"]).endswith(
+        "; the microscope-trained weights at this scale are for noisy inputs"
+    )
+    assert _ran(napari_sr.upscale(_scene(0.05), 2, method="fast")) == name
+    assert _ran(napari_sr.upscale(_scene(0.0), 2, method="quality")) == ROBUST
+
+
 def test_named_weights_run_as_named_whatever_the_noise(robust_weights):
     out = napari_sr.upscale(_scene(0.05), 2, method="edsr_light_x2.sr291")
     assert _ran(out) == "edsr_light_x2.sr291"

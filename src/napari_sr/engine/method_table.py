@@ -126,11 +126,14 @@ def default_roles() -> tuple[str, ...]:
     return tuple(DEFAULT_ARCHITECTURES)
 
 
-def default_for(role: str, scale: float, *, noisy: bool = False) -> str | None:
-    """The bundled weights that ``method=role`` runs at ``scale`` on a clean input (on a
-    noisy one with ``noisy``: see :func:`choose_default`), or None where none are bundled
-    (a ValueError for an unknown role)."""
-    return bundled.default_model(scale, role, noisy=noisy)
+def default_for(
+    role: str, scale: float, *, noisy: bool = False, camera: bool = False
+) -> str | None:
+    """The bundled weights that ``method=role`` runs at ``scale`` on a clean 8-bit input (on
+    a noisy one with ``noisy``, a clean one of another dtype with ``camera``: see
+    :func:`choose_default`), or None where none are bundled (a ValueError for an unknown
+    role)."""
+    return bundled.default_model(scale, role, noisy=noisy, camera=camera)
 
 
 class DefaultChoice(NamedTuple):
@@ -181,7 +184,8 @@ def choose_default(
     run on clean 8-bit inputs only: the image's noise is estimated
     (:func:`napari_sr.noise.relative_noise`) and the microscope weights run above
     :func:`~napari_sr.models.bundled.noise_threshold` of ``scale``, and on every input of
-    another dtype (:data:`~napari_sr.models.bundled.PROTOCOL_DTYPE`).
+    another dtype (:data:`~napari_sr.models.bundled.PROTOCOL_DTYPE`), except where they
+    learnt noisy inputs only (:data:`~napari_sr.models.bundled.NOISY_ONLY`).
 
     Parameters
     ----------
@@ -209,8 +213,9 @@ def choose_default(
     data = image.data if isinstance(image, Image) else image  # (an ndarray's .data is a buffer)
     dtype = getattr(data, "dtype", None)
     dtype = str(np.asarray(data).dtype if dtype is None else np.dtype(dtype))
-    robust = noisy or not (protocol or dtype == bundled.PROTOCOL_DTYPE)
-    return DefaultChoice(default_for(role, scale, noisy=robust), noise, noisy, threshold, dtype)
+    camera = not (protocol or dtype == bundled.PROTOCOL_DTYPE)
+    name = default_for(role, scale, noisy=noisy, camera=camera)
+    return DefaultChoice(name, noise, noisy, threshold, dtype)
 
 
 def noise_note(record: dict) -> str:
@@ -227,7 +232,12 @@ def noise_note(record: dict) -> str:
     if dtype == bundled.PROTOCOL_DTYPE:
         return f"clean input: {level}"
     said = f"clean {dtype} input (not 8-bit as in the bicubic protocol): {level}"
-    return said if robust else f"{said}; no microscope-trained weights are bundled at this scale"
+    if robust:
+        return said
+    robust_name = record["weights"].rsplit(".", 1)[0] + f".{bundled.NOISY_WEIGHTS}"
+    if robust_name in bundled.NOISY_ONLY and robust_name in bundled.bundled_models():
+        return f"{said}; the microscope-trained weights at this scale are for noisy inputs"
+    return f"{said}; no microscope-trained weights are bundled at this scale"
 
 
 def default_scales(role: str = "quality") -> list[int]:

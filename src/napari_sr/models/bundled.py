@@ -46,6 +46,14 @@ scientific camera, float data) come through optics that blur them, which the
 ×2 / ×3 / ×4 where the protocol weights gain +1.13 / +0.89 / +0.93."""
 
 
+NOISY_ONLY = frozenset({"fsrcnn_x2.microscope"})
+""":data:`NOISY_WEIGHTS` that learnt noisy inputs only, so that clean inputs of every dtype
+keep the protocol weights. The fast ×2 network (FSRCNN(56, 12, 4), 12,809 parameters:
+larger ones miss the fast default's speed at ×2, where it runs on a quarter of the output's
+pixels) cannot learn to denoise and to sharpen clean inputs at once; trained on both it
+lost to bicubic on clean microscopy."""
+
+
 def noise_threshold(scale: float) -> float:
     """Relative noise (:func:`napari_sr.noise.relative_noise`: σ over the image's span)
     above which a default runs its :data:`NOISY_WEIGHTS` at ``scale``: 1.0 % at ×2,
@@ -127,7 +135,9 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"kind must be one of {', '.join(DEFAULT_ARCHITECTURES)}, not {kind!r}")
 
 
-def default_model(scale: float, kind: str = "quality", *, noisy: bool = False) -> str | None:
+def default_model(
+    scale: float, kind: str = "quality", *, noisy: bool = False, camera: bool = False
+) -> str | None:
     """Name of the bundled single-image default of ``kind`` for ``scale``, or None.
 
     Parameters
@@ -137,8 +147,12 @@ def default_model(scale: float, kind: str = "quality", *, noisy: bool = False) -
     kind : {'quality', 'fast'}
         The quality default (EDSR-light) or the fast one (FSRCNN).
     noisy : bool
-        The :data:`NOISY_WEIGHTS` (for a noisy input, or one that is not 8-bit) where they
-        are bundled for ``scale``, else the protocol ones.
+        The input is noisy: the :data:`NOISY_WEIGHTS` where they are bundled for ``scale``,
+        else the protocol ones.
+    camera : bool
+        The input is clean but not of the :data:`PROTOCOL_DTYPE` (a camera's counts, float
+        data): the :data:`NOISY_WEIGHTS` where they are bundled and learnt clean inputs too
+        (not in :data:`NOISY_ONLY`), else the protocol ones.
     """
     _check_kind(kind)
     if not float(scale).is_integer():
@@ -147,7 +161,9 @@ def default_model(scale: float, kind: str = "quality", *, noisy: bool = False) -
     if clean not in bundled_models():
         return None
     robust = f"{DEFAULT_ARCHITECTURES[kind]}_x{int(scale)}.{NOISY_WEIGHTS}"
-    return robust if noisy and robust in bundled_models() else clean
+    if robust not in bundled_models():
+        return clean
+    return robust if noisy or (camera and robust not in NOISY_ONLY) else clean
 
 
 def default_scales(kind: str = "quality") -> list[int]:
