@@ -64,9 +64,13 @@ NOISY_PEAK = (10.0, 4000.0)
 routing threshold (about 1 % of the range), so every input routed to them is in range."""
 
 
-def ranges(scale: int, noisy_only: bool = False) -> DegradationRange:
-    """The degradations a patch draws from at ``scale``; ``noisy_only``: every patch noisy
-    (weights that run only on inputs whose noise reads above the threshold)."""
+def ranges(
+    scale: int, noisy_only: bool = False, protocol: float = PROTOCOL
+) -> DegradationRange:
+    """The degradations a patch draws from at ``scale``: microscope degradations, and a
+    share ``protocol`` of patches made by the SR benchmark protocol; ``noisy_only``: every
+    microscope patch noisy (weights that run only on inputs whose noise reads above the
+    threshold, :data:`napari_sr.models.bundled.NOISY_ONLY`)."""
     return DegradationRange(
         blur=(0.0, 0.75 * scale),
         anisotropic=True,
@@ -75,7 +79,7 @@ def ranges(scale: int, noisy_only: bool = False) -> DegradationRange:
         clean=0.0 if noisy_only else 0.05,
         read_noise=(0.0, 4.0),
         offset=(0.0, 20.0),
-        protocol=0.0 if noisy_only else PROTOCOL,
+        protocol=protocol,
     )
 
 
@@ -172,7 +176,11 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument(
         "--noisy-only", action="store_true",
-        help="every patch noisy: weights routed to noisy inputs only (clean ones keep sr291)",
+        help="every microscope patch noisy: weights for noisy inputs only (bundled.NOISY_ONLY)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--protocol", type=float, default=PROTOCOL,
+        help=f"share of patches made by the bicubic protocol (default {PROTOCOL})",
     )  # fmt: skip
     args = parser.parse_args()
     started = time.perf_counter()
@@ -193,7 +201,7 @@ def main() -> None:
         if args.architecture != "fsrcnn":
             parser.error("--grow is for fsrcnn")
         model = grow_fsrcnn(model, *(int(v) for v in args.grow.split(",")))
-    spec = ranges(args.scale, args.noisy_only)
+    spec = ranges(args.scale, args.noisy_only, args.protocol)
     config = TrainConfig(
         architecture=args.architecture,
         normalization=NATURAL_8BIT.to_dict(),
