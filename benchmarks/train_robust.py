@@ -64,9 +64,7 @@ NOISY_PEAK = (10.0, 4000.0)
 routing threshold (about 1 % of the range), so every input routed to them is in range."""
 
 
-def ranges(
-    scale: int, noisy_only: bool = False, protocol: float = PROTOCOL
-) -> DegradationRange:
+def ranges(scale: int, noisy_only: bool = False, protocol: float = PROTOCOL) -> DegradationRange:
     """The degradations a patch draws from at ``scale``: microscope degradations, and a
     share ``protocol`` of patches made by the SR benchmark protocol; ``noisy_only``: every
     microscope patch noisy (weights that run only on inputs whose noise reads above the
