@@ -47,11 +47,12 @@ scientific camera, float data) come through optics that blur them, which the
 
 
 NOISY_ONLY = frozenset({"fsrcnn_x2.microscope"})
-""":data:`NOISY_WEIGHTS` that learnt noisy inputs only, so that clean inputs of every dtype
-keep the protocol weights. The fast ×2 network (FSRCNN(56, 12, 4), 12,809 parameters:
-larger ones miss the fast default's speed at ×2, where it runs on a quarter of the output's
-pixels) cannot learn to denoise and to sharpen clean inputs at once; trained on both it
-lost to bicubic on clean microscopy."""
+""":data:`NOISY_WEIGHTS` that learnt noisy microscope inputs only (and, as all of them, a
+quarter of bicubic-protocol patches), not clean blurred ones: they run on noisy inputs,
+and clean inputs of every dtype keep the protocol weights. The fast ×2 network is small
+(FSRCNN(56, 16, 5): at ×2 it runs on a quarter of the output's pixels, so capacity costs
+speed); the paper's FSRCNN(56, 12, 4) fine-tuned on clean and noisy inputs at once lost
+to bicubic on clean microscopy."""
 
 
 def noise_threshold(scale: float) -> float:
