@@ -42,7 +42,7 @@ PROTOCOL_DTYPE = "uint8"
 downscales 8-bit photographs. Clean inputs of other dtypes (the 12- to 16-bit counts of a
 scientific camera, float data) come through optics that blur them, which the
 :data:`NOISY_WEIGHTS` learnt to undo: on the held-out microscopy of
-``benchmarks/real_inputs.py``, clean, they gain +1.25 / +1.05 / +1.08 dB over bicubic at
+``benchmarks/real_inputs.py``, clean, they gain +1.25 / +1.05 / +1.09 dB over bicubic at
 ×2 / ×3 / ×4 where the protocol weights gain +1.13 / +0.89 / +0.93."""
 
 
