@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import tifffile
-from train_defaults import DATA, luma_uint8, split
+from train_defaults import DATA, grow_fsrcnn, luma_uint8, split
 
 import napari_sr
 from napari_sr.color import luma
@@ -79,57 +79,6 @@ def ranges(scale: int, noisy_only: bool = False, protocol: float = PROTOCOL) -> 
         offset=(0.0, 20.0),
         protocol=protocol,
     )
-
-
-def grow_fsrcnn(model, s: int, m: int, seed: int = 0):
-    """``model`` (an FSRCNN(d, s0, m0)) as an FSRCNN(d, ``s``, ``m``) that computes the same
-    function (s ≥ s0, m ≥ m0), to train on with more capacity (Net2Net, Chen, Goodfellow &
-    Shlens 2016, arXiv:1511.05641).
-
-    The added shrinking channels get small random inputs and zero outputs (every layer
-    reading them multiplies them by zero until training grows those weights); the added
-    mapping layers are identities: a 3×3 convolution with a unit centre tap and a PReLU of
-    slope 1, appended after the trained ones.
-    """
-    import torch
-
-    d, s0, m0 = model.body[0].out_channels, model.body[2].out_channels, (len(model.body) - 6) // 2
-    if s < s0 or m < m0:
-        raise ValueError(f"can only grow FSRCNN({d}, {s0}, {m0}), not shrink it to ({s}, {m})")
-    grown = napari_sr.create_model(
-        "fsrcnn", scale=model.scale, in_channels=model.in_channels, d=d, s=s, m=m
-    )
-    generator = torch.Generator().manual_seed(seed)
-    old, new = model.body, grown.body
-    with torch.no_grad():
-        new[0].load_state_dict(old[0].state_dict())
-        new[1].load_state_dict(old[1].state_dict())
-        new[2].weight.normal_(0.0, 1e-3, generator=generator)
-        new[2].bias.zero_()
-        new[2].weight[:s0] = old[2].weight
-        new[2].bias[:s0] = old[2].bias
-        new[3].weight.fill_(0.25)
-        new[3].weight[:s0] = old[3].weight
-        for layer in range(m):
-            conv, act = new[4 + 2 * layer], new[5 + 2 * layer]
-            conv.weight.zero_()
-            conv.bias.zero_()
-            if layer < m0:
-                conv.weight[:s0, :s0] = old[4 + 2 * layer].weight
-                conv.bias[:s0] = old[4 + 2 * layer].bias
-                conv.weight[s0:, s0:, 1, 1] = torch.eye(s - s0)  # carry the new channels
-                act.weight.fill_(1.0)
-                act.weight[:s0] = old[5 + 2 * layer].weight
-            else:
-                conv.weight[:, :, 1, 1] = torch.eye(s)
-                act.weight.fill_(1.0)
-        expand, expand_old = new[4 + 2 * m], old[4 + 2 * m0]
-        expand.weight.zero_()
-        expand.weight[:, :s0] = expand_old.weight
-        expand.bias.copy_(expand_old.bias)
-        new[5 + 2 * m].load_state_dict(old[5 + 2 * m0].state_dict())
-        grown.deconv.load_state_dict(model.deconv.state_dict())
-    return grown
 
 
 def grey_float(path: Path) -> np.ndarray:
@@ -198,7 +147,10 @@ def main() -> None:
     if args.grow:
         if args.architecture != "fsrcnn":
             parser.error("--grow is for fsrcnn")
-        model = grow_fsrcnn(model, *(int(v) for v in args.grow.split(",")))
+        s, m = (int(v) for v in args.grow.split(","))
+        small, d = model, model.body[0].out_channels
+        model = napari_sr.create_model("fsrcnn", scale=args.scale, in_channels=1, d=d, s=s, m=m)
+        grow_fsrcnn(model, small)  # the same function, more capacity
     spec = ranges(args.scale, args.noisy_only, args.protocol)
     config = TrainConfig(
         architecture=args.architecture,

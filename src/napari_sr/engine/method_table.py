@@ -234,8 +234,7 @@ def noise_note(record: dict) -> str:
     said = f"clean {dtype} input (not 8-bit as in the bicubic protocol): {level}"
     if robust:
         return said
-    robust_name = record["weights"].rsplit(".", 1)[0] + f".{bundled.NOISY_WEIGHTS}"
-    if robust_name in bundled.NOISY_ONLY and robust_name in bundled.bundled_models():
+    if bundled.noise_trained(record["weights"]) in bundled.NOISY_ONLY:
         return f"{said}; the microscope-trained weights at this scale are for noisy inputs"
     return f"{said}; no microscope-trained weights are bundled at this scale"
 

@@ -161,10 +161,21 @@ def default_model(
     clean = f"{DEFAULT_ARCHITECTURES[kind]}_x{int(scale)}.{DEFAULT_WEIGHTS}"
     if clean not in bundled_models():
         return None
-    robust = f"{DEFAULT_ARCHITECTURES[kind]}_x{int(scale)}.{NOISY_WEIGHTS}"
-    if robust not in bundled_models():
+    robust = noise_trained(clean)
+    if robust is None:
         return clean
     return robust if noisy or (camera and robust not in NOISY_ONLY) else clean
+
+
+def noise_trained(name: str) -> str | None:
+    """The bundled :data:`NOISY_WEIGHTS` of the network and scale of bundled weights
+    ``name`` (``'fsrcnn_x2.sr291'`` → ``'fsrcnn_x2.microscope'``), or None where there are
+    none."""
+    parts = parse_name(name)
+    if parts is None:
+        return None
+    robust = f"{parts[0]}_x{parts[1]}.{NOISY_WEIGHTS}"
+    return robust if robust in bundled_models() else None
 
 
 def default_scales(kind: str = "quality") -> list[int]:
