@@ -74,12 +74,12 @@ def test_every_ending_of_a_writable_format_chooses_it(tmp_path, fmt):
 def test_a_read_only_format_is_refused_for_writing_with_the_choices(tmp_path):
     jpeg = get_format("JPEG")
     assert io.output_format(f"a{jpeg.extensions[0]}") is None
-    with pytest.raises(ValueError, match=r"writes OME-TIFF or PNG, so the name must end in "
-                                         r"\.ome\.tif \(or \.tif/\.tiff\) or \.png"):  # fmt: skip
+    with pytest.raises(ValueError, match=r"writes OME-TIFF, OME-Zarr or PNG, so the name must end in "
+                                         r"\.ome\.tif \(or \.tif/\.tiff\), \.ome\.zarr or \.png"):  # fmt: skip
         io.write(tmp_path / f"a{jpeg.extensions[0]}", np.zeros((4, 4), np.uint8))
 
 
-@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if not f.folder], ids=lambda f: f.name)
 def test_every_format_is_recognised_by_its_first_bytes(tmp_path, fmt):
     path = tmp_path / f"picture{fmt.extensions[-1]}"
     if fmt.write is not None:
@@ -118,15 +118,18 @@ def test_a_missing_requirement_is_named_with_how_to_install_it(tmp_path):
 
 
 def test_unknown_format_names_the_known_ones():
-    with pytest.raises(ValueError, match="unknown file format 'GIF'; napari-sr knows TIFF, PNG, "
+    with pytest.raises(ValueError, match="unknown file format 'GIF'; napari-sr knows TIFF, OME-Zarr, PNG, "
                                          "JPEG"):  # fmt: skip
         get_format("GIF")
 
 
 def test_what_the_table_says_in_words():
-    assert formats.readable_text() == "TIFF, OME-TIFF, PNG and JPEG"
-    assert formats.readable_text("or") == "TIFF, OME-TIFF, PNG or JPEG"
-    assert formats.writable_text() == ("OME-TIFF or PNG", ".ome.tif (or .tif/.tiff) or .png")
+    assert formats.readable_text() == "TIFF, OME-TIFF, OME-Zarr, PNG and JPEG"
+    assert formats.readable_text("or") == "TIFF, OME-TIFF, OME-Zarr, PNG or JPEG"
+    assert formats.writable_text() == (
+        "OME-TIFF, OME-Zarr or PNG",
+        ".ome.tif (or .tif/.tiff), .ome.zarr or .png",
+    )
     assert formats.read_suffixes() == (".tif", ".tiff", ".png", ".jpg", ".jpeg")
     assert formats.strip_extension("Cells.OME.TIF") == "Cells"
     assert formats.strip_extension("a.tiff") == "a"
@@ -136,10 +139,12 @@ def test_what_the_table_says_in_words():
 
 def test_a_file_of_no_format_lists_what_napari_sr_reads(tmp_path):
     (tmp_path / "a.tif").write_bytes(b"plain text, not an image")
-    with pytest.raises(ValueError, match="it reads TIFF, OME-TIFF, PNG and JPEG files$"):
+    with pytest.raises(ValueError, match="it reads TIFF, OME-TIFF, OME-Zarr, PNG and JPEG files$"):
         io.read(tmp_path / "a.tif")
     (tmp_path / "b.tif").write_bytes(b"GIF89a" + bytes(20))
-    with pytest.raises(ValueError, match="is a GIF file.*it reads TIFF, OME-TIFF, PNG and JPEG"):
+    with pytest.raises(
+        ValueError, match="is a GIF file.*it reads TIFF, OME-TIFF, OME-Zarr, PNG and JPEG"
+    ):
         io.read(tmp_path / "b.tif")
 
 
@@ -151,7 +156,14 @@ def test_napari_yaml_lists_the_tables_endings():
     (writer,) = manifest["contributions"]["writers"]
     assert tuple(reader["filename_patterns"]) == formats.napari_reader_patterns()
     assert tuple(writer["filename_extensions"]) == formats.napari_writer_extensions()
-    assert formats.napari_reader_patterns() == ("*.tif", "*.tiff", "*.TIF", "*.TIFF")
+    assert formats.napari_reader_patterns() == (
+        "*.tif",
+        "*.tiff",
+        "*.zarr",
+        "*.TIF",
+        "*.TIFF",
+        "*.ZARR",
+    )
     assert reader["accepts_directories"] == any(f.folder for f in FORMATS if f.napari_reader)
 
 
@@ -199,4 +211,4 @@ def test_a_folder_format_plugs_in_by_its_ending(tmp_path, monkeypatch):
     assert io.probe(tmp_path / "scan.fold").format == "FOLDER"
     with pytest.raises(ValueError, match="is a folder, not an image file"):
         io.read(tmp_path / "plain")
-    assert formats.format_for_name(tmp_path / "scan.fold") is None  # files are not folders
+    assert formats.format_for_name(tmp_path / "scan.fold", folder=False) is None  # not a file

@@ -134,9 +134,11 @@ def test_png_drops_length_one_axes_and_keeps_atomic_no_overwrite(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.png"]
 
 
-@pytest.mark.parametrize("name", ["out.jpg", "out.ome.zarr", "out", "out.tif.bak"])
+@pytest.mark.parametrize("name", ["out.jpg", "out.n5", "out", "out.tif.bak"])
 def test_other_extensions_are_refused_before_work(tmp_path, name):
-    with pytest.raises(ValueError, match=r"must end in .ome.tif \(or .tif/.tiff\) or .png"):
+    with pytest.raises(
+        ValueError, match=r"must end in .ome.tif \(or .tif/.tiff\), .ome.zarr or .png"
+    ):
         io.check_output_path(tmp_path / name)
 
 
@@ -310,13 +312,16 @@ def test_permission_denied_is_a_permission_error(tmp_path, monkeypatch):
 # ------------------------------------------------------------------ reading: huge claims
 
 
-def test_huge_sparse_tiff_is_refused_before_allocating(tmp_path, monkeypatch):
+def test_huge_sparse_tiff_is_refused_before_allocating_and_read_lazily(tmp_path, monkeypatch):
     path = tmp_path / "huge.tif"
     tifffile.imwrite(path, shape=(60000, 60000), dtype=np.uint16)  # 7.2 GB, sparse
     monkeypatch.setattr(memory, "available_memory", lambda: 1 << 30)
-    for function in (io.read, io.probe):
-        with pytest.raises(ValueError, match=r"needs 6.7 GiB of memory but only 1.0 GiB"):
-            function(path)
+    with pytest.raises(ValueError, match=r"needs 6.7 GiB of memory but only 1.0 GiB"):
+        io.read(path, lazy=False)
+    lazy = io.read(path)  # larger than a quarter of the memory: lazy by default
+    assert type(lazy.data).__module__.startswith("dask") and lazy.shape == (60000, 60000)
+    assert int(lazy.data[30000:30002, :5].sum().compute()) == 0
+    assert io.probe(path).shape == (60000, 60000)
 
 
 def test_sparse_file_with_only_a_tiff_signature(tmp_path):

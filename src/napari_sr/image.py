@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .axes import SPATIAL_AXES, resolve_axes
+from .utils.lazy import is_dask, is_zarr
 
 _UNIT_ALIASES = {
     "micron": "µm",
@@ -74,8 +75,10 @@ class Image:
 
     Parameters
     ----------
-    data : numpy.ndarray
-        The pixels.
+    data : numpy.ndarray, dask array or zarr array
+        The pixels. A dask or zarr array stays as it is (lazy: nothing is read until a
+        block is needed; :func:`napari_sr.io.read` gives one for large files); anything
+        else becomes a numpy array.
     axes : str, optional
         One letter per dimension from ``TZCYX``; guessed from the shape when omitted.
     pixel_size : dict of str to float, optional
@@ -98,7 +101,7 @@ class Image:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        data = np.asarray(self.data)
+        data = self.data if is_dask(self.data) or is_zarr(self.data) else np.asarray(self.data)
         axes = resolve_axes(self.axes, data.shape)
         sizes = {k.upper(): float(v) for k, v in self.pixel_size.items()}
         for axis, size in sizes.items():

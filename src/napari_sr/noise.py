@@ -54,7 +54,7 @@ import itertools
 import numpy as np
 
 from .axes import resolve_axes
-from .utils.planes import fold_planes
+from .utils.planes import pick_planes
 
 __all__ = ["estimate_noise", "relative_noise"]
 
@@ -90,16 +90,18 @@ _MASK_NORM = 6.0
 
 
 def _planes(image, axes: str | None) -> list[np.ndarray]:
-    """Up to :data:`MAX_PLANES` (Y, X) float planes of ``image``, evenly spaced."""
-    data = np.asarray(getattr(image, "data", image))
+    """Up to :data:`MAX_PLANES` (Y, X) float planes of ``image``, evenly spaced, each its
+    centre crop of :data:`MAX_SIDE` pixels (a dask or zarr array reads only those)."""
+    data = getattr(image, "data", image)
+    if not hasattr(data, "shape") or isinstance(image, np.ndarray):
+        data = np.asarray(image)
     if axes is None:
         axes = getattr(image, "axes", None)
-    stack = fold_planes(data, resolve_axes(axes, data.shape))
-    picks = np.unique(np.linspace(0, len(stack) - 1, min(MAX_PLANES, len(stack))).astype(int))
-    h, w = stack.shape[-2:]
+    axes = resolve_axes(axes, data.shape)
+    h, w = data.shape[axes.index("Y")], data.shape[axes.index("X")]
     y0, x0 = max(0, (h - MAX_SIDE) // 2), max(0, (w - MAX_SIDE) // 2)
-    crop = (slice(y0, y0 + MAX_SIDE), slice(x0, x0 + MAX_SIDE))
-    return [np.asarray(stack[i][crop], dtype=np.float64) for i in picks]
+    crop = {"Y": slice(y0, y0 + MAX_SIDE), "X": slice(x0, x0 + MAX_SIDE)}
+    return [p.astype(np.float64) for p in pick_planes(data, axes, MAX_PLANES, crop=crop)]
 
 
 def _mad_sigma(responses: np.ndarray) -> float:

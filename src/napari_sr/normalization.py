@@ -15,16 +15,24 @@ References
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from .axes import resolve_axes
+from .utils.planes import pick_planes
 
 KINDS = ("percentile", "range")
 
 PERCENTILE_SAMPLE = 2**22
 """Percentiles of a large stack are taken on an evenly strided sample of about this many
 values: the limits move by far less than one grey level, and memory stays bounded."""
+
+SAMPLE_PLANES = 64
+"""Planes of a stack (evenly spaced) that :func:`intensity_sample` looks at: every plane
+of most stacks, and of a stack larger than memory a read of a few per cent of it."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,39 @@ microscopy planes at ×2: +1.9 instead of -0.3 dB over bicubic on a Golgi stack)
 def default_normalization(dtype: np.dtype) -> Normalization:
     """The normalisation to train with when none is given: fixed for uint8, else percentiles."""
     return NATURAL_8BIT if np.dtype(dtype) == np.uint8 else MICROSCOPY
+
+
+def intensity_sample(data: Any, axes: str | None = None) -> np.ndarray:
+    """The values an image's percentile limits are computed on, the same for a numpy, dask
+    or zarr array of the same values.
+
+    Up to :data:`SAMPLE_PLANES` evenly spaced (Y, X) planes
+    (:func:`~napari_sr.utils.planes.pick_planes`; with a channel axis, every channel plane
+    counts as one), each read on a regular grid of every k-th row and column, k the
+    smallest that keeps the sample within about :data:`PERCENTILE_SAMPLE` values. So a
+    stack larger than memory is read only where the sample lies (its chunks), and the
+    limits, hence the output of every block, are those of the in-memory path.
+
+    Parameters
+    ----------
+    data : array-like
+        numpy, dask or zarr array with ``axes``.
+    axes : str, optional
+        Its axes (default: guessed from the shape).
+
+    Returns
+    -------
+    numpy.ndarray
+        1-D sample in ``data``'s dtype.
+    """
+    shape = tuple(int(n) for n in data.shape)
+    axes = resolve_axes(axes, shape)
+    height, width = shape[axes.index("Y")], shape[axes.index("X")]
+    planes = math.prod(shape) // max(1, height * width)
+    pixels = min(planes, SAMPLE_PLANES) * height * width
+    k = max(1, math.ceil(math.sqrt(pixels / PERCENTILE_SAMPLE)))
+    grid = {"Y": slice(None, None, k), "X": slice(None, None, k)}
+    return np.concatenate([p.ravel() for p in pick_planes(data, axes, SAMPLE_PLANES, crop=grid)])
 
 
 def normalize(data: np.ndarray, limits: tuple[float, float]) -> np.ndarray:

@@ -78,9 +78,16 @@ def _huge(path):
     tifffile.imwrite(path, shape=(2**17, 2**17), dtype=np.uint16)  # 32 GiB claimed, sparse
 
 
-@pytest.mark.parametrize(
-    "make", [_six_d, _truncated, _bad_ifd, _garbage_after_magic, _fifo, _huge]
-)
+def test_reader_claims_a_tiff_larger_than_memory_it_reads_lazily(tmp_path, monkeypatch):
+    from napari_sr.utils import memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 1 << 30)
+    path = tmp_path / "huge.tif"
+    _huge(path)
+    assert get_reader(str(path)) is not None
+
+
+@pytest.mark.parametrize("make", [_six_d, _truncated, _bad_ifd, _garbage_after_magic, _fifo])
 def test_reader_declines_tiffs_it_could_not_read(tmp_path, make, monkeypatch):
     """napari does not fall back when a reader raises, so these must not be claimed."""
     from napari_sr.utils import memory

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ import torch
 from ..color import luma_limits
 from ..models.info import ModelInfo, info_of
 from ..models.registry import ModelSpec
-from ..normalization import PERCENTILE_SAMPLE, Normalization, denormalize, normalize
+from ..normalization import Normalization, denormalize, intensity_sample, normalize
 from ..utils.intensity import cast
 from ..utils.progress import CancelToken, ProgressCallback, raise_if_cancelled, report
 from .device import (
@@ -258,6 +257,7 @@ def run_model(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     rgb_dtype: np.dtype | None = None,
+    limits: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """Upscale every plane of ``data`` into the preallocated ``out`` with ``method``.
 
@@ -285,6 +285,9 @@ def run_model(
         picks the normalisation. Otherwise ``data`` is grayscale, and a luma-trained
         model sees its range where it learnt Y, 16-235 of 255
         (:func:`~napari_sr.color.luma_limits`).
+    limits : (float, float), optional
+        The normalisation limits of the whole image when ``data`` is one block of it (the
+        lazy path computes them once, :func:`image_limits`); default: ``data``'s own.
 
     Returns
     -------
@@ -294,12 +297,9 @@ def run_model(
     """
     dev, prec = settings.device, settings.precision
     norm = method.normalization(data.dtype if rgb_dtype is None else rgb_dtype)
-    limits = norm.limits(_sample(data))
-    # the Y of 8-bit RGB in the fixed 0-255 range already lies where the network learnt;
-    # grayscale, and limits taken from the image itself, span all of 0-1 otherwise
-    to_luma = method.luma and not (rgb_dtype is not None and norm.kind == "range")
-    if to_luma:
-        limits = luma_limits(limits)
+    to_luma = _to_luma(method, norm, rgb_dtype)
+    if limits is None:
+        limits = image_limits(method, data, axes, rgb_dtype)
 
     y, x = axes.index("Y"), axes.index("X")
     if method.in_channels == 3:
@@ -352,6 +352,24 @@ def run_model(
     if method.checkpoint is not None:
         record["checkpoint"] = method.checkpoint
     return record
+
+
+def _to_luma(method: ModelMethod, norm: Normalization, rgb_dtype) -> bool:
+    # the Y of 8-bit RGB in the fixed 0-255 range already lies where the network learnt;
+    # grayscale, and limits taken from the image itself, span all of 0-1 otherwise
+    return method.luma and not (rgb_dtype is not None and norm.kind == "range")
+
+
+def image_limits(
+    method: ModelMethod, data: Any, axes: str, rgb_dtype: np.dtype | None = None
+) -> tuple[float, float]:
+    """The intensities :func:`run_model` maps to 0 and 1 for ``data`` (numpy, dask or zarr,
+    axes ``axes``; with ``rgb_dtype``, the luma of an RGB image of that dtype): the model's
+    normalisation on :func:`~napari_sr.normalization.intensity_sample`, widened for a luma
+    model on grayscale."""
+    norm = method.normalization(data.dtype if rgb_dtype is None else rgb_dtype)
+    limits = norm.limits(intensity_sample(data, axes))
+    return luma_limits(limits) if _to_luma(method, norm, rgb_dtype) else limits
 
 
 class _Runner:
@@ -595,16 +613,6 @@ def _check_tile(tile: Any) -> int | None:
             f"pixels, not {tile!r}"
         )
     return int(tile)
-
-
-def _sample(data: np.ndarray) -> np.ndarray:
-    """What the normalisation limits are computed on: ``data`` flattened without a copy
-    where its layout allows, else (a strided view) every k-th index along its first axis,
-    so that a large stack is never copied whole."""
-    if data.flags.c_contiguous or data.flags.f_contiguous:
-        return data.ravel(order="K")
-    step = max(1, math.ceil(data.size / (16 * PERCENTILE_SAMPLE)))
-    return np.ascontiguousarray(data[:: min(step, data.shape[0])])
 
 
 @contextlib.contextmanager

@@ -30,6 +30,7 @@ from .._version import __version__
 from ..axes import validate_axes
 from ..image import Image, to_micrometres
 from ..utils.atomic import check_target
+from ..utils.lazy import is_lazy
 from . import formats
 from ._common import MAX_AXES, PROVENANCE_KEY, FileInfo, MetadataWarning
 from .formats import FORMATS, FileFormat, get_format
@@ -73,16 +74,30 @@ that loses nothing, or refused."""
 # ----------------------------------------------------------------------------- reading
 
 
-def read(path: str | os.PathLike, *, axes: str | None = None) -> Image:
+def read(
+    path: str | os.PathLike,
+    *,
+    axes: str | None = None,
+    lazy: bool | None = None,
+    level: int = 0,
+) -> Image:
     """Read an image file with its axes and physical pixel sizes.
 
     Parameters
     ----------
     path : path-like
         A file of a format napari-sr reads (:data:`~napari_sr.io.formats.FORMATS`): TIFF,
-        OME-TIFF, PNG or JPEG.
+        OME-TIFF, PNG or JPEG, or an OME-Zarr folder (NGFF 0.4 or 0.5).
     axes : str, optional
         Override the axes found in the file (or guessed from the shape when it has none).
+    lazy : bool, optional
+        TIFF and OME-Zarr: True returns the pixels as a dask array read block by block
+        when needed (for data larger than memory; every napari-sr function takes it);
+        False reads them whole; None (default) is lazy for images larger than 1 GiB or a
+        quarter of the available memory. PNG and JPEG are always read whole.
+    level : int
+        Resolution level of a multiscale OME-Zarr or pyramidal OME-TIFF: 0 (default) the
+        full resolution, 1 the next coarser, ...
 
     Returns
     -------
@@ -115,7 +130,14 @@ def read(path: str | os.PathLike, *, axes: str | None = None) -> Image:
     ('ZYX', {'Z': 0.8, 'Y': 0.2, 'X': 0.2})
     """
     path = Path(path)
-    image = _sniff(path).read(path)
+    fmt = _sniff(path)
+    if fmt.lazy:
+        image = fmt.read(path, lazy=lazy, level=level)
+    elif level != 0:
+        raise ValueError(f"{str(path)!r} is a {fmt.name} file, which has no resolution "
+                         f"levels; leave level at 0")  # fmt: skip
+    else:
+        image = fmt.read(path)
     if image.data.size == 0:
         raise ValueError(f"{str(path)!r} holds an empty image of shape {image.data.shape}")
     if axes is not None:
@@ -233,11 +255,15 @@ def write(
     provenance: Mapping[str, Any] | None = None,
     overwrite: bool = False,
     compression: str | None = DEFAULT_COMPRESSION,
+    chunks: Any = None,
+    levels: int = 1,
 ) -> Path:
-    """Save an image as OME-TIFF or PNG with its axes, pixel sizes and provenance.
+    """Save an image as OME-TIFF, OME-Zarr or PNG with its axes, pixel sizes and provenance.
 
     The format follows the file name (:data:`~napari_sr.io.formats.FORMATS`): ``.ome.tif``,
-    ``.tif``, ``.tiff`` (any case) write OME-TIFF, ``.png`` writes PNG.
+    ``.tif``, ``.tiff`` (any case) write OME-TIFF, ``.ome.zarr`` (or ``.zarr``) an
+    OME-Zarr folder (NGFF 0.5; a lazy image is written block by block, never loaded
+    whole), ``.png`` writes PNG.
 
     Parameters
     ----------
@@ -261,7 +287,15 @@ def write(
         Lossless TIFF compression. ``"zlib"`` (default; deflate, read by every TIFF
         reader), ``"zstd"`` (faster and smaller, needs the imagecodecs package, read by
         tifffile and recent Bio-Formats), ``"none"`` or None (uncompressed, fastest to
-        write). PNG is always deflate-compressed; this is ignored there.
+        write). PNG is always deflate-compressed; this is ignored there. OME-Zarr
+        compresses each chunk with gzip (``"zlib"``) or zstd.
+    chunks : int, dict or sequence of int, optional
+        OME-Zarr only: the chunk shape, as one edge for Y and X, a dict per axis
+        (``{"Z": 8, "Y": 512, "X": 512}``) or one size per axis; default one plane per
+        chunk in 1024 × 1024 tiles.
+    levels : int
+        OME-Zarr only: resolution levels, 1 (default) the image alone; each further level
+        halves Y and X (means of 2 × 2 pixels), for fast viewing of large images.
 
     Notes
     -----
@@ -290,8 +324,9 @@ def write(
     path = check_output_path(path, overwrite=overwrite)
     fmt = _output_format(path)
     if not isinstance(image, Image):
-        _check_writable_dtype(np.asarray(image).dtype, path, fmt.output_name)
-        image = Image(np.asarray(image), axes=axes)
+        _check_writable_dtype(np.dtype(image.dtype) if is_lazy(image) else
+                              np.asarray(image).dtype, path, fmt.output_name)  # fmt: skip
+        image = Image(image, axes=axes)
     elif axes is not None:
         image = image.with_axes(axes)
     if pixel_size is not None:  # given sizes override, the others stay
@@ -304,7 +339,11 @@ def write(
         raise ValueError(f"cannot write an empty image of shape {image.shape}")
     for axis, axis_unit in image.unit.items():
         _check_unit(axis, axis_unit)
-    data = _writable_data(image.data, path, fmt.output_name)
+    if fmt.folder:  # written block by block: the pixel type must already be one it holds
+        _check_writable_dtype(np.dtype(image.dtype), path, fmt.output_name)
+        data = image.data
+    else:
+        data = _writable_data(np.asarray(image.data), path, fmt.output_name)
 
     if provenance is not None and not isinstance(provenance, Mapping):
         raise TypeError(
@@ -317,9 +356,9 @@ def write(
     if image.origin:
         record["origin"] = image.origin
     record["written_by"] = f"napari-sr {__version__}"
-    return fmt.write(
-        path, image.replace(data=data), record, overwrite=overwrite, compression=compression
-    )
+    options = {"chunks": chunks, "levels": levels} if fmt.folder else {}
+    return fmt.write(path, image.replace(data=data), record, overwrite=overwrite,
+                     compression=compression, **options)  # fmt: skip
 
 
 def output_format(path: str | os.PathLike) -> str | None:
@@ -352,8 +391,22 @@ def check_output_path(path: str | os.PathLike, *, overwrite: bool = False) -> Pa
         If its folder does not exist.
     """
     path = Path(path)
-    _output_format(path)
-    return check_target(path, overwrite=overwrite)
+    fmt = _output_format(path)
+    if not fmt.folder:
+        return check_target(path, overwrite=overwrite)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{str(path)!r} is a file; an {fmt.name} image is a folder - give "
+                         "a name that does not exist")  # fmt: skip
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"{str(path)!r} already exists; choose another name or pass overwrite=True "
+            "(--overwrite on the command line)"
+        )
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist"
+        )
+    return path
 
 
 def _check_compression(compression: Any) -> str | None:

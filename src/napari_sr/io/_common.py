@@ -69,6 +69,27 @@ def check_memory(shape: tuple[int, ...], dtype: np.dtype, path: Path) -> None:
         )
 
 
+LAZY_BYTES = 2**30
+"""Images larger than this (or than a quarter of the memory available) are read lazily when
+:func:`napari_sr.io.read` is not told otherwise."""
+
+
+def lazy_threshold() -> int:
+    """Bytes above which :func:`napari_sr.io.read` returns lazy (dask) data by default:
+    :data:`LAZY_BYTES`, or a quarter of the available memory if that is less."""
+    from ..utils import memory
+
+    available = memory.available_memory()
+    return LAZY_BYTES if available is None else min(LAZY_BYTES, available // 4)
+
+
+def wants_lazy(lazy: bool | None, shape: tuple[int, ...], dtype: Any) -> bool:
+    """Whether a reader returns dask data: as asked, or (None) above :func:`lazy_threshold`."""
+    if lazy is not None:
+        return bool(lazy)
+    return math.prod(shape) * np.dtype(dtype).itemsize > lazy_threshold()
+
+
 def usable_sizes(
     raw: dict[str, Any],
     units: dict[str, Any],

@@ -27,6 +27,7 @@ from typing import Any
 
 from ..image import Image
 from ._common import FileInfo
+from .omezarr import probe_ome_zarr, read_ome_zarr, write_ome_zarr
 from .pillow import JPEG_MAGIC, PNG_MAGIC, probe_jpeg, probe_png, read_jpeg, read_png, write_png
 from .tiff import MAGIC as TIFF_MAGIC
 from .tiff import probe_tiff, read_tiff, write_tiff
@@ -100,6 +101,10 @@ class FileFormat:
         What optional packages add, in words (``""``: none).
     folder : bool
         Stored as a folder rather than a file.
+    lazy : bool
+        The reader takes ``lazy=`` (None: lazy above
+        :func:`~napari_sr.io._common.lazy_threshold`) and ``level=`` (a resolution level of
+        a multiscale file), and can return dask data.
     napari_reader, napari_writer : bool
         napari opens (saves) this format through napari-sr's reader (writer).
     """
@@ -118,6 +123,7 @@ class FileFormat:
     requires: tuple[str, ...] = ()
     optional: str = ""
     folder: bool = False
+    lazy: bool = False
     napari_reader: bool = False
     napari_writer: bool = False
 
@@ -159,8 +165,26 @@ FORMATS: tuple[FileFormat, ...] = (
         dtypes=_TIFF_TYPES,
         requires=("tifffile",),
         optional="imagecodecs: zstd compression, and reading JPEG 2000, LZW-zstd and other codecs",
+        lazy=True,
         napari_reader=True,
         napari_writer=True,
+    ),
+    FileFormat(
+        name="OME-Zarr",
+        extensions=(".ome.zarr", ".zarr"),
+        magic=(),
+        read=read_ome_zarr,
+        probe=probe_ome_zarr,
+        write=write_ome_zarr,
+        extension_hint=".ome.zarr",
+        holds="any image, in chunks; for data larger than memory",
+        keeps=METADATA,
+        dtypes=_TIFF_TYPES,
+        requires=("zarr", "dask", "ome_zarr"),
+        optional="",
+        folder=True,
+        lazy=True,
+        napari_reader=True,
     ),
     FileFormat(
         name="PNG",
@@ -209,15 +233,15 @@ def format_of_header(head: bytes) -> FileFormat | None:
 
 
 def format_for_name(
-    path: str | os.PathLike, *, writable: bool = False, folder: bool = False
+    path: str | os.PathLike, *, writable: bool = False, folder: bool | None = None
 ) -> FileFormat | None:
     """The format whose ending ``path``'s name has (the longest one that fits, any case):
-    among the formats with a writer if ``writable``, among folder formats if ``folder``.
-    None if there is none."""
+    among the formats with a writer if ``writable``, among folder formats if ``folder`` is
+    True, file formats if False (None: either). None if there is none."""
     name = Path(path).name.lower()
     best, length = None, 0
     for fmt in FORMATS:
-        if (writable and fmt.write is None) or fmt.folder != folder:
+        if (writable and fmt.write is None) or (folder is not None and fmt.folder != folder):
             continue
         for ending in fmt.extensions:
             if name.endswith(ending) and len(ending) > length:

@@ -40,6 +40,7 @@ from ._common import (
     record_json,
     usable_origin,
     usable_sizes,
+    wants_lazy,
 )
 
 MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -50,11 +51,11 @@ _ZSTD = 50000  # TIFF compression code
 
 def probe_tiff(path: Path) -> FileInfo:
     """Format, shape, dtype and axes of a TIFF, its data checked to lie within the file and
-    its compression to be decodable, without decoding pixels."""
+    its compression to be decodable, without decoding pixels (a TIFF larger than memory
+    passes: :func:`read_tiff` reads it lazily)."""
     with captured_log("tifffile") as log, _open_tiff(path, log) as tif:
         series, shape, dtype, axes = _tiff_layout(tif, path, log)
         _check_tiff_data(tif, series, path)
-        check_memory(shape, dtype, path)
     return FileInfo("TIFF", shape, dtype, axes)
 
 
@@ -86,13 +87,29 @@ def _tiff_layout(tif: Any, path: Path, log: LogCollector) -> tuple[Any, tuple, n
     return series, shape, dtype, axes
 
 
-def read_tiff(path: Path) -> Image:
-    """A TIFF, OME-TIFF or ImageJ TIFF with its axes, pixel sizes, origin and provenance."""
+def read_tiff(path: Path, *, lazy: bool | None = None, level: int = 0) -> Image:
+    """A TIFF, OME-TIFF or ImageJ TIFF with its axes, pixel sizes, origin and provenance.
+
+    ``lazy`` True gives dask data read page range by page range (:class:`LazyTiff`), None
+    does so above :func:`~napari_sr.io._common.lazy_threshold`. ``level`` is a resolution
+    level of a pyramidal OME-TIFF (0, the full resolution, by default)."""
     notes: list[str] = []
     with captured_log("tifffile") as log, _open_tiff(path, log) as tif:
         series, shape, dtype, axes = _tiff_layout(tif, path, log)
         _check_tiff_data(tif, series, path)
-        check_memory(shape, dtype, path)
+        levels = len(getattr(series, "levels", ())) or 1
+        if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level < levels:
+            raise ValueError(
+                f"{str(path)!r} has resolution levels 0 to {levels - 1}, not {level!r}; give "
+                "level=0 for the full resolution"
+            )
+        if level:
+            series = series.levels[level]
+            shape = tuple(int(n) for n in series.shape)
+            axes, shape = _axes_from_tifffile(series.axes, shape, path)
+        lazy = wants_lazy(lazy, shape, dtype)
+        if not lazy:
+            check_memory(shape, dtype, path)
         try:
             if tif.is_ome and tif.ome_metadata:
                 sizes, units, provenance = _ome_geometry(tif.ome_metadata, notes)
@@ -109,7 +126,11 @@ def read_tiff(path: Path) -> Image:
                          "were ignored")  # fmt: skip
             sizes, units, provenance, fmt = {}, {}, {}, "TIFF"
         try:
-            data = series.asarray().reshape(shape)
+            if lazy:
+                data = LazyTiff(str(path), level, tuple(int(n) for n in series.shape),
+                                dtype).as_dask().reshape(shape)  # fmt: skip
+            else:
+                data = series.asarray().reshape(shape)
         except Exception as exc:
             raise corrupt(path, "TIFF", exc, log) from exc
         n_series = len(tif.series)
@@ -136,6 +157,65 @@ def read_tiff(path: Path) -> Image:
     if notes:
         metadata["note"] = "; ".join(notes)
     return Image(data, axes=axes, pixel_size=sizes, unit=units, origin=origin, metadata=metadata)
+
+
+class LazyTiff:
+    """The first series of a TIFF (one resolution level) as an array-like that dask reads
+    region by region: every read opens the file, so the object pickles as a path and
+    dask.distributed workers read the file themselves (it must be on a file system they
+    share).
+
+    Regions are read through tifffile's zarr view of the series (``aszarr``): only the
+    strips or tiles that hold the region are decoded.
+    """
+
+    CHUNK_BYTES = 64 * 2**20
+    """Bytes of a dask chunk: whole planes, as many as fit, or Y and X cut when one plane
+    is larger."""
+
+    def __init__(self, path: str, level: int, shape: tuple[int, ...], dtype: Any) -> None:
+        self.path, self.level, self.shape = path, int(level), tuple(shape)
+        self.dtype, self.ndim = np.dtype(dtype), len(shape)
+
+    def __getitem__(self, region: tuple) -> np.ndarray:
+        import tifffile
+        import zarr
+
+        with tifffile.TiffFile(self.path) as tif:
+            store = tif.series[0].aszarr(level=self.level)
+            try:
+                return np.asarray(zarr.open_array(store, mode="r")[region])
+            finally:
+                store.close()
+
+    def chunks(self) -> tuple[int, ...]:
+        """One dask chunk: planes of the last two axes, as many as fit
+        :data:`CHUNK_BYTES` (or the plane cut to fit)."""
+        if self.ndim < 2:
+            return self.shape
+        *lead, height, width = self.shape
+        plane = height * width * self.dtype.itemsize
+        if plane > self.CHUNK_BYTES:
+            edge = max(256, int(math.sqrt(self.CHUNK_BYTES / self.dtype.itemsize)))
+            return (1,) * len(lead) + (min(height, edge), min(width, edge))
+        planes = max(1, self.CHUNK_BYTES // plane)
+        chunks = []
+        for n in reversed(lead):  # fill the innermost leading axes first
+            take = min(n, planes)
+            chunks.append(take)
+            planes = max(1, planes // n) if take == n else 1
+        return (*reversed(chunks), height, width)
+
+    def as_dask(self):
+        """This series as a dask array (``inline_array``: every task reads by path)."""
+        from ..utils.lazy import require
+
+        require("dask", "zarr", what="reading a TIFF lazily")
+        import dask.array as da
+
+        return da.from_array(self, chunks=self.chunks(), asarray=True, lock=False,
+                             fancy=False, inline_array=True,
+                             meta=np.empty((0,) * self.ndim, self.dtype))  # fmt: skip
 
 
 def _axes_from_tifffile(axes: str, shape: tuple[int, ...], path: Path) -> tuple[str, tuple]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fold_planes", "unfold_planes"]
+__all__ = ["fold_planes", "pick_planes", "unfold_planes"]
 
 
 def _order(axes: str, keep: str) -> tuple[list[int], list[int]]:
@@ -30,3 +30,31 @@ def unfold_planes(planes: np.ndarray, axes: str, shape: tuple[int, ...], keep: s
     loop, order = _order(axes, keep)
     moved = planes.reshape(*(shape[i] for i in loop), *planes.shape[1:])
     return np.transpose(moved, np.argsort(order))
+
+
+def pick_planes(
+    data, axes: str, count: int, keep: str = "YX", crop: dict[str, slice] | None = None
+) -> list[np.ndarray]:
+    """Up to ``count`` evenly spaced planes of ``data`` as numpy arrays (axes ``keep``).
+
+    The planes are those :func:`fold_planes` would stack, at indices
+    ``unique(linspace(0, n - 1, min(count, n)).astype(int))`` of its N planes, indexed one
+    by one, so that a dask or zarr array reads only those planes (and, with ``crop``, a
+    slice of each, per kept axis) and a numpy array is not copied whole.
+    """
+    loop, _ = _order(axes, keep)
+    loop_shape = [data.shape[i] for i in loop]
+    n = int(np.prod(loop_shape, dtype=np.int64))
+    picks = np.unique(np.linspace(0, n - 1, min(count, n)).astype(int))
+    crop = crop or {}
+    planes = []
+    for flat in picks:
+        where = [slice(None)] * data.ndim
+        for axis, index in zip(loop, np.unravel_index(int(flat), loop_shape), strict=True):
+            where[axis] = int(index)
+        for axis in keep:
+            where[axes.index(axis)] = crop.get(axis, slice(None))
+        plane = np.asarray(data[tuple(where)])
+        kept = [a for a in axes if a in keep]  # the order the kept axes come out in
+        planes.append(np.transpose(plane, [kept.index(a) for a in keep]))
+    return planes
