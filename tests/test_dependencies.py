@@ -72,8 +72,14 @@ def _core_files():
     return [p for p in SOURCE.rglob("*.py") if PLUGIN not in p.parents]
 
 
+def _large() -> set[str]:
+    """Modules of the [large] extra: the core imports them only inside the lazy and
+    distributed paths, after napari_sr.utils.lazy.require names the extra if one is missing."""
+    return _modules(_project()["optional-dependencies"]["large"])
+
+
 def test_every_core_import_is_a_core_dependency():
-    declared = _modules(_project()["dependencies"])
+    declared = _modules(_project()["dependencies"]) | _large()
     undeclared = {
         module: sorted(files)
         for module, files in _third_party_imports(_core_files()).items()
@@ -100,6 +106,13 @@ def test_plugin_imports_are_declared_by_the_napari_extra():
         if module not in declared
     }
     assert not undeclared, f"imported by the plugin but not declared for [all]: {undeclared}"
+
+
+def test_the_test_extra_installs_the_large_data_extra():
+    extras = _project()["optional-dependencies"]
+    assert sorted(extras["large"]) == sorted(
+        r for r in extras["test"] if _modules([r]) <= _large()
+    )
 
 
 def test_the_test_extra_installs_everything_the_plugin_needs():
