@@ -100,9 +100,9 @@ def test_image_in_image_out_geometry():
 
 @pytest.fixture
 def one_plane_batches(monkeypatch):
-    from napari_sr.engine import upscaler
+    from napari_sr.engine import job
 
-    monkeypatch.setattr(upscaler, "BATCH_BYTES", 1)
+    monkeypatch.setattr(job, "BATCH_BYTES", 1)
 
 
 def test_progress_counts_planes_in_batches(rng):

@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 
 import napari_sr  # noqa: E402
 from napari_sr import Cancelled, Image, upscale  # noqa: E402
-from napari_sr.engine import footprint, upscaler  # noqa: E402
+from napari_sr.engine import footprint, job  # noqa: E402
 from napari_sr.engine.learned import MIN_TILE  # noqa: E402
 from napari_sr.models import ModelSpec  # noqa: E402
 from napari_sr.models.info import ModelInfo  # noqa: E402
@@ -361,11 +361,23 @@ def test_bad_tile():
 # --------------------------------------------------- batching and progress
 
 
-def test_small_planes_share_forward_passes(rng, monkeypatch):
+@pytest.fixture
+def batched_on_cpu(monkeypatch):
+    """The batching GPUs do (on the CPU every plane has its own pass)."""
+    monkeypatch.setattr(job, "CPU_MODEL_BATCH_BYTES", job.BATCH_BYTES)
+
+
+def test_on_the_cpu_every_plane_has_its_own_pass(rng):
+    model = Nearest()
+    upscale(rng.random((3, 12, 14)).astype(np.float32), 2, method=model)
+    assert model.real_calls() == [(1, 1, 12, 14)] * 3
+
+
+def test_small_planes_share_forward_passes(rng, monkeypatch, batched_on_cpu):
     model = Nearest()
     upscale(rng.random((6, 12, 14)).astype(np.float32), 2, method=model)
     assert model.real_calls() == [(6, 1, 12, 14)]
-    monkeypatch.setattr(upscaler, "BATCH_BYTES", 1)
+    monkeypatch.setattr(job, "CPU_MODEL_BATCH_BYTES", 1)
     model.calls.clear()
     calls = []
     upscale(rng.random((3, 12, 14)).astype(np.float32), 2, method=model,
@@ -414,7 +426,7 @@ def test_out_of_memory_halves_the_tile_and_retries(rng):
     assert calls[-1] == (1, 1)
 
 
-def test_out_of_memory_splits_batches_first(rng):
+def test_out_of_memory_splits_batches_first(rng, batched_on_cpu):
     data = rng.random((4, 20, 20)).astype(np.float32)
     expected = upscale(data, 2, method=LocalConv())
     with pytest.warns(UserWarning) as caught:

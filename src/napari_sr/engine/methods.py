@@ -76,7 +76,9 @@ class PlaneMethod:
         return False
 
 
-def resolve_method(method: Any, scale: float | None = None) -> PlaneMethod | ModelMethod:
+def resolve_method(
+    method: Any, scale: float | None = None, *, stacklevel: int = 3
+) -> PlaneMethod | ModelMethod:
     """Look up ``method`` (None for the default) for upscaling by ``scale``.
 
     What a name or path is, and why it cannot run at ``scale``, is the table's
@@ -89,6 +91,8 @@ def resolve_method(method: Any, scale: float | None = None) -> PlaneMethod | Mod
     scale : float, optional
         The upscaling factor: picks the bundled default (None, ``'quality'``, ``'fast'``)
         or an architecture's bundled weights. Without it, None means bicubic.
+    stacklevel : int
+        Of the fallback warning: 3 points at the caller of this function's caller.
 
     Returns
     -------
@@ -114,7 +118,7 @@ def resolve_method(method: Any, scale: float | None = None) -> PlaneMethod | Mod
     if method is None:
         default = default_method(scale)
         if default.fallback:  # said aloud: the user may have expected a learned model
-            warnings.warn(default.note, MethodFallbackWarning, stacklevel=3)
+            warnings.warn(default.note, MethodFallbackWarning, stacklevel=stacklevel)
         method = default.name
     if isinstance(method, PlaneMethod):  # resolved already (the CLI resolves up front)
         return method

@@ -6,29 +6,17 @@ provenance) and the interpolation loop; learned models run in :mod:`.learned`.
 
 from __future__ import annotations
 
-import itertools
-import math
 import time
 from typing import overload
 
 import numpy as np
 
-from ..axes import is_rgb, resolve_axes
-from ..geometry import check_scale
 from ..image import Image
-from ..resample import resize
-from ..utils.intensity import cast, check_dtype, working_dtype
+from ..utils.lazy import is_lazy
 from ..utils.memory import check_finite, check_fits
-from ..utils.progress import CancelToken, ProgressCallback, raise_if_cancelled, report
-from .method_table import choose_default, requested_role
-from .methods import PlaneMethod, resolve_method
-
-PLANE_AXES = "YX"
-"""The axes a single-image method sees together; all others are looped over."""
-
-BATCH_BYTES = 32 * 2**20
-"""Planes go to the method in batches of about this many output bytes (at least one):
-large enough to keep every core busy, small enough to cancel within a fraction of a second."""
+from ..utils.progress import CancelToken, ProgressCallback, raise_if_cancelled
+from .job import PLANE_AXES, plan_upscale, upscale_planes
+from .job import working_bytes as _working_bytes
 
 
 @overload
@@ -48,6 +36,14 @@ def upscale(
     tile: int | None = None,
     precision: str | None = None,
     self_ensemble: bool = False,
+    out=None,
+    chunks=None,
+    levels: int = 1,
+    overwrite: bool = False,
+    resume: bool = False,
+    client=None,
+    scheduler: str | None = None,
+    workers: int | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ):
@@ -149,153 +145,36 @@ def upscale(
     (3, 16, 16)
     """
     source = image if isinstance(image, Image) else None
-    data = source.data if source is not None else np.asarray(image)
+    data = source.data if source is not None else image
     if source is not None and axes is None:
         axes = source.axes
-    scale = check_scale(scale)
-    in_dtype = check_dtype(data.dtype)
-    out_dtype = in_dtype if dtype is None else check_dtype(dtype, "dtype")
-    if data.size == 0:
-        raise ValueError(f"image is empty (shape {data.shape}); give an image with pixels")
-    axes = resolve_axes(axes, data.shape)
-    # a default role runs the weights that suit the input's noise and dtype
-    role = requested_role(method)
-    choice = None if role is None else choose_default(role, scale, data, axes)
-    if choice is not None:
-        method = choice.name
-    plan = resolve_method(method, scale)
-    if not plan.learned:  # an interpolation
-        _check_no_model_options(plan.name, tile, precision, self_ensemble)
-    else:
-        settings = plan.prepare(
-            scale, axes, data.shape, device=device, precision=precision, tile=tile,
-            dtype=in_dtype,
-        )  # fmt: skip
+    options = {"method": method, "axes": axes, "dtype": dtype, "device": device, "tile": tile,
+               "precision": precision, "self_ensemble": self_ensemble}  # fmt: skip
+    if is_lazy(data) or out is not None:
+        from .blockwise import upscale_blockwise
 
-    y, x = axes.index("Y"), axes.index("X")
-    out_shape = list(data.shape)
-    for axis in (y, x):
-        out_shape[axis] = max(1, math.ceil(data.shape[axis] * scale - 1e-9))
-    luma = plan.learned and plan.luma and is_rgb(axes, data.shape)
-    luma = luma and data.shape[-1] == 3
-    check_fits(out_shape, out_dtype, extra_bytes=_working_bytes(data, out_shape, (y, x), luma))
+        return upscale_blockwise(
+            image, scale, **options, out=out, chunks=chunks, levels=levels,
+            overwrite=overwrite, resume=resume, client=client, scheduler=scheduler,
+            workers=workers, progress=progress, cancel=cancel,
+        )  # fmt: skip
+    if source is None:
+        data = np.asarray(data)
+    job = plan_upscale(data, scale, **options)
+    extra = _working_bytes(data, list(job.out_shape), job.plane_axes, job.luma)
+    check_fits(job.out_shape, job.out_dtype, extra_bytes=extra)
     # only once the work is known to fit; blockwise, so it allocates nothing input-sized
     check_finite(data)
 
     started = time.perf_counter()
-    out = np.empty(out_shape, dtype=out_dtype)
-    if not plan.learned:
-        _interpolate(plan, data, out, (y, x), scale, progress, cancel)
-        record = {}
-    else:
-        from .learned import run_model
-
-        options = {"self_ensemble": self_ensemble, "batch_bytes": BATCH_BYTES,
-                   "progress": progress, "cancel": cancel}  # fmt: skip
-        if luma:
-            record = _run_on_luma(plan, data, out, axes, settings, scale, options)
-        else:
-            record = run_model(plan, data, out, axes, settings, **options)
+    out = np.empty(job.out_shape, dtype=job.out_dtype)
+    record = upscale_planes(job, data, out, progress=progress, cancel=cancel)
     # a cancel that came during the last batch (or its progress report) still cancels:
     # the caller was told the work stops, so no result may appear after it
     raise_if_cancelled(cancel)
     if source is None:
         return out
-    provenance = {
-        "operation": "upscale",
-        "method": plan.name,
-        "scale": scale,
-        **record,
-        **({} if choice is None else {"default": _default_record(role, choice)}),
-        "seconds": round(time.perf_counter() - started, 3),
-    }
-    return source.with_axes(axes).resampled(out, dict.fromkeys(PLANE_AXES, scale), provenance)
-
-
-def _default_record(role: str, choice) -> dict:
-    """How a default role chose its weights, for provenance."""
-    return {
-        "role": role,
-        "relative_noise": round(choice.noise, 5),
-        "threshold": choice.threshold,
-        "noisy": choice.noisy,
-        "dtype": choice.dtype,
-        "weights": choice.name,
-    }
-
-
-def _working_bytes(data: np.ndarray, out_shape: list[int], plane_axes, luma: bool) -> int:
-    """Bytes ``upscale`` holds beside its output: for interpolation one batch of planes
-    (input, float copy, the resized planes and the cast; about four output batches); for
-    a luma model on RGB the float64 YCbCr of the input and of the output as well (the
-    engine's own tiles are bounded separately, by its memory budget)."""
-    y, x = plane_axes
-    plane = out_shape[y] * out_shape[x] * working_dtype(data.dtype).itemsize
-    total = math.prod(int(n) for n in out_shape) * working_dtype(data.dtype).itemsize
-    extra = 4 * max(plane, min(BATCH_BYTES, total))
-    if luma:  # rgb_to_ycbcr and ycbcr_to_rgb: float64 with two temporaries, then float32
-        in_items, out_items = data.size, math.prod(int(n) for n in out_shape)
-        extra += in_items * (3 * 8 + 4) + out_items * (4 + 4 + 3 * 8)
-    return extra
-
-
-def _run_on_luma(plan, data, out, axes, settings, scale, options) -> dict:
-    """A luma-trained model on RGB (C last): YCbCr, the network on Y, bicubic chroma."""
-    from ..color import nominal_range, rgb_to_ycbcr, ycbcr_to_rgb
-    from .learned import run_model
-
-    white = nominal_range(data.dtype)
-    ycbcr = rgb_to_ycbcr(data, white).astype(np.float32)
-    plane_axes = axes[:-1]
-    y_out = np.empty(out.shape[:-1], np.float32)
-    record = run_model(plan, ycbcr[..., 0], y_out, plane_axes, settings,
-                       rgb_dtype=data.dtype, **options)  # fmt: skip
-    chroma = resize(ycbcr[..., 1:], dict.fromkeys(PLANE_AXES, scale), method="bicubic",
-                    axes=axes)  # fmt: skip
-    rgb = ycbcr_to_rgb(np.concatenate([y_out[..., None], chroma], axis=-1), white)
-    out[...] = cast(rgb, out.dtype)  # integers are rounded and clipped to their range
-    return {**record, "color": "YCbCr: the network on Y, Cb and Cr by bicubic"}
-
-
-def _check_no_model_options(name: str, tile, precision, self_ensemble) -> None:
-    given = [
-        f"{option}={value!r}"
-        for option, value, default in (
-            ("tile", tile, None),
-            ("precision", precision, None),
-            ("self_ensemble", self_ensemble, False),
-        )
-        if value is not default and value != default
-    ]
-    if given:
-        raise ValueError(
-            f"{', '.join(given)} only apply to learned models, not to the interpolation "
-            f"method {name!r}; leave them out, or pass a model as method="
-        )
-
-
-def _interpolate(
-    plan: PlaneMethod,
-    data: np.ndarray,
-    out: np.ndarray,
-    plane_axes: tuple[int, int],
-    scale: float,
-    progress: ProgressCallback | None,
-    cancel: CancelToken | None,
-) -> None:
-    """Interpolate every (Y, X) plane of ``data`` into ``out``, in batches of planes."""
-    src = np.moveaxis(data, plane_axes, (-2, -1))
-    dst = np.moveaxis(out, plane_axes, (-2, -1))  # a view: writing it fills ``out``
-    indices = list(itertools.product(*map(range, src.shape[:-2])))
-    work = working_dtype(data.dtype)
-    plane_bytes = dst.shape[-2] * dst.shape[-1] * work.itemsize
-    batch = max(1, BATCH_BYTES // plane_bytes)
-    for start in range(0, len(indices), batch):
-        raise_if_cancelled(cancel)
-        chunk = indices[start : start + batch]
-        planes = np.stack([src[index] for index in chunk]).astype(work, copy=False)
-        result = cast(plan.run(planes, scale), out.dtype)
-        for index, plane in zip(chunk, result, strict=True):
-            dst[index] = plane
-        report(progress, start + len(chunk), len(indices))
-    raise_if_cancelled(cancel)  # a cancel during the last batch still cancels
+    provenance = {**job.record(), **record, "seconds": round(time.perf_counter() - started, 3)}
+    return source.with_axes(job.axes).resampled(
+        out, dict.fromkeys(PLANE_AXES, job.scale), provenance
+    )
