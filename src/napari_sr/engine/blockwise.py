@@ -112,15 +112,13 @@ def upscale_blockwise(
     for k, i in enumerate(perm):
         base[i] = zarr_chunks[k]
     block = _block_shape(job, whole, tuple(base))
-    result = _lazy_result(job, lazy, limits, block)
-    ordered = result.transpose(perm) if perm != tuple(range(len(perm))) else result
-    geometry = _result_image(source or Image(lazy, axes=job.axes), job, result, limits)
+    geometry = _result_image(source or Image(lazy, axes=job.axes), job, None, limits)
     writer = OmeZarrOutput.create(
         out,
         shape=out_shape,
         dtype=job.out_dtype,
         axes=order,
-        block=tuple(max(c) for c in ordered.chunks),
+        block=tuple(job.out_shape[i] if job.axes[i] in PLANE_AXES else block[i] for i in perm),
         chunks=zarr_chunks,
         pixel_size=geometry.pixel_size,
         unit=geometry.unit,
@@ -131,7 +129,11 @@ def upscale_blockwise(
         overwrite=overwrite,
         resume=resume,
     )
-    _write_blocks(writer, ordered, client, scheduler, workers, progress, cancel)
+    from .cluster import cluster_client
+
+    with cluster_client(client, scheduler, workers) as connected:
+        _write_blocks(writer, job, lazy.rechunk(block), limits, perm, connected, progress,
+                      cancel)  # fmt: skip
     path = writer.finish(overwrite=overwrite)
     from ..io.omezarr import read_ome_zarr
 
@@ -205,7 +207,7 @@ def _lazy_result(job: UpscaleJob, data: Any, limits, block: tuple[int, ...]):
     y, xx = job.plane_axes
     chunks = list(x.chunks)
     chunks[y], chunks[xx] = (job.out_shape[y],), (job.out_shape[xx],)
-    # one key holds the method: a cluster worker receives and loads it once
+    # one key holds the method: a cluster worker receives it once
     method = dask.delayed(job, name=f"napari-sr-method-{uuid.uuid4().hex}")
     return da.map_blocks(
         _upscale_block,
@@ -253,6 +255,12 @@ def _model_record(job: UpscaleJob, limits) -> dict[str, Any]:
 
 
 def _result_image(source: Image, job: UpscaleJob, result: Any, limits) -> Image:
+    """The result's Image (geometry and provenance); ``result`` None gives its geometry
+    on a stand-in array of the output's shape (nothing allocated)."""
+    if result is None:
+        import dask.array as da
+
+        result = da.empty(job.out_shape, dtype=job.out_dtype, chunks=job.out_shape)
     provenance = {**job.record(), **_model_record(job, limits), "blockwise": True}
     return source.with_axes(job.axes).resampled(
         result, dict.fromkeys(PLANE_AXES, job.scale), provenance
@@ -283,27 +291,42 @@ def _run_record(job: UpscaleJob, limits, source: Image | None, data: Any) -> dic
 # ----------------------------------------------------------------------------- writing
 
 
-def _write_blocks(writer, ordered, client, scheduler, workers, progress, cancel) -> None:
-    """Compute and write every block not yet recorded, on local threads or a cluster."""
+def _write_blocks(writer, job, blocks, limits, perm, client, progress, cancel) -> None:
+    """Upscale and write every block not yet recorded, on local threads (``client``
+    None) or a cluster: one task per block, which reads its input, upscales it and writes
+    it, so that no upscaled block waits in memory for another task."""
     import dask
 
-    from .cluster import cluster_client, run_tasks
+    from .cluster import run_tasks
 
-    grid = ordered.to_delayed()
+    if client is not None:  # the method goes to every worker once, not through the scheduler
+        method = client.scatter(job, broadcast=True, hash=False)
+    else:
+        method = dask.delayed(job, name=f"napari-sr-method-{uuid.uuid4().hex}")
+    inputs = blocks.to_delayed()
     pending = writer.pending()
     total = math.prod(writer.grid)
     spec = writer.spec()
-    write = dask.delayed(_write_block, pure=True)
-    tasks = [write(grid[index], spec, index, dask_key_name=f"napari-sr-write-{spec[1]}-{index}")
-             for index in pending]  # fmt: skip
-    with cluster_client(client, scheduler, workers) as connected:
-        run_tasks(tasks, client=connected, progress=progress, cancel=cancel,
-                  done=total - len(pending), total=total)  # fmt: skip
+    task = dask.delayed(_upscale_and_write, pure=True)
+    tasks = []
+    for index in pending:
+        source = [0] * len(index)
+        for k, i in enumerate(perm):  # the output's axes are the input's, reordered
+            source[i] = index[k]
+        key = f"napari-sr-write-{spec[1]}-{index}"
+        tasks.append(task(inputs[tuple(source)], method, limits, perm, spec, index,
+                          dask_key_name=key))  # fmt: skip
+    run_tasks(tasks, client=client, progress=progress, cancel=cancel,
+              done=total - len(pending), total=total)  # fmt: skip
 
 
-def _write_block(values: np.ndarray, spec, index) -> tuple[int, ...]:
-    """Write one block (a task: it reopens the store, so it runs in any process)."""
+def _upscale_and_write(block: np.ndarray, job: UpscaleJob, limits, perm, spec, index):
+    """One task: upscale one block and write it to its region of the store (it reopens the
+    store, so it runs in any process)."""
     from ..io.omezarr import OmeZarrOutput
 
+    values = _upscale_block(block, job, limits)
+    if perm != tuple(range(len(perm))):
+        values = np.ascontiguousarray(values.transpose(perm))
     OmeZarrOutput.open_block_writer(spec).write_block(index, values)
     return tuple(index)
