@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 
 def _cluster(**options):
     options = {"n_workers": 2, "threads_per_worker": 1, "processes": True,
-               "dashboard_address": None, **options}  # fmt: skip
+               "dashboard_address": ":0", **options}  # fmt: skip
     return LocalCluster(**options)
 
 
@@ -157,8 +157,10 @@ def test_workers_with_less_memory_than_the_data(rng, tmp_path, one_plane_blocks)
         np.testing.assert_array_equal(result.data[z], upscale(data[z], 2, method="bicubic"))
 
 
-def test_where_to_run_is_said_once(rng, client):
+def test_where_to_run_is_said_once_and_checked_before_any_write(rng, tmp_path, client):
     data = _stack(rng, (2, 16, 16))
-    with pytest.raises(ValueError, match="give one of client, scheduler and workers"):
-        upscale(data, 2, method="bicubic", out="x.ome.zarr", client=client, workers=2)
+    for bad in ({"client": client, "workers": 2}, {"workers": 0}, {"scheduler": 5}):
+        with pytest.raises((ValueError, TypeError), match="workers|scheduler"):
+            upscale(data, 2, method="bicubic", out=tmp_path / "x.ome.zarr", **bad)
+    assert list(tmp_path.iterdir()) == []
     assert napari_sr.upscale is upscale

@@ -104,7 +104,9 @@ def upscale_blockwise(
         return result if source is None else _result_image(source, job, result, limits)
 
     from ..io.omezarr import OmeZarrOutput, check_chunks, ngff_axes
+    from .cluster import check_where, cluster_client
 
+    check_where(client, scheduler, workers)  # before anything is written
     order, perm = ngff_axes(job.axes)
     out_shape = tuple(job.out_shape[i] for i in perm)
     zarr_chunks = check_chunks(chunks, out_shape, order)
@@ -129,8 +131,6 @@ def upscale_blockwise(
         overwrite=overwrite,
         resume=resume,
     )
-    from .cluster import cluster_client
-
     with cluster_client(client, scheduler, workers) as connected:
         _write_blocks(writer, job, lazy.rechunk(block), limits, perm, connected, progress,
                       cancel)  # fmt: skip

@@ -35,7 +35,7 @@ from ..utils.progress import (
     report,
 )
 
-__all__ = ["LOCAL_THREADS", "cluster_client", "run_tasks"]
+__all__ = ["LOCAL_THREADS", "check_where", "cluster_client", "run_tasks"]
 
 LOCAL_THREADS = 2
 """Threads of the local scheduler: one block computes (every core, inside numba or torch)
@@ -43,6 +43,34 @@ while another is read or written."""
 
 POLL_SECONDS = 0.2
 """How often a distributed run looks at the cancel token while it waits for futures."""
+
+
+def check_where(client: Any = None, scheduler: Any = None, workers: Any = None) -> None:
+    """Check the options of :func:`cluster_client` before any work.
+
+    Raises
+    ------
+    ValueError
+        More than one of them, or ``workers`` not a positive integer.
+    TypeError
+        A ``scheduler`` that is not an address (a string).
+    """
+    given = [name for name, value in (("client", client), ("scheduler", scheduler),
+                                       ("workers", workers)) if value is not None]  # fmt: skip
+    if len(given) > 1:
+        raise ValueError(
+            f"give one of client, scheduler and workers, not {' and '.join(given)}: each "
+            "says where to run"
+        )
+    if scheduler is not None and not isinstance(scheduler, str | os.PathLike):
+        raise TypeError(
+            f"scheduler must be an address such as 'tcp://host:8786' or a scheduler file, "
+            f"not {type(scheduler).__name__}"
+        )
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise ValueError(f"workers must be a positive number of processes, not {workers!r}")
 
 
 @contextlib.contextmanager
@@ -70,13 +98,7 @@ def cluster_client(
     ValueError
         More than one of ``client``, ``scheduler`` and ``workers``, or ``workers`` < 1.
     """
-    given = [name for name, value in (("client", client), ("scheduler", scheduler),
-                                       ("workers", workers)) if value is not None]  # fmt: skip
-    if len(given) > 1:
-        raise ValueError(
-            f"give one of client, scheduler and workers, not {' and '.join(given)}: each "
-            "says where to run"
-        )
+    check_where(client, scheduler, workers)
     if client is not None:
         yield client
         return
@@ -84,21 +106,20 @@ def cluster_client(
         require("distributed", what="running on a dask cluster")
         from distributed import Client
 
-        options = {"scheduler_file": scheduler} if str(scheduler).endswith(".json") else {
+        scheduler = os.fspath(scheduler)
+        options = {"scheduler_file": scheduler} if scheduler.endswith(".json") else {
             "address": scheduler}  # fmt: skip
         with Client(**options) as connected:
             yield connected
         return
     if workers is not None:
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers must be a positive number of processes, not {workers!r}")
         require("distributed", what="running on several worker processes")
         from distributed import Client, LocalCluster
 
         threads = max(1, (os.cpu_count() or 1) // workers)
         with (
             LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                         dashboard_address=None, env=_torch_threads_env(threads)) as cluster,
+                         dashboard_address=":0", env=_torch_threads_env(threads)) as cluster,
             Client(cluster) as started,
         ):  # fmt: skip
             yield started
