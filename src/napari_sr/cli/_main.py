@@ -62,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (ValueError, TypeError, OSError, MemoryError, OverflowError) as exc:
             error = f"napari-sr: error: {for_the_command_line(exc, parser, args)}"
         except (KeyboardInterrupt, Cancelled) as exc:  # Ctrl-C, or SIGTERM (Terminated)
-            error = "napari-sr: interrupted; nothing was written"
+            note = getattr(exc, "napari_sr_note", "interrupted; nothing was written")
+            error = f"napari-sr: {note}"
             status = interrupted_status(exc)
         except Exception as exc:  # a last resort: hostile input that no check caught yet
             if _debugging():

@@ -143,6 +143,68 @@ def compression() -> Parser:
 
 
 @cache
+def large() -> Parser:
+    """Options of commands that write OME-Zarr block by block (data larger than memory)."""
+    parent = parent_parser()
+    group = parent.add_argument_group(
+        "data larger than memory (OUT ending in .ome.zarr; needs napari-sr[large])"
+    )
+    where = group.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run on a local dask cluster of N worker processes (default: threads of this "
+        "process)",
+    )
+    where.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run on a running dask scheduler: tcp://host:8786, or a scheduler file (.json)",
+    )
+    group.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish an interrupted run of the same command (OUT.partial); only the blocks "
+        "not yet written are computed",
+    )
+    group.add_argument(
+        "--chunks",
+        default=None,
+        metavar="SPEC",
+        help="chunks of OUT: one edge for Y and X (512), or per axis (Z=8,Y=512,X=512); "
+        "default one plane per chunk, 1024 x 1024",
+    )
+    group.add_argument(
+        "--levels",
+        type=int,
+        default=1,
+        metavar="N",
+        help="resolution levels of OUT (default 1; more add a pyramid for fast viewing)",
+    )
+    return parent
+
+
+def parse_chunks(text: str | None) -> int | dict[str, int] | None:
+    """``--chunks``: ``512`` (Y and X) or ``Z=8,Y=512,X=512``."""
+    if text is None:
+        return None
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+        return {key.strip().upper(): int(value) for key, value in pairs}
+    except ValueError:
+        raise ValueError(
+            f"--chunks {text!r} must be one number (Y and X) or AXIS=SIZE pairs, e.g. "
+            "--chunks Z=8,Y=512,X=512"
+        ) from None
+
+
+@cache
 def verbose() -> Parser:
     """``--verbose`` after a command (``napari-sr info F --verbose``); left out of the
     namespace when not given, so that ``napari-sr --verbose info F`` keeps its value."""

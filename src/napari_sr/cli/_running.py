@@ -99,6 +99,65 @@ def check_output(args: argparse.Namespace, *also: str | None) -> None:
             check_target(path, overwrite=args.overwrite)
 
 
+def blockwise_options(args: argparse.Namespace) -> dict | None:
+    """The keywords that make ``upscale`` (or ``isotropic``) write OUT block by block, when
+    OUT is an OME-Zarr store; None for other outputs, where the large-data options
+    (``--workers``, ``--scheduler``, ``--resume``, ``--chunks``, ``--levels``) are refused."""
+    from ..io import output_format
+    from ._parsers import parse_chunks
+
+    asked = [
+        option
+        for option, on in (
+            ("--workers", args.workers is not None),
+            ("--scheduler", args.scheduler is not None),
+            ("--resume", args.resume),
+            ("--chunks", args.chunks is not None),
+            ("--levels", args.levels != 1),
+        )
+        if on
+    ]
+    if output_format(args.output) != "OME-Zarr":
+        if asked:
+            raise ValueError(
+                f"{', '.join(asked)} only work when OUT is an OME-Zarr store, written block by "
+                f"block; name it so, e.g. {_as_zarr(args.output)}"
+            )
+        return None
+    return {"out": args.output, "overwrite": args.overwrite, "resume": args.resume,
+            "workers": args.workers, "scheduler": args.scheduler,
+            "chunks": parse_chunks(args.chunks), "levels": args.levels}  # fmt: skip
+
+
+def _as_zarr(name: str) -> str:
+    from ..io.formats import strip_extension
+
+    return strip_extension(str(name)) + ".ome.zarr"
+
+
+def check_result_fits(args: argparse.Namespace, shape, dtype) -> None:
+    """Before the work: a result that is written whole (TIFF, PNG) must fit in memory;
+    the message says to write OME-Zarr, block by block, instead."""
+    from ..utils.memory import check_fits
+
+    try:
+        check_fits(shape, dtype, what="result")
+    except ValueError as exc:
+        raise ValueError(
+            f"{exc}; write it block by block instead, as OME-Zarr: {_as_zarr(args.output)}"
+        ) from None
+
+
+def resume_hint(exc: BaseException, output: str) -> BaseException:
+    """``exc`` (an interruption of a block-by-block run) with the line main prints: the
+    finished blocks are kept for ``--resume``."""
+    exc.napari_sr_note = (  # type: ignore[attr-defined]
+        f"interrupted; the blocks written so far are kept in {output}.partial - run the same "
+        "command with --resume to finish it"
+    )
+    return exc
+
+
 def read_input(args: argparse.Namespace, path: str | None = None):
     """The image IN (or ``path``, another image of the command such as ``--reference``),
     with the axes ``--axes`` gives where the file does not say them."""

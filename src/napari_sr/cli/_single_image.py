@@ -5,10 +5,23 @@ table of methods)."""
 from __future__ import annotations
 
 import argparse
+import math
 
+import numpy as np
+
+from ..utils.progress import Cancelled
 from . import _parsers as shared
 from ._parsers import parse_key_values, parse_noise
-from ._running import check_output, read_input, showing_progress, write_result
+from ._running import (
+    blockwise_options,
+    check_output,
+    check_result_fits,
+    read_input,
+    resume_hint,
+    running,
+    showing_progress,
+    write_result,
+)
 
 PSF_KEYS = {
     "na": float,
@@ -32,7 +45,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         description="Super-resolve the Y and X axes of every plane of IN by SCALE and write "
         "OUT, with pixel sizes divided by SCALE. Without --method, the bundled quality "
         "model runs where one exists for SCALE, else bicubic (with a warning); the 'wrote' "
-        "line names the method that ran.",
+        "line names the method that ran. An OUT ending in .ome.zarr is written block by "
+        "block (data larger than memory), on this machine or a dask cluster, and an "
+        "interrupted run resumes with --resume.",
     )
     up.add_argument("input", metavar="IN", help=f"{readable_text('or')} file")
     up.inherit(shared.output())
@@ -72,7 +87,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         choices=["uint8", "uint16", "int16", "float32", "float64"],
         help="output dtype (default: the input's)",
     )
-    up.inherit(shared.overwrite(), shared.progress(), shared.compression())
+    up.inherit(shared.overwrite(), shared.progress(), shared.compression(), shared.large())
     up.set_defaults(run=run_upscale)
 
     deg = commands.add_parser(
@@ -182,12 +197,25 @@ def run_upscale(args: argparse.Namespace) -> int:
             "--tile, --precision and --self-ensemble apply to learned models; "
             f"{method.name} is an interpolation - drop them or give a model file"
         )
+    blockwise = blockwise_options(args)
     check_output(args)
     image = read_input(args)
     # a default role is passed as such: upscale picks its weights by the image's noise and dtype
     run = args.method if requested_role(args.method) else method
-    with showing_progress(args, "tiles" if method.learned else "planes") as bar:
-        result = upscale(image, scale, method=run, dtype=args.dtype, progress=bar, **options)
+    if blockwise is not None:
+        with running(args, "blocks") as (bar, stop):
+            try:
+                result = upscale(image, scale, method=run, dtype=args.dtype, progress=bar,
+                                 cancel=stop, **options, **blockwise)  # fmt: skip
+            except (KeyboardInterrupt, Cancelled) as exc:
+                raise resume_hint(exc, args.output) from None
+    else:
+        if not isinstance(image.data, np.ndarray):  # read lazily: the result is held whole
+            sizes = zip(image.axes, image.shape, strict=True)
+            shape = [math.ceil(n * scale) if a in "YX" else n for a, n in sizes]
+            check_result_fits(args, shape, args.dtype or image.dtype)
+        with showing_progress(args, "tiles" if method.learned else "planes") as bar:
+            result = upscale(image, scale, method=run, dtype=args.dtype, progress=bar, **options)
     kind = None if args.method is None else args.method.strip().lower()
     if kind is None:
         default = default_method(scale)
@@ -200,7 +228,14 @@ def run_upscale(args: argparse.Namespace) -> int:
     if chosen is not None:
         note += f", {noise_note(chosen)}"
     ran = result.metadata["provenance"]["method"]  # what ran, as recorded in the file
-    return write_result(args, result, f" with {ran}" + (f" ({note})" if note else ""))
+    said = f" with {ran}" + (f" ({note})" if note else "")
+    if blockwise is not None:  # written already, block by block
+        print(
+            f"wrote {args.output}{said}: shape {result.shape}, {result.dtype}, axes "
+            f"{result.axes}, pixel size {result.describe_pixel_size()}"
+        )
+        return 0
+    return write_result(args, result, said)
 
 
 def run_degrade(args: argparse.Namespace) -> int:
