@@ -289,7 +289,7 @@ def readable_text(conjunction: str = "and") -> str:
 
 def writable_text() -> tuple[str, str]:
     """The formats :func:`napari_sr.io.write` writes and the endings that choose them, for
-    messages: ``('OME-TIFF or PNG', '.ome.tif (or .tif/.tiff) or .png')``."""
+    messages: ``('OME-TIFF, OME-Zarr or PNG', '.ome.tif (or .tif/.tiff), .ome.zarr or .png')``."""
     writable = [fmt for fmt in FORMATS if fmt.write is not None]
     return (
         _join([fmt.output_name for fmt in writable], "or"),
