@@ -17,16 +17,20 @@ import numpy as np
 from ..axes import SPATIAL_AXES, default_axes, is_rgb, resolve_axes
 from ..image import Image, to_micrometres
 from ..utils.jsonready import json_ready
+from ..utils.lazy import as_dask, is_lazy
 
 META_KEY = "napari_sr"
 """Key of napari-sr's record in a layer's ``metadata``."""
 
 
-def image_to_layers(image: Image, name: str) -> list[tuple[np.ndarray, dict, str]]:
+def image_to_layers(
+    image: Image, name: str, coarser: list[Any] | None = None
+) -> list[tuple[Any, dict, str]]:
     """Layer-data tuples ``(data, kwargs, "image")`` for ``image``.
 
     An RGB(A) image (a last C axis of 3 or 4 uint8/uint16 values) is one RGB layer; any
-    other C axis is split into one layer per channel, named ``"<name> [c<i>]"``.
+    other C axis is split into one layer per channel, named ``"<name> [c<i>]"``. Lazy
+    (dask) data stays lazy: napari reads the planes it shows.
 
     Parameters
     ----------
@@ -34,17 +38,29 @@ def image_to_layers(image: Image, name: str) -> list[tuple[np.ndarray, dict, str
         The image, with axes and pixel sizes.
     name : str
         Layer name (per channel, a suffix is added).
+    coarser : list of arrays, optional
+        The coarser levels of a multiscale image (each half the previous along Y and X,
+        same axes): the layers are then multiscale, ``[image.data, *coarser]``.
     """
     axes = image.axes
+    levels = [image.data, *(coarser or [])]
     if "C" not in axes or is_rgb(axes, image.shape):
-        return [(image.data, _layer_kwargs(image, axes, name), "image")]
-    c = axes.index("C")
-    rest = axes.replace("C", "")
+        parts = [(levels, image, axes, name)]
+    else:
+        c = axes.index("C")
+        rest = axes.replace("C", "")
+        parts = []
+        for i in range(image.shape[c]):
+            split = [np.take(level, i, axis=c) for level in levels]
+            channel = Image(split[0], rest, image.pixel_size, image.unit, image.origin,
+                            image.metadata)  # fmt: skip
+            parts.append((split, channel, rest, f"{name} [c{i}]"))
     layers = []
-    for i in range(image.shape[c]):
-        data = np.take(image.data, i, axis=c)
-        channel = Image(data, rest, image.pixel_size, image.unit, image.origin, image.metadata)
-        layers.append((data, _layer_kwargs(channel, rest, f"{name} [c{i}]"), "image"))
+    for split, part, part_axes, part_name in parts:
+        kwargs = _layer_kwargs(part, part_axes, part_name)
+        if len(split) > 1:
+            kwargs["multiscale"] = True
+        layers.append((split if len(split) > 1 else split[0], kwargs, "image"))
     return layers
 
 
@@ -168,6 +184,17 @@ class LayerInput:
     @property
     def shape(self) -> tuple[int, ...]:
         return self.image.shape
+
+    @property
+    def lazy(self) -> bool:
+        """Whether the pixels are held lazily (a dask or zarr array, or a multiscale
+        level): then the work reads them block by block rather than whole."""
+        return is_lazy(self.pixels)
+
+    def lazy_image(self) -> Image:
+        """The layer as an Image whose data is a dask array (no pixel read): for work that
+        runs block by block (:func:`napari_sr.upscale` with ``out=``)."""
+        return self.image.replace(data=as_dask(self.pixels))
 
     def with_axes(self, axes: str | None) -> LayerInput:
         """The same input with other axes letters (None keeps them)."""

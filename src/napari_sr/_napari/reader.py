@@ -1,6 +1,6 @@
-"""The napari reader: files of the formats napari opens through napari-sr (TIFF and
-OME-TIFF: ``napari_reader`` in :data:`napari_sr.io.formats.FORMATS`) to image layers with
-physical scale."""
+"""The napari reader: files of the formats napari opens through napari-sr (TIFF, OME-TIFF
+and OME-Zarr: ``napari_reader`` in :data:`napari_sr.io.formats.FORMATS`) to image layers
+with physical scale; large ones lazily, multiscale OME-Zarr as multiscale layers."""
 
 from __future__ import annotations
 
@@ -41,10 +41,13 @@ def get_reader(path: str | list[str]) -> Callable | None:
 
 
 def read_layers(path: str | list[str]) -> list[tuple]:
-    """Read one file as napari layer data (see :mod:`.layers`)."""
+    """Read one file as napari layer data (see :mod:`.layers`): large files lazily (napari
+    reads the planes it shows), a multiscale OME-Zarr as multiscale layers."""
     from ..io import read
 
     if isinstance(path, list | tuple):
         path = path[0]
     image = read(path)
-    return image_to_layers(image, strip_extension(Path(path).name))
+    levels = int(image.metadata.get("levels", 1))
+    coarser = [read(path, lazy=True, level=k).data for k in range(1, levels)]
+    return image_to_layers(image, strip_extension(Path(path).name.rstrip("/")), coarser)

@@ -171,13 +171,17 @@ class UpscaleWidget(TaskWidget):
             show_warning(fallback)
         started = time.perf_counter()
 
+        progress, cancel = self.relay.progress.emit, self.cancel_event
+
         def work():
             from ..engine.upscaler import upscale
 
-            return upscale(
-                layer.load(), scale, method=method, progress=self.relay.progress.emit,
-                cancel=self.cancel_event, **options,
-            )  # fmt: skip
+            if layer.lazy:  # read and written block by block, never whole
+                out = result_store(source.name)
+                return upscale(layer.lazy_image(), scale, method=method, progress=progress,
+                               cancel=cancel, out=out, **options)  # fmt: skip
+            return upscale(layer.load(), scale, method=method, progress=progress,
+                           cancel=cancel, **options)  # fmt: skip
 
         def returned(result):
             self._add_result(source, result, scale, method_label, started)
@@ -192,7 +196,21 @@ class UpscaleWidget(TaskWidget):
         ran = provenance.get("method", label)
         how = label if ran == label else f"{label} ({ran})"
         why = f"; {noise_note(provenance['default'])}" if "default" in provenance else ""
-        show_info(f"napari-sr: {name!r} made by {how} in {seconds:.1f} s{why}")
+        where = result.metadata.get("path")
+        kept = f"; held on disk in {where} (File > Save Layers keeps it)" if where else ""
+        show_info(f"napari-sr: {name!r} made by {how} in {seconds:.1f} s{why}{kept}")
+
+
+def result_store(name: str) -> str:
+    """A new OME-Zarr store in a temporary folder for the result of a lazy layer (written
+    block by block there; napari shows it from disk)."""
+    import re
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(tempfile.mkdtemp(prefix="napari-sr-"))
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "result"
+    return str(folder / f"{stem}.ome.zarr")
 
 
 def _learned(method: Any) -> bool:
