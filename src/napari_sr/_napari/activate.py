@@ -15,12 +15,20 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..io.formats import napari_reader_patterns
+from ..io.formats import FORMATS, napari_reader_patterns
 
 PLUGIN = "napari-sr"
 READER_PATTERNS = napari_reader_patterns()
 """The reader's ``filename_patterns`` in napari.yaml (a test checks they agree), from the
-table of formats: ``("*.tif", "*.tiff", "*.TIF", "*.TIFF")``."""
+table of formats: ``("*.tif", "*.tiff", "*.zarr", "*.TIF", "*.TIFF", "*.ZARR")``."""
+
+PREFERRED_PATTERNS = tuple(
+    p for p in READER_PATTERNS
+    if not any(p.lower().endswith(e) for f in FORMATS if f.folder for e in f.extensions)
+)  # fmt: skip
+"""The patterns napari-sr offers itself as preferred reader for: TIFF, which napari's own
+reader opens without pixel sizes. OME-Zarr folders are left to the user's choice (napari
+asks, and napari-ome-zarr may be the one they use)."""
 
 MARKER_NAME = "napari-sr-reader-preference.json"
 """Beside napari's settings file: the patterns napari-sr has made its own preference."""
@@ -36,7 +44,7 @@ def activate(context: Any = None) -> None:
 
 
 def prefer_our_reader(
-    settings: Any = None, patterns: Iterable[str] = READER_PATTERNS
+    settings: Any = None, patterns: Iterable[str] = PREFERRED_PATTERNS
 ) -> list[str]:
     """Make napari-sr the preferred reader of each of ``patterns`` that has no preferred
     reader yet and was never set by napari-sr before; return the patterns set.
