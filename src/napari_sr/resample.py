@@ -35,6 +35,7 @@ import numpy as np
 from .axes import SPATIAL_AXES, resolve_axes
 from .geometry import check_scale
 from .utils.intensity import cast, check_dtype, working_dtype
+from .utils.lazy import as_dask, is_lazy
 
 __all__ = ["INTERPOLATION_METHODS", "point_grid", "resize", "sample_at"]
 
@@ -204,8 +205,11 @@ def resize(
 
     Parameters
     ----------
-    image : numpy.ndarray or torch.Tensor
-        Input with axes ``axes``. A tensor stays on its device and comes back a tensor.
+    image : numpy.ndarray, torch.Tensor, dask array or zarr array
+        Input with axes ``axes``. A tensor stays on its device and comes back a tensor. A
+        dask or zarr array gives a dask array, computed chunk by chunk when asked, each
+        output chunk from the input lines its kernel reaches: the same values as in
+        memory, for data of any size (:mod:`napari_sr._resample_blocks`).
     scale : float, sequence of float, or dict, optional
         One factor for every spatial axis (``Z``, ``Y``, ``X`` among ``axes``), one per
         spatial axis in that order, or a dict such as ``{"Z": 4}`` for some axes only.
@@ -254,7 +258,10 @@ def resize(
             f"unknown interpolation method {method!r}; choose one of {', '.join(_METHODS)}"
         )
     is_tensor = type(image).__module__.startswith("torch")
-    if not is_tensor:
+    lazy = is_lazy(image)
+    if lazy:
+        image = as_dask(image)
+    elif not is_tensor:
         image = np.asarray(image)
     shape_in = tuple(image.shape)
     in_dtype = _numpy_dtype(image.dtype) if is_tensor else check_dtype(image.dtype)
@@ -272,6 +279,10 @@ def resize(
         if lengths[k] == n_in and scales[k] == 1:
             continue
         plans.append((spatial[k], plan_axis(n_in, lengths[k], scales[k], method, antialias)))
+    if lazy:  # chunk by chunk, each from the input lines its taps reach
+        from ._resample_blocks import resize_lazy
+
+        return resize_lazy(image, plans, working_dtype(in_dtype), out_dtype)
     if is_tensor:
         if image.device.type == "cpu":  # GPU tensors: the device's allocator answers
             _check_fits(shape_in, plans, in_dtype, out_dtype, copies=True)
