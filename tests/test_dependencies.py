@@ -128,6 +128,7 @@ def test_the_tests_imports_are_declared():
     # the benchmark scripts that tests import from benchmarks/
     optional = set(OPTIONAL) | {p.stem for p in (REPO / "benchmarks").glob("*.py")}
     test_files = [p for p in (REPO / "tests").rglob("*.py")]
+    optional |= {p.stem for p in test_files}  # helper modules beside the tests
     undeclared = {
         module: sorted(files)
         for module, files in _third_party_imports(test_files).items()

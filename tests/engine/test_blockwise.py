@@ -246,3 +246,18 @@ def test_napari_sr_import_stays_without_dask():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr
     assert napari_sr.upscale is upscale
+
+
+def test_resuming_a_finished_run_is_a_no_op(rng, tmp_path, monkeypatch):
+    data = _stack(rng, (3, 16, 20), np.uint16)
+    target = tmp_path / "o.ome.zarr"
+    first = upscale(data, 2, method="bicubic", out=target)
+
+    def no_work(*args):
+        raise AssertionError("a finished run was computed again")
+
+    monkeypatch.setattr(blockwise, "_upscale_block", no_work)
+    again = upscale(data, 2, method="bicubic", out=target, resume=True)
+    np.testing.assert_array_equal(np.asarray(again), np.asarray(first))
+    with pytest.raises(ValueError, match="the run that made it differs"):
+        upscale(data, 3, method="bicubic", out=target, resume=True)

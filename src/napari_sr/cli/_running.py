@@ -88,7 +88,9 @@ def check_output(args: argparse.Namespace, *also: str | None) -> None:
     from ..utils.atomic import check_target
 
     if getattr(args, "output", None) is not None:
-        check_output_path(args.output, overwrite=args.overwrite)
+        # --resume may find OUT finished by the same run; the work says if it is another
+        resuming = bool(getattr(args, "resume", False))
+        check_output_path(args.output, overwrite=args.overwrite or resuming)
     if getattr(args, "compression", None) == "zstd" and not zstd_available():
         raise ValueError(
             "--compression zstd needs the imagecodecs package (pip install imagecodecs); "

@@ -131,16 +131,20 @@ def upscale_blockwise(
         overwrite=overwrite,
         resume=resume,
     )
+    if writer.complete:  # resumed after it had finished
+        return _written(writer.finish(), source)
     with cluster_client(client, scheduler, workers) as connected:
         _write_blocks(writer, job, lazy.rechunk(block), limits, perm, connected, progress,
                       cancel)  # fmt: skip
-    path = writer.finish(overwrite=overwrite)
+    return _written(writer.finish(overwrite=overwrite), source)
+
+
+def _written(path: Any, source: Image | None):
+    """The store written, read lazily: an Image for an Image input, else its dask array."""
     from ..io.omezarr import read_ome_zarr
 
     written = read_ome_zarr(Path(path), lazy=True)
-    if source is None:
-        return written.data
-    return written
+    return written.data if source is None else written
 
 
 # ----------------------------------------------------------------------------- planning

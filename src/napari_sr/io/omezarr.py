@@ -367,10 +367,15 @@ class OmeZarrOutput:
     that are not.
     """
 
-    def __init__(self, path: Path, partial: Path, block: tuple[int, ...]) -> None:
-        self.path, self.partial, self.block = Path(path), Path(partial), tuple(block)
+    def __init__(self, path: Path, partial: Path | None, block: tuple[int, ...]) -> None:
+        self.path, self.block = Path(path), tuple(block)
+        self.partial = None if partial is None else Path(partial)
         import zarr
 
+        if self.partial is None:  # the run had finished: nothing left to write
+            self.array = zarr.open_array(str(self.path / "0"), mode="r")
+            self.blocks = None
+            return
         self.array = zarr.open_array(str(self.partial / "0"), mode="r+")
         self.blocks = zarr.open_array(str(self.partial / BLOCKS_ARRAY), mode="r+")
 
@@ -426,7 +431,9 @@ class OmeZarrOutput:
             Replace an existing ``path`` (when the run finishes) and discard an earlier
             interrupted run.
         resume : bool
-            Go on with the interrupted run of ``path`` (its ``.partial`` folder), if any.
+            Go on with the interrupted run of ``path`` (its ``.partial`` folder), if any;
+            a finished ``path`` made by the same run is taken as it is
+            (:attr:`complete`).
 
         Raises
         ------
@@ -444,6 +451,11 @@ class OmeZarrOutput:
         block = _check_block(block, chunks, shape)
         if version not in ("0.4", "0.5"):
             raise ValueError(f"version must be '0.5' or '0.4', not {version!r}")
+        run_record = json.loads(json.dumps(run or {}, default=str))
+        if path.exists() and resume and not overwrite and not partial.exists():
+            # resuming a run that had finished: nothing to do if it is the same run
+            cls._check_same_run(path, path, shape, dtype, block, run_record)
+            return cls(path, None, block)
         if path.exists() and not overwrite:
             raise FileExistsError(
                 f"{str(path)!r} already exists; choose another name or pass overwrite=True "
@@ -453,10 +465,10 @@ class OmeZarrOutput:
             raise FileNotFoundError(
                 f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist"
             )
-        run_record = json.loads(json.dumps(run or {}, default=str))
         if partial.exists():
             if resume:
-                return cls._reopen(path, partial, shape, dtype, block, run_record)
+                cls._check_same_run(path, partial, shape, dtype, block, run_record)
+                return cls(path, partial, block)
             if not overwrite:
                 raise FileExistsError(
                     f"an interrupted run of {str(path)!r} left {str(partial)!r}; pass "
@@ -469,16 +481,18 @@ class OmeZarrOutput:
                       provenance or {}, run_record)  # fmt: skip
         return cls(path, partial, block)
 
-    @classmethod
-    def _reopen(cls, path, partial, shape, dtype, block, run_record) -> OmeZarrOutput:
+    @staticmethod
+    def _check_same_run(path, store, shape, dtype, block, run_record) -> None:
+        """Raise unless ``store`` (the partial store, or a finished one) was made by the
+        same run."""
         import zarr
 
         try:
-            group = zarr.open_group(str(partial), mode="r")
+            group = zarr.open_group(str(store), mode="r")
             state = dict(group.attrs)["napari-sr-run"]
         except Exception as exc:
             raise ValueError(
-                f"cannot resume {str(path)!r}: {str(partial)!r} is not a run napari-sr can "
+                f"cannot resume {str(path)!r}: {str(store)!r} is not a run napari-sr can "
                 f"resume ({reason(exc)}); pass overwrite=True to start again"
             ) from exc
         mine = {"shape": list(shape), "dtype": np.dtype(dtype).str, "block": list(block),
@@ -488,17 +502,16 @@ class OmeZarrOutput:
             differs = [k for k in mine if theirs[k] != mine[k]]
             detail = _difference(theirs, mine, differs)
             raise ValueError(
-                f"cannot resume {str(path)!r}: the interrupted run differs from this one "
+                f"cannot resume {str(path)!r}: the run that made it differs from this one "
                 f"({detail}); run it as before, or pass overwrite=True to start again"
             )
-        return cls(path, partial, block)
 
     # ----------------------------------------------------------------- blocks
 
     @property
     def grid(self) -> tuple[int, ...]:
         """Blocks along each axis."""
-        return tuple(int(n) for n in self.blocks.shape)
+        return tuple(math.ceil(n / b) for n, b in zip(self.array.shape, self.block, strict=True))
 
     def region(self, index: Sequence[int]) -> tuple[slice, ...]:
         """The slices of block ``index`` in the array."""
@@ -511,8 +524,15 @@ class OmeZarrOutput:
         """Every block index, in C order."""
         return iter(np.ndindex(*self.grid))
 
+    @property
+    def complete(self) -> bool:
+        """Whether the store was finished already (a resumed run that had ended)."""
+        return self.partial is None
+
     def pending(self) -> list[tuple[int, ...]]:
         """The blocks not recorded as written, in C order."""
+        if self.blocks is None:
+            return []
         done = np.asarray(self.blocks[...]).astype(bool)
         return [tuple(int(i) for i in index) for index in zip(*np.nonzero(~done), strict=True)]
 
@@ -551,6 +571,8 @@ class OmeZarrOutput:
         FileExistsError
             If :attr:`path` appeared meanwhile and ``overwrite`` is False.
         """
+        if self.partial is None:
+            return self.path
         missing = self.pending()
         if missing:
             raise RuntimeError(
@@ -560,10 +582,7 @@ class OmeZarrOutput:
         import zarr
 
         group = zarr.open_group(str(self.partial), mode="r+")
-        _write_pyramid(group)
-        attrs = dict(group.attrs)
-        attrs.pop("napari-sr-run", None)
-        group.attrs.put(attrs)
+        _write_pyramid(group)  # the run's record stays: resuming a finished run is a no-op
         shutil.rmtree(self.partial / BLOCKS_ARRAY)
         _remove_group_entry(self.partial, BLOCKS_ARRAY)
         return _put_in_place(self.partial, self.path, overwrite=overwrite)
