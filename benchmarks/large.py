@@ -59,7 +59,7 @@ def make_stack(path: Path, planes: int, edge: int = EDGE) -> None:
                                pixel_size={"Z": 1.0, "Y": 0.2, "X": 0.2})  # fmt: skip
     for z in range(planes):
         plane = np.roll(base, (z * 3) % edge, axis=1)
-        out.write_block((z, 0, 0), rng.poisson(plane).astype(np.uint16))
+        out.write_block((z, 0, 0), rng.poisson(plane).astype(np.uint16)[None])
     out.finish()
 
 

@@ -320,9 +320,9 @@ def write(
     OSError
         When the disk is full (errno ENOSPC; nothing is left behind).
     """
-    compression = _check_compression(compression)
     path = check_output_path(path, overwrite=overwrite)
     fmt = _output_format(path)
+    compression = _check_compression(compression, needs_codecs=not fmt.folder)
     if not isinstance(image, Image):
         _check_writable_dtype(np.dtype(image.dtype) if is_lazy(image) else
                               np.asarray(image).dtype, path, fmt.output_name)  # fmt: skip
@@ -409,8 +409,9 @@ def check_output_path(path: str | os.PathLike, *, overwrite: bool = False) -> Pa
     return path
 
 
-def _check_compression(compression: Any) -> str | None:
-    """The tifffile compression for ``compression`` (None: uncompressed)."""
+def _check_compression(compression: Any, *, needs_codecs: bool = True) -> str | None:
+    """The compression for ``compression`` (None: uncompressed); ``needs_codecs``: zstd
+    needs imagecodecs (TIFF; zarr has its own codecs)."""
     if compression is None:
         return None
     if not isinstance(compression, str):
@@ -425,7 +426,7 @@ def _check_compression(compression: Any) -> str | None:
             f"compression {compression!r} is not one napari-sr writes; use 'zlib' (the "
             "default, read everywhere), 'zstd' (needs the imagecodecs package) or 'none'"
         )
-    if name == "zstd" and not zstd_available():
+    if name == "zstd" and needs_codecs and not zstd_available():
         raise ValueError(
             "compression 'zstd' needs the imagecodecs package (pip install imagecodecs); "
             "use 'zlib' instead"
