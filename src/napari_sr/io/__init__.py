@@ -391,22 +391,7 @@ def check_output_path(path: str | os.PathLike, *, overwrite: bool = False) -> Pa
         If its folder does not exist.
     """
     path = Path(path)
-    fmt = _output_format(path)
-    if not fmt.folder:
-        return check_target(path, overwrite=overwrite)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{str(path)!r} is a file; an {fmt.name} image is a folder - give "
-                         "a name that does not exist")  # fmt: skip
-    if path.exists() and not overwrite:
-        raise FileExistsError(
-            f"{str(path)!r} already exists; choose another name or pass overwrite=True "
-            "(--overwrite on the command line)"
-        )
-    if not path.parent.is_dir():
-        raise FileNotFoundError(
-            f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist"
-        )
-    return path
+    return check_target(path, overwrite=overwrite, folder=_output_format(path).folder)
 
 
 def _check_compression(compression: Any, *, needs_codecs: bool = True) -> str | None:

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from ..image import Image, normalize_unit
+from ..utils.atomic import check_target
 from ..utils.lazy import require
 from ._common import (
     PROVENANCE_KEY,
@@ -456,15 +457,7 @@ class OmeZarrOutput:
             # resuming a run that had finished: nothing to do if it is the same run
             cls._check_same_run(path, path, shape, dtype, block, run_record)
             return cls(path, None, block)
-        if path.exists() and not overwrite:
-            raise FileExistsError(
-                f"{str(path)!r} already exists; choose another name or pass overwrite=True "
-                "(--overwrite on the command line)"
-            )
-        if not path.parent.is_dir():
-            raise FileNotFoundError(
-                f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist"
-            )
+        check_target(path, overwrite=overwrite, folder=True)
         if partial.exists():
             if resume:
                 cls._check_same_run(path, partial, shape, dtype, block, run_record)

@@ -113,12 +113,18 @@ def atomic_write(
     return path
 
 
-def check_target(path: str | os.PathLike, *, overwrite: bool) -> Path:
-    """Check that ``path`` can be created: not a folder, its folder exists, and it does
-    not exist already unless ``overwrite``. Returns it as a Path."""
+def check_target(path: str | os.PathLike, *, overwrite: bool, folder: bool = False) -> Path:
+    """Check that ``path`` can be created: a file (or, with ``folder``, a folder such as an
+    OME-Zarr store) whose folder exists, and that does not exist already unless
+    ``overwrite``. Returns it as a Path."""
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() and not folder:
         raise IsADirectoryError(f"{str(path)!r} is a folder; give a file name to write")
+    if folder and path.exists() and not path.is_dir():
+        raise ValueError(
+            f"{str(path)!r} is a file, and what is written there is a folder; give a name "
+            "that does not exist"
+        )
     if not overwrite and path.exists():
         raise FileExistsError(
             f"{str(path)!r} already exists; choose another name or pass overwrite=True "
