@@ -51,10 +51,14 @@ def upscale(
 
     Parameters
     ----------
-    image : numpy.ndarray or Image
+    image : numpy.ndarray, dask array, zarr array or Image
         Input of any supported dtype (uint8, uint16, int16, float32, float64). An
         :class:`~napari_sr.image.Image` brings its axes and pixel sizes and gets back an
-        ``Image`` whose Y and X pixel sizes are divided by ``scale``.
+        ``Image`` whose Y and X pixel sizes are divided by ``scale``. A dask or zarr array
+        (or an Image holding one, as :func:`napari_sr.io.read` gives for large files) is
+        upscaled lazily, block by block (:mod:`napari_sr.engine.blockwise`): the result is
+        a dask array equal to the in-memory result, computed when asked, or written to
+        ``out``.
     scale : float
         Upscaling factor for Y and X, > 0. Output planes are ``ceil(n * scale)`` long. A
         learned model needs its own (integer) scale.
@@ -105,19 +109,49 @@ def upscale(
     self_ensemble : bool
         Models only. Average the model over the 8 flips and 90° rotations of the input
         (the ×8 geometric self-ensemble; about 8 times slower, a little more accurate).
+    out : path-like, optional
+        Write the result to this OME-Zarr store (a name ending in ``.ome.zarr``) block by
+        block, and return it read lazily from there: for data larger than memory, of any
+        input kind. The store is written under ``NAME.partial`` and renamed into place when
+        complete; an interrupted run leaves ``NAME.partial`` for ``resume``.
+    chunks : int, dict or sequence of int, optional
+        With ``out``: the store's chunks (one edge for Y and X, a dict per axis, or one
+        size per axis; default one plane per chunk in 1024 × 1024 tiles).
+    levels : int
+        With ``out``: resolution levels of the store (1, the default: no pyramid).
+    overwrite : bool
+        With ``out``: replace an existing store and discard an interrupted run.
+    resume : bool
+        With ``out``: finish the interrupted run of the same call, computing only the
+        blocks not yet written (a finished store of the same run is returned as it is).
+    client : distributed.Client, optional
+        With ``out``: run the blocks on this dask cluster.
+    scheduler : str, optional
+        With ``out``: the address of a running dask scheduler (``tcp://host:8786``) or its
+        scheduler file.
+    workers : int, optional
+        With ``out``: run on a LocalCluster of this many worker processes, started for the
+        call. Without ``client``, ``scheduler`` and ``workers``, the active
+        ``distributed`` client if there is one, else this process's threads.
     progress : callable, optional
         ``progress(done, total)`` after each batch of planes (interpolation, or whole
-        planes through a model) or each tile (tiled planes), counting planes × tiles.
+        planes through a model) or each tile (tiled planes), counting planes × tiles;
+        with ``out``, after each block written. A lazy result without ``out`` is computed
+        by its caller, and reports nothing here.
     cancel : threading.Event or callable, optional
-        Checked between batches of planes and between tiles; when set,
-        :class:`~napari_sr.utils.progress.Cancelled` is raised and nothing is returned.
+        Checked between batches of planes and between tiles (with ``out``: before each
+        block, and every 0.2 s on a cluster); when set,
+        :class:`~napari_sr.utils.progress.Cancelled` is raised and nothing is returned
+        (with ``out``, the blocks written so far stay in ``NAME.partial``).
 
     Returns
     -------
-    numpy.ndarray or Image
-        Same type as ``image``: the axes in the same order, Y and X scaled. An Image's
-        provenance records the method, scale and, for models, the device, precision, tile,
-        self-ensemble and normalisation limits.
+    numpy.ndarray, dask array or Image
+        Same type as ``image`` (a dask array for dask and zarr input): the axes in the same
+        order, Y and X scaled. An Image's provenance records the method, scale and, for
+        models, the device, precision, tile, self-ensemble and normalisation limits. With
+        ``out``, the written store read lazily (an Image for an Image input, else its dask
+        array), its axes in the order OME-NGFF requires (``TCZYX``).
 
     Raises
     ------
@@ -128,6 +162,9 @@ def upscale(
         (``tile``, ``precision``, ``self_ensemble``) with an interpolation method.
     RuntimeError
         A GPU ran out of memory even with the smallest tiles.
+    FileExistsError
+        ``out`` exists (without ``overwrite``), or an interrupted run of it exists and
+        neither ``resume`` nor ``overwrite`` was given.
 
     Notes
     -----
