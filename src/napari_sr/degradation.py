@@ -47,11 +47,22 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ._degrade_steps import (
+    blur,
+    camera,
+    check_noise,
+    finish,
+    noisy_plane,
+    plane_rng,
+    plane_seeds,
+    poisson_top,
+)
 from .axes import SPATIAL_AXES, resolve_axes
 from .geometry import check_scale
 from .image import Image, to_micrometres
 from .resample import INTERPOLATION_METHODS, resize
-from .utils.intensity import cast, check_dtype, working_dtype
+from .utils.intensity import check_dtype, working_dtype
+from .utils.lazy import is_lazy
 
 __all__ = ["DegradationRange", "GaussianPSF", "degrade"]
 
@@ -412,9 +423,11 @@ def degrade(
 
     Parameters
     ----------
-    image : numpy.ndarray or Image
+    image : numpy.ndarray, dask or zarr array, or Image
         High-resolution input. An :class:`Image` comes back as an Image whose pixel sizes
-        are multiplied by the factors.
+        are multiplied by the factors. A dask or zarr array (or an Image of one) gives a
+        lazy dask array, computed block by block and equal to the in-memory result
+        (:mod:`napari_sr._degrade_blocks`).
     scale : float or dict of str to float
         Downscaling factor (≥ 1 shrinks). A number applies to Y and X, the axes upscale
         restores, so ``upscale(degrade(x, s), s)`` has ``x``'s shape; a dict such as
@@ -434,7 +447,9 @@ def degrade(
     axes : str, optional
         Axes of ``image`` (default from the Image or guessed from the shape).
     seed : int or numpy.random.Generator, optional
-        Seed of the noise.
+        Seed of the noise. Each plane (the last two axes) of a stack draws from its own
+        stream spawned from it, so a plane's noise does not depend on the rest of the
+        stack; a single plane draws from the seed's generator itself.
 
     Returns
     -------
@@ -449,7 +464,9 @@ def degrade(
     (16, 16)
     """
     source = image if isinstance(image, Image) else None
-    data = source.data if source is not None else np.asarray(image)
+    data = source.data if source is not None else image
+    if not is_lazy(data):
+        data = np.asarray(data)
     if source is not None and axes is None:
         axes = source.axes
     dtype = check_dtype(data.dtype)
@@ -476,36 +493,18 @@ def degrade(
         }
     sigmas = _sigmas(blur, psf, axes, factors)
     rng = np.random.default_rng(seed)
+    if noise:
+        check_noise(noise)
+    per_axis = [sigmas.get(a, 0.0) for a in axes]
+    decimation = _decimation(factors, axes) if kernel == "decimate" else None
+    if is_lazy(data):  # block by block, each as the in-memory path computes it
+        from ._degrade_blocks import degrade_lazy
 
-    from .utils.memory import check_finite, check_fits, count_nonfinite
-
-    out_shape = [
-        max(1, math.ceil(n / factors.get(a, 1.0) - 1e-9))
-        for a, n in zip(axes, data.shape, strict=True)
-    ]
-    check_fits(out_shape, dtype, extra_bytes=_working_bytes(data, out_shape, sigmas, noise),
-               what="degraded image")  # fmt: skip
-    check_finite(data)  # after the memory check: it reads the input in small blocks
-    work = data.astype(working_dtype(dtype), copy=False)
-    if any(sigmas.values()):
-        from scipy import ndimage
-
-        per_axis = [sigmas.get(a, 0.0) for a in axes]
-        work = ndimage.gaussian_filter(work, per_axis, mode="reflect", truncate=4.0)
-    if kernel == "decimate":
-        index = []
-        for a in axes:
-            f = factors.get(a, 1.0)
-            if f != int(f):
-                raise ValueError(f"kernel='decimate' needs integer factors, not {f} for {a}")
-            index.append(slice(None, None, int(f)))
-        work = work[tuple(index)]
-    elif factors:
-        work = resize(work, {a: 1 / f for a, f in factors.items()}, method=kernel, axes=axes)
-    work = _add_noise(work, noise, rng, dtype)
-    if count_nonfinite(work):
-        raise ValueError("the degraded image overflowed (non-finite values); use smaller noise")
-    out = cast(work, dtype)
+        out = degrade_lazy(data, axes, per_axis, decimation, factors, kernel, noise, rng,
+                           dtype)  # fmt: skip
+    else:
+        out = _degrade_in_memory(data, axes, per_axis, decimation, factors, kernel, noise, rng,
+                                 dtype)  # fmt: skip
     if source is None:
         return out
     provenance = {"operation": "degrade", "factors": factors, "kernel": kernel}
@@ -520,7 +519,36 @@ def degrade(
     )
 
 
-def _working_bytes(data: np.ndarray, out_shape: list[int], sigmas, noise) -> int:
+def _degrade_in_memory(data, axes, per_axis, decimation, factors, kernel, noise, rng, dtype):
+    from .utils.memory import check_finite, check_fits
+
+    out_shape = [
+        max(1, math.ceil(n / factors.get(a, 1.0) - 1e-9))
+        for a, n in zip(axes, data.shape, strict=True)
+    ]
+    check_fits(out_shape, dtype, extra_bytes=_working_bytes(data, out_shape, per_axis, noise),
+               what="degraded image")  # fmt: skip
+    check_finite(data)  # after the memory check: it reads the input in small blocks
+    work = blur(data.astype(working_dtype(dtype), copy=False), per_axis)
+    if decimation is not None:
+        work = work[decimation]
+    elif factors:
+        work = resize(work, {a: 1 / f for a, f in factors.items()}, method=kernel, axes=axes)
+    return finish(_add_noise(work, noise, rng, dtype), dtype)
+
+
+def _decimation(factors: dict[str, float], axes: str) -> tuple[slice, ...]:
+    """The index that keeps every f-th sample along each axis (``kernel='decimate'``)."""
+    index = []
+    for a in axes:
+        f = factors.get(a, 1.0)
+        if f != int(f):
+            raise ValueError(f"kernel='decimate' needs integer factors, not {f} for {a}")
+        index.append(slice(None, None, int(f)))
+    return tuple(index)
+
+
+def _working_bytes(data: np.ndarray, out_shape: list[int], sigmas: list[float], noise) -> int:
     """Bytes ``degrade`` holds beside its output: the input in the working dtype and its
     blurred copy; the resized image in the working dtype (the resize's own buffers are
     checked by :func:`~napari_sr.resize`); the noise's float64 draws and their sum; the
@@ -528,7 +556,7 @@ def _working_bytes(data: np.ndarray, out_shape: list[int], sigmas, noise) -> int
     work = working_dtype(data.dtype).itemsize
     in_items, out_items = data.size, math.prod(out_shape)
     extra = in_items * work * int(data.dtype != working_dtype(data.dtype))
-    if any(sigmas.values()):
+    if any(sigmas):
         extra += in_items * work
     extra += out_items * work * 3  # the resized image, rounding and clipping
     if noise:
@@ -586,58 +614,14 @@ def _sigmas(blur, psf, axes: str, factors: dict[str, float]) -> dict[str, float]
     return {a: math.sqrt(v) for a, v in variances.items()}
 
 
-NOISE_KEYS = ("poisson", "gaussian", "gain", "offset", "bits")
-"""Keys of ``degrade``'s ``noise`` dict: shot noise, read noise, then the camera."""
-
-
 def _add_noise(work: np.ndarray, noise, rng: np.random.Generator, dtype: np.dtype) -> np.ndarray:
     if not noise:
         return work
-    unknown = sorted(set(noise) - set(NOISE_KEYS))
-    if unknown:
-        raise ValueError(
-            f"unknown noise type(s) {unknown}; use {{'poisson': peak_photons}}, "
-            "{'gaussian': sigma} or both, optionally with 'gain', 'offset' and 'bits'"
-        )
-    out = work
-    if "poisson" in noise:
-        peak = check_scale(noise["poisson"], "poisson peak (photons)")
-        top = float(work.max())
-        if top <= 0:
-            raise ValueError("Poisson noise needs a positive image (its maximum is ≤ 0)")
-        if work.min() < 0:
-            raise ValueError(
-                "Poisson noise needs non-negative intensities; offset the image first"
-            )
-        photons = rng.poisson(work.astype(np.float64) * (peak / top))
-        out = (photons * (top / peak)).astype(work.dtype)
-    if "gaussian" in noise:
-        sigma = float(noise["gaussian"])
-        if not np.isfinite(sigma) or sigma < 0:
-            raise ValueError(f"gaussian noise sigma must be ≥ 0, not {sigma}")
-        with np.errstate(over="ignore"):  # overflow is reported below as one clear error
-            out = out + rng.normal(0.0, sigma, out.shape).astype(work.dtype)
-    return _camera(out, noise)
-
-
-def _camera(out: np.ndarray, noise) -> np.ndarray:
-    """``gain · out + offset``, then rounded and clipped to ``bits`` when given."""
-    gain = float(noise.get("gain", 1.0))
-    if not np.isfinite(gain) or gain <= 0:
-        raise ValueError(f"noise gain (ADU per intensity unit) must be > 0, not {gain}")
-    offset = float(noise.get("offset", 0.0))
-    if not np.isfinite(offset):
-        raise ValueError(f"noise offset (ADU) must be a finite number, not {offset}")
-    bits = noise.get("bits")
-    if bits is not None and (
-        isinstance(bits, bool) or not float(bits).is_integer() or not 1 <= bits <= 32
-    ):
-        raise ValueError(f"noise bits must be a whole number from 1 to 32 (8, 16), not {bits}")
-    if gain != 1 or offset:
-        with np.errstate(over="ignore"):
-            out = (out * gain + offset).astype(out.dtype)
-    if bits is not None:
-        # computed in float64: 2**32 - 1 is not exact in float32
-        levels = np.clip(np.round(out.astype(np.float64)), 0, 2 ** int(bits) - 1)
-        out = levels.astype(out.dtype)
-    return out
+    check_noise(noise)
+    top = poisson_top(float(work.min()), float(work.max())) if "poisson" in noise else None
+    planes = work.reshape(-1, *work.shape[-2:])
+    seeds = plane_seeds(rng, len(planes))
+    out = np.empty_like(planes)
+    for k, plane in enumerate(planes):
+        out[k] = noisy_plane(plane, noise, plane_rng(rng, seeds, k), top)
+    return camera(out.reshape(work.shape), noise)
