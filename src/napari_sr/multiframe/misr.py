@@ -4,12 +4,16 @@ Frames along the T axis (or ``frame_axis``) are registered (:func:`register`, un
 ``shifts`` are given), frames that do not match are left out, and the rest are fused on a
 grid ``scale`` times finer (:func:`~napari_sr.multiframe.fusion.fuse`). Stacks with Z (or
 C) fuse every plane with the same shifts, measured on the frames' mean over those axes (a
-stage jitter moves all planes alike).
+stage jitter moves all planes alike). A dask or zarr stack is registered one frame at a
+time and fused lazily, one task per plane.
 """
 
 from __future__ import annotations
 
+import functools
 import numbers
+import threading
+import uuid
 import warnings
 from typing import Any
 
@@ -18,6 +22,7 @@ import numpy as np
 from ..axes import frame_axes, resolve_axes
 from ..image import Image
 from ..utils.intensity import cast, check_dtype, check_finite
+from ..utils.lazy import as_dask, is_lazy
 from ..utils.progress import CancelToken, ProgressCallback, Stages, raise_if_cancelled
 from ..utils.validate import all_finite, check_callback, check_flag
 from .consistency import FramesMismatchWarning, frame_mismatches, mismatch_message
@@ -54,9 +59,12 @@ def misr(
 
     Parameters
     ----------
-    frames : numpy.ndarray or Image
+    frames : numpy.ndarray, dask or zarr array, or Image
         Frames of one scene with sub-pixel shifts between them: ``TYX``, ``TZYX``,
-        ``TCYX``… (T holds the frames).
+        ``TCYX``… (T holds the frames). A dask or zarr stack (or an Image of one) is
+        registered at once, one frame in memory at a time, and fused lazily: the result is
+        a dask array with one task per plane, equal to the in-memory result (``progress``
+        and ``cancel`` then cover the registration).
     scale : int
         Integer SR factor (≥ 2).
     method : str or model
@@ -130,9 +138,11 @@ def misr(
         result is still returned.
     """
     source = frames if isinstance(frames, Image) else None
-    data = source.data if source is not None else _as_array(frames)
+    data = source.data if source is not None else frames
+    lazy = is_lazy(data)
+    data = as_dask(data) if lazy else _as_array(data)
     dtype = check_dtype(data.dtype, "frames")
-    if not all_finite(data):
+    if not lazy and not all_finite(data):  # a lazy stack is checked frame by frame
         check_finite(data, "frames")
     scale = check_sr_scale(scale)
     network = _fusion_network(method, scale)
@@ -146,7 +156,7 @@ def misr(
         raise ValueError(f"the fusion model works at x{network.scale}, not x{scale}")
     axes = _frame_axes(data, source, axes, frame_axis)
     t = axes.index("T")
-    stack = np.moveaxis(data, t, 0)  # (N, ..., Y, X)
+    stack = np.moveaxis(data, t, 0)  # (N, ..., Y, X); a dask array stays lazy
     rest = axes[:t] + axes[t + 1 :]
     n = stack.shape[0]
     if n < 2:
@@ -172,7 +182,7 @@ def misr(
     total = PASSES * len(planes) + n_planes * steps
     stages = Stages(progress, total)
 
-    frames_seen = planes.mean(axis=1)  # the frames' mean over Z/C: what is registered
+    frames_seen = _frames_seen(planes)  # the frames' mean over Z/C: what is registered
     if shifts is None:
         registration = register(frames_seen, reference=reference,
                                 upsample=DEFAULT_UPSAMPLE, progress=stages.part(),
@@ -189,32 +199,19 @@ def misr(
     found = frame_mismatches(frames_seen[kept], shifts[kept], left_out=int((~kept).sum()))
     if found:
         warnings.warn(mismatch_message(found), FramesMismatchWarning, stacklevel=2)
-    fused = []
-    for p in range(n_planes):
-        if network is not None:
-            fused.append(
-                fuse_learned(network, planes[:, p], shifts=shifts, weights=weights,
-                             reference=anchor, psf=psf, guard=guard, progress=stages.part(),
-                             cancel=cancel)
-            )  # fmt: skip
-        else:
-            fused.append(
-                fuse(
-                    planes[:, p],
-                    shifts,
-                    scale,
-                    method=method,
-                    psf=psf,
-                    iterations=iterations,
-                    weights=weights,
-                    progress=stages.part(),
-                    cancel=cancel,
-                )
-            )
-        stages.advance(steps)
-    raise_if_cancelled(cancel)  # a cancel during the last plane: nothing is returned
-    out = np.stack(fused).reshape(*stack.shape[1:-2], *fused[0].shape)
-    out = cast(out, dtype)
+    fuse_plane = functools.partial(
+        _fuse_plane, network=network, shifts=shifts, weights=weights, anchor=anchor,
+        scale=scale, method=method, psf=psf, iterations=iterations, guard=guard,
+        dtype=dtype)  # fmt: skip
+    if lazy:  # every plane a task, computed when the result is
+        out = _lazy_planes(fuse_plane, planes, stack.shape[1:-2], scale)
+    else:
+        fused = []
+        for p in range(n_planes):
+            fused.append(fuse_plane(planes[:, p], progress=stages.part(), cancel=cancel))
+            stages.advance(steps)
+        raise_if_cancelled(cancel)  # a cancel during the last plane: nothing is returned
+        out = np.stack(fused).reshape(*stack.shape[1:-2], *fused[0].shape)
     if source is None:
         return out
     label = method if network is None else f"learned ({network.spec.name})"
@@ -232,9 +229,65 @@ def misr(
     if quality is not None:
         provenance["registration_quality"] = quality.round(4).tolist()
     resolved = source.with_axes(axes)
-    frame = Image(np.take(resolved.data, 0, axis=t), rest, resolved.pixel_size, resolved.unit,
-                  resolved.origin, resolved.metadata)  # fmt: skip
+    first = resolved.data[(slice(None),) * t + (0,)]  # frame 0, lazy for a lazy stack
+    frame = Image(first, rest, resolved.pixel_size, resolved.unit, resolved.origin,
+                  resolved.metadata)  # fmt: skip
     return frame.resampled(out, {"Y": scale, "X": scale}, provenance)
+
+
+def _frames_seen(planes: Any) -> np.ndarray:
+    """(N, Y, X) float64: each frame's mean over its planes, one frame in memory at a time
+    (the same sums for an in-memory and a lazy stack)."""
+    seen = []
+    for frame in planes:
+        frame = np.asarray(frame)
+        if not all_finite(frame):
+            check_finite(frame, "frames")
+        seen.append(frame.mean(axis=0))
+    return np.stack(seen)
+
+
+_NETWORK_LOCK = threading.Lock()
+"""Held while a fusion network runs on a plane of a lazy stack: the tasks of a process
+share the network object."""
+
+
+def _fuse_plane(frames: np.ndarray, *, network, shifts, weights, anchor, scale, method, psf,
+                iterations, guard, dtype, progress=None, cancel=None) -> np.ndarray:  # fmt: skip
+    """One plane's frames (N, Y, X) fused, in ``dtype``."""
+    frames = np.asarray(frames, dtype=np.float64)
+    if network is not None:
+        with _NETWORK_LOCK:
+            fused = fuse_learned(network, frames, shifts=shifts, weights=weights,
+                                 reference=anchor, psf=psf, guard=guard, progress=progress,
+                                 cancel=cancel)  # fmt: skip
+    else:
+        fused = fuse(frames, shifts, scale, method=method, psf=psf, iterations=iterations,
+                     weights=weights, progress=progress, cancel=cancel)  # fmt: skip
+    return cast(fused, dtype)
+
+
+def _lazy_planes(fuse_plane, planes, lead: tuple[int, ...], scale: int):
+    """The fused stack as a dask array: one task per plane, reading that plane's frames;
+    the method's state (a network) travels as one key."""
+    import dask
+    import dask.array as da
+
+    n_planes, shape = planes.shape[1], planes.shape[-2:]
+    out_shape = (shape[0] * scale, shape[1] * scale)
+    dtype = fuse_plane.keywords["dtype"]
+    method = dask.delayed((fuse_plane,), name=f"napari-sr-fuse-{uuid.uuid4().hex}",
+                          traverse=False)  # fmt: skip
+    task = dask.delayed(_apply, pure=True)
+    fused = [
+        da.from_delayed(task(method, planes[:, p]), out_shape, dtype=dtype)
+        for p in range(n_planes)
+    ]
+    return da.stack(fused).reshape(*lead, *out_shape)
+
+
+def _apply(method: tuple, frames: np.ndarray) -> np.ndarray:
+    return method[0](frames)
 
 
 def _frame_axes(data: np.ndarray, source: Image | None, axes: str | None, frame_axis) -> str:
