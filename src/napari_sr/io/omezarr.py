@@ -80,6 +80,9 @@ PARTIAL_SUFFIX = ".partial"
 
 BLOCKS_ARRAY = "napari-sr-blocks"
 """Array of a store being written: 1 for every block written (one chunk per block)."""
+SCRATCH_FOLDER = "napari-sr-scratch"
+"""Folder of a store being written that holds a run's intermediate data
+(:attr:`OmeZarrOutput.scratch`)."""
 
 CHUNK_EDGE = 1024
 """Default chunk edge along Y and X (one plane per chunk along the other axes): a
@@ -541,6 +544,20 @@ class OmeZarrOutput:
         self.array[region] = values
         self.blocks[tuple(int(i) for i in index)] = 1
 
+    @property
+    def scratch(self) -> Path | None:
+        """A folder for a run's intermediate data, inside :attr:`partial` (so it is kept
+        with the blocks for a resumed run); :meth:`finish` removes it. None once
+        finished."""
+        return None if self.partial is None else self.partial / SCRATCH_FOLDER
+
+    def update_provenance(self, record: dict[str, Any]) -> None:
+        """Replace the provenance record (what a run learns while it runs)."""
+        import zarr
+
+        group = zarr.open_group(str(self.partial), mode="r+")
+        group.attrs[PROVENANCE_KEY] = json.loads(json.dumps(record, default=str))
+
     def spec(self) -> tuple[str, str, tuple[int, ...]]:
         """What a task needs to reopen this writer (:meth:`open_block_writer`): picklable."""
         return str(self.path), str(self.partial), self.block
@@ -574,6 +591,7 @@ class OmeZarrOutput:
             )
         import zarr
 
+        shutil.rmtree(self.partial / SCRATCH_FOLDER, ignore_errors=True)
         group = zarr.open_group(str(self.partial), mode="r+")
         _write_pyramid(group)  # the run's record stays: resuming a finished run is a no-op
         shutil.rmtree(self.partial / BLOCKS_ARRAY)

@@ -39,10 +39,12 @@ References
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -52,7 +54,9 @@ from ..image import Image, to_micrometres
 from ..normalization import Normalization, default_normalization
 from ..resample import point_grid, sample_at
 from ..utils.intensity import cast, check_dtype, check_finite
+from ..utils.lazy import is_lazy
 from ..utils.progress import CancelToken, ProgressCallback, Stages, raise_if_cancelled
+from ._isotropic_blocks import fuse_views, fusion_limits
 from ._progress import share
 from .config import (
     DEFAULT_MODEL,
@@ -340,6 +344,14 @@ def isotropic(
     axes: str | None = None,
     device: str = "auto",
     tile: int | None = None,
+    out: str | os.PathLike | None = None,
+    chunks: Any = None,
+    levels: int = 1,
+    overwrite: bool = False,
+    resume: bool = False,
+    client: Any = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
     progress: ProgressCallback | None = None,
     log: Callable[[dict], None] | None = None,
     cancel: CancelToken | None = None,
@@ -374,12 +386,27 @@ def isotropic(
         ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, …
     tile : int, optional
         Tile edge for the prediction (:func:`napari_sr.upscale`); default automatic.
+    out : path-like, optional
+        Write the result to this OME-Zarr store (``.ome.zarr``) block by block and return
+        it read lazily. A dask or zarr ``volume`` (or an Image of one) is reconstructed
+        out of core in any case (:mod:`napari_sr.selfsup._isotropic_blocks`): scratch
+        stores hold the stack in columns and the xz predictions, memory is set by the
+        slabs, never by the stack, and every pixel equals the in-memory result. Without
+        ``out`` the result is then a lazy dask array (the yz pass and the fusion run
+        when it is computed) whose scratch folder lasts as long as it does.
+    chunks, levels, overwrite, resume, client, scheduler, workers
+        With ``out``, as for :func:`napari_sr.upscale`: the store's chunks (X is
+        rounded to the slab width), its pyramid levels, replacing an existing store,
+        finishing an interrupted run (the trained networks, the scratch data and the
+        written blocks are kept in ``OUT.partial``), and where the tasks run (a
+        dask.distributed client, a scheduler's address, or ``workers`` local processes).
     progress : callable, optional
         ``progress(done, total)`` in work units of two kinds: the training steps of each
         channel's network, then the restored planes (one unit per xz plane and one per
         yz plane, of every time point and channel; a tiled plane advances in fractions of
         its unit). A front end should label them "steps and planes", or show a
-        percentage.
+        percentage. Out of core, one more unit per input plane (copied to the scratch
+        store) comes before the xz planes.
     log : callable, optional
         Training records (as :func:`napari_sr.train` gives them).
     cancel : threading.Event or callable, optional
@@ -406,8 +433,10 @@ def isotropic(
     'Z 0.2 µm, Y 0.2 µm, X 0.2 µm'
     """
     return reconstruct(
-        volume, factor, config, model=model, axes=axes, device=device, tile=tile,
-        progress=progress, log=log, cancel=cancel, **overrides,
+        volume, factor, config, model=model, axes=axes, device=device, tile=tile, out=out,
+        chunks=chunks, levels=levels, overwrite=overwrite, resume=resume, client=client,
+        scheduler=scheduler, workers=workers, progress=progress, log=log, cancel=cancel,
+        **overrides,
     ).image  # fmt: skip
 
 
@@ -420,6 +449,14 @@ def reconstruct(
     axes: str | None = None,
     device: str = "auto",
     tile: int | None = None,
+    out: str | os.PathLike | None = None,
+    chunks: Any = None,
+    levels: int = 1,
+    overwrite: bool = False,
+    resume: bool = False,
+    client: Any = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
     progress: ProgressCallback | None = None,
     log: Callable[[dict], None] | None = None,
     cancel: CancelToken | None = None,
@@ -454,6 +491,14 @@ def reconstruct(
             f"train_isotropic, or a model file path; not {type(model).__name__}"
         )
 
+    where = {"out": out, "chunks": chunks, "levels": levels, "overwrite": overwrite,
+             "resume": resume, "client": client, "scheduler": scheduler, "workers": workers}
+    if out is not None or is_lazy(image.data):
+        return _reconstruct_blockwise(volume, image, factor, config, given, model,
+                                      device=device, tile=tile, progress=progress, log=log,
+                                      cancel=cancel, **where)  # fmt: skip
+    check_finite(image.data)
+    _check_in_memory_options(where)
     data = _as_tczyx(image.data, image.axes)
     n_t, n_c, n_z, n_y, n_x = data.shape
     n_out = len(point_grid(n_z, factor))
@@ -482,7 +527,13 @@ def reconstruct(
     # a cancel that came during the last prediction (or the fusion) is not ignored
     raise_if_cancelled(cancel)
     result = _from_tczyx(out, image.axes)
-    provenance = {
+    restored = _result(volume, image, result, factor,
+                       _provenance(config, given, model, factor, reports))  # fmt: skip
+    return Reconstruction(image=restored, models=tuple(trained), factor=factor)
+
+
+def _provenance(config, given, model, factor: float, reports: list) -> dict[str, Any]:
+    return {
         "method": "isotropic",
         "factor": factor,
         "fuse": config.fuse,
@@ -490,8 +541,152 @@ def reconstruct(
         "axial_profile": _profile_record(given, config.psf, factor),
         "training": reports if any(r is not None for r in reports) else None,
     }
-    restored = _result(volume, image, result, factor, provenance)
-    return Reconstruction(image=restored, models=tuple(trained), factor=factor)
+
+
+def _check_in_memory_options(where: dict[str, Any]) -> None:
+    defaults = {"levels": 1, "overwrite": False, "resume": False}
+    given = [k for k, v in where.items() if v is not None and v != defaults.get(k, None)]
+    if given:
+        raise ValueError(
+            f"{', '.join(given)} only apply when writing the result (out='iso.ome.zarr') "
+            "or reconstructing a lazy stack"
+        )
+
+
+def _reconstruct_blockwise(
+    volume, image: Image, factor: float, config, given, model, *, device, tile, progress,
+    log, cancel, out, chunks, levels, overwrite, resume, client, scheduler, workers,
+) -> Reconstruction:  # fmt: skip
+    """:func:`reconstruct` out of core (:mod:`._isotropic_blocks`)."""
+    from ..engine.cluster import check_where, cluster_client
+    from ..utils.lazy import as_dask, require
+    from . import _isotropic_blocks as blocks
+
+    require("dask", "zarr", what="isotropic reconstruction out of core")
+    import dask.array as da
+
+    if out is None:
+        _check_in_memory_options({"chunks": chunks, "levels": levels, "overwrite": overwrite,
+                                  "resume": resume, "client": client,
+                                  "scheduler": scheduler, "workers": workers})  # fmt: skip
+    check_where(client, scheduler, workers)
+    lazy = as_dask(image.data) if is_lazy(image.data) else da.from_array(image.data)
+    data = _as_tczyx(lazy, image.axes)
+    n_t, n_c, n_z, n_y, n_x = data.shape
+    n_out = len(point_grid(n_z, factor))
+    lane = blocks.lane_width(n_out, n_y, n_x)
+    result_axes = "".join(a for a in "TCZYX" if a in image.axes)
+    geometry = _result(image, image, da.empty(_result_shape(image, n_out), image.dtype),
+                       factor, _provenance(config, given, model, factor, []))  # fmt: skip
+    writer = None
+    if out is not None:
+        writer, lane = _result_writer(
+            out, geometry, result_axes, lane, chunks, levels, overwrite, resume, config,
+            given, model, tile, image)  # fmt: skip
+        if writer.complete:  # resumed after it had finished
+            return Reconstruction(image=_written(writer.finish(), volume), models=(),
+                                  factor=factor)  # fmt: skip
+        scratch = blocks.Scratch(writer.scratch)
+    else:
+        scratch = blocks.Scratch()
+    training_share = 0 if not isinstance(given, str) else config.steps
+    units = n_c * training_share + n_t * n_c * (n_z + n_y + (n_x if writer else 0))
+    counter = Stages(progress, units)
+    models, reports, trained = [], [], []
+    for c in range(n_c):
+        channel_model, report = given, None
+        if isinstance(given, str):
+            channel_model, report = _channel_model(
+                scratch.path, c, lambda c=c: train_isotropic(
+                    Image(data[:, c], "TZYX"), factor, config, device=device,
+                    progress=share(counter, training_share), log=log, cancel=cancel))  # fmt: skip
+            counter.advance(training_share)
+            trained.append(channel_model)
+        models.append(channel_model)
+        reports.append(report or getattr(channel_model, "training_report", None))
+    limits = [functools.partial(blocks.fusion_limits, m, image.dtype, config.fuse)
+              for m in models]  # fmt: skip
+    provenance = {**_provenance(config, given, model, factor, reports), "blockwise": True}
+    with cluster_client(client, scheduler, workers) as connected:
+        fused = blocks.restore_blockwise(
+            data, factor, models, limits, fuse=config.fuse, dtype=image.dtype, device=device,
+            tile=tile, lane=lane, scratch=scratch, client=connected, counter=counter,
+            cancel=cancel)  # fmt: skip
+        squeezed = fused.reshape(_result_shape(image, n_out, order=result_axes))
+        if writer is None:
+            result = _from_tczyx(fused, image.axes)
+            restored = _result(volume, image, result, factor, provenance)
+            return Reconstruction(image=restored, models=tuple(trained), factor=factor)
+        blocks.write_result(writer, squeezed, lane, connected,
+                            share(counter, n_t * n_c * n_x), cancel)  # fmt: skip
+    writer.update_provenance({**geometry.metadata.get("provenance", {}), **provenance})
+    path = writer.finish(overwrite=overwrite)
+    return Reconstruction(image=_written(path, volume), models=tuple(trained), factor=factor)
+
+
+def _result_shape(image: Image, n_out: int, order: str | None = None) -> tuple[int, ...]:
+    """The result's shape in the image's axis order (or ``order``)."""
+    sizes = dict(zip(image.axes, image.shape, strict=True))
+    sizes["Z"] = n_out
+    return tuple(sizes[a] for a in (order or image.axes))
+
+
+def _result_writer(out, geometry: Image, axes: str, lane: int, chunks, levels, overwrite,
+                   resume, config, given, model, tile, image: Image):  # fmt: skip
+    """The OME-Zarr writer of the result (axes in NGFF order, X last) and the slab width
+    (a multiple of the store's X chunk)."""
+    from ..io.omezarr import OmeZarrOutput, check_chunks
+
+    shape = tuple(geometry.shape[geometry.axes.index(a)] for a in axes)
+    default = {"Z": min(shape[axes.index("Z")], 16), "Y": min(shape[-2], 1024), "X": lane}
+    given_chunks = chunks if chunks is not None else {a: n for a, n in default.items()}
+    zarr_chunks = check_chunks(given_chunks, shape, axes)
+    lane = max(zarr_chunks[-1], lane // zarr_chunks[-1] * zarr_chunks[-1])
+    block = tuple(1 if a in "TC" else n for a, n in zip(axes, shape, strict=True))
+    block = (*block[:-1], lane)
+    run = {
+        "method": "isotropic",
+        "config": config.to_dict(),
+        "model": _describe_model(given, model),
+        "tile": tile,
+        "input": image.metadata.get("path")
+        or {"shape": list(image.shape), "dtype": np.dtype(image.dtype).str},
+        "axes": image.axes,
+    }
+    writer = OmeZarrOutput.create(
+        out, shape=shape, dtype=image.dtype, axes=axes, block=block, chunks=zarr_chunks,
+        pixel_size=geometry.pixel_size, unit=geometry.unit, origin=geometry.origin,
+        provenance=geometry.metadata.get("provenance", {}), run=run, levels=levels,
+        overwrite=overwrite, resume=resume)  # fmt: skip
+    return writer, lane
+
+
+def _channel_model(scratch: Path, channel: int, train: Callable[[], Any]):
+    """Channel ``channel``'s network: trained (and kept in the scratch folder), or the one
+    an interrupted run kept there."""
+    import json
+
+    from ..models.checkpoint import load_model, save_model
+    from ..utils.jsonready import json_ready
+
+    folder = scratch / "models"
+    weights, record = folder / f"channel-{channel}.safetensors", folder / f"channel-{channel}.json"
+    if weights.exists() and record.exists():
+        return load_model(weights), json.loads(record.read_text()).get("report")
+    trained = train()
+    folder.mkdir(parents=True, exist_ok=True)
+    report = getattr(trained, "training_report", None)
+    save_model(trained, weights, overwrite=True)
+    record.write_text(json.dumps({"report": json_ready(report)}))
+    return trained, report
+
+
+def _written(path: Path, volume: Any):
+    """The written store read lazily: an Image for an Image input, else its array."""
+    from ..io.omezarr import read_ome_zarr
+
+    written = read_ome_zarr(Path(path), lazy=True)
+    return written if isinstance(volume, Image) else written.data
 
 
 def _with_model(overrides: dict[str, Any], model: Any) -> dict[str, Any]:
@@ -531,23 +726,14 @@ def _restore(
                "tile": tile, "cancel": cancel}  # fmt: skip
     # xz planes: one per y, z along the rows; yz planes: one per x, z along the rows
     # the engine counts tiles: each pass is scaled into its share of planes
-    xz = upscale(np.ascontiguousarray(interpolated.transpose(1, 0, 2)), 1,
-                 progress=share(counter, volume.shape[1]), **options)  # fmt: skip
+    xz_planes = np.ascontiguousarray(interpolated.transpose(1, 0, 2))
+    xz = upscale(xz_planes, 1, progress=share(counter, volume.shape[1]), **options)
     counter.advance(volume.shape[1])
     yz = upscale(np.ascontiguousarray(interpolated.transpose(2, 0, 1)), 1,
                  progress=share(counter, volume.shape[2]), **options)  # fmt: skip
     counter.advance(volume.shape[2])
-    first, second = xz.transpose(1, 0, 2), yz.transpose(1, 2, 0)
-    if fuse == "mean":
-        fused = 0.5 * (first + second)
-    else:
-        norm = getattr(model, "normalization", None) or default_normalization(dtype)
-        low, high = norm.limits(interpolated)
-        span = (high - low) or 1.0
-        a = np.maximum((first - low) / span, 0)
-        b = np.maximum((second - low) / span, 0)
-        fused = np.sqrt(a * b) * span + low
-    return cast(fused, dtype)
+    limits = fusion_limits(model, dtype, fuse, xz_planes)
+    return fuse_views(xz.transpose(1, 0, 2), yz.transpose(1, 2, 0), fuse, limits, dtype)
 
 
 # ------------------------------------------------------------------------- helpers
@@ -556,7 +742,8 @@ def _restore(
 def _image_and_factor(
     volume: np.ndarray | Image, factor: float | None, axes: str | None
 ) -> tuple[Image, float]:
-    image = volume if isinstance(volume, Image) else Image(np.asarray(volume), axes=axes)
+    data = volume if isinstance(volume, Image) or is_lazy(volume) else np.asarray(volume)
+    image = volume if isinstance(volume, Image) else Image(data, axes=axes)
     if axes is not None and isinstance(volume, Image):
         image = image.with_axes(axes)
     check_dtype(image.dtype)
@@ -602,12 +789,15 @@ def anisotropy(image: Image) -> float:
 
 
 def _lateral_planes(image: Image) -> np.ndarray:
-    """(N, Y, X) planes of all T and Z, at most :data:`MAX_TRAINING_PLANES`, evenly."""
+    """(N, Y, X) planes of all T and Z, at most :data:`MAX_TRAINING_PLANES`, evenly; of a
+    lazy stack only those planes are read."""
     data = _as_tczyx(image.data, image.axes)
     planes = data.reshape(-1, *data.shape[-2:])
     if len(planes) > MAX_TRAINING_PLANES:
         keep = np.linspace(0, len(planes) - 1, MAX_TRAINING_PLANES).round().astype(int)
         planes = planes[keep]
+    planes = np.asarray(planes)
+    check_finite(planes)
     return planes
 
 
