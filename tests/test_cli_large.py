@@ -107,3 +107,45 @@ def test_a_lazy_input_too_large_for_a_tiff_out_is_told_to_write_ome_zarr(
     code, _, err = run(capsys, "upscale", str(path), str(tmp_path / "o.tif"), "-s", "2",
                        "-m", "bicubic")  # fmt: skip
     assert_one_line_error(code, err, "write it block by block instead, as OME-Zarr")
+
+
+def test_isotropic_tiff_in_ome_zarr_out_interrupted_and_resumed(capsys, tmp_path, monkeypatch):
+    from napari_sr.selfsup import _isotropic_blocks
+    from napari_sr.selfsup.isotropic import reconstruct
+
+    rng = np.random.default_rng(7)
+    data = (np.cumsum(rng.integers(0, 3, (5, 24, 20)), axis=-1) * 60).astype(np.uint16)
+    image = Image(data, axes="ZYX", pixel_size={"Z": 0.6, "Y": 0.2, "X": 0.2})
+    path = io.write(tmp_path / "stack.ome.tif", image)
+    target = str(tmp_path / "iso.ome.zarr")
+    options = ["--steps", "2", "--seed", "3", "--device", "cpu", "--chunks", "Z=4,Y=8,X=8"]
+    monkeypatch.setattr(_isotropic_blocks, "MAX_LANE", 8)
+    monkeypatch.setattr(blockwise, "BLOCK_BYTES", 1)  # one xz plane per task
+    real, calls = _isotropic_blocks._write_xz_block, []
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(_isotropic_blocks, "_write_xz_block", interrupted)
+    code, out, err = run(capsys, "isotropic", str(path), target, *options)
+    assert code == 130 and out == ""
+    assert err.strip().splitlines()[-1].endswith("run the same command with --resume to finish it")
+    monkeypatch.setattr(_isotropic_blocks, "_write_xz_block", real)
+    code, out, err = run(capsys, "isotropic", str(path), target, *options, "--resume")
+    assert code == 0, err
+    assert out.startswith(f"wrote {target}: shape (13, 24, 20), uint16, axes ZYX")
+    written = io.read(target, lazy=True)
+    assert written.data.chunksize == (4, 8, 8)
+    assert written.pixel_size == pytest.approx({"Z": 0.2, "Y": 0.2, "X": 0.2})
+    expected = reconstruct(image, steps=2, seed=3, device="cpu").image
+    np.testing.assert_array_equal(np.asarray(written.data), expected.data)
+
+
+def test_isotropic_large_data_options_need_an_ome_zarr_out(capsys, tmp_path, stack):
+    path, _ = stack
+    code, _out, err = run(capsys, "isotropic", str(path), str(tmp_path / "o.tif"),
+                          "--factor", "3", "--resume")  # fmt: skip
+    assert_one_line_error(code, err, "--resume only work when OUT is an OME-Zarr store")

@@ -10,9 +10,19 @@ from __future__ import annotations
 import argparse
 from functools import cache
 
+import numpy as np
+
 from . import _parsers as shared
 from ._recipe import add_recipe_options, recipe_values
-from ._running import check_output, read_input, running, write_result
+from ._running import (
+    blockwise_options,
+    check_output,
+    check_result_fits,
+    read_input,
+    resume_hint,
+    running,
+    write_result,
+)
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
@@ -26,11 +36,12 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         help="restore z of an anisotropic stack, trained on its own lateral planes",
         description="Isotropic reconstruction (CARE; Weigert et al. 2018): a network learns "
         "from the lateral planes of IN how z was blurred and sampled, then restores the xz "
-        "and yz planes of IN interpolated to the lateral sampling. OUT (OME-TIFF) has "
-        "isotropic voxels; plane k of IN is plane k x FACTOR of OUT.",
+        "and yz planes of IN interpolated to the lateral sampling. OUT (OME-TIFF, or "
+        "OME-Zarr written block by block for stacks larger than memory) has isotropic "
+        "voxels; plane k of IN is plane k x FACTOR of OUT.",
     )
     iso.add_argument("input", metavar="IN", help="a stack with z, e.g. ZYX, CZYX, TZYX")
-    iso.inherit(shared.output("output file, .ome.tif"))
+    iso.inherit(shared.output("output file, .ome.tif, or an .ome.zarr store"))
     iso.add_argument(
         "--factor",
         type=float,
@@ -50,7 +61,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         help="also write the trained model (.safetensors; single-channel stacks)",
     )
     iso.set_defaults(recipe=add_recipe_options(iso, IsotropicConfig), recipe_class=IsotropicConfig)
-    iso.inherit(_run_options_parent())
+    iso.inherit(_run_options_parent(), shared.large())
     iso.set_defaults(run=run_isotropic)
 
     zs = commands.add_parser(
@@ -86,28 +97,59 @@ def _training_options(args: argparse.Namespace) -> dict:
 
 
 def run_isotropic(args: argparse.Namespace) -> int:
-    from ..selfsup.isotropic import isotropic, reconstruct
+    from ..selfsup.isotropic import reconstruct
+    from ..utils.progress import Cancelled
 
+    blockwise = blockwise_options(args)
     check_output(args, args.save_model)
     image = read_input(args)
     if args.save_model:
         _check_one_network_to_save(args, image)
     # psf, fuse and the training options are the recipe's (IsotropicConfig)
-    options = {"device": args.device, "tile": args.tile, **_training_options(args)}
+    options = {"device": args.device, "tile": args.tile, **_training_options(args),
+               **(blockwise or {})}  # fmt: skip
+    if blockwise is None and not isinstance(image.data, np.ndarray):  # read lazily
+        check_result_fits(args, _isotropic_shape(image, args.factor), image.dtype)
     with running(args, None) as (bar, stop):  # steps, then tiles: mixed units
-        if not args.save_model:
-            result = isotropic(
-                image, args.factor, model=args.model, progress=bar, cancel=stop, **options
-            )
-        else:  # train, restore, and keep the network: the API's train-then-restore
-            from ..models.checkpoint import save_model
+        try:
+            done = reconstruct(image, args.factor, model=args.model, progress=bar, cancel=stop,
+                               **options)  # fmt: skip
+        except (KeyboardInterrupt, Cancelled) as exc:
+            if blockwise is None:
+                raise
+            raise resume_hint(exc, args.output) from None
+    if args.save_model:  # the network trained on IN, kept to reuse
+        from ..models.checkpoint import save_model
 
-            done = reconstruct(
-                image, args.factor, model=args.model, progress=bar, cancel=stop, **options
+        if not done.models:
+            raise ValueError(
+                f"{args.output} was finished by an earlier run, whose network was not kept; "
+                "drop --save-model, or run again with --overwrite"
             )
-            save_model(done.models[0], args.save_model, overwrite=args.overwrite)
-            result = done.image
+        save_model(done.models[0], args.save_model, overwrite=args.overwrite)
+    result = done.image
+    if blockwise is not None:  # written already, block by block
+        print(
+            f"wrote {args.output}: shape {result.shape}, {result.dtype}, axes {result.axes}, "
+            f"pixel size {result.describe_pixel_size()}"
+        )
+        return 0
     return write_result(args, result)
+
+
+def _isotropic_shape(image, factor: float | None) -> list[int]:
+    """The shape of IN's isotropic reconstruction (for the memory check of a result
+    written whole)."""
+    from ..resample import point_grid
+    from ..selfsup.isotropic import anisotropy
+
+    z = image.axes.index("Z") if "Z" in image.axes else None
+    if z is None:
+        return list(image.shape)
+    factor = factor if factor is not None else anisotropy(image)
+    shape = list(image.shape)
+    shape[z] = len(point_grid(shape[z], factor))
+    return shape
 
 
 def _check_one_network_to_save(args: argparse.Namespace, image) -> None:
