@@ -149,3 +149,17 @@ def test_isotropic_large_data_options_need_an_ome_zarr_out(capsys, tmp_path, sta
     code, _out, err = run(capsys, "isotropic", str(path), str(tmp_path / "o.tif"),
                           "--factor", "3", "--resume")  # fmt: skip
     assert_one_line_error(code, err, "--resume only work when OUT is an OME-Zarr store")
+
+
+def test_degrade_of_a_lazy_input_writes_ome_zarr_by_blocks(capsys, tmp_path, stack, monkeypatch):
+    from napari_sr import degrade
+    from napari_sr.io import _common
+
+    path, data = stack
+    monkeypatch.setattr(_common, "lazy_threshold", lambda: 1)  # read lazily
+    assert not isinstance(io.read(path).data, np.ndarray)
+    code, _out, err = run(capsys, "degrade", str(path), str(tmp_path / "d.ome.zarr"), "-s", "2",
+                         "--blur", "1.5", "--noise", "poisson=40", "--seed", "2")  # fmt: skip
+    assert code == 0, err
+    expected = degrade(data, 2, blur=1.5, noise={"poisson": 40}, seed=2, axes="ZYX")
+    np.testing.assert_array_equal(io.read(tmp_path / "d.ome.zarr").data, expected)

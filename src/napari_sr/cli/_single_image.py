@@ -268,6 +268,11 @@ def run_degrade(args: argparse.Namespace) -> int:
         noise=noise,
         seed=args.seed,
     )
+    if not isinstance(result.data, np.ndarray):  # read lazily: OME-Zarr is written by blocks
+        from ..io import output_format
+
+        if output_format(args.output) != "OME-Zarr":
+            check_result_fits(args, result.shape, result.dtype)
     return write_result(args, result)
 
 
