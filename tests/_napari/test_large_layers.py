@@ -78,3 +78,72 @@ def test_upscale_widget_on_a_dask_layer_never_computes_it_on_the_gui_thread(
     assert tuple(out.scale) == pytest.approx((1.0, 0.1, 0.1))
     assert source.data is lazy
     assert any(name != "MainThread" for name in guard.reads)  # the work read it, elsewhere
+
+
+def _guarded_layer(viewer, data, chunks, name, **kwargs):
+    """A dask-backed layer whose blocks raise if computed on the GUI thread once armed."""
+    guard = GuiThreadGuard()
+    lazy = da.from_array(data, chunks=chunks).map_blocks(guard, dtype=data.dtype)
+    return viewer.add_image(lazy, name=name, **kwargs), guard
+
+
+def test_isotropic_widget_on_a_dask_layer_writes_its_results_to_disk(
+    make_napari_viewer, qtbot, monkeypatch
+):
+    import dask
+
+    import napari_sr.selfsup.isotropic as iso
+    from napari_sr.selfsup.isotropic import interpolate_axial
+
+    monkeypatch.setattr(dask.config, "config", {**dask.config.config, "scheduler": "sync"})
+    monkeypatch.setitem(iso.DEFAULT_HPARAMS, "care_unet", {"n_first": 4, "depth": 1})
+    rng = np.random.default_rng(2)
+    data = (np.cumsum(rng.integers(0, 3, (6, 24, 24)), axis=-1) * 50).astype(np.uint16)
+    viewer = make_napari_viewer()
+    source, guard = _guarded_layer(viewer, data, (1, 24, 24), "deep", scale=(0.6, 0.2, 0.2))
+    _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Isotropic")
+    guard.armed = True
+    assert w.layer.currentText() == "deep" and w.factor.value() == pytest.approx(3.0)
+    w.steps.setValue(3)
+    qtbot.mouseClick(w.run_button, LEFT)
+    qtbot.waitUntil(lambda: w._worker is None, timeout=120_000)
+    out, cubic = viewer.layers["deep isotropic"], viewer.layers["deep cubic z"]
+    assert out.data.shape == cubic.data.shape == (16, 24, 24)
+    for layer in (out, cubic):  # shown from their stores on disk
+        assert type(layer.data).__module__.startswith("dask")
+        assert layer.metadata["napari_sr"]["source"].endswith(".ome.zarr")
+    assert tuple(out.scale) == pytest.approx((0.2, 0.2, 0.2))
+    expected = interpolate_axial(data, 3.0)
+    np.testing.assert_array_equal(np.asarray(cubic.data), expected)
+    assert np.asarray(out.data).std() > 0
+    assert type(source.data).__module__.startswith("dask")  # the layer is left as it was
+    assert any(name != "MainThread" for name in guard.reads)
+
+
+def test_misr_widget_on_a_dask_layer_writes_its_results_to_disk(
+    make_napari_viewer, qtbot, monkeypatch
+):
+    import dask
+
+    from napari_sr.multiframe.misr import misr
+    from napari_sr.multiframe.simulate import make_burst
+
+    monkeypatch.setattr(dask.config, "config", {**dask.config.config, "scheduler": "sync"})
+    scene = napari_sr.load_sample("burst", ground_truth=True).data[:96, :96]
+    frames, _, _ = make_burst(scene, 2, 5, peak=200, seed=0)
+    viewer = make_napari_viewer()
+    _source, guard = _guarded_layer(viewer, frames, (1, 48, 48), "frames")
+    _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Multi-frame SR")
+    guard.armed = True
+    assert w.layer.currentText() == "frames" and w.axes.text() == "TYX"
+    w.method.setCurrentText("shift-add")
+    qtbot.mouseClick(w.run_button, LEFT)
+    qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
+    fused = viewer.layers["frames ×2 misr shift-add"]
+    assert type(fused.data).__module__.startswith("dask")
+    expected = misr(frames, 2, method="shift-add")
+    np.testing.assert_array_equal(np.asarray(fused.data), expected)
+    bicubic = viewer.layers["frames frame 0 ×2 bicubic"]
+    np.testing.assert_array_equal(np.asarray(bicubic.data),
+                                  napari_sr.upscale(frames[0], 2, method="bicubic"))  # fmt: skip
+    assert any(name != "MainThread" for name in guard.reads)

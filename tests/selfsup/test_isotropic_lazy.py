@@ -134,3 +134,18 @@ def test_on_a_cluster_with_two_worker_processes(tmp_path, model, narrow_slabs):
         written = isotropic(stored, 3.0, model=model, device="cpu",
                             out=tmp_path / "iso.ome.zarr", client=client)  # fmt: skip
     np.testing.assert_array_equal(np.asarray(written.data), expected)
+
+
+@pytest.mark.parametrize(
+    ("shape", "axes", "chunks"),
+    [((7, 30, 26), "ZYX", (1, 30, 26)), ((2, 5, 2, 20, 18), "TZCYX", (1, 2, 1, 7, 5))],
+)
+def test_cubic_z_interpolation_of_a_lazy_stack(shape, axes, chunks):
+    from napari_sr.selfsup.isotropic import interpolate_axial
+
+    for dtype in (np.uint16, np.float32):
+        data = _volume(shape, dtype=dtype)
+        expected = interpolate_axial(data, 2.7, axes=axes)
+        lazy = interpolate_axial(da.from_array(data, chunks=chunks), 2.7, axes=axes)
+        assert type(lazy).__module__.startswith("dask")
+        np.testing.assert_array_equal(lazy.compute(), expected)

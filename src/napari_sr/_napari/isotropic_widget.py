@@ -27,7 +27,7 @@ from qtpy.QtWidgets import (
 from ..selfsup.config import IsotropicConfig
 from ..training.config import describe_options
 from ._task import TaskWidget, image_layer_names, set_choices
-from .layers import add_result_layer, layer_input
+from .layers import add_result_layer, layer_input, result_store, write_lazy
 
 
 class IsotropicWidget(TaskWidget):
@@ -123,11 +123,15 @@ class IsotropicWidget(TaskWidget):
         def work():
             from ..selfsup.isotropic import interpolate_axial, reconstruct
 
+            options = {"psf": psf, "steps": steps, "progress": self.relay.progress.emit,
+                       "cancel": self.cancel_event}  # fmt: skip
+            if layer.lazy:  # out of core, written block by block to stores on disk
+                image = layer.lazy_image()
+                run = reconstruct(image, factor, out=result_store(name), **options)
+                cubic = write_lazy(interpolate_axial(image, factor), f"{name} cubic z")
+                return run.models[0], run.image, cubic
             image = layer.load()
-            run = reconstruct(
-                image, factor, psf=psf, steps=steps, progress=self.relay.progress.emit,
-                cancel=self.cancel_event,
-            )  # fmt: skip
+            run = reconstruct(image, factor, **options)
             return run.models[0], run.image, interpolate_axial(image, factor)
 
         def returned(result):

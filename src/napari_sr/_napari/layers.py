@@ -289,3 +289,25 @@ def add_result_layer(viewer: Any, source: Any, result: Image, name: str, seconds
         kwargs["contrast_limits"] = list(source.contrast_limits)
     kwargs["blending"] = source.blending
     return viewer.add_image(data, **kwargs)
+
+
+def result_store(name: str) -> str:
+    """A new OME-Zarr store in a temporary folder for the result of a lazy layer (written
+    block by block there; napari shows it from disk)."""
+    import re
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(tempfile.mkdtemp(prefix="napari-sr-"))
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "result"
+    return str(folder / f"{stem}.ome.zarr")
+
+
+def write_lazy(image: Image, name: str) -> Image:
+    """A lazy result written to a new store (:func:`result_store`) in chunks that are its
+    dask blocks, so each block is computed once; returned read lazily from there. Call it
+    off the GUI thread."""
+    from ..io import read, write
+
+    chunks = {a: max(c) for a, c in zip(image.axes, image.data.chunks, strict=True)}
+    return read(write(result_store(name), image, chunks=chunks), lazy=True)

@@ -32,7 +32,7 @@ from ._task import (
     missing_default,
     set_choices,
 )
-from .layers import add_result_layer, layer_input
+from .layers import add_result_layer, layer_input, result_store, write_lazy
 
 
 class MISRWidget(TaskWidget):
@@ -156,19 +156,25 @@ class MISRWidget(TaskWidget):
         started = time.perf_counter()
 
         def work():
-            import numpy as np
-
             from ..engine.upscaler import upscale
             from ..multiframe.misr import misr
 
-            image = layer.load()
+            image = layer.lazy_image() if layer.lazy else layer.load()
             fused = misr(image, scale, method=method, reference=reference, psf=psf,
                          progress=self.relay.progress.emit, cancel=self.cancel_event)  # fmt: skip
             t = image.axes.index("T")
-            frame = image.replace(data=np.take(image.data, reference, axis=t),
-                                  axes=image.axes.replace("T", ""))  # fmt: skip
-            bicubic = upscale(frame, scale, method="bicubic", cancel=self.cancel_event)
-            single_out = upscale(frame, scale, method=single, cancel=self.cancel_event)
+            index = (slice(None),) * t + (reference,)
+            frame = image.replace(data=image.data[index], axes=image.axes.replace("T", ""))
+            options = {"cancel": self.cancel_event}
+            if layer.lazy:  # every result written to a store on disk, never held whole
+                fused = write_lazy(fused, f"{name} misr")
+                bicubic = upscale(frame, scale, method="bicubic",
+                                  out=result_store(f"{name} bicubic"), **options)  # fmt: skip
+                store = result_store(f"{name} {single_label}")
+                single_out = upscale(frame, scale, method=single, out=store, **options)
+                return fused, bicubic, single_out
+            bicubic = upscale(frame, scale, method="bicubic", **options)
+            single_out = upscale(frame, scale, method=single, **options)
             return fused, bicubic, single_out
 
         def returned(result):

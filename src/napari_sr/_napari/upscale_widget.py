@@ -34,7 +34,7 @@ from ._task import (
     missing_default,
     set_choices,
 )
-from .layers import add_result_layer, layer_input
+from .layers import add_result_layer, layer_input, result_store
 from .model_files import ask_for_model_file
 
 LOAD_MODEL = "Load model file…"
@@ -199,18 +199,6 @@ class UpscaleWidget(TaskWidget):
         where = result.metadata.get("path")
         kept = f"; held on disk in {where} (File > Save Layers keeps it)" if where else ""
         show_info(f"napari-sr: {name!r} made by {how} in {seconds:.1f} s{why}{kept}")
-
-
-def result_store(name: str) -> str:
-    """A new OME-Zarr store in a temporary folder for the result of a lazy layer (written
-    block by block there; napari shows it from disk)."""
-    import re
-    import tempfile
-    from pathlib import Path
-
-    folder = Path(tempfile.mkdtemp(prefix="napari-sr-"))
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "result"
-    return str(folder / f"{stem}.ome.zarr")
 
 
 def _learned(method: Any) -> bool:

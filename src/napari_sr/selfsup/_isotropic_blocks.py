@@ -45,6 +45,7 @@ __all__ = [
     "Scratch",
     "fuse_views",
     "fusion_limits",
+    "interpolate_lazy",
     "lane_width",
     "restore_blockwise",
     "write_result",
@@ -215,6 +216,28 @@ def fuse_views(first: np.ndarray, second: np.ndarray, fuse: str, limits, dtype) 
 
 
 # --------------------------------------------------------------------------- passes
+
+
+def interpolate_lazy(data: Any, axes: str, grid: np.ndarray):
+    """``data`` (dask or zarr, axes ``axes``) interpolated along Z to ``grid`` as a dask
+    array in its dtype: blocks of whole z columns, as many rows (Y) as keep a block within
+    :data:`LANE_BYTES` in float32."""
+    from ..utils.lazy import as_dask
+
+    x = as_dask(data)
+    z, y = axes.index("Z"), axes.index("Y")
+    row = 4 * len(grid) * math.prod(max(c) for i, c in enumerate(x.chunks) if i not in (z, y))
+    x = x.rechunk({z: -1, y: max(1, min(x.shape[y], LANE_BYTES // row))})
+    chunks = list(x.chunks)
+    chunks[z] = (len(grid),)
+    return x.map_blocks(_interpolated_block, grid, z, chunks=tuple(chunks), dtype=x.dtype)
+
+
+def _interpolated_block(block: np.ndarray, grid: np.ndarray, axis: int) -> np.ndarray:
+    from ..utils.memory import check_finite
+
+    check_finite(block)
+    return cast(sample_at(block, grid, axis=axis), block.dtype)
 
 
 def _interpolated(volume: Any, grid: np.ndarray, work: type):

@@ -180,8 +180,9 @@ def interpolate_axial(
 
     Parameters
     ----------
-    volume : numpy.ndarray or Image
-        A stack with a Z axis (other axes kept).
+    volume : numpy.ndarray, dask or zarr array, or Image
+        A stack with a Z axis (other axes kept). A dask or zarr stack gives a lazy dask
+        array, computed in slabs of whole z columns, equal to the in-memory result.
     factor : float, optional
         z refinement; default from the pixel sizes (Z over Y).
     axes : str, optional
@@ -194,7 +195,13 @@ def interpolate_axial(
     """
     image, factor = _image_and_factor(volume, factor, axes)
     z = image.axes.index("Z")
-    out = cast(sample_at(image.data, point_grid(image.shape[z], factor), axis=z), image.dtype)
+    grid = point_grid(image.shape[z], factor)
+    if is_lazy(image.data):
+        from ._isotropic_blocks import interpolate_lazy
+
+        out = interpolate_lazy(image.data, image.axes, grid)
+    else:
+        out = cast(sample_at(image.data, grid, axis=z), image.dtype)
     return _result(volume, image, out, factor, {"method": "cubic z interpolation"})
 
 
