@@ -187,3 +187,15 @@ def test_confocal_excitation_is_checked():
         GaussianPSF(
             na=1.4, wavelength=0.5, pixel_size=0.1, kind="confocal", excitation=float("nan")
         )
+
+
+def test_poisson_noise_after_the_kernels_overshoot_below_zero():
+    # a bright square on a zero background: bicubic rings below 0 beside its edges
+    image = np.zeros((32, 32), np.uint16)
+    image[8:24, 8:24] = 4000
+    resized = resize(image.astype(np.float32), 0.5, method="bicubic")
+    assert resized.min() < 0  # the case this test is about
+    low = degrade(image, 2, noise={"poisson": 100}, seed=0)
+    assert low.dtype == np.uint16 and low.max() > 3000
+    with pytest.raises(ValueError, match="non-negative"):  # the input itself must be
+        degrade(image.astype(np.float32) - 1, 2, noise={"poisson": 100}, seed=0)

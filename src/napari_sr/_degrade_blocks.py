@@ -58,7 +58,7 @@ def degrade_lazy(data: Any, axes: str, sigmas: list[float], decimation, factors:
     elif factors:
         work = resize(work, {a: 1 / f for a, f in factors.items()}, method=kernel, axes=axes)
     if noise:
-        work = _noisy(work, noise, rng)
+        work = _noisy(work, noise, rng, as_dask(data))
     return work.map_blocks(finish, dtype, dtype=dtype)
 
 
@@ -79,14 +79,15 @@ def _blurred(work: Any, sigmas: list[float]):
                             dtype=work.dtype)  # fmt: skip
 
 
-def _noisy(work: Any, noise, rng: np.random.Generator):
-    """Shot and read noise by whole planes, then the camera."""
+def _noisy(work: Any, noise, rng: np.random.Generator, source: Any):
+    """Shot and read noise by whole planes, then the camera (``source``: the input, whose
+    minimum Poisson noise checks)."""
     import dask
     import dask.array as da
 
     top = None
     if "poisson" in noise:
-        low, high = da.compute(work.min(), work.max())
+        low, high = da.compute(source.min(), work.max())
         top = poisson_top(float(low), float(high))
     lead = work.shape[:-2]
     n_planes = math.prod(lead)

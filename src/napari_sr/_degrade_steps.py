@@ -70,7 +70,8 @@ def check_noise(noise: Mapping[str, float]) -> None:
 
 def poisson_top(low: float, top: float) -> float:
     """The intensity that Poisson noise maps to its peak photon count: the maximum
-    ``top`` of the whole image, checked with its minimum ``low`` (not negative)."""
+    ``top`` of the whole blurred and downscaled image, checked with the minimum ``low`` of
+    the input (not negative: intensities are photon rates)."""
     if top <= 0:
         raise ValueError("Poisson noise needs a positive image (its maximum is ≤ 0)")
     if low < 0:
@@ -102,7 +103,9 @@ def noisy_plane(
     out = plane
     if "poisson" in noise:
         peak = float(noise["poisson"])
-        photons = rng.poisson(plane.astype(np.float64) * (peak / top))
+        # the resampling kernel's overshoot below 0 at dark edges is no negative rate
+        rate = np.maximum(plane.astype(np.float64), 0.0) * (peak / top)
+        photons = rng.poisson(rate)
         out = (photons * (top / peak)).astype(plane.dtype)
     if "gaussian" in noise:
         sigma = float(noise["gaussian"])

@@ -534,7 +534,8 @@ def _degrade_in_memory(data, axes, per_axis, decimation, factors, kernel, noise,
         work = work[decimation]
     elif factors:
         work = resize(work, {a: 1 / f for a, f in factors.items()}, method=kernel, axes=axes)
-    return finish(_add_noise(work, noise, rng, dtype), dtype)
+    low = float(data.min()) if noise and "poisson" in noise else 0.0
+    return finish(_add_noise(work, noise, rng, dtype, low), dtype)
 
 
 def _decimation(factors: dict[str, float], axes: str) -> tuple[slice, ...]:
@@ -614,11 +615,15 @@ def _sigmas(blur, psf, axes: str, factors: dict[str, float]) -> dict[str, float]
     return {a: math.sqrt(v) for a, v in variances.items()}
 
 
-def _add_noise(work: np.ndarray, noise, rng: np.random.Generator, dtype: np.dtype) -> np.ndarray:
+def _add_noise(
+    work: np.ndarray, noise, rng: np.random.Generator, dtype: np.dtype, low: float
+) -> np.ndarray:
+    """Shot and read noise plane by plane, then the camera; ``low`` is the input's minimum
+    (Poisson noise needs non-negative intensities)."""
     if not noise:
         return work
     check_noise(noise)
-    top = poisson_top(float(work.min()), float(work.max())) if "poisson" in noise else None
+    top = poisson_top(low, float(work.max())) if "poisson" in noise else None
     planes = work.reshape(-1, *work.shape[-2:])
     seeds = plane_seeds(rng, len(planes))
     out = np.empty_like(planes)
