@@ -40,7 +40,7 @@ from ..utils.lazy import as_dask, is_lazy, require
 from ..utils.memory import check_finite
 from .job import PLANE_AXES, UpscaleJob, plan_upscale, upscale_planes
 
-__all__ = ["BLOCK_BYTES", "upscale_blockwise"]
+__all__ = ["BLOCK_BYTES", "read_written", "upscale_blockwise"]
 
 BLOCK_BYTES = 128 * 2**20
 """A block holds as many whole planes as give about this many output bytes in float32
@@ -132,14 +132,14 @@ def upscale_blockwise(
         resume=resume,
     )
     if writer.complete:  # resumed after it had finished
-        return _written(writer.finish(), source)
+        return read_written(writer.finish(), source)
     with cluster_client(client, scheduler, workers) as connected:
         _write_blocks(writer, job, lazy.rechunk(block), limits, perm, connected, progress,
                       cancel)  # fmt: skip
-    return _written(writer.finish(overwrite=overwrite), source)
+    return read_written(writer.finish(overwrite=overwrite), source)
 
 
-def _written(path: Any, source: Image | None):
+def read_written(path: Any, source: Image | None):
     """The store written, read lazily: an Image for an Image input, else its dask array."""
     from ..io.omezarr import read_ome_zarr
 

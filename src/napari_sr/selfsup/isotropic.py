@@ -690,10 +690,9 @@ def _channel_model(scratch: Path, channel: int, train: Callable[[], Any]):
 
 def _written(path: Path, volume: Any):
     """The written store read lazily: an Image for an Image input, else its array."""
-    from ..io.omezarr import read_ome_zarr
+    from ..engine.blockwise import read_written
 
-    written = read_ome_zarr(Path(path), lazy=True)
-    return written if isinstance(volume, Image) else written.data
+    return read_written(path, volume if isinstance(volume, Image) else None)
 
 
 def _with_model(overrides: dict[str, Any], model: Any) -> dict[str, Any]:
