@@ -498,8 +498,16 @@ def reconstruct(
             f"train_isotropic, or a model file path; not {type(model).__name__}"
         )
 
-    where = {"out": out, "chunks": chunks, "levels": levels, "overwrite": overwrite,
-             "resume": resume, "client": client, "scheduler": scheduler, "workers": workers}
+    where = {
+        "out": out,
+        "chunks": chunks,
+        "levels": levels,
+        "overwrite": overwrite,
+        "resume": resume,
+        "client": client,
+        "scheduler": scheduler,
+        "workers": workers,
+    }
     if out is not None or is_lazy(image.data):
         return _reconstruct_blockwise(volume, image, factor, config, given, model,
                                       device=device, tile=tile, progress=progress, log=log,
