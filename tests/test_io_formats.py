@@ -75,8 +75,8 @@ def test_a_read_only_format_is_refused_for_writing_with_the_choices(tmp_path):
     jpeg = get_format("JPEG")
     assert io.output_format(f"a{jpeg.extensions[0]}") is None
     expected = (
-        r"writes OME-TIFF, OME-Zarr or PNG, so the name must end in "
-        r"\.ome\.tif \(or \.tif/\.tiff\), \.ome\.zarr or \.png"
+        r"writes OME-TIFF, OME-Zarr, NIfTI or PNG, so the name must end in "
+        r"\.ome\.tif \(or \.tif/\.tiff\), \.ome\.zarr, \.nii\.gz \(or \.nii\) or \.png"
     )
     with pytest.raises(ValueError, match=expected):
         io.write(tmp_path / f"a{jpeg.extensions[0]}", np.zeros((4, 4), np.uint8))
@@ -121,19 +121,19 @@ def test_a_missing_requirement_is_named_with_how_to_install_it(tmp_path):
 
 
 def test_unknown_format_names_the_known_ones():
-    known = "unknown file format 'GIF'; napari-sr knows TIFF, OME-Zarr, PNG, JPEG"
+    known = "unknown file format 'GIF'; napari-sr knows TIFF, OME-Zarr, NIfTI, PNG, JPEG"
     with pytest.raises(ValueError, match=known):
         get_format("GIF")
 
 
 def test_what_the_table_says_in_words():
-    assert formats.readable_text() == "TIFF, OME-TIFF, OME-Zarr, PNG and JPEG"
-    assert formats.readable_text("or") == "TIFF, OME-TIFF, OME-Zarr, PNG or JPEG"
+    assert formats.readable_text() == "TIFF, OME-TIFF, OME-Zarr, NIfTI, PNG and JPEG"
+    assert formats.readable_text("or") == "TIFF, OME-TIFF, OME-Zarr, NIfTI, PNG or JPEG"
     assert formats.writable_text() == (
-        "OME-TIFF, OME-Zarr or PNG",
-        ".ome.tif (or .tif/.tiff), .ome.zarr or .png",
+        "OME-TIFF, OME-Zarr, NIfTI or PNG",
+        ".ome.tif (or .tif/.tiff), .ome.zarr, .nii.gz (or .nii) or .png",
     )
-    assert formats.read_suffixes() == (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+    assert formats.read_suffixes() == (".tif", ".tiff", ".nii.gz", ".nii", ".png", ".jpg", ".jpeg")
     assert formats.strip_extension("Cells.OME.TIF") == "Cells"
     assert formats.strip_extension("a.tiff") == "a"
     assert formats.strip_extension("notes.txt") == "notes.txt"
@@ -142,11 +142,11 @@ def test_what_the_table_says_in_words():
 
 def test_a_file_of_no_format_lists_what_napari_sr_reads(tmp_path):
     (tmp_path / "a.tif").write_bytes(b"plain text, not an image")
-    with pytest.raises(ValueError, match="it reads TIFF, OME-TIFF, OME-Zarr, PNG and JPEG files$"):
+    with pytest.raises(ValueError, match="it reads TIFF, OME-TIFF, OME-Zarr, NIfTI, PNG and JPEG files$"):
         io.read(tmp_path / "a.tif")
     (tmp_path / "b.tif").write_bytes(b"GIF89a" + bytes(20))
     with pytest.raises(
-        ValueError, match="is a GIF file.*it reads TIFF, OME-TIFF, OME-Zarr, PNG and JPEG"
+        ValueError, match="is a GIF file.*it reads TIFF, OME-TIFF, OME-Zarr, NIfTI, PNG and JPEG"
     ):
         io.read(tmp_path / "b.tif")
 
@@ -163,9 +163,13 @@ def test_napari_yaml_lists_the_tables_endings():
         "*.tif",
         "*.tiff",
         "*.zarr",
+        "*.nii.gz",
+        "*.nii",
         "*.TIF",
         "*.TIFF",
         "*.ZARR",
+        "*.NII.GZ",
+        "*.NII",
     )
     assert reader["accepts_directories"] == any(f.folder for f in FORMATS if f.napari_reader)
 

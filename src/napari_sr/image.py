@@ -43,6 +43,11 @@ _UNIT_ALIASES = {
 }
 
 
+CARRIED_METADATA = ("world",)
+"""Metadata an :meth:`Image.resampled` result keeps: ``"world"``, the map from the image's
+axis-aligned physical coordinates to a world frame (a NIfTI affine,
+:mod:`napari_sr.io.nifti`), which a new grid on the same frame shares."""
+
 _MICROMETRES_PER = {"pm": 1e-6, "Å": 1e-4, "nm": 1e-3, "µm": 1.0, "mm": 1e3, "cm": 1e4,
                     "m": 1e6, "km": 1e9, "in": 25400.0}  # fmt: skip
 
@@ -181,13 +186,17 @@ class Image:
             record["source"] = self.metadata["path"]
         if "provenance" in self.metadata:
             record["source_provenance"] = self.metadata["provenance"]
+        metadata = {"provenance": record}
+        for key in CARRIED_METADATA:  # the frame the grid lies in, not the grid
+            if key in self.metadata:
+                metadata[key] = self.metadata[key]
         return Image(
             data,
             axes=self.axes,
             pixel_size=pixel_size,
             unit=self.unit,
             origin=origin,
-            metadata={"provenance": record},
+            metadata=metadata,
         )
 
     def describe_pixel_size(self) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..axes import SPATIAL_AXES, default_axes, is_rgb, resolve_axes
 from ..image import Image, to_micrometres
+from ..io.nifti import WORLD_KEY, world_in
 from ..utils.jsonready import json_ready
 from ..utils.lazy import as_dask, is_lazy
 
@@ -90,9 +91,29 @@ def _layer_kwargs(image: Image, axes: str, name: str) -> dict[str, Any]:
         "rgb": rgb,
         "metadata": {META_KEY: record},
     }
+    world = image.metadata.get(WORLD_KEY)
+    if world is not None:  # a NIfTI's affine: napari places the layer in the world by it
+        in_um = world_in(world, "µm")
+        record[WORLD_KEY] = {"affine": in_um.tolist(), "unit": "µm"}
+        affine = _napari_affine(in_um, dims)
+        if not np.allclose(affine, np.eye(len(dims) + 1)):
+            kwargs["affine"] = affine
     if "Z" in dims or "T" in dims:
         kwargs["axis_labels"] = tuple(dims)
     return kwargs
+
+
+def _napari_affine(world: np.ndarray, dims: str) -> np.ndarray:
+    """A world transform (X, Y, Z order) as napari's affine of a layer with axes
+    ``dims``: applied after the layer's scale and translate; other axes unchanged."""
+    n = len(dims)
+    affine = np.eye(n + 1)
+    spatial = [(dims.index(a), "XYZ".index(a)) for a in dims if a in "XYZ"]
+    for row, r in spatial:
+        for column, c in spatial:
+            affine[row, column] = world[r, c]
+        affine[row, n] = world[r, 3]
+    return affine
 
 
 def _micrometres(image: Image, axis: str) -> float:
@@ -151,6 +172,8 @@ def _with_geometry(data: np.ndarray, attributes: dict[str, Any]) -> Image:
         image_meta["provenance"] = provenance
     elif extra:
         image_meta["provenance"] = {"napari_metadata": json_ready(extra)}
+    if WORLD_KEY in record:  # the layer's place in the world (a NIfTI's affine)
+        image_meta[WORLD_KEY] = record[WORLD_KEY]
     return Image(data, axes, pixel_size, {a: "µm" for a in pixel_size}, origin, image_meta)
 
 

@@ -1,4 +1,4 @@
-"""The napari writer: an image layer to OME-TIFF with its pixel sizes and provenance (the
+"""The napari writer: an image layer to OME-TIFF or NIfTI with its geometry and provenance (the
 formats with ``napari_writer`` in :data:`napari_sr.io.formats.FORMATS`; napari.yaml lists
 their endings, and a test compares)."""
 

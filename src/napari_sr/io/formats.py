@@ -27,6 +27,9 @@ from typing import Any
 
 from ..image import Image
 from ._common import FileInfo
+from .nifti import MAGIC as NIFTI_MAGIC
+from .nifti import WRITE_TYPES as NIFTI_TYPES
+from .nifti import probe_nifti, read_nifti, write_nifti
 from .omezarr import probe_ome_zarr, read_ome_zarr, write_ome_zarr
 from .pillow import JPEG_MAGIC, PNG_MAGIC, probe_jpeg, probe_png, read_jpeg, read_png, write_png
 from .tiff import MAGIC as TIFF_MAGIC
@@ -185,6 +188,22 @@ FORMATS: tuple[FileFormat, ...] = (
         folder=True,
         lazy=True,
         napari_reader=True,
+    ),
+    FileFormat(
+        name="NIfTI",
+        extensions=(".nii.gz", ".nii"),
+        magic=NIFTI_MAGIC,
+        read=read_nifti,
+        probe=probe_nifti,
+        write=write_nifti,
+        extension_hint=".nii.gz (or .nii)",
+        holds="a volume (x, y, z, time, channels) placed in the world by its affine",
+        keeps=("axes", "pixel_size", "unit", "provenance"),
+        dtypes=NIFTI_TYPES,
+        requires=("nibabel",),
+        lazy=True,
+        napari_reader=True,
+        napari_writer=True,
     ),
     FileFormat(
         name="PNG",
