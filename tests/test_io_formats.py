@@ -142,7 +142,8 @@ def test_what_the_table_says_in_words():
 
 def test_a_file_of_no_format_lists_what_napari_sr_reads(tmp_path):
     (tmp_path / "a.tif").write_bytes(b"plain text, not an image")
-    with pytest.raises(ValueError, match="it reads TIFF, OME-TIFF, OME-Zarr, NIfTI, PNG and JPEG files$"):
+    reads = "it reads TIFF, OME-TIFF, OME-Zarr, NIfTI, PNG and JPEG files$"
+    with pytest.raises(ValueError, match=reads):
         io.read(tmp_path / "a.tif")
     (tmp_path / "b.tif").write_bytes(b"GIF89a" + bytes(20))
     with pytest.raises(
