@@ -166,3 +166,27 @@ def test_every_sample_file_has_a_sample_entry_with_its_scale():
         expected_scale = [image.pixel_size.get(a, 1.0) for a in dims]
         assert kwargs["scale"] == pytest.approx(expected_scale), key
         assert kwargs["name"] == base + (" (ground truth)" if key != base else "")
+
+
+def test_nifti_reader_places_the_layer_by_its_affine_and_the_writer_keeps_it(tmp_path):
+    nib = pytest.importorskip("nibabel")
+    c, s = np.cos(0.4), np.sin(0.4)
+    affine = np.eye(4)
+    affine[:3, :3] = np.array([[c, 0, -s], [0, 1, 0], [s, 0, c]]) @ np.diag([1.0, 1.0, 3.0])
+    affine[:3, 3] = [-90.0, 12.0, 40.0]
+    data = np.arange(6 * 5 * 4, dtype=np.int16).reshape(6, 5, 4)  # x, y, z
+    nib.save(nib.Nifti1Image(data, affine), str(tmp_path / "head.nii.gz"))
+    path = str(tmp_path / "head.nii.gz")
+    ((layer_data, kwargs, _),) = get_reader(path)(path)
+    assert layer_data.shape == (4, 5, 6)  # Z, Y, X
+    np.testing.assert_allclose(kwargs["scale"], [3000.0, 1000.0, 1000.0])  # mm in µm
+    # napari's world position of a voxel (z, y, x): affine @ (scale * index + translate)
+    index = np.array([2.0, 3.0, 1.0])
+    position = kwargs["affine"] @ np.array([*(np.array(kwargs["scale"]) * index), 1.0])
+    expected = affine @ np.array([1.0, 3.0, 2.0, 1.0])  # (x, y, z) in mm
+    np.testing.assert_allclose(position[:3][::-1], expected[:3] * 1000, atol=1e-3)  # µm
+    # what napari saves goes back to the same world position
+    out = write_image(str(tmp_path / "saved.nii.gz"), layer_data, kwargs)
+    saved = nib.load(out[0])
+    np.testing.assert_allclose(saved.affine, affine, atol=1e-4)
+    np.testing.assert_array_equal(np.asarray(saved.dataobj), data)
