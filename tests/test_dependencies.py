@@ -32,6 +32,7 @@ MODULE_OF = {
 OPTIONAL = {
     "cv2": "io reads 16-bit colour PNG with OpenCV when it is installed",
     "imagecodecs": "zstd compression in TIFF",
+    "pydicom": "DICOM series: the [dicom] extra, named by the format table when missing",
 }
 
 

@@ -87,6 +87,11 @@ def test_every_format_is_recognised_by_its_first_bytes(tmp_path, fmt):
     path = tmp_path / f"picture{fmt.extensions[-1]}"
     if fmt.write is not None:
         io.write(path, np.arange(64, dtype=np.uint8).reshape(8, 8))
+    elif fmt.name == "DICOM":  # written by a scanner
+        pytest.importorskip("pydicom")
+        from _dicom import new_series, write_slice
+
+        write_slice(path, np.arange(64, dtype=np.uint8).reshape(8, 8), series=new_series())
     else:  # written by another program
         PILImage.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).save(path, fmt.name)
     head = path.read_bytes()[: formats.SNIFF_BYTES]
@@ -121,19 +126,20 @@ def test_a_missing_requirement_is_named_with_how_to_install_it(tmp_path):
 
 
 def test_unknown_format_names_the_known_ones():
-    known = "unknown file format 'GIF'; napari-sr knows TIFF, OME-Zarr, NIfTI, PNG, JPEG"
+    known = "unknown file format 'GIF'; napari-sr knows TIFF, OME-Zarr, NIfTI, DICOM, PNG, JPEG"
     with pytest.raises(ValueError, match=known):
         get_format("GIF")
 
 
 def test_what_the_table_says_in_words():
-    assert formats.readable_text() == "TIFF, OME-TIFF, OME-Zarr, NIfTI, PNG and JPEG"
-    assert formats.readable_text("or") == "TIFF, OME-TIFF, OME-Zarr, NIfTI, PNG or JPEG"
+    assert formats.readable_text() == "TIFF, OME-TIFF, OME-Zarr, NIfTI, DICOM, PNG and JPEG"
+    assert formats.readable_text("or") == "TIFF, OME-TIFF, OME-Zarr, NIfTI, DICOM, PNG or JPEG"
     assert formats.writable_text() == (
         "OME-TIFF, OME-Zarr, NIfTI or PNG",
         ".ome.tif (or .tif/.tiff), .ome.zarr, .nii.gz (or .nii) or .png",
     )
-    assert formats.read_suffixes() == (".tif", ".tiff", ".nii.gz", ".nii", ".png", ".jpg", ".jpeg")
+    endings = (".tif", ".tiff", ".nii.gz", ".nii", ".dcm", ".png", ".jpg", ".jpeg")
+    assert formats.read_suffixes() == endings
     assert formats.strip_extension("Cells.OME.TIF") == "Cells"
     assert formats.strip_extension("a.tiff") == "a"
     assert formats.strip_extension("notes.txt") == "notes.txt"
@@ -142,13 +148,12 @@ def test_what_the_table_says_in_words():
 
 def test_a_file_of_no_format_lists_what_napari_sr_reads(tmp_path):
     (tmp_path / "a.tif").write_bytes(b"plain text, not an image")
-    reads = "it reads TIFF, OME-TIFF, OME-Zarr, NIfTI, PNG and JPEG files$"
+    reads = "it reads TIFF, OME-TIFF, OME-Zarr, NIfTI, DICOM, PNG and JPEG files$"
     with pytest.raises(ValueError, match=reads):
         io.read(tmp_path / "a.tif")
     (tmp_path / "b.tif").write_bytes(b"GIF89a" + bytes(20))
-    with pytest.raises(
-        ValueError, match="is a GIF file.*it reads TIFF, OME-TIFF, OME-Zarr, NIfTI, PNG and JPEG"
-    ):
+    reads = "is a GIF file.*it reads TIFF, OME-TIFF, OME-Zarr, NIfTI, DICOM, PNG and JPEG"
+    with pytest.raises(ValueError, match=reads):
         io.read(tmp_path / "b.tif")
 
 
@@ -166,11 +171,13 @@ def test_napari_yaml_lists_the_tables_endings():
         "*.zarr",
         "*.nii.gz",
         "*.nii",
+        "*.dcm",
         "*.TIF",
         "*.TIFF",
         "*.ZARR",
         "*.NII.GZ",
         "*.NII",
+        "*.DCM",
     )
     assert reader["accepts_directories"] == any(f.folder for f in FORMATS if f.napari_reader)
 

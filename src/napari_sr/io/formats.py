@@ -27,6 +27,8 @@ from typing import Any
 
 from ..image import Image
 from ._common import FileInfo
+from .dicom import MAGIC as DICOM_MAGIC
+from .dicom import probe_dicom, read_dicom
 from .nifti import MAGIC as NIFTI_MAGIC
 from .nifti import WRITE_TYPES as NIFTI_TYPES
 from .nifti import probe_nifti, read_nifti, write_nifti
@@ -204,6 +206,16 @@ FORMATS: tuple[FileFormat, ...] = (
         lazy=True,
         napari_reader=True,
         napari_writer=True,
+    ),
+    FileFormat(
+        name="DICOM",
+        extensions=(".dcm",),
+        magic=DICOM_MAGIC,
+        read=read_dicom,
+        probe=probe_dicom,
+        requires=("pydicom",),
+        optional="pylibjpeg or gdcm: compressed (JPEG, JPEG 2000) pixel data",
+        napari_reader=True,
     ),
     FileFormat(
         name="PNG",
