@@ -141,3 +141,24 @@ def test_channels_and_time_are_the_fifth_and_fourth_axes(tmp_path):
     image = napari_sr.Image(np.zeros((2, 3, 8, 8), np.float32), "CTYX")
     io.write(tmp_path / "ok.nii.gz", image)  # channels and time: the fifth and fourth axes
     assert io.read(tmp_path / "ok.nii.gz").shape == (2, 3, 1, 8, 8)
+
+
+def test_isotropic_command_on_a_thick_slice_volume(capsys, tmp_path, rng):
+    from test_cli import run
+
+    smooth = np.cumsum(rng.integers(0, 3, (24, 24, 5)), axis=0) * 40  # x, y, z
+    nib.save(nib.Nifti1Image(smooth.astype(np.int16), _oblique(sizes=(1.0, 1.0, 3.0))),
+             str(tmp_path / "t2.nii.gz"))  # fmt: skip
+    source, target = str(tmp_path / "t2.nii.gz"), str(tmp_path / "iso.nii.gz")
+    code, out, err = run(capsys, "isotropic", source, target, "--steps", "2", "--device", "cpu")
+    assert code == 0, err
+    assert out.startswith(f"wrote {target}")
+    written = nib.load(str(tmp_path / "iso.nii.gz"))
+    assert written.shape == (24, 24, 13)  # (5 - 1) * 3 + 1 slices
+    np.testing.assert_allclose(written.header.get_zooms(), (1.0, 1.0, 1.0), rtol=1e-6)
+    # slice k of the input is slice 3k of the output, in the same place
+    np.testing.assert_allclose(
+        _world(written.affine, (4, 7, 9)),
+        _world(_oblique(sizes=(1.0, 1.0, 3.0)), (4, 7, 3)),
+        atol=1e-4,
+    )
