@@ -97,3 +97,32 @@ def test_zero_shot_sr_refuses_a_kernel_with_a_fractional_scale(make_napari_viewe
     w.kernel.setCurrentText("Gaussian blur + decimation")
     qtbot.mouseClick(w.run_button, LEFT)
     assert errors and "whole scale" in errors[0] and len(viewer.layers) == 1
+
+
+def test_isotropic_on_a_thick_slice_nifti_keeps_its_place_in_the_world(
+    make_napari_viewer, qtbot, tmp_path, monkeypatch
+):
+    nib = pytest.importorskip("nibabel")
+    import napari_sr.selfsup.isotropic as iso
+
+    monkeypatch.setitem(iso.DEFAULT_HPARAMS, "care_unet", {"n_first": 4, "depth": 1})
+    affine = np.diag([1.0, 1.0, 3.0, 1.0])
+    affine[:3, :3] = (
+        np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]) @ affine[:3, :3]
+    )
+    affine[:3, 3] = [40.0, -60.0, 12.0]
+    volume = (np.cumsum(np.ones((24, 24, 6)), axis=0) * 30).astype(np.int16)  # x, y, z
+    nib.save(nib.Nifti1Image(volume, affine), str(tmp_path / "t2.nii.gz"))
+    viewer = make_napari_viewer()
+    (source,) = viewer.open(str(tmp_path / "t2.nii.gz"), plugin="napari-sr")
+    _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Isotropic")
+    assert w.factor.value() == pytest.approx(3.0)  # from the voxel sizes
+    w.steps.setValue(2)
+    _run(qtbot, w)
+    out = viewer.layers["t2 isotropic"]
+    assert out.data.shape == (16, 24, 24)
+    np.testing.assert_allclose(out.affine.affine_matrix, source.affine.affine_matrix)
+    # a voxel of input slice 2 and its copy, output slice 6, at one world position
+    before = source.data_to_world((2, 5, 7))
+    after = out.data_to_world((6, 5, 7))
+    np.testing.assert_allclose(before, after, atol=1e-6)
