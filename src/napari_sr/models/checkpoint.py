@@ -187,10 +187,14 @@ def load_model(
         description), or third-party weights: ``.safetensors`` without a description or
         ``.pth``/``.pt``/``.ckpt`` (read with ``torch.load(weights_only=True)``; weights
         nested under ``params_ema``, ``params``, ``state_dict``, ``model``, ``net_g`` or
-        ``generator`` and a ``module.`` prefix from DataParallel are unwrapped).
+        ``generator`` and a ``module.`` prefix from DataParallel are unwrapped). Weights in
+        a known upstream layout (:mod:`napari_sr.models.third_party`: ESRGAN and
+        Real-ESRGAN's BasicSR RRDBNet) need no hint: architecture, scale, channels and
+        hyperparameters are read from their tensors.
     architecture, scale, in_channels : optional
-        Required for third-party files (without ``in_channels``: 1 channel if the weights
-        fit, else 3). For napari-sr files they are checked against the description.
+        Required for third-party files in no known layout (without ``in_channels``: 1
+        channel if the weights fit, else 3). For napari-sr files they are checked against
+        the description.
     device : str or torch.device
         Where to put the weights (``'auto'``, ``'cpu'``, ``'cuda'``, ``'cuda:1'``,
         ``'mps'``).
@@ -220,6 +224,7 @@ def load_model(
     from ..utils.device import resolve_device
     from .factory import from_plan
     from .hyperparameters import describe, number_kind, plan
+    from .third_party import recognise
 
     path = _existing(path)
     device = resolve_device(device)  # an unknown device is a ValueError naming those there are
@@ -250,7 +255,16 @@ def load_model(
         architecture, scale = document["architecture"], document["scale"]
         in_channels = document["in_channels"]
         hparams = document["hparams"]
-    elif architecture is None or scale is None:
+    else:
+        upstream = recognise({k: shape for k, (shape, _) in layout.items()})
+        if upstream is not None:  # shared weights in their authors' layout
+            if state is None:
+                state = _read_safetensors(path)
+            architecture, scale, in_channels, hparams, state = _from_upstream(
+                path, upstream, state, architecture, scale, in_channels, hparams
+            )
+            layout = {k: (tuple(v.shape), number_kind(v.dtype)) for k, v in state.items()}
+    if document is None and (architecture is None or scale is None):
         raise CheckpointError(
             f"{path.name} holds bare weights without a napari-sr description; say what they "
             "are: load_model(path, architecture='edsr', scale=2, in_channels=3, ...)"
@@ -304,6 +318,26 @@ def load_model(
     else:
         model.info = model.info.replace(provenance=Provenance(source=path.name))
     return model
+
+
+def _from_upstream(path: Path, upstream, state, architecture, scale, in_channels, hparams):
+    """The architecture, scale, channels, hyperparameters and renamed tensors of weights
+    in a known upstream layout (:mod:`.third_party`); what the caller gave must agree."""
+    try:
+        renamed, found_scale, found_channels, found = upstream.convert(state)
+    except ValueError as err:
+        raise CheckpointError(f"{path.name}: {err}") from None
+    given = {"architecture": (architecture, upstream.architecture),
+             "scale": (scale, found_scale), "in_channels": (in_channels, found_channels),
+             **{k: (v, found.get(k)) for k, v in hparams.items()}}  # fmt: skip
+    wrong = [f"{k}={mine!r} (the file: {theirs!r})" for k, (mine, theirs) in given.items()
+             if mine is not None and mine != theirs]  # fmt: skip
+    if wrong:
+        raise CheckpointError(
+            f"{path.name} holds {upstream.name} weights, which disagree with "
+            f"{', '.join(wrong)}; leave them out, they are read from the file"
+        )
+    return upstream.architecture, found_scale, found_channels, found, renamed
 
 
 def _existing(path: str | os.PathLike) -> Path:

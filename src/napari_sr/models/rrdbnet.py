@@ -80,6 +80,12 @@ class RRDBNet(SRModel):
         Channels added by each convolution of a dense block.
     residual_scale : float
         β, the scaling of the dense-block and RRDB residuals.
+    unshuffle : int
+        1 (default), or 2 or 4: the input is first pixel-unshuffled by this factor (its
+        channels ×4 or ×16, its sides halved or quartered) and the network upsamples by
+        ``scale × unshuffle`` — the layout of Real-ESRGAN's ×2 (and ×1) weights, where
+        BasicSR keeps the two ×2 stages of its ×4 network. Inputs are padded to a
+        multiple of it (:attr:`size_multiple`).
 
     References
     ----------
@@ -96,21 +102,30 @@ class RRDBNet(SRModel):
         blocks: int = 23,
         growth: int = 32,
         residual_scale: float = 0.2,
+        unshuffle: int = 1,
     ) -> None:
         super().__init__()
         if scale < 2 or scale & (scale - 1):
             raise ValueError(f"RRDBNet upsamples by a power of two, not {scale}")
-        self.scale, self.in_channels = scale, in_channels
-        self.head = conv(in_channels, features)
+        if unshuffle not in (1, 2, 4):
+            raise ValueError(f"RRDBNet's unshuffle is 1, 2 or 4, not {unshuffle}")
+        self.scale, self.in_channels, self.unshuffle = scale, in_channels, unshuffle
+        self.size_multiple = unshuffle
+        if unshuffle > 1:  # the trunk sees the image at 1/unshuffle: its reach grows with it
+            self.halo = 352 * unshuffle
+        self.head = conv(in_channels * unshuffle**2, features)
         self.trunk = nn.Sequential(
             *(_RRDB(features, growth, residual_scale) for _ in range(blocks)),
             conv(features, features),
         )
-        self.up = nn.ModuleList(conv(features, features) for _ in range(int(math.log2(scale))))
+        stages = int(math.log2(scale * unshuffle))
+        self.up = nn.ModuleList(conv(features, features) for _ in range(stages))
         self.hr = conv(features, features)
         self.tail = conv(features, in_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.unshuffle > 1:
+            x = F.pixel_unshuffle(x, self.unshuffle)
         feat = self.head(x)
         feat = feat + self.trunk(feat)
         for layer in self.up:

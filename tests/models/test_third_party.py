@@ -1,0 +1,116 @@
+"""Weights shared in their authors' layouts load without an architecture hint and give the
+upstream network's output. Each upstream network is rebuilt here from its published
+definition (module names and forward pass), initialised at random and saved as its
+authors save it; napari-sr's model must match its forward pass to 1e-4."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+F = torch.nn.functional
+
+from napari_sr import load_model  # noqa: E402
+from napari_sr.models.checkpoint import CheckpointError  # noqa: E402
+
+# ---------------------------------------------- BasicSR's RRDBNet (basicsr/archs/rrdbnet_arch.py)
+
+
+class _UpstreamDenseBlock(nn.Module):
+    def __init__(self, feat: int, grow: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(feat, grow, 3, 1, 1)
+        self.conv2 = nn.Conv2d(feat + grow, grow, 3, 1, 1)
+        self.conv3 = nn.Conv2d(feat + 2 * grow, grow, 3, 1, 1)
+        self.conv4 = nn.Conv2d(feat + 3 * grow, grow, 3, 1, 1)
+        self.conv5 = nn.Conv2d(feat + 4 * grow, feat, 3, 1, 1)
+
+    def forward(self, x):
+        act = lambda t: F.leaky_relu(t, 0.2)  # noqa: E731
+        x1 = act(self.conv1(x))
+        x2 = act(self.conv2(torch.cat((x, x1), 1)))
+        x3 = act(self.conv3(torch.cat((x, x1, x2), 1)))
+        x4 = act(self.conv4(torch.cat((x, x1, x2, x3), 1)))
+        x5 = self.conv5(torch.cat((x, x1, x2, x3, x4), 1))
+        return x5 * 0.2 + x
+
+
+class _UpstreamRRDB(nn.Module):
+    def __init__(self, feat: int, grow: int) -> None:
+        super().__init__()
+        self.rdb1 = _UpstreamDenseBlock(feat, grow)
+        self.rdb2 = _UpstreamDenseBlock(feat, grow)
+        self.rdb3 = _UpstreamDenseBlock(feat, grow)
+
+    def forward(self, x):
+        return self.rdb3(self.rdb2(self.rdb1(x))) * 0.2 + x
+
+
+def _unshuffle(x, r: int):
+    b, c, h, w = x.shape
+    return x.view(b, c, h // r, r, w // r, r).permute(0, 1, 3, 5, 2, 4).reshape(
+        b, c * r * r, h // r, w // r)  # fmt: skip
+
+
+class _UpstreamRRDBNet(nn.Module):
+    def __init__(self, channels: int, scale: int, feat: int, blocks: int, grow: int) -> None:
+        super().__init__()
+        self.scale = scale
+        factor = {4: 1, 2: 4, 1: 16}[scale]
+        self.conv_first = nn.Conv2d(channels * factor, feat, 3, 1, 1)
+        self.body = nn.Sequential(*(_UpstreamRRDB(feat, grow) for _ in range(blocks)))
+        self.conv_body = nn.Conv2d(feat, feat, 3, 1, 1)
+        self.conv_up1 = nn.Conv2d(feat, feat, 3, 1, 1)
+        self.conv_up2 = nn.Conv2d(feat, feat, 3, 1, 1)
+        self.conv_hr = nn.Conv2d(feat, feat, 3, 1, 1)
+        self.conv_last = nn.Conv2d(feat, channels, 3, 1, 1)
+
+    def forward(self, x):
+        feat = {4: x, 2: None, 1: None}[self.scale]
+        if self.scale == 2:
+            feat = _unshuffle(x, 2)
+        elif self.scale == 1:
+            feat = _unshuffle(x, 4)
+        feat = self.conv_first(feat)
+        feat = feat + self.conv_body(self.body(feat))
+        feat = F.leaky_relu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode="nearest")),
+                            0.2)  # fmt: skip
+        feat = F.leaky_relu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode="nearest")),
+                            0.2)  # fmt: skip
+        return self.conv_last(F.leaky_relu(self.conv_hr(feat), 0.2))
+
+
+def _randomised(module: nn.Module, seed: int) -> nn.Module:
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.1)
+    return module.eval()
+
+
+@pytest.mark.parametrize(("scale", "channels", "nest"), [(4, 3, "params_ema"), (2, 3, "params"),
+                                                          (4, 1, None)])  # fmt: skip
+def test_basicsr_rrdbnet_loads_without_hints_and_matches(tmp_path, scale, channels, nest):
+    upstream = _randomised(_UpstreamRRDBNet(channels, scale, feat=8, blocks=2, grow=4), seed=1)
+    state = upstream.state_dict()
+    path = tmp_path / f"RealESRGAN_x{scale}plus.pth"
+    torch.save({nest: state} if nest else state, path)
+    model = load_model(path)  # no architecture, scale or channels
+    assert model.spec.name == "rrdbnet" and model.scale == scale
+    assert model.in_channels == channels
+    x = torch.rand(1, channels, 12, 16, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        expected = upstream(x)
+        got = model(x)
+    assert got.shape == expected.shape == (1, channels, 12 * scale, 16 * scale)
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
+
+
+def test_hints_that_contradict_the_file_are_refused(tmp_path):
+    upstream = _UpstreamRRDBNet(3, 4, feat=8, blocks=1, grow=4)
+    torch.save({"params_ema": upstream.state_dict()}, tmp_path / "esrgan.pth")
+    with pytest.raises(CheckpointError, match=r"BasicSR RRDBNet .* scale=2 \(the file: 4\)"):
+        load_model(tmp_path / "esrgan.pth", scale=2)
+    model = load_model(tmp_path / "esrgan.pth", architecture="rrdbnet", scale=4)  # agreeing
+    assert model.scale == 4
