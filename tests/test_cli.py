@@ -307,7 +307,9 @@ def test_too_large_is_checked_before_allocating(capsys, tmp_path, monkeypatch):
 
 def test_bad_output_name(capsys, stack, tmp_path):
     code, _, err = run(capsys, "upscale", str(stack), str(tmp_path / "o.bmp"), "-s", "2")
-    assert_one_line_error(code, err, "must end in .ome.tif (or .tif/.tiff), .ome.zarr or .png")
+    assert_one_line_error(
+        code, err, "must end in .ome.tif (or .tif/.tiff), .ome.zarr, .nii.gz (or .nii) or .png"
+    )
 
 
 def test_missing_required_argument(capsys, stack, tmp_path):

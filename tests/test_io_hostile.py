@@ -137,7 +137,8 @@ def test_png_drops_length_one_axes_and_keeps_atomic_no_overwrite(tmp_path):
 @pytest.mark.parametrize("name", ["out.jpg", "out.n5", "out", "out.tif.bak"])
 def test_other_extensions_are_refused_before_work(tmp_path, name):
     with pytest.raises(
-        ValueError, match=r"must end in .ome.tif \(or .tif/.tiff\), .ome.zarr or .png"
+        ValueError,
+        match=r"must end in .ome.tif \(or .tif/.tiff\), .ome.zarr, .nii.gz \(or .nii\) or .png",
     ):
         io.check_output_path(tmp_path / name)
 

@@ -127,7 +127,7 @@ def test_content_not_name_decides_and_damage_is_reported(tmp_path, volume_file):
     np.testing.assert_array_equal(io.read(misnamed).data, data.transpose(2, 1, 0))
     not_nifti = tmp_path / "notes.nii.gz"
     not_nifti.write_bytes(gzip.compress(b"just text, not a volume" * 30))
-    with pytest.raises(ValueError, match="a gzip file that is not a NIfTI volume"):
+    with pytest.raises(ValueError, match="is a gzip file, not an image .* decompress it first"):
         io.read(not_nifti)
     truncated = tmp_path / "cut.nii"
     full = tmp_path / "full.nii"

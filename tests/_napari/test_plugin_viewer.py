@@ -71,6 +71,8 @@ def test_our_reader_is_preferred_for_tiff_unless_the_user_chose(make_napari_view
     activate.activate()  # what npe2 runs when napari first uses the plugin
     assert settings.plugins.extension2reader == {
         "*.TIFF": "napari", "*.tif": "napari-sr", "*.tiff": "napari-sr", "*.TIF": "napari-sr",
+        "*.nii.gz": "napari-sr", "*.nii": "napari-sr", "*.dcm": "napari-sr",
+        "*.NII.GZ": "napari-sr", "*.NII": "napari-sr", "*.DCM": "napari-sr",
     }  # fmt: skip
     # as File › Open does (plugin=None): the preference decides, no choice is asked
     viewer.open(str(path), plugin=None)

@@ -20,15 +20,16 @@ from ..io.formats import FORMATS, napari_reader_patterns
 PLUGIN = "napari-sr"
 READER_PATTERNS = napari_reader_patterns()
 """The reader's ``filename_patterns`` in napari.yaml (a test checks they agree), from the
-table of formats: ``("*.tif", "*.tiff", "*.zarr", "*.TIF", "*.TIFF", "*.ZARR")``."""
+table of formats (TIFF, OME-Zarr, NIfTI, DICOM, in lower and upper case)."""
 
 PREFERRED_PATTERNS = tuple(
     p for p in READER_PATTERNS
     if not any(p.lower().endswith(e) for f in FORMATS if f.folder for e in f.extensions)
 )  # fmt: skip
 """The patterns napari-sr offers itself as preferred reader for: TIFF, which napari's own
-reader opens without pixel sizes. OME-Zarr folders are left to the user's choice (napari
-asks, and napari-ome-zarr may be the one they use)."""
+reader opens without pixel sizes, and NIfTI and DICOM, which it does not place in the
+world. OME-Zarr folders are left to the user's choice (napari asks, and napari-ome-zarr may
+be the one they use)."""
 
 MARKER_NAME = "napari-sr-reader-preference.json"
 """Beside napari's settings file: the patterns napari-sr has made its own preference."""

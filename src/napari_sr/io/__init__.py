@@ -196,7 +196,7 @@ def _sniff(path: Path) -> FileFormat:
         ) from exc
     except OSError as exc:
         raise ValueError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from exc
-    fmt = formats.format_of_header(head)
+    fmt = formats.format_of_header(head) or formats.format_of_gzip(path, head)
     if fmt is not None:
         return _available(fmt, path)
     if not head:

@@ -41,6 +41,7 @@ __all__ = [
     "FORMATS",
     "FileFormat",
     "format_for_name",
+    "format_of_gzip",
     "format_of_header",
     "get_format",
     "napari_reader_patterns",
@@ -112,6 +113,9 @@ class FileFormat:
         a multiscale file), and can return dask data.
     napari_reader, napari_writer : bool
         napari opens (saves) this format through napari-sr's reader (writer).
+    gzipped : bool
+        Files may be gzip-compressed as a whole (``.nii.gz``): their decompressed first
+        bytes are matched against ``magic``.
     """
 
     name: str
@@ -131,6 +135,7 @@ class FileFormat:
     lazy: bool = False
     napari_reader: bool = False
     napari_writer: bool = False
+    gzipped: bool = False
 
     @property
     def output_name(self) -> str:
@@ -204,6 +209,7 @@ FORMATS: tuple[FileFormat, ...] = (
         dtypes=NIFTI_TYPES,
         requires=("nibabel",),
         lazy=True,
+        gzipped=True,
         napari_reader=True,
         napari_writer=True,
     ),
@@ -261,6 +267,22 @@ def get_format(name: str) -> FileFormat:
 def format_of_header(head: bytes) -> FileFormat | None:
     """The format a file starting with ``head`` is in (None: none napari-sr reads)."""
     return next((fmt for fmt in FORMATS if not fmt.folder and fmt.matches(head)), None)
+
+
+def format_of_gzip(path: Path, head: bytes) -> FileFormat | None:
+    """The format of a gzip-compressed file (``.nii.gz``) from its decompressed first bytes,
+    among the formats that are read compressed (:attr:`FileFormat.gzipped`); None if
+    ``head`` is not gzip's or the content is none of them."""
+    if head[:2] != GZIP_MAGIC or not any(fmt.gzipped for fmt in FORMATS):
+        return None
+    import gzip
+
+    try:
+        with gzip.open(path, "rb") as fh:
+            inner = fh.read(SNIFF_BYTES)
+    except (OSError, EOFError):
+        return None  # a damaged gzip file: named as gzip by the caller
+    return next((fmt for fmt in FORMATS if fmt.gzipped and fmt.matches(inner)), None)
 
 
 def format_for_name(
@@ -353,6 +375,7 @@ def unsupported_format(head: bytes) -> str | None:
 
 
 SNIFF_BYTES = 352
+GZIP_MAGIC = b"\x1f\x8b"
 """How many first bytes :func:`format_of_header` and :func:`unsupported_format` look at."""
 _UNSUPPORTED = (
     (0, b"GIF8", "GIF"),

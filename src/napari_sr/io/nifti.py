@@ -54,9 +54,9 @@ __all__ = [
     "write_nifti",
 ]
 
-MAGIC = ((344, b"n+1\x00"), (4, b"n+2\x00"), (0, b"\x1f\x8b"))
-"""NIfTI-1 (magic at byte 344), NIfTI-2 (at byte 4), or gzip (a ``.nii.gz``, checked once
-decompressed)."""
+MAGIC = ((344, b"n+1\x00"), (4, b"n+2\x00"))
+"""NIfTI-1 (magic at byte 344) and NIfTI-2 (at byte 4), also inside a gzip file
+(``.nii.gz``: :func:`napari_sr.io.formats.format_of_gzip`)."""
 WORLD_KEY = "world"
 """``Image.metadata[WORLD_KEY]``: ``{"affine": 4 × 4 list, "unit": "mm"}``, the map from
 the axis-aligned physical coordinates (X, Y, Z) to world coordinates."""
