@@ -114,3 +114,130 @@ def test_hints_that_contradict_the_file_are_refused(tmp_path):
         load_model(tmp_path / "esrgan.pth", scale=2)
     model = load_model(tmp_path / "esrgan.pth", architecture="rrdbnet", scale=4)  # agreeing
     assert model.scale == 4
+
+
+# ------------------------------- EDSR-PyTorch's EDSR and RCAN (src/model/{common,edsr,rcan}.py)
+
+MEAN = (0.4488, 0.4371, 0.4040)
+
+
+class _MeanShift(nn.Conv2d):
+    def __init__(self, sign: int) -> None:
+        super().__init__(3, 3, kernel_size=1)
+        self.weight.data = torch.eye(3).view(3, 3, 1, 1)
+        self.bias.data = sign * 255 * torch.tensor(MEAN)
+        self.requires_grad_(False)
+
+
+def _conv(cin: int, cout: int, size: int = 3) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, size, padding=size // 2)
+
+
+def _upsampler(scale: int, feat: int) -> nn.Sequential:
+    layers = []
+    if scale & (scale - 1) == 0:
+        for _ in range(scale.bit_length() - 1):
+            layers += [_conv(feat, 4 * feat), nn.PixelShuffle(2)]
+    else:
+        layers += [_conv(feat, 9 * feat), nn.PixelShuffle(3)]
+    return nn.Sequential(*layers)
+
+
+class _ResBlock(nn.Module):
+    def __init__(self, feat: int, res_scale: float) -> None:
+        super().__init__()
+        self.body = nn.Sequential(_conv(feat, feat), nn.ReLU(True), _conv(feat, feat))
+        self.res_scale = res_scale
+
+    def forward(self, x):
+        return self.body(x).mul(self.res_scale) + x
+
+
+class _UpstreamEDSR(nn.Module):
+    def __init__(self, scale: int, feat: int, blocks: int, res_scale: float) -> None:
+        super().__init__()
+        self.sub_mean, self.add_mean = _MeanShift(-1), _MeanShift(1)
+        self.head = nn.Sequential(_conv(3, feat))
+        self.body = nn.Sequential(*(_ResBlock(feat, res_scale) for _ in range(blocks)),
+                                  _conv(feat, feat))  # fmt: skip
+        self.tail = nn.Sequential(_upsampler(scale, feat), _conv(feat, 3))
+
+    def forward(self, x):
+        x = self.head(self.sub_mean(x))
+        return self.add_mean(self.tail(self.body(x) + x))
+
+
+class _CALayer(nn.Module):
+    def __init__(self, feat: int, reduction: int) -> None:
+        super().__init__()
+        self.avg_pool = nn.AdaptiveAvgPool2d(1)
+        squeezed = feat // reduction
+        self.conv_du = nn.Sequential(nn.Conv2d(feat, squeezed, 1), nn.ReLU(True),
+                                     nn.Conv2d(squeezed, feat, 1), nn.Sigmoid())  # fmt: skip
+
+    def forward(self, x):
+        return x * self.conv_du(self.avg_pool(x))
+
+
+class _RCAB(nn.Module):
+    def __init__(self, feat: int, reduction: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(_conv(feat, feat), nn.ReLU(True), _conv(feat, feat),
+                                  _CALayer(feat, reduction))  # fmt: skip
+
+    def forward(self, x):
+        return self.body(x) + x
+
+
+class _Group(nn.Module):
+    def __init__(self, feat: int, reduction: int, blocks: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(*(_RCAB(feat, reduction) for _ in range(blocks)),
+                                  _conv(feat, feat))  # fmt: skip
+
+    def forward(self, x):
+        return self.body(x) + x
+
+
+class _UpstreamRCAN(nn.Module):
+    def __init__(self, scale: int, feat: int, groups: int, blocks: int, reduction: int):
+        super().__init__()
+        self.sub_mean, self.add_mean = _MeanShift(-1), _MeanShift(1)
+        self.head = nn.Sequential(_conv(3, feat))
+        self.body = nn.Sequential(*(_Group(feat, reduction, blocks) for _ in range(groups)),
+                                  _conv(feat, feat))  # fmt: skip
+        self.tail = nn.Sequential(_upsampler(scale, feat), _conv(feat, 3))
+
+    def forward(self, x):
+        x = self.head(self.sub_mean(x))
+        return self.add_mean(self.tail(self.body(x) + x))
+
+
+def _randomised_trainable(module: nn.Module, seed: int) -> nn.Module:
+    """Random weights for the trained layers; the mean shifts stay as upstream makes them."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in module.named_parameters():
+            if not name.startswith(("sub_mean", "add_mean")):
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.05)
+    return module.eval()
+
+
+@pytest.mark.parametrize(
+    ("make", "architecture", "scale"),
+    [(lambda s: _UpstreamEDSR(s, feat=8, blocks=2, res_scale=1.0), "edsr", 2),
+     (lambda s: _UpstreamEDSR(s, feat=8, blocks=2, res_scale=1.0), "edsr", 3),
+     (lambda s: _UpstreamRCAN(s, feat=16, groups=2, blocks=2, reduction=4), "rcan", 4)],
+)  # fmt: skip
+def test_edsr_pytorch_weights_load_without_hints_and_match(tmp_path, make, architecture, scale):
+    upstream = _randomised_trainable(make(scale), seed=3)
+    path = tmp_path / f"{architecture}_x{scale}.pt"
+    torch.save(upstream.state_dict(), path)
+    model = load_model(path)
+    assert model.spec.name == architecture and model.scale == scale and model.in_channels == 3
+    x = torch.rand(1, 3, 10, 14, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        expected = upstream(x * 255) / 255  # EDSR-PyTorch works on values in [0, 255]
+        got = model(x)
+    assert got.shape == expected.shape == (1, 3, 10 * scale, 14 * scale)
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)

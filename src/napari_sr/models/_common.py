@@ -78,13 +78,26 @@ class PixelShuffleUpsampler(nn.Sequential):
 class ResidualSRNet(SRModel):
     """The EDSR/RCAN layout: mean shift, a 3×3 head, ``blocks`` followed by a 3×3 conv
     with a global skip, a pixel-shuffle upsampler and a 3×3 conv back to the image
-    channels; the mean is added back at the end. Subclasses choose the blocks."""
+    channels; the mean is added back at the end. Subclasses choose the blocks.
+
+    ``value_range`` is the range the weights were trained on: 1 for napari-sr's (images in
+    [0, 1]), 255 for EDSR-PyTorch's released EDSR and RCAN weights (``rgb_range=255``);
+    the input is scaled to it after the mean shift and the output back, so the network
+    sees what it was trained on (RCAN's channel attention is not scale-invariant)."""
 
     def __init__(
-        self, *, scale: int, in_channels: int, features: int, blocks: list[nn.Module]
+        self,
+        *,
+        scale: int,
+        in_channels: int,
+        features: int,
+        blocks: list[nn.Module],
+        value_range: float = 1.0,
     ) -> None:
         super().__init__()
-        self.scale, self.in_channels = scale, in_channels
+        if not value_range > 0:
+            raise ValueError(f"value_range must be > 0, not {value_range}")
+        self.scale, self.in_channels, self.value_range = scale, in_channels, float(value_range)
         self.register_buffer("mean", channel_means(in_channels))
         self.head = conv(in_channels, features)
         self.body = nn.Sequential(*blocks, conv(features, features))
@@ -93,5 +106,8 @@ class ResidualSRNet(SRModel):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.value_range != 1:  # weights trained on values in [0, value_range]
+            features = self.head((x - self.mean) * self.value_range)
+            return self.tail(features + self.body(features)) / self.value_range + self.mean
         features = self.head(x - self.mean)
         return self.tail(features + self.body(features)) + self.mean

@@ -65,6 +65,9 @@ class EDSR(ResidualSRNet):
     res_scale : float
         Factor on each block's residual before the addition (0.1 stabilises training of
         the wide model; 1 disables it).
+    value_range : float
+        The range of values the weights were trained on: 1 (napari-sr, images in [0, 1]),
+        255 for EDSR-PyTorch's released weights; inputs in [0, 1] are scaled to it.
 
     References
     ----------
@@ -80,9 +83,11 @@ class EDSR(ResidualSRNet):
         n_resblocks: int = 32,
         n_feats: int = 256,
         res_scale: float = 0.1,
+        value_range: float = 1.0,
     ) -> None:
         blocks = [_ResBlock(n_feats, res_scale) for _ in range(n_resblocks)]
-        super().__init__(scale=scale, in_channels=in_channels, features=n_feats, blocks=blocks)
+        super().__init__(scale=scale, in_channels=in_channels, features=n_feats, blocks=blocks,
+                         value_range=value_range)  # fmt: skip
 
 
 class EDSRBaseline(EDSR):
@@ -103,6 +108,9 @@ class EDSRBaseline(EDSR):
         Feature channels.
     res_scale : float
         Factor on each block's residual (1: none).
+    value_range : float
+        The range of values the weights were trained on: 1 (napari-sr, images in [0, 1]),
+        255 for EDSR-PyTorch's released weights; inputs in [0, 1] are scaled to it.
 
     References
     ----------
@@ -118,6 +126,7 @@ class EDSRBaseline(EDSR):
         n_resblocks: int = 16,
         n_feats: int = 64,
         res_scale: float = 1.0,
+        value_range: float = 1.0,
     ) -> None:
         super().__init__(
             scale=scale,
@@ -125,6 +134,7 @@ class EDSRBaseline(EDSR):
             n_resblocks=n_resblocks,
             n_feats=n_feats,
             res_scale=res_scale,
+            value_range=value_range,
         )
 
 
@@ -146,6 +156,8 @@ class EDSRLight(EDSRBaseline):
         n_resblocks: int = 16,
         n_feats: int = 32,
         res_scale: float = 1.0,
+        value_range: float = 1.0,
     ) -> None:
         super().__init__(scale=scale, in_channels=in_channels, n_resblocks=n_resblocks,
-                         n_feats=n_feats, res_scale=res_scale)  # fmt: skip
+                         n_feats=n_feats, res_scale=res_scale,
+                         value_range=value_range)  # fmt: skip

@@ -96,6 +96,9 @@ class RCAN(ResidualSRNet):
         Feature channels.
     reduction : int
         Channel reduction of the attention bottleneck.
+    value_range : float
+        The range of values the weights were trained on: 1 (napari-sr, images in [0, 1]),
+        255 for EDSR-PyTorch's released weights; inputs in [0, 1] are scaled to it.
 
     References
     ----------
@@ -112,6 +115,8 @@ class RCAN(ResidualSRNet):
         n_resblocks: int = 20,
         n_feats: int = 64,
         reduction: int = 16,
+        value_range: float = 1.0,
     ) -> None:
         groups = [_ResidualGroup(n_feats, reduction, n_resblocks) for _ in range(n_resgroups)]
-        super().__init__(scale=scale, in_channels=in_channels, features=n_feats, blocks=groups)
+        super().__init__(scale=scale, in_channels=in_channels, features=n_feats, blocks=groups,
+                         value_range=value_range)  # fmt: skip

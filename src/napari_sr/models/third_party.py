@@ -14,6 +14,12 @@ Recognised:
   ``RealESRGAN_x2plus``, ``RealESRNet``…; ``conv_first``, ``body.N.rdbK.convJ``,
   ``conv_body``, ``conv_up1/2``, ``conv_hr``, ``conv_last``), including the ×2 and ×1
   variants that pixel-unshuffle their input, as napari-sr's ``rrdbnet`` (``unshuffle``).
+- **EDSR-PyTorch EDSR and EDSR-baseline** (``sub_mean``, ``head.0``, ``body.N.body.M``,
+  ``tail.0.K``, ``tail.1``, ``add_mean``) as ``edsr`` with ``value_range=255`` (its
+  weights were trained on [0, 255]); ``res_scale`` is not stored, so it follows the
+  published configurations: 0.1 for more than 64 features (EDSR), else 1 (baseline).
+- **EDSR-PyTorch RCAN** (residual groups of channel-attention blocks, ``conv_du``) as
+  ``rcan`` with ``value_range=255``.
 """
 
 from __future__ import annotations
@@ -44,21 +50,32 @@ class Layout:
     describe : callable
         ``describe(shapes) -> (scale, in_channels, hparams)``.
     rename : callable
-        ``rename(name, hparams) -> str``: napari-sr's name of an upstream tensor.
+        ``rename(name, hparams) -> str or None``: napari-sr's name of an upstream tensor
+        (None: dropped, replaced by ``extra``).
+    extra : callable, optional
+        ``extra(state, hparams) -> dict``: tensors napari-sr's network has that upstream
+        stores otherwise (EDSR's mean shift as a buffer).
     """
 
     name: str
     architecture: str
     matches: Callable[[Shapes], bool]
     describe: Callable[[Shapes], tuple[int, int, dict[str, Any]]]
-    rename: Callable[[str, dict[str, Any]], str]
+    rename: Callable[[str, dict[str, Any]], str | None]
+    extra: Callable[[Mapping[str, Any], dict[str, Any]], dict[str, Any]] | None = None
 
     def convert(self, state: Mapping[str, Any]) -> tuple[dict[str, Any], int, int, dict]:
         """``state`` renamed to napari-sr's layout, with the scale, channels and
         hyperparameters read from it."""
         shapes = {k: tuple(v.shape) for k, v in state.items()}
         scale, in_channels, hparams = self.describe(shapes)
-        renamed = {self.rename(k, hparams): v for k, v in state.items()}
+        renamed = {}
+        for key, value in state.items():
+            name = self.rename(key, hparams)
+            if name is not None:
+                renamed[name] = value
+        if self.extra is not None:
+            renamed.update(self.extra(state, hparams))
         return renamed, scale, in_channels, hparams
 
 
@@ -117,7 +134,105 @@ BASICSR_RRDBNET = Layout(
     rename=_rrdb_rename,
 )
 
-LAYOUTS: tuple[Layout, ...] = (BASICSR_RRDBNET,)
+# ------------------------------------------- EDSR-PyTorch's EDSR and RCAN (src/model/*.py)
+
+_EDSR_RANGE = 255.0
+"""EDSR-PyTorch trains on values in [0, 255] (``rgb_range=255``, the released weights)."""
+
+
+def _pixel_shuffle_scale(shapes: Shapes, features: int) -> int:
+    """The scale of an upsampler ``tail.0`` of 3×3 convs to s²·F channels, each followed
+    by a pixel shuffle."""
+    stages = sorted(
+        int(m.group(1)) for k in shapes if (m := re.match(r"^tail\.0\.(\d+)\.weight$", k))
+    )
+    factors = [math.isqrt(shapes[f"tail.0.{i}.weight"][0] // features) for i in stages]
+    if not factors or any(f not in (2, 3) for f in factors):
+        raise ValueError("an upsampler that is not EDSR-PyTorch's (pixel shuffle by 2 or 3)")
+    return math.prod(factors)
+
+
+def _count(shapes: Shapes, pattern: str) -> int:
+    return 1 + max((int(m.group(1)) for k in shapes if (m := re.match(pattern, k))), default=-1)
+
+
+def _edsr_matches(shapes: Shapes) -> bool:
+    return {"sub_mean.bias", "head.0.weight", "body.0.body.0.weight", "tail.1.weight"} <= set(
+        shapes
+    ) and "body.0.body.0.body.0.weight" not in shapes
+
+
+def _rcan_matches(shapes: Shapes) -> bool:
+    return {"sub_mean.bias", "head.0.weight", "body.0.body.0.body.3.conv_du.0.weight"} <= set(
+        shapes
+    )
+
+
+def _edsr_describe(shapes: Shapes) -> tuple[int, int, dict[str, Any]]:
+    features, channels = shapes["head.0.weight"][:2]
+    blocks = _count(shapes, r"^body\.(\d+)\.body\.0\.weight$")
+    hparams = {
+        "n_resblocks": blocks,
+        "n_feats": features,
+        # not in the weights: EDSR-PyTorch's published configurations (0.1 for the wide EDSR)
+        "res_scale": 0.1 if features > 64 else 1.0,
+        "value_range": _EDSR_RANGE,
+    }
+    return _pixel_shuffle_scale(shapes, features), channels, hparams
+
+
+def _rcan_describe(shapes: Shapes) -> tuple[int, int, dict[str, Any]]:
+    features, channels = shapes["head.0.weight"][:2]
+    squeezed = shapes["body.0.body.0.body.3.conv_du.0.weight"][0]
+    hparams = {
+        "n_resgroups": _count(shapes, r"^body\.(\d+)\.body\.0\.body\.0\.weight$"),
+        "n_resblocks": _count(shapes, r"^body\.0\.body\.(\d+)\.body\.0\.weight$"),
+        "n_feats": features,
+        "reduction": features // squeezed,
+        "value_range": _EDSR_RANGE,
+    }
+    return _pixel_shuffle_scale(shapes, features), channels, hparams
+
+
+def _edsr_rename(name: str, hparams: dict[str, Any]) -> str | None:
+    if name.startswith(("sub_mean.", "add_mean.")):
+        return None  # the mean shift: napari-sr's buffer ``mean`` (see _mean)
+    if name.startswith("head.0."):
+        return "head." + name[len("head.0.") :]
+    return name.replace(".conv_du.0.", ".gate.1.").replace(".conv_du.2.", ".gate.3.")
+
+
+def _mean(state: Mapping[str, Any], hparams: dict[str, Any]) -> dict[str, Any]:
+    """The mean napari-sr subtracts, in [0, 1]: EDSR-PyTorch's ``sub_mean`` is a 1×1 conv
+    with weight 1/std and bias −range·mean/std."""
+    import torch
+
+    weight, bias = state["sub_mean.weight"], state["sub_mean.bias"]
+    inverse_std = torch.diagonal(weight.reshape(weight.shape[0], weight.shape[1]))
+    if not torch.allclose(inverse_std, torch.ones_like(inverse_std)):
+        raise ValueError("a mean shift with a standard deviation other than 1 (rgb_std)")
+    mean = -bias / _EDSR_RANGE
+    return {"mean": mean.reshape(1, -1, 1, 1).to(torch.float32)}
+
+
+EDSR_PYTORCH_EDSR = Layout(
+    name="EDSR-PyTorch EDSR",
+    architecture="edsr",
+    matches=_edsr_matches,
+    describe=_edsr_describe,
+    rename=_edsr_rename,
+    extra=_mean,
+)
+EDSR_PYTORCH_RCAN = Layout(
+    name="EDSR-PyTorch RCAN",
+    architecture="rcan",
+    matches=_rcan_matches,
+    describe=_rcan_describe,
+    rename=_edsr_rename,
+    extra=_mean,
+)
+
+LAYOUTS: tuple[Layout, ...] = (BASICSR_RRDBNET, EDSR_PYTORCH_EDSR, EDSR_PYTORCH_RCAN)
 """Every layout :func:`recognise` knows."""
 
 
