@@ -190,3 +190,21 @@ def test_nifti_reader_places_the_layer_by_its_affine_and_the_writer_keeps_it(tmp
     saved = nib.load(out[0])
     np.testing.assert_allclose(saved.affine, affine, atol=1e-4)
     np.testing.assert_array_equal(np.asarray(saved.dataobj), data)
+
+
+def test_dicom_series_opens_as_one_layer_placed_by_its_headers(tmp_path):
+    pytest.importorskip("pydicom")
+    from _dicom import new_series, write_slice
+
+    series = new_series()
+    for k in range(3):
+        write_slice(tmp_path / f"IM{k}.dcm", np.full((4, 5), 10 * k, np.int16), series=series,
+                    position=(-20.0, 30.0, 5.0 + 2.5 * k), spacing=(0.7, 0.6))  # fmt: skip
+    path = str(tmp_path / "IM1.dcm")
+    ((data, kwargs, _),) = get_reader(path)(path)
+    assert data.shape == (3, 4, 5)
+    np.testing.assert_array_equal(data[:, 0, 0], [0, 10, 20])
+    np.testing.assert_allclose(kwargs["scale"], [2500.0, 700.0, 600.0])  # mm in µm
+    # voxel (z, y, x) = (2, 0, 0) is at LPS (-20, 30, 10) mm: RAS (20, -30, 10)
+    position = kwargs["affine"] @ np.array([2 * 2500.0, 0.0, 0.0, 1.0])
+    np.testing.assert_allclose(position[:3][::-1], [20000.0, -30000.0, 10000.0], atol=1e-3)
