@@ -241,3 +241,166 @@ def test_edsr_pytorch_weights_load_without_hints_and_match(tmp_path, make, archi
         got = model(x)
     assert got.shape == expected.shape == (1, 3, 10 * scale, 14 * scale)
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
+
+
+# --------------------------------------- the authors' SwinIR (models/network_swinir.py, SR)
+
+
+def _windows(x, w):
+    b, h, wd, c = x.shape
+    x = x.view(b, h // w, w, wd // w, w, c)
+    return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, w, w, c)
+
+
+def _unwindows(windows, w, h, wd):
+    b = int(windows.shape[0] / (h * wd / w / w))
+    x = windows.view(b, h // w, wd // w, w, w, -1)
+    return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(b, h, wd, -1)
+
+
+class _WindowAttention(nn.Module):
+    def __init__(self, dim, w, heads):
+        super().__init__()
+        self.w, self.heads, self.scale = w, heads, (dim // heads) ** -0.5
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * w - 1) ** 2, heads))
+        coords = torch.stack(torch.meshgrid(torch.arange(w), torch.arange(w), indexing="ij"))
+        flat = torch.flatten(coords, 1)
+        rel = (flat[:, :, None] - flat[:, None, :]).permute(1, 2, 0).contiguous()
+        rel[:, :, 0] += w - 1
+        rel[:, :, 1] += w - 1
+        rel[:, :, 0] *= 2 * w - 1
+        self.register_buffer("relative_position_index", rel.sum(-1))
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x, mask=None):
+        b, n, c = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0] * self.scale, qkv[1], qkv[2]
+        attn = q @ k.transpose(-2, -1)
+        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
+        attn = attn + bias.view(n, n, -1).permute(2, 0, 1).unsqueeze(0)
+        if mask is not None:
+            nw = mask.shape[0]
+            attn = attn.view(b // nw, nw, self.heads, n, n) + mask.unsqueeze(1).unsqueeze(0)
+            attn = attn.view(-1, self.heads, n, n)
+        attn = attn.softmax(dim=-1)
+        return self.proj((attn @ v).transpose(1, 2).reshape(b, n, c))
+
+
+def _mask(h, wd, w, shift):
+    img = torch.zeros((1, h, wd, 1))
+    spans = (slice(0, -w), slice(-w, -shift), slice(-shift, None))
+    count = 0
+    for hs in spans:
+        for ws in spans:
+            img[:, hs, ws, :] = count
+            count += 1
+    windows = _windows(img, w).view(-1, w * w)
+    mask = windows.unsqueeze(1) - windows.unsqueeze(2)
+    return mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
+
+
+class _SwinBlock(nn.Module):
+    def __init__(self, dim, size, heads, w, shift, ratio):
+        super().__init__()
+        self.w, self.shift = w, shift
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attn = _WindowAttention(dim, w, heads)
+        self.mlp = nn.Module()
+        self.mlp.fc1, self.mlp.fc2 = (
+            nn.Linear(dim, int(dim * ratio)),
+            nn.Linear(int(dim * ratio), dim),
+        )
+        self.register_buffer("attn_mask", _mask(*size, w, shift) if shift else None)
+
+    def forward(self, x, size):
+        h, wd = size
+        b, _, c = x.shape
+        shortcut = x
+        x = self.norm1(x).view(b, h, wd, c)
+        if self.shift:
+            x = torch.roll(x, shifts=(-self.shift, -self.shift), dims=(1, 2))
+        windows = _windows(x, self.w).view(-1, self.w * self.w, c)
+        mask = _mask(h, wd, self.w, self.shift) if self.shift else None
+        out = self.attn(windows, mask).view(-1, self.w, self.w, c)
+        x = _unwindows(out, self.w, h, wd)
+        if self.shift:
+            x = torch.roll(x, shifts=(self.shift, self.shift), dims=(1, 2))
+        x = shortcut + x.view(b, h * wd, c)
+        return x + self.mlp.fc2(F.gelu(self.mlp.fc1(self.norm2(x))))
+
+
+class _RSTB(nn.Module):
+    def __init__(self, dim, size, depth, heads, w, ratio):
+        super().__init__()
+        self.residual_group = nn.Module()
+        self.residual_group.blocks = nn.ModuleList(
+            _SwinBlock(dim, size, heads, w, 0 if i % 2 == 0 else w // 2, ratio)
+            for i in range(depth)
+        )
+        self.conv = nn.Conv2d(dim, dim, 3, 1, 1)
+
+    def forward(self, x, size):
+        out = x
+        for block in self.residual_group.blocks:
+            out = block(out, size)
+        b, _n, c = out.shape
+        image = out.transpose(1, 2).view(b, c, *size)
+        return self.conv(image).flatten(2).transpose(1, 2) + x
+
+
+class _UpstreamSwinIR(nn.Module):
+    def __init__(self, scale, size, dim=12, depths=(2, 2), heads=(2, 3), w=4, ratio=2.0,
+                 upsampler="pixelshuffle", feat=8):  # fmt: skip
+        super().__init__()
+        self.mean = torch.tensor((0.4488, 0.4371, 0.4040)).view(1, 3, 1, 1)
+        self.upsampler, self.w = upsampler, w
+        self.conv_first = nn.Conv2d(3, dim, 3, 1, 1)
+        self.patch_embed = nn.Module()
+        self.patch_embed.norm = nn.LayerNorm(dim)
+        self.layers = nn.ModuleList(
+            _RSTB(dim, size, d, h, w, ratio) for d, h in zip(depths, heads, strict=False)
+        )
+        self.norm = nn.LayerNorm(dim)
+        self.conv_after_body = nn.Conv2d(dim, dim, 3, 1, 1)
+        if upsampler == "pixelshuffle":
+            self.conv_before_upsample = nn.Sequential(nn.Conv2d(dim, feat, 3, 1, 1),
+                                                      nn.LeakyReLU(inplace=True))  # fmt: skip
+            self.upsample = nn.Sequential(_upsampler(scale, feat))[0]
+            self.conv_last = nn.Conv2d(feat, 3, 3, 1, 1)
+        else:
+            self.upsample = nn.Sequential(nn.Conv2d(dim, 3 * scale * scale, 3, 1, 1),
+                                          nn.PixelShuffle(scale))  # fmt: skip
+
+    def forward(self, x):
+        x = x - self.mean
+        x = self.conv_first(x)
+        b, c, h, wd = x.shape
+        tokens = self.patch_embed.norm(x.flatten(2).transpose(1, 2))
+        for layer in self.layers:
+            tokens = layer(tokens, (h, wd))
+        deep = self.norm(tokens).transpose(1, 2).view(b, c, h, wd)
+        x = self.conv_after_body(deep) + x
+        if self.upsampler == "pixelshuffle":
+            x = self.conv_last(self.upsample(self.conv_before_upsample(x)))
+        else:
+            x = self.upsample(x)
+        return x + self.mean
+
+
+@pytest.mark.parametrize(("scale", "upsampler"), [(2, "pixelshuffle"), (4, "pixelshuffle"),
+                                                   (3, "pixelshuffledirect")])  # fmt: skip
+def test_swinir_weights_load_without_hints_and_match(tmp_path, scale, upsampler):
+    upstream = _randomised(_UpstreamSwinIR(scale, (8, 12), upsampler=upsampler), seed=5)
+    state = upstream.state_dict()
+    assert any(k.endswith("relative_position_index") for k in state)
+    assert any(k.endswith("attn_mask") for k in state)  # saved as the authors' files are
+    torch.save({"params": state}, tmp_path / "swinir.pth")
+    model = load_model(tmp_path / "swinir.pth")
+    assert model.spec.name == "swinir" and model.scale == scale
+    x = torch.rand(1, 3, 8, 12, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        expected, got = upstream(x), model(x)
+    assert got.shape == expected.shape == (1, 3, 8 * scale, 12 * scale)
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)

@@ -10,8 +10,9 @@ convolution and one pixel shuffle straight to the output).
 Parameter and sub-module names follow the layout of the authors' released state dicts
 (``conv_first``, ``layers.<i>.residual_group.blocks.<j>.attn.qkv``, ``conv_after_body``,
 ``upsample``, ``conv_last``...). The released files also hold the buffers
-``relative_position_index`` and ``attn_mask``, which here are derived and not saved: drop
-those keys (or load with ``strict=False``) to use them.
+``relative_position_index`` and ``attn_mask``, which here are derived and not saved;
+:func:`napari_sr.load_model` recognises the released files and drops them
+(:mod:`napari_sr.models.third_party`).
 
 References
 ----------

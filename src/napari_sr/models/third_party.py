@@ -20,6 +20,10 @@ Recognised:
   published configurations: 0.1 for more than 64 features (EDSR), else 1 (baseline).
 - **EDSR-PyTorch RCAN** (residual groups of channel-attention blocks, ``conv_du``) as
   ``rcan`` with ``value_range=255``.
+- **SwinIR**, the authors' classical (pixel-shuffle) and lightweight (direct pixel
+  shuffle) SR weights, as ``swinir`` (their saved ``relative_position_index`` and
+  ``attn_mask`` buffers are derived here; the real-world ``nearest+conv`` variant is not
+  built yet).
 """
 
 from __future__ import annotations
@@ -232,7 +236,74 @@ EDSR_PYTORCH_RCAN = Layout(
     extra=_mean,
 )
 
-LAYOUTS: tuple[Layout, ...] = (BASICSR_RRDBNET, EDSR_PYTORCH_EDSR, EDSR_PYTORCH_RCAN)
+# ------------------------------------------------ the authors' SwinIR (models/network_swinir.py)
+
+
+def _swinir_matches(shapes: Shapes) -> bool:
+    return {"conv_first.weight", "patch_embed.norm.weight", "conv_after_body.weight"} <= set(
+        shapes
+    ) or {"conv_first.weight", "patch_embed.norm.weight", "conv_after_body.0.weight"} <= set(
+        shapes
+    )
+
+
+def _swinir_describe(shapes: Shapes) -> tuple[int, int, dict[str, Any]]:
+    embed, channels = shapes["conv_first.weight"][:2]
+    n_layers = _count(shapes, r"^layers\.(\d+)\.residual_group\.blocks\.0\.norm1\.weight$")
+    depths = tuple(
+        _count(shapes, rf"^layers\.{i}\.residual_group\.blocks\.(\d+)\.norm1\.weight$")
+        for i in range(n_layers)
+    )
+    tables = [shapes[f"layers.{i}.residual_group.blocks.0.attn.relative_position_bias_table"]
+              for i in range(n_layers)]  # fmt: skip
+    window = (math.isqrt(tables[0][0]) + 1) // 2
+    hidden = shapes["layers.0.residual_group.blocks.0.mlp.fc1.weight"][0]
+    hparams: dict[str, Any] = {
+        "embed_dim": embed,
+        "depths": depths,
+        "num_heads": tuple(t[1] for t in tables),
+        "window_size": window,
+        "mlp_ratio": hidden / embed,
+        "resi_connection": "1conv" if "layers.0.conv.weight" in shapes else "3conv",
+    }
+    if "conv_up1.weight" in shapes:
+        raise ValueError(
+            "real-world SwinIR weights (the nearest+conv upsampler) are not supported yet; "
+            "the classical and lightweight ones are"
+        )
+    if "conv_before_upsample.0.weight" in shapes:
+        features = shapes["conv_before_upsample.0.weight"][0]
+        hparams.update(upsampler="pixelshuffle", features=features)
+        pattern = re.compile(r"^upsample\.(\d+)\.weight$")
+        stages = sorted(int(m.group(1)) for k in shapes if (m := pattern.match(k)))
+        factors = [math.isqrt(shapes[f"upsample.{i}.weight"][0] // features) for i in stages]
+        scale = math.prod(factors)
+    else:
+        hparams["upsampler"] = "pixelshuffledirect"
+        scale = math.isqrt(shapes["upsample.0.weight"][0] // channels)
+    return scale, channels, hparams
+
+
+def _swinir_rename(name: str, hparams: dict[str, Any]) -> str | None:
+    if name.endswith(("relative_position_index", "attn_mask")):
+        return None  # derived from the window size and the input here, not stored
+    return name
+
+
+AUTHORS_SWINIR = Layout(
+    name="SwinIR (the authors' classical and lightweight SR weights)",
+    architecture="swinir",
+    matches=_swinir_matches,
+    describe=_swinir_describe,
+    rename=_swinir_rename,
+)
+
+LAYOUTS: tuple[Layout, ...] = (
+    BASICSR_RRDBNET,
+    EDSR_PYTORCH_EDSR,
+    EDSR_PYTORCH_RCAN,
+    AUTHORS_SWINIR,
+)
 """Every layout :func:`recognise` knows."""
 
 
