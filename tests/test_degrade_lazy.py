@@ -40,7 +40,7 @@ def test_lazy_degrade_equals_in_memory(rng, shape, axes, options, chunks):
         np.testing.assert_array_equal(lazy.compute(), expected)
 
 
-def test_a_planes_noise_does_not_depend_on_the_rest_of_the_stack(rng):
+def test_seeded_noise_is_reproducible_and_each_plane_gets_its_own(rng):
     data = rng.random((6, 16, 16)).astype(np.float32)
     whole = degrade(data, 2, noise={"poisson": 30, "gaussian": 0.01}, axes="ZYX", seed=5)
     again = degrade(data, 2, noise={"poisson": 30, "gaussian": 0.01}, axes="ZYX", seed=5)

@@ -23,16 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ._degrade_steps import (
-    BLUR_TRUNCATE,
-    blur,
-    camera,
-    finish,
-    noisy_plane,
-    plane_rng,
-    plane_seeds,
-    poisson_top,
-)
+from ._degrade_steps import BLUR_TRUNCATE, blur, finish, noisy_planes, plane_seeds, poisson_top
+from ._resample_blocks import finite_as
 from .resample import resize
 from .utils.intensity import working_dtype
 from .utils.lazy import as_dask
@@ -47,10 +39,7 @@ def degrade_lazy(data: Any, axes: str, sigmas: list[float], decimation, factors:
                  kernel: str, noise, rng: np.random.Generator, dtype: np.dtype):  # fmt: skip
     """The observation of ``data`` (a dask or zarr array) as a dask array; the arguments
     are those :func:`napari_sr.degradation.degrade` has checked and resolved."""
-    from .utils.memory import check_finite
-
-    work = as_dask(data).map_blocks(_checked, working_dtype(dtype), check_finite,
-                                    dtype=working_dtype(dtype))  # fmt: skip
+    work = as_dask(data).map_blocks(finite_as, working_dtype(dtype), dtype=working_dtype(dtype))
     if any(sigmas):
         work = _blurred(work, sigmas)
     if decimation is not None:
@@ -60,11 +49,6 @@ def degrade_lazy(data: Any, axes: str, sigmas: list[float], decimation, factors:
     if noise:
         work = _noisy(work, noise, rng, as_dask(data))
     return work.map_blocks(finish, dtype, dtype=dtype)
-
-
-def _checked(block: np.ndarray, work: np.dtype, check_finite) -> np.ndarray:
-    check_finite(block)
-    return block.astype(work, copy=False)
 
 
 def _blurred(work: Any, sigmas: list[float]):
@@ -106,11 +90,7 @@ def _noisy(work: Any, noise, rng: np.random.Generator, source: Any):
 def _noisy_block(block: np.ndarray, streams, noise, top, lead, block_info=None):
     rng, seeds = streams
     start = [begin for begin, _ in block_info[0]["array-location"][: len(lead)]]
-    planes = block.reshape(-1, *block.shape[-2:])
-    index = np.ravel_multi_index(
+    indices = np.ravel_multi_index(
         np.indices(block.shape[:-2]).reshape(len(lead), -1) + np.reshape(start, (-1, 1)), lead
     ) if lead else np.zeros(1, int)  # fmt: skip
-    out = np.empty_like(planes)
-    for k, plane in enumerate(planes):
-        out[k] = noisy_plane(plane, noise, plane_rng(rng, seeds, int(index[k])), top)
-    return camera(out.reshape(block.shape), noise)
+    return noisy_planes(block, noise, rng, seeds, indices, top)

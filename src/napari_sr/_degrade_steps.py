@@ -18,6 +18,7 @@ __all__ = [
     "check_noise",
     "finish",
     "noisy_plane",
+    "noisy_planes",
     "plane_rng",
     "plane_seeds",
     "poisson_top",
@@ -94,6 +95,19 @@ def plane_rng(rng: np.random.Generator, seeds: list | None, k: int) -> np.random
     if seeds is None:
         return rng
     return np.random.Generator(type(rng.bit_generator)(seeds[k]))
+
+
+def noisy_planes(
+    values: np.ndarray, noise, rng: np.random.Generator, seeds: list | None, indices, top
+) -> np.ndarray:
+    """``values`` (whole planes in its last two axes: the stack, or a block of it) with
+    shot and read noise, each plane ``indices[k]`` of the stack drawing from its own
+    stream (:func:`plane_seeds`), then the camera."""
+    planes = values.reshape(-1, *values.shape[-2:])
+    out = np.empty_like(planes)
+    for k, plane in enumerate(planes):
+        out[k] = noisy_plane(plane, noise, plane_rng(rng, seeds, int(indices[k])), top)
+    return camera(out.reshape(values.shape), noise)
 
 
 def noisy_plane(

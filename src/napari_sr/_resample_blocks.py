@@ -21,7 +21,7 @@ import numpy as np
 
 from .utils.intensity import cast
 
-__all__ = ["resize_lazy"]
+__all__ = ["finite_as", "resize_lazy"]
 
 MIN_TAP_MULTIPLE = 4
 """An output chunk along a middle axis spans at least this many times the kernel's taps, so
@@ -31,13 +31,14 @@ that the halo its slab reads stays a small part of it."""
 def resize_lazy(data: Any, plans: list, work: np.dtype, out_dtype: np.dtype):
     """``data`` (a dask array) resampled by ``plans`` (``(axis, AxisPlan)`` in the order
     the in-memory path applies them) in ``work`` precision, cast to ``out_dtype``."""
-    x = data.map_blocks(_finite_as, work, dtype=work)
+    x = data.map_blocks(finite_as, work, dtype=work)
     for axis, plan in plans:
         x = _resize_axis(x, axis, plan)
     return x.map_blocks(cast, out_dtype, dtype=out_dtype)
 
 
-def _finite_as(block: np.ndarray, work: np.dtype) -> np.ndarray:
+def finite_as(block: np.ndarray, work: np.dtype) -> np.ndarray:
+    """A block checked for NaN and infinity (a clear ValueError), in ``work`` precision."""
     from .utils.memory import check_finite
 
     check_finite(block)

@@ -47,16 +47,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ._degrade_steps import (
-    blur,
-    camera,
-    check_noise,
-    finish,
-    noisy_plane,
-    plane_rng,
-    plane_seeds,
-    poisson_top,
-)
+from ._degrade_steps import blur, check_noise, finish, noisy_planes, plane_seeds, poisson_top
 from .axes import SPATIAL_AXES, resolve_axes
 from .geometry import check_scale
 from .image import Image, to_micrometres
@@ -622,11 +613,6 @@ def _add_noise(
     (Poisson noise needs non-negative intensities)."""
     if not noise:
         return work
-    check_noise(noise)
     top = poisson_top(low, float(work.max())) if "poisson" in noise else None
-    planes = work.reshape(-1, *work.shape[-2:])
-    seeds = plane_seeds(rng, len(planes))
-    out = np.empty_like(planes)
-    for k, plane in enumerate(planes):
-        out[k] = noisy_plane(plane, noise, plane_rng(rng, seeds, k), top)
-    return camera(out.reshape(work.shape), noise)
+    n_planes = math.prod(work.shape[:-2])
+    return noisy_planes(work, noise, rng, plane_seeds(rng, n_planes), range(n_planes), top)

@@ -181,20 +181,20 @@ def _world_from_affine(affine: np.ndarray, sizes: list[float]) -> np.ndarray:
     return affine @ np.diag([1 / s for s in sizes] + [1.0])
 
 
-def world_affine(image: Image) -> np.ndarray:
+def world_affine(image: Image, unit: str = "mm") -> np.ndarray:
     """The NIfTI affine of ``image``'s grid: voxel indices ``(i, j, k)`` (X, Y, Z) to
-    world millimetres, from its world transform (identity for an image without one: the
-    physical coordinates) composed with its pixel sizes and origins."""
-    world = image.metadata.get(WORLD_KEY) or {"affine": np.eye(4).tolist(), "unit": "mm"}
-    unit = world.get("unit", "mm")
+    world coordinates in ``unit`` (mm), from its world transform (identity for an image
+    without one: the physical coordinates) composed with its pixel sizes and origins."""
+    world = image.metadata.get(WORLD_KEY) or {"affine": np.eye(4).tolist(), "unit": unit}
+    frame = world.get("unit", "mm")
     grid = np.eye(4)
     for row, axis in enumerate("XYZ"):
         if axis in image.pixel_size:
-            per = to_micrometres(1.0, image.unit.get(axis, "µm")) / to_micrometres(1.0, unit)
+            per = to_micrometres(1.0, image.unit.get(axis, "µm")) / to_micrometres(1.0, frame)
             grid[row, row] = float(image.pixel_size[axis]) * per
             grid[row, 3] = float(image.origin.get(axis, 0.0)) * per
-    to_mm = np.diag([to_micrometres(1.0, unit) / 1000.0] * 3 + [1.0])
-    return to_mm @ np.asarray(world["affine"], dtype=np.float64) @ grid
+    to_unit = np.diag([to_micrometres(1.0, frame) / to_micrometres(1.0, unit)] * 3 + [1.0])
+    return to_unit @ np.asarray(world["affine"], dtype=np.float64) @ grid
 
 
 def world_in(world: dict[str, Any], unit: str) -> np.ndarray:
@@ -237,7 +237,7 @@ def write_nifti(
     if "C" in present and "T" not in present:  # channels are NIfTI's fifth dimension
         data = data[:, :, :, np.newaxis]
     if image.metadata.get(WORLD_KEY) is None and _space_unit(image) == "µm":
-        affine, unit = _in_micrometres(image), "micron"  # microscopy without a world
+        affine, unit = world_affine(image, "µm"), "micron"  # microscopy without a world
     else:
         affine, unit = world_affine(image), "mm"
     nifti = nib.Nifti1Image(np.asfortranarray(data), affine)
@@ -263,13 +263,3 @@ def _space_unit(image: Image) -> str:
     (microscopy), else mm."""
     units = {normalize_unit(image.unit.get(a, "µm")) for a in "XYZ" if a in image.pixel_size}
     return "µm" if units and units <= {"µm", "nm"} else "mm"
-
-
-def _in_micrometres(image: Image) -> np.ndarray:
-    grid = np.eye(4)
-    for row, axis in enumerate("XYZ"):
-        if axis in image.pixel_size:
-            unit = image.unit.get(axis, "µm")
-            grid[row, row] = to_micrometres(float(image.pixel_size[axis]), unit)
-            grid[row, 3] = to_micrometres(float(image.origin.get(axis, 0.0)), unit)
-    return grid

@@ -75,9 +75,6 @@ class Scratch:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
 
-    def remove(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
-
     def __reduce__(self):  # a worker gets the path; only this process removes the folder
         return (_reopened, (str(self.path),))
 
@@ -88,12 +85,11 @@ def _reopened(path: str) -> Scratch:
     return held
 
 
-def lane_width(n_out: int, y: int, x: int, multiple: int = 1) -> int:
+def lane_width(n_out: int, y: int, x: int) -> int:
     """Rows (or columns) per slab: as many as keep a float32 slab of ``n_out`` interpolated
-    planes within :data:`LANE_BYTES` (at least one), a multiple of ``multiple``."""
+    planes within :data:`LANE_BYTES` (at least one), at most :data:`MAX_LANE`."""
     fit = LANE_BYTES // (4 * n_out * max(y, x))
-    lane = max(1, min(fit, MAX_LANE, max(y, x)))
-    return max(multiple, lane // multiple * multiple)
+    return max(1, min(fit, MAX_LANE, max(y, x)))
 
 
 def restore_blockwise(
@@ -230,27 +226,22 @@ def interpolate_lazy(data: Any, axes: str, grid: np.ndarray):
     x = x.rechunk({z: -1, y: max(1, min(x.shape[y], LANE_BYTES // row))})
     chunks = list(x.chunks)
     chunks[z] = (len(grid),)
-    return x.map_blocks(_interpolated_block, grid, z, chunks=tuple(chunks), dtype=x.dtype)
-
-
-def _interpolated_block(block: np.ndarray, grid: np.ndarray, axis: int) -> np.ndarray:
-    from ..utils.memory import check_finite
-
-    check_finite(block)
-    return cast(sample_at(block, grid, axis=axis), block.dtype)
+    return x.map_blocks(_sample_z, grid, z, x.dtype, chunks=tuple(chunks), dtype=x.dtype)
 
 
 def _interpolated(volume: Any, grid: np.ndarray, work: type):
-    """``volume`` (dask, whole z per block) interpolated along z to ``grid``."""
+    """``volume`` (dask, whole z per block) interpolated along z to ``grid``, in ``work``
+    (float) precision."""
     chunks = ((len(grid),), *volume.chunks[1:])
-    return volume.map_blocks(_sample_z, grid, work, chunks=chunks, dtype=work)
+    return volume.map_blocks(_sample_z, grid, 0, work, chunks=chunks, dtype=work)
 
 
-def _sample_z(block: np.ndarray, grid: np.ndarray, work: type) -> np.ndarray:
+def _sample_z(block: np.ndarray, grid: np.ndarray, axis: int, dtype: Any) -> np.ndarray:
+    """One block of whole z columns interpolated along ``axis``, cast to ``dtype``."""
     from ..utils.memory import check_finite
 
     check_finite(block)
-    return sample_at(block, grid, axis=0).astype(work, copy=False)
+    return cast(sample_at(block, grid, axis=axis), dtype)
 
 
 def _restored(planes: Any, model: Any, device: str, tile: int | None):

@@ -508,12 +508,13 @@ def reconstruct(
         "scheduler": scheduler,
         "workers": workers,
     }
+    if out is None:  # the options of a written result are refused without one
+        _check_in_memory_options({k: v for k, v in where.items() if k != "out"})
     if out is not None or is_lazy(image.data):
         return _reconstruct_blockwise(volume, image, factor, config, given, model,
                                       device=device, tile=tile, progress=progress, log=log,
                                       cancel=cancel, **where)  # fmt: skip
     check_finite(image.data)
-    _check_in_memory_options(where)
     data = _as_tczyx(image.data, image.axes)
     n_t, n_c, n_z, n_y, n_x = data.shape
     n_out = len(point_grid(n_z, factor))
@@ -563,8 +564,7 @@ def _check_in_memory_options(where: dict[str, Any]) -> None:
     given = [k for k, v in where.items() if v is not None and v != defaults.get(k, None)]
     if given:
         raise ValueError(
-            f"{', '.join(given)} only apply when writing the result (out='iso.ome.zarr') "
-            "or reconstructing a lazy stack"
+            f"{', '.join(given)} only apply when writing the result (out='iso.ome.zarr')"
         )
 
 
@@ -580,10 +580,6 @@ def _reconstruct_blockwise(
     require("dask", "zarr", what="isotropic reconstruction out of core")
     import dask.array as da
 
-    if out is None:
-        _check_in_memory_options({"chunks": chunks, "levels": levels, "overwrite": overwrite,
-                                  "resume": resume, "client": client,
-                                  "scheduler": scheduler, "workers": workers})  # fmt: skip
     check_where(client, scheduler, workers)
     lazy = as_dask(image.data) if is_lazy(image.data) else da.from_array(image.data)
     data = _as_tczyx(lazy, image.axes)
@@ -654,8 +650,7 @@ def _result_writer(out, geometry: Image, axes: str, lane: int, chunks, levels, o
 
     shape = tuple(geometry.shape[geometry.axes.index(a)] for a in axes)
     default = {"Z": min(shape[axes.index("Z")], 16), "Y": min(shape[-2], 1024), "X": lane}
-    given_chunks = chunks if chunks is not None else {a: n for a, n in default.items()}
-    zarr_chunks = check_chunks(given_chunks, shape, axes)
+    zarr_chunks = check_chunks(default if chunks is None else chunks, shape, axes)
     lane = max(zarr_chunks[-1], lane // zarr_chunks[-1] * zarr_chunks[-1])
     block = tuple(1 if a in "TC" else n for a, n in zip(axes, shape, strict=True))
     block = (*block[:-1], lane)
