@@ -7,7 +7,11 @@ output per second when upscaling a uint8 image of EDGE × EDGE pixels (default 1
 models, FSRCNN's deconvolution as a sub-pixel convolution, casting back to uint8), against
 the peer baseline: the same weights called as a plain module on the whole float32 image in
 NCHW layout, FSRCNN with ``ConvTranspose2d`` as its paper and public re-implementations run
-it. Bicubic interpolation (``napari_sr.resize``, MATLAB's kernel) is the floor. "by role"
+it; and against ONNX Runtime, the same network exported (``napari_sr.export_model``) and run
+by a plain ``InferenceSession`` on the whole image with the same threads (issue 21: napari-sr
+must be at least as fast; where ONNX Runtime is installed napari-sr runs a network there
+itself when it is faster, ``napari_sr.engine.onnx_backend``). Bicubic interpolation
+(``napari_sr.resize``, MATLAB's kernel) is the floor. "by role"
 is ``upscale(image, s, method="fast"/"quality")`` as users call it: the weights looked up by
 name and chosen by the input's noise estimate (this input's noise picks the noise-trained
 weights where they are bundled).
@@ -53,6 +57,29 @@ def plain_pytorch(model: torch.nn.Module, image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(y[0, 0].numpy() * 255), 0, 255).astype(np.uint8)
 
 
+def onnx_runtime(model: torch.nn.Module, threads: int):
+    """The peer ONNX Runtime way: the exported network in a plain session, whole image,
+    ``threads`` intra-op threads; None without onnxruntime."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    from napari_sr.models.export import example_input, exportable, onnx_bytes
+
+    network, record = exportable(model)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    data = onnx_bytes(network, record, example_input(record, None, 24, 24))
+    session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+
+    def run(image: np.ndarray) -> np.ndarray:
+        x = (image.astype(np.float32) / 255)[None, None]
+        y = session.run(None, {"input": x})[0]
+        return np.clip(np.rint(y[0, 0] * 255), 0, 255).astype(np.uint8)
+
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--edge", type=int, default=1024, help="input edge, pixels")
@@ -69,8 +96,8 @@ def main() -> None:
     image = image.astype(np.uint8)
     print(f"input {args.edge}x{args.edge} uint8, {torch.get_num_threads()} torch threads, "
           f"best of {args.repeats}; MP/s = megapixels of output per second")  # fmt: skip
-    print(f"{'model':<28}{'napari-sr':>11}{'plain torch':>13}{'ratio':>8}{'bicubic':>10}"
-          f"{'by role':>10}")  # fmt: skip
+    print(f"{'model':<28}{'napari-sr':>11}{'plain torch':>13}{'ratio':>8}{'ONNX RT':>9}"
+          f"{'ratio':>8}{'bicubic':>10}{'by role':>10}")  # fmt: skip
     for scale in (2, 3, 4):
         out_mp = (args.edge * scale) ** 2 / 1e6
         bicubic = timed(lambda s=scale: napari_sr.resize(image, s, method="bicubic"), 1)
@@ -84,14 +111,19 @@ def main() -> None:
             ours = timed(lambda m=model, s=scale: napari_sr.upscale(image, s, method=m),
                          args.repeats)  # fmt: skip
             peer = timed(lambda m=model: plain_pytorch(m, image), args.repeats)
+            ort_run = onnx_runtime(model, torch.get_num_threads())
+            ort = f"{'-':>9}{'-':>8}"
+            if ort_run is not None:
+                seconds = timed(lambda r=ort_run: r(image), args.repeats)
+                ort = f"{out_mp / seconds:>9.2f}{seconds / ours:>7.2f}x"
             # as users call it: the role's name, its weights chosen by the noise estimate
             role = f"{'-':>10}"
             if name is not None:
                 seconds = timed(lambda k=kind, s=scale: napari_sr.upscale(image, s, method=k),
                                 args.repeats)  # fmt: skip
                 role = f"{out_mp / seconds:>10.2f}"
-            print(f"{label:<28}{out_mp / ours:>11.2f}{out_mp / peer:>13.2f}"
-                  f"{peer / ours:>7.2f}x{out_mp / bicubic:>10.1f}{role}", flush=True)  # fmt: skip
+            line = f"{label:<28}{out_mp / ours:>11.2f}{out_mp / peer:>13.2f}{peer / ours:>7.2f}x"
+            print(f"{line}{ort}{out_mp / bicubic:>10.1f}{role}", flush=True)
 
 
 if __name__ == "__main__":

@@ -72,3 +72,17 @@ def _private_napari_settings(request):
     """The GUI tests (tests/_napari) run with private napari settings."""
     if "_napari" in request.node.path.parts:
         request.getfixturevalue("_private_napari_config")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """napari-sr's cache (networks exported for ONNX Runtime) in a temporary folder, never
+    in the user's ~/.cache."""
+    folder = tmp_path_factory.mktemp("napari-sr-cache")
+    original = os.environ.get("NAPARI_SR_CACHE")
+    os.environ["NAPARI_SR_CACHE"] = str(folder)
+    yield folder
+    if original is None:
+        os.environ.pop("NAPARI_SR_CACHE", None)
+    else:
+        os.environ["NAPARI_SR_CACHE"] = original

@@ -33,6 +33,8 @@ OPTIONAL = {
     "cv2": "io reads 16-bit colour PNG with OpenCV when it is installed",
     "imagecodecs": "zstd compression in TIFF",
     "pydicom": "DICOM series: the [dicom] extra, named by the format table when missing",
+    "onnx": "ONNX export and the ONNX Runtime backend: the [onnx] extra, named when missing",
+    "onnxruntime": "the CPU backend where faster, used only when installed ([onnx] extra)",
 }
 
 

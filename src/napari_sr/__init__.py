@@ -29,6 +29,7 @@ _LAZY = {
     "create_model": ".models.factory",
     "save_model": ".models.checkpoint",
     "load_model": ".models.checkpoint",
+    "export_model": ".models.export",
     "train": ".training.loop",
     "TrainConfig": ".training.config",
     "ZSSRConfig": ".selfsup.config",
@@ -62,6 +63,7 @@ __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
     "create_model",
     "save_model",
     "load_model",
+    "export_model",
     "train",
     "TrainConfig",
     "ZSSRConfig",
@@ -97,6 +99,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .metrics import psnr, ssim
     from .models import list_models
     from .models.checkpoint import load_model, save_model
+    from .models.export import export_model
     from .models.factory import create_model
     from .multiframe.consistency import FramesMismatchWarning
     from .multiframe.misr import misr

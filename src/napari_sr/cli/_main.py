@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from . import _inspect, _multiframe, _selfsup, _single_image, _train
+from . import _export, _inspect, _multiframe, _selfsup, _single_image, _train
 from ._output import collecting_notices, one_line
 from ._parsers import VERBOSE_HELP, Parser, UsageError, verbose
 from ._running import Signals, interrupted_status
@@ -19,7 +19,7 @@ EXIT_USAGE = 2
 DEBUG_ENV = "NAPARI_SR_DEBUG"
 """Set to 1 to get the traceback of an unexpected error instead of one line."""
 
-COMMAND_MODULES = (_single_image, _inspect, _train, _selfsup, _multiframe)
+COMMAND_MODULES = (_single_image, _inspect, _train, _selfsup, _multiframe, _export)
 """The modules whose ``add_parsers`` add the subcommands, in the order ``--help`` lists them."""
 
 
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = args.run(args)
         except UsageError as exc:  # argparse's own words are already the command line's
             error = f"napari-sr: error: {one_line(exc)}"
-        except (ValueError, TypeError, OSError, MemoryError, OverflowError) as exc:
+        except (ValueError, TypeError, OSError, ImportError, MemoryError, OverflowError) as exc:
             error = f"napari-sr: error: {for_the_command_line(exc, parser, args)}"
         except (KeyboardInterrupt, Cancelled) as exc:  # Ctrl-C, or SIGTERM (Terminated)
             note = getattr(exc, "napari_sr_note", "interrupted; nothing was written")

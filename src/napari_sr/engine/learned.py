@@ -34,6 +34,7 @@ from ..models.registry import ModelSpec
 from ..normalization import Normalization, denormalize, intensity_sample, normalize
 from ..utils.intensity import cast
 from ..utils.progress import CancelToken, ProgressCallback, raise_if_cancelled, report
+from . import onnx_backend
 from .device import (
     autocast,
     free_cached_memory,
@@ -310,8 +311,12 @@ def run_model(
         src = np.moveaxis(data, (y, x), (-2, -1))[..., None, :, :]
         dst = np.moveaxis(out, (y, x), (-2, -1))[..., None, :, :]
 
+    onnx = None
+    if onnx_backend.wanted(dev, prec, src.shape[-2:]):
+        onnx = onnx_backend.network_for(method.model)
     with _placed(method.model, dev):
         runner = _Runner(method, dev, prec, limits, self_ensemble, src.shape[-2:], cancel)
+        runner.onnx = onnx
         indices = list(itertools.product(*map(range, src.shape[:-3])))
         batch_bytes = min(batch_bytes, len(indices) * runner.plane_bytes)
         plan = runner.plan(settings.tile, batch_bytes)
@@ -342,6 +347,7 @@ def run_model(
     raise_if_cancelled(cancel)  # a cancel during the last pass still cancels
     record = {
         "device": str(dev),
+        "backend": f"PyTorch {torch.__version__}" if onnx is None else onnx_backend.backend_name(),
         "precision": prec,
         "tile": plan.tile,
         "self_ensemble": bool(self_ensemble),
@@ -396,6 +402,8 @@ class _Runner:
         )
         self._footprint: Footprint | None = None
         self._warned = False
+        self.onnx: onnx_backend.OnnxNetwork | None = None
+        """The forward pass in ONNX Runtime, when it runs there (:mod:`.onnx_backend`)."""
 
     # ---------------------------------------------------------------- planning
 
@@ -580,7 +588,10 @@ class _Runner:
         return y.float().cpu().numpy()
 
     def _call(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.method.model(x)
+        if self.onnx is not None:
+            y = torch.from_numpy(self.onnx(x.contiguous().numpy()))
+        else:
+            y = self.method.model(x)
         n, c, h, w = x.shape
         expected = (n, c, h * self.scale, w * self.scale)
         if tuple(y.shape) != expected:

@@ -62,6 +62,16 @@ class FSRCNN(SRModel):
         weight, bias, pad = subpixel_deconvolution(self.deconv)
         return F.pixel_shuffle(F.conv2d(self.body(x), weight, bias, padding=pad), self.scale)
 
+    def for_export(self) -> nn.Module:
+        """The same function with the sub-pixel kernel computed once (a fixed convolution):
+        what :mod:`napari_sr.models.export` writes to ONNX and TorchScript."""
+        weight, bias, pad = subpixel_deconvolution(self.deconv)
+        last = nn.Conv2d(weight.shape[1], weight.shape[0], weight.shape[-1], padding=pad)
+        with torch.no_grad():
+            last.weight.copy_(weight)
+            last.bias.copy_(bias)
+        return nn.Sequential(self.body, last, nn.PixelShuffle(self.scale))
+
 
 def subpixel_deconvolution(deconv: nn.ConvTranspose2d) -> tuple[torch.Tensor, torch.Tensor, int]:
     """The convolution that, followed by ``pixel_shuffle(·, stride)``, equals ``deconv``.

@@ -116,7 +116,8 @@ class HighResNet(SRModel):
                 )
             frames, packed = frames[:, :-phases], frames[:, -phases:]
         b, k, h, w = frames.shape
-        reference = frames.median(dim=1, keepdim=True).values
+        # the lower median, as torch.median gives, by sorting: ONNX has no median
+        reference = frames.sort(dim=1).values[:, (k - 1) // 2 : (k - 1) // 2 + 1]
         pairs = torch.stack([frames, reference.expand(-1, k, -1, -1)], dim=2)  # B K 2 H W
         hidden = self.encoder(pairs.reshape(b * k, 2, h, w)).reshape(b, k, -1, h, w)
         while hidden.shape[1] > 1:

@@ -1,0 +1,116 @@
+"""ONNX Runtime as the CPU backend: used where it applies and is faster, equal to PyTorch to
+1e-4, remembered on disk, and PyTorch whenever it does not apply."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+import napari_sr  # noqa: E402
+from napari_sr.engine import onnx_backend  # noqa: E402
+from napari_sr.models import export  # noqa: E402
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty cache folder and no networks kept in memory."""
+    monkeypatch.setenv("NAPARI_SR_CACHE", str(tmp_path))
+    monkeypatch.delenv("NAPARI_SR_BACKEND", raising=False)
+    monkeypatch.setattr(onnx_backend, "_sessions", {})
+    return tmp_path / "onnx"
+
+
+def model(seed=0):
+    torch.manual_seed(seed)
+    return napari_sr.create_model("edsr_light", scale=2, n_resblocks=1, n_feats=8).eval()
+
+
+def image(edge=256):
+    data = np.random.default_rng(5).random((edge, edge), dtype=np.float32)
+    return napari_sr.Image(data, axes="YX")
+
+
+def backend_of(result):
+    return result.metadata["provenance"]["backend"]
+
+
+def test_a_faster_onnx_runtime_runs_the_network_with_pytorchs_result(cache, monkeypatch):
+    monkeypatch.setattr(onnx_backend, "_faster_than_torch", lambda *args: True)
+    net = model()
+    result = napari_sr.upscale(image(), 2, method=net, self_ensemble=True)
+    assert backend_of(result).startswith("onnxruntime ")
+    monkeypatch.setenv("NAPARI_SR_BACKEND", "torch")
+    reference = napari_sr.upscale(image(), 2, method=net, self_ensemble=True)
+    assert backend_of(reference).startswith("PyTorch ")
+    np.testing.assert_allclose(result.data, reference.data, atol=1e-4, rtol=0)
+    assert len(list(cache.glob("*.onnx"))) == 1
+
+
+def test_the_export_is_kept_on_disk_for_the_next_process(cache, monkeypatch):
+    monkeypatch.setattr(onnx_backend, "_faster_than_torch", lambda *args: True)
+    first = napari_sr.upscale(image(), 2, method=model())
+    monkeypatch.setattr(onnx_backend, "_sessions", {})  # a new process
+    monkeypatch.setattr(export, "onnx_bytes", lambda *a, **k: pytest.fail("exported again"))
+    again = napari_sr.upscale(image(), 2, method=model())
+    assert backend_of(again).startswith("onnxruntime ")
+    np.testing.assert_array_equal(np.asarray(first.data), np.asarray(again.data))
+
+
+def test_changed_weights_are_exported_anew(cache, monkeypatch):
+    monkeypatch.setattr(onnx_backend, "_faster_than_torch", lambda *args: True)
+    net = model()
+    before = napari_sr.upscale(image(), 2, method=net)
+    with torch.no_grad():  # as a training step would
+        next(net.parameters()).mul_(1.5)
+    after = napari_sr.upscale(image(), 2, method=net)
+    monkeypatch.setenv("NAPARI_SR_BACKEND", "torch")
+    reference = napari_sr.upscale(image(), 2, method=net)
+    assert not np.allclose(np.asarray(before.data), np.asarray(after.data))
+    np.testing.assert_allclose(after.data, reference.data, atol=1e-4, rtol=0)
+    assert len(list(cache.glob("*.onnx"))) == 2
+
+
+def test_a_network_pytorch_runs_faster_stays_in_pytorch_and_that_is_remembered(cache, monkeypatch):
+    timed = []
+    monkeypatch.setattr(onnx_backend, "_faster_than_torch", lambda *a: timed.append(1) > [])
+    assert backend_of(napari_sr.upscale(image(), 2, method=model())).startswith("PyTorch")
+    monkeypatch.setattr(onnx_backend, "_sessions", {})
+    assert backend_of(napari_sr.upscale(image(), 2, method=model())).startswith("PyTorch")
+    assert len(timed) == 1 and len(list(cache.glob("*.torch"))) == 1
+
+
+def test_a_network_that_does_not_export_runs_in_pytorch(cache, monkeypatch):
+    def fails(*args, **kwargs):
+        raise export.ExportError("no")
+
+    monkeypatch.setattr(export, "onnx_bytes", fails)
+    result = napari_sr.upscale(image(), 2, method=model())
+    assert backend_of(result).startswith("PyTorch")
+
+
+def test_small_planes_and_other_precisions_stay_in_pytorch(cache, monkeypatch):
+    monkeypatch.setattr(onnx_backend, "_faster_than_torch", lambda *args: True)
+    small = napari_sr.upscale(image(200), 2, method=model())
+    assert backend_of(small).startswith("PyTorch")
+    cpu = torch.device("cpu")
+    assert not onnx_backend.wanted(cpu, "bf16", (512, 512))
+    assert onnx_backend.wanted(cpu, "fp32", (256, 256))
+    assert not onnx_backend.wanted(torch.device("meta"), "fp32", (512, 512))
+    assert not list(cache.glob("*"))
+
+
+def test_an_unknown_backend_setting_is_an_error_that_names_the_choices(monkeypatch):
+    monkeypatch.setenv("NAPARI_SR_BACKEND", "tensorrt")
+    with pytest.raises(ValueError, match="NAPARI_SR_BACKEND='tensorrt'.*'torch'"):
+        onnx_backend.wanted(torch.device("cpu"), "fp32", (512, 512))
+
+
+def test_the_timing_compares_like_with_like():
+    net = model()
+    x = torch.rand(1, 1, 64, 64)
+    slow = lambda array: (__import__("time").sleep(0.05), net(torch.from_numpy(array)))[1]  # noqa: E731
+    assert onnx_backend._faster_than_torch(net, slow, x) is False
