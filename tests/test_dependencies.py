@@ -27,6 +27,8 @@ MODULE_OF = {
     "scikit-image": "skimage",
     "opencv-python-headless": "cv2",
     "pyyaml": "yaml",
+    "bioimageio.core": "bioimageio",
+    "bioimageio.spec": "bioimageio",
 }
 # imports guarded by importlib.util.find_spec, whose absence gives an error naming the package
 OPTIONAL = {
@@ -35,6 +37,7 @@ OPTIONAL = {
     "pydicom": "DICOM series: the [dicom] extra, named by the format table when missing",
     "onnx": "ONNX export and the ONNX Runtime backend: the [onnx] extra, named when missing",
     "onnxruntime": "the CPU backend where faster, used only when installed ([onnx] extra)",
+    "bioimageio": "BioImage Model Zoo packages: the [bmz] extra, named when missing",
 }
 
 

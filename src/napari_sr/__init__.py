@@ -30,6 +30,7 @@ _LAZY = {
     "save_model": ".models.checkpoint",
     "load_model": ".models.checkpoint",
     "export_model": ".models.export",
+    "export_bmz": ".models.bmz",
     "train": ".training.loop",
     "TrainConfig": ".training.config",
     "ZSSRConfig": ".selfsup.config",
@@ -64,6 +65,7 @@ __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
     "save_model",
     "load_model",
     "export_model",
+    "export_bmz",
     "train",
     "TrainConfig",
     "ZSSRConfig",
@@ -99,6 +101,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .metrics import psnr, ssim
     from .models import list_models
     from .models.checkpoint import load_model, save_model
+    from .models.bmz import export_bmz
     from .models.export import export_model
     from .models.factory import create_model
     from .multiframe.consistency import FramesMismatchWarning
