@@ -100,8 +100,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .image import Image
     from .metrics import psnr, ssim
     from .models import list_models
-    from .models.checkpoint import load_model, save_model
     from .models.bmz import export_bmz
+    from .models.checkpoint import load_model, save_model
     from .models.export import export_model
     from .models.factory import create_model
     from .multiframe.consistency import FramesMismatchWarning
