@@ -76,7 +76,7 @@ def test_what_each_kind_of_value_is(fake_weights, tmp_path):
     assert describe_method(" Bicubic ").name == "bicubic"
     with pytest.raises(ValueError, match=r"unknown method 'magic'; available: nearest, .*"
                        r"quality, fast, edsr_light_x2.sr291.*a model file \(.safetensors, "
-                       r".pth, .pt, .ckpt\)"):  # fmt: skip
+                       r".pth, .pt, .ckpt, .zip\)"):  # fmt: skip
         describe_method("magic")
     with pytest.raises(TypeError, match="method must be an interpolation name"):
         describe_method(3)
@@ -102,8 +102,8 @@ def test_resolved_methods_say_whether_they_are_learned(fake_weights):
 def test_model_files_are_one_list():
     from napari_sr.models.checkpoint import PICKLE_SUFFIXES, SAFETENSORS_SUFFIXES
 
-    assert table.MODEL_FILE_SUFFIXES == SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES
-    assert table.model_file_filter() == "Model files (*.safetensors *.pth *.pt *.ckpt)"
+    assert table.MODEL_FILE_SUFFIXES == SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES + (".zip",)
+    assert table.model_file_filter() == "Model files (*.safetensors *.pth *.pt *.ckpt *.zip)"
     assert table.is_model_file("A.PTH") and not table.is_model_file("a.tif")
 
 

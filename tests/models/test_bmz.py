@@ -51,12 +51,12 @@ def test_a_bundled_default_packages_and_passes_test_model_with_both_weights(tmp_
 def test_a_percentile_normalised_model_of_ones_own_packages_with_its_licence(tmp_path):
     torch.manual_seed(0)
     model = napari_sr.create_model("edsr_light", scale=3, n_resblocks=1, n_feats=8)
-    image = np.random.default_rng(0).gamma(2, 300, (90, 80)).astype(np.uint16)
+    image = np.random.default_rng(0).gamma(2, 300, (130, 120)).astype(np.uint16)
     path = bmz.export_bmz(model, tmp_path / "mine.zip", image=image, license="CC-BY-4.0",
                           authors=["A. Person"])  # fmt: skip
     passes_test_model(path)
     test_input = np.load(zipfile.ZipFile(path).open("test_input.npy"))
-    assert test_input.shape == (1, 1, 64, 64) and test_input.max() > 255  # the given image
+    assert test_input.shape == (1, 1, 104, 104) and test_input.max() > 255  # the given image
 
 
 def test_package_errors_name_the_fix(tmp_path):
@@ -78,3 +78,58 @@ def test_cli_export_bmz(tmp_path, capsys):
     assert out.exists() and "wrote" in capsys.readouterr().out
     assert main(["export-bmz", "fsrcnn_x3.sr291", str(out)]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_an_exported_package_imports_as_a_method_equal_to_the_network(tmp_path):
+    torch.manual_seed(1)
+    model = napari_sr.create_model("edsr_light", scale=2, n_resblocks=1, n_feats=8).eval()
+    rng = np.random.default_rng(3)
+    path = bmz.export_bmz(model, tmp_path / "mine.zip", license="CC-BY-4.0",
+                          image=rng.random((120, 120)).astype(np.float32))  # fmt: skip
+    image = napari_sr.Image(rng.random((50, 70)).astype(np.float32), axes="YX")
+    expected = napari_sr.upscale(image, 2, method=model).data
+    for weights in ("torchscript", "onnx"):
+        network = bmz.load_bmz(path, weights=weights)
+        assert (network.scale, network.in_channels, network.weights_format) == (2, 1, weights)
+        assert network.spec.halo == model.spec.halo and network.spec.tiling_safe
+        assert network.normalization == model.info.normalization_for(np.dtype("float32"))
+        got = napari_sr.upscale(image, 2, method=network).data
+        np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
+    via_file = napari_sr.upscale(image, 2, method=str(path))  # as a model file, by its path
+    np.testing.assert_allclose(via_file.data, expected, atol=1e-4, rtol=0)
+
+
+def test_other_axis_orders_are_converted_both_ways():
+    from napari_sr.normalization import Normalization
+
+    seen = []
+
+    def nearest_x2(x):  # a package's forward pass in (y, x, channel) → (channel, y, x)
+        seen.append(x.shape)
+        return np.moveaxis(x.repeat(2, axis=0).repeat(2, axis=1), -1, 0)
+
+    network = bmz.BmzNetwork(nearest_x2, "onnx", ("y", "x", "channel"), ("channel", "y", "x"),
+                             scale=2, channels=1, normalization=Normalization("range", 0, 1),
+                             halo=None, size_multiple=1, name="toy")  # fmt: skip
+    x = torch.rand(3, 1, 5, 6)
+    y = network(x)
+    assert seen == [(5, 6, 1)] * 3  # no batch axis: one item at a time
+    expected = x.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
+    assert torch.equal(y, expected)
+    assert not network.spec.tiling_safe  # no halo declared: not cut into tiles silently
+
+
+def test_packages_napari_sr_cannot_run_are_refused_with_what_they_have(tmp_path):
+    from types import SimpleNamespace
+
+    from bioimageio.spec.model import v0_5
+
+    zmuv = v0_5.ZeroMeanUnitVarianceDescr(kwargs=v0_5.ZeroMeanUnitVarianceKwargs())
+    with pytest.raises(ValueError, match="zero_mean_unit_variance"):
+        bmz._normalization(SimpleNamespace(preprocessing=[zmuv]), "BMZ package p.zip")
+    (tmp_path / "not.zip").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
+    with pytest.raises(ValueError, match="not a valid BioImage Model Zoo model"):
+        bmz.load_bmz(tmp_path / "not.zip")
+    package = bmz.export_bmz("fsrcnn_x2.sr291", tmp_path / "p.zip")
+    with pytest.raises(ValueError, match="drop architecture"):
+        napari_sr.load_model(package, architecture="fsrcnn")

@@ -41,7 +41,10 @@ SAFETENSORS_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt")
 """Endings of third-party PyTorch weights, read with ``torch.load(weights_only=True)``."""
 
-MODEL_FILE_SUFFIXES = SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES
+BMZ_SUFFIXES = (".zip",)
+"""BioImage Model Zoo packages (:func:`napari_sr.models.bmz.load_bmz`)."""
+
+MODEL_FILE_SUFFIXES = SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES + BMZ_SUFFIXES
 """Every ending :func:`load_model` reads."""
 
 # where trainers of other projects nest the weights inside a .pth dictionary
@@ -190,7 +193,8 @@ def load_model(
         ``generator`` and a ``module.`` prefix from DataParallel are unwrapped). Weights in
         a known upstream layout (:mod:`napari_sr.models.third_party`: ESRGAN and
         Real-ESRGAN's BasicSR RRDBNet) need no hint: architecture, scale, channels and
-        hyperparameters are read from their tensors.
+        hyperparameters are read from their tensors. A ``.zip`` is a BioImage Model Zoo
+        package (:func:`napari_sr.models.bmz.load_bmz`; the ``bmz`` extra).
     architecture, scale, in_channels : optional
         Required for third-party files in no known layout (without ``in_channels``: 1
         channel if the weights fit, else 3). For napari-sr files they are checked against
@@ -229,6 +233,16 @@ def load_model(
     path = _existing(path)
     device = resolve_device(device)  # an unknown device is a ValueError naming those there are
     suffix = path.suffix.lower()
+    if suffix in BMZ_SUFFIXES:
+        given = {"architecture": architecture, "scale": scale, "in_channels": in_channels}
+        if hparams or any(v is not None for v in given.values()):
+            raise CheckpointError(
+                f"{path.name} is a BioImage Model Zoo package, which says what it is: drop "
+                "architecture, scale, in_channels and hyperparameters"
+            )
+        from .bmz import load_bmz
+
+        return load_bmz(path).to(device)
     state, info = None, None
     if suffix in SAFETENSORS_SUFFIXES:
         header = _safetensors_header(path)
