@@ -65,6 +65,14 @@ COUNTS = [
     # nmhkahn/CARN-pytorch carn.py with multi_scale=False (trainable; the paper's 1,592K
     # carries x2, x3 and x4 upsamplers at once)
     ("carn", 4, 3, 1_111_875, _all, "CARN-pytorch carn/model/carn.py, single scale"),
+    (
+        "srvgg",
+        4,
+        3,
+        621_424,
+        _all,
+        "Real-ESRGAN srvgg_arch.py num_conv=16 (animevideov3)",
+    ),
     ("dbpn", 4, 3, 10_426_358, _all, "alterzero/DBPN-Pytorch dbpn.py Net(3, 64, 256, 7, 4)"),
     ("dbpn", 2, 3, 5_953_526, _all, "alterzero/DBPN-Pytorch dbpn.py, x2"),
     ("rrdbnet", 4, 3, 16_697_987, _all, "XPixelGroup/BasicSR rrdbnet_arch.py RRDBNet(3, 3)"),

@@ -369,6 +369,16 @@ class _UpstreamSwinIR(nn.Module):
                                                       nn.LeakyReLU(inplace=True))  # fmt: skip
             self.upsample = nn.Sequential(_upsampler(scale, feat))[0]
             self.conv_last = nn.Conv2d(feat, 3, 3, 1, 1)
+        elif upsampler == "nearest+conv":  # real-world SR, as the authors' ×2/×4 files
+            self.scale = scale
+            self.conv_before_upsample = nn.Sequential(nn.Conv2d(dim, feat, 3, 1, 1),
+                                                      nn.LeakyReLU(inplace=True))  # fmt: skip
+            self.conv_up1 = nn.Conv2d(feat, feat, 3, 1, 1)
+            if scale == 4:
+                self.conv_up2 = nn.Conv2d(feat, feat, 3, 1, 1)
+            self.conv_hr = nn.Conv2d(feat, feat, 3, 1, 1)
+            self.conv_last = nn.Conv2d(feat, 3, 3, 1, 1)
+            self.lrelu = nn.LeakyReLU(negative_slope=0.2, inplace=True)
         else:
             self.upsample = nn.Sequential(nn.Conv2d(dim, 3 * scale * scale, 3, 1, 1),
                                           nn.PixelShuffle(scale))  # fmt: skip
@@ -384,13 +394,20 @@ class _UpstreamSwinIR(nn.Module):
         x = self.conv_after_body(deep) + x
         if self.upsampler == "pixelshuffle":
             x = self.conv_last(self.upsample(self.conv_before_upsample(x)))
+        elif self.upsampler == "nearest+conv":
+            x = self.conv_before_upsample(x)
+            x = self.lrelu(self.conv_up1(F.interpolate(x, scale_factor=2, mode="nearest")))
+            if self.scale == 4:
+                x = self.lrelu(self.conv_up2(F.interpolate(x, scale_factor=2, mode="nearest")))
+            x = self.conv_last(self.lrelu(self.conv_hr(x)))
         else:
             x = self.upsample(x)
         return x + self.mean
 
 
 @pytest.mark.parametrize(("scale", "upsampler"), [(2, "pixelshuffle"), (4, "pixelshuffle"),
-                                                   (3, "pixelshuffledirect")])  # fmt: skip
+                                                   (3, "pixelshuffledirect"), (2, "nearest+conv"),
+                                                   (4, "nearest+conv")])  # fmt: skip
 def test_swinir_weights_load_without_hints_and_match(tmp_path, scale, upsampler):
     upstream = _randomised(_UpstreamSwinIR(scale, (8, 12), upsampler=upsampler), seed=5)
     state = upstream.state_dict()
@@ -404,3 +421,157 @@ def test_swinir_weights_load_without_hints_and_match(tmp_path, scale, upsampler)
         expected, got = upstream(x), model(x)
     assert got.shape == expected.shape == (1, 3, 8 * scale, 12 * scale)
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
+
+
+# ---------------------------------- Real-ESRGAN's SRVGGNetCompact (realesrgan/archs/srvgg_arch.py)
+
+
+class _UpstreamSRVGG(nn.Module):
+    def __init__(self, num_in_ch=3, num_feat=16, num_conv=4, upscale=4):
+        super().__init__()
+        self.upscale = upscale
+        self.body = nn.ModuleList([nn.Conv2d(num_in_ch, num_feat, 3, 1, 1), nn.PReLU(num_feat)])
+        for _ in range(num_conv):
+            self.body.extend([nn.Conv2d(num_feat, num_feat, 3, 1, 1), nn.PReLU(num_feat)])
+        self.body.append(nn.Conv2d(num_feat, num_in_ch * upscale * upscale, 3, 1, 1))
+        self.upsampler = nn.PixelShuffle(upscale)
+
+    def forward(self, x):
+        out = x
+        for layer in self.body:
+            out = layer(out)
+        out = self.upsampler(out)
+        return out + F.interpolate(x, scale_factor=self.upscale, mode="nearest")
+
+
+@pytest.mark.parametrize(("scale", "convs", "channels"), [(4, 4, 3), (2, 3, 1)])
+def test_real_esrgan_compact_weights_load_without_hints_and_match(tmp_path, scale, convs,
+                                                                  channels):  # fmt: skip
+    upstream = _randomised(_UpstreamSRVGG(channels, 16, convs, scale), seed=7)
+    torch.save({"params": upstream.state_dict()}, tmp_path / "realesr-general.pth")
+    model = load_model(tmp_path / "realesr-general.pth")
+    assert model.spec.name == "srvgg" and (model.scale, model.in_channels) == (scale, channels)
+    assert model.hparams["convs"] == convs
+    x = torch.rand(2, channels, 9, 7, generator=torch.Generator().manual_seed(8))
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), upstream(x), atol=1e-4, rtol=0)
+
+
+def test_the_compact_model_has_the_released_parameter_count():
+    import napari_sr
+
+    # realesr-general-x4v3: 64 features, 32 convolutions, x4, RGB (the authors' file)
+    model = napari_sr.create_model("srvgg", scale=4, in_channels=3, convs=32)
+    assert sum(p.numel() for p in model.parameters()) == 1_213_296
+
+
+# ---------------------------------------------- the authors' CARN (nmhkahn/CARN-pytorch, carn)
+
+
+class _UpstreamMeanShift(nn.Module):
+    def __init__(self, mean, sub):
+        super().__init__()
+        sign = -1 if sub else 1
+        self.shifter = nn.Conv2d(3, 3, 1, 1, 0)
+        self.shifter.weight.data = torch.eye(3).view(3, 3, 1, 1)
+        self.shifter.bias.data = torch.tensor([m * sign for m in mean])
+
+    def forward(self, x):
+        return self.shifter(x)
+
+
+class _UpstreamBasic(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(cin, cout, 1, 1, 0), nn.ReLU(inplace=True))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+class _UpstreamResidual(nn.Module):
+    def __init__(self, f):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(f, f, 3, 1, 1), nn.ReLU(inplace=True),
+                                  nn.Conv2d(f, f, 3, 1, 1))  # fmt: skip
+
+    def forward(self, x):
+        return F.relu(self.body(x) + x)
+
+
+class _UpstreamCarnBlock(nn.Module):
+    def __init__(self, f):
+        super().__init__()
+        self.b1, self.b2, self.b3 = (_UpstreamResidual(f) for _ in range(3))
+        self.c1, self.c2, self.c3 = (_UpstreamBasic(f * k, f) for k in (2, 3, 4))
+
+    def forward(self, x):
+        c0 = o0 = x
+        c1 = torch.cat([c0, self.b1(o0)], 1)
+        o1 = self.c1(c1)
+        c2 = torch.cat([c1, self.b2(o1)], 1)
+        o2 = self.c2(c2)
+        c3 = torch.cat([c2, self.b3(o2)], 1)
+        return self.c3(c3)
+
+
+def _upstream_carn_upsampler(f, scale):
+    stages = [2] * (scale // 2) if scale in (2, 4) else [3]
+    layers = []
+    for s in stages:
+        layers += [nn.Conv2d(f, s * s * f, 3, 1, 1), nn.ReLU(inplace=True), nn.PixelShuffle(s)]
+    block = nn.Module()
+    block.body = nn.Sequential(*layers)
+    return block
+
+
+class _UpstreamCARN(nn.Module):
+    def __init__(self, f=8, scale=4, multi_scale=False):
+        super().__init__()
+        mean = (0.4488, 0.4371, 0.4040)
+        self.sub_mean, self.add_mean = (
+            _UpstreamMeanShift(mean, True),
+            _UpstreamMeanShift(mean, False),
+        )
+        self.entry = nn.Conv2d(3, f, 3, 1, 1)
+        self.b1, self.b2, self.b3 = (_UpstreamCarnBlock(f) for _ in range(3))
+        self.c1, self.c2, self.c3 = (_UpstreamBasic(f * k, f) for k in (2, 3, 4))
+        self.upsample = nn.Module()
+        if multi_scale:
+            for s in (2, 3, 4):
+                setattr(self.upsample, f"up{s}", _upstream_carn_upsampler(f, s))
+        else:
+            self.upsample.up = _upstream_carn_upsampler(f, scale)
+        self.exit = nn.Conv2d(f, 3, 3, 1, 1)
+
+    def forward(self, x, scale):
+        x = self.entry(self.sub_mean(x))
+        c0 = o0 = x
+        c1 = torch.cat([c0, self.b1(o0)], 1)
+        o1 = self.c1(c1)
+        c2 = torch.cat([c1, self.b2(o1)], 1)
+        o2 = self.c2(c2)
+        c3 = torch.cat([c2, self.b3(o2)], 1)
+        o3 = self.c3(c3)
+        up = getattr(self.upsample, "up", None) or getattr(self.upsample, f"up{scale}")
+        return self.add_mean(self.exit(up.body(o3)))
+
+
+@pytest.mark.parametrize(("scale", "multi_scale"), [(4, False), (3, True), (2, True)])
+def test_carn_weights_load_and_match(tmp_path, scale, multi_scale):
+    upstream = _randomised_trainable(_UpstreamCARN(8, scale, multi_scale), seed=9)
+    torch.save(upstream.state_dict(), tmp_path / "carn.pth")
+    hint = {"scale": scale} if multi_scale else {}
+    model = load_model(tmp_path / "carn.pth", **hint)
+    assert model.spec.name == "carn" and model.scale == scale
+    x = torch.rand(1, 3, 10, 9, generator=torch.Generator().manual_seed(10))
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), upstream(x, scale), atol=1e-4, rtol=0)
+
+
+def test_a_multi_scale_carn_asks_for_the_scale(tmp_path):
+    torch.save(_UpstreamCARN(8, multi_scale=True).state_dict(), tmp_path / "carn.pth")
+    with pytest.raises(CheckpointError, match=r"holds ×2, ×3, ×4 upsamplers: pass scale="):
+        load_model(tmp_path / "carn.pth")
+    with pytest.raises(CheckpointError, match="not ×8"):
+        load_model(tmp_path / "carn.pth", scale=8)

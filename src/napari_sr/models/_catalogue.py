@@ -139,6 +139,16 @@ ARCHITECTURES: tuple[ModelSpec, ...] = (
         defaults={"features": 64, "blocks": 3, "units": 3},
     ),
     ModelSpec(
+        "srvgg",
+        "srvgg:SRVGGNetCompact",
+        "post",
+        _ANY,
+        halo=18,
+        paper="Real-ESRGAN's compact model; Wang et al., ICCVW 2021, "
+        "doi:10.1109/ICCVW54120.2021.00217",
+        defaults={"features": 64, "convs": 16, "activation": "prelu"},
+    ),
+    ModelSpec(
         "dbpn",
         "dbpn:DBPN",
         "iterative",

@@ -338,7 +338,7 @@ def _from_upstream(path: Path, upstream, state, architecture, scale, in_channels
     """The architecture, scale, channels, hyperparameters and renamed tensors of weights
     in a known upstream layout (:mod:`.third_party`); what the caller gave must agree."""
     try:
-        renamed, found_scale, found_channels, found = upstream.convert(state)
+        renamed, found_scale, found_channels, found = upstream.convert(state, scale)
     except ValueError as err:
         raise CheckpointError(f"{path.name}: {err}") from None
     given = {"architecture": (architecture, upstream.architecture),

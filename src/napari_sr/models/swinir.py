@@ -286,10 +286,12 @@ class SwinIR(SRModel):
         Side of the square attention windows; odd layers shift them by half a window.
     mlp_ratio : float
         Hidden width of the MLPs relative to ``embed_dim``.
-    upsampler : {'pixelshuffle', 'pixelshuffledirect'}
+    upsampler : {'pixelshuffle', 'pixelshuffledirect', 'nearest+conv'}
         ``"pixelshuffle"`` (classical SR): a 3×3 convolution to ``features`` channels with
         a leaky ReLU, pixel-shuffle stages and a last 3×3 convolution; ``"pixelshuffledirect"``
-        (lightweight SR): one 3×3 convolution to ``in_channels × scale²`` and a pixel shuffle.
+        (lightweight SR): one 3×3 convolution to ``in_channels × scale²`` and a pixel shuffle;
+        ``"nearest+conv"`` (the authors' real-world SR, ×2 and ×4): nearest-neighbour ×2
+        steps, each followed by a 3×3 convolution and a leaky ReLU (slope 0.2), then two more.
     resi_connection : {'1conv', '3conv'}
         The convolution at the end of each RSTB and of the deep feature extractor.
     features : int
@@ -368,9 +370,23 @@ class SwinIR(SRModel):
                 nn.Conv2d(embed_dim, in_channels * scale * scale, 3, padding=1),
                 nn.PixelShuffle(scale),
             )
+        elif upsampler == "nearest+conv":
+            # the authors' real-world models: nearest-neighbour ×2 steps each followed by a
+            # convolution (fewer checkerboard artefacts than pixel shuffle under GAN losses)
+            if scale not in (2, 4):
+                raise ValueError(f"the nearest+conv upsampler supports scales 2 and 4, not {scale}")
+            self.conv_before_upsample = nn.Sequential(
+                nn.Conv2d(embed_dim, features, 3, padding=1), nn.LeakyReLU(inplace=True)
+            )
+            self.conv_up1 = nn.Conv2d(features, features, 3, padding=1)
+            if scale == 4:
+                self.conv_up2 = nn.Conv2d(features, features, 3, padding=1)
+            self.conv_hr = nn.Conv2d(features, features, 3, padding=1)
+            self.conv_last = nn.Conv2d(features, in_channels, 3, padding=1)
         else:
             raise ValueError(
-                f"upsampler must be 'pixelshuffle' or 'pixelshuffledirect', not {upsampler!r}"
+                "upsampler must be 'pixelshuffle', 'pixelshuffledirect' or 'nearest+conv', "
+                f"not {upsampler!r}"
             )
         for module in self.modules():
             if isinstance(module, nn.Linear):
@@ -399,6 +415,12 @@ class SwinIR(SRModel):
 
         if self.upsampler == "pixelshuffle":
             x = self.conv_last(self.upsample(self.conv_before_upsample(x)))
+        elif self.upsampler == "nearest+conv":
+            x = self.conv_before_upsample(x)
+            for conv in (self.conv_up1, getattr(self, "conv_up2", None)):
+                if conv is not None:
+                    x = F.leaky_relu(conv(F.interpolate(x, scale_factor=2, mode="nearest")), 0.2)
+            x = self.conv_last(F.leaky_relu(self.conv_hr(x), 0.2))
         else:
             x = self.upsample(x)
         x = x[..., : height * self.scale, : width * self.scale]

@@ -20,10 +20,14 @@ Recognised:
   published configurations: 0.1 for more than 64 features (EDSR), else 1 (baseline).
 - **EDSR-PyTorch RCAN** (residual groups of channel-attention blocks, ``conv_du``) as
   ``rcan`` with ``value_range=255``.
-- **SwinIR**, the authors' classical (pixel-shuffle) and lightweight (direct pixel
-  shuffle) SR weights, as ``swinir`` (their saved ``relative_position_index`` and
-  ``attn_mask`` buffers are derived here; the real-world ``nearest+conv`` variant is not
-  built yet).
+- **Real-ESRGAN SRVGGNetCompact** (``realesr-general-x4v3``, ``realesr-animevideov3``:
+  ``body.N`` convolutions and PReLUs only) as ``srvgg``, whose layout is the authors'.
+- **CARN**, the authors' weights (``sub_mean.shifter``, ``entry``, ``bI.bJ``, ``bI.cJ``,
+  ``cJ``, ``upsample.up`` or the multi-scale ``upsample.up2/up3/up4``, ``exit``) as
+  ``carn``; a multi-scale file needs ``scale=`` to pick its upsampler.
+- **SwinIR**, the authors' classical (pixel-shuffle), lightweight (direct pixel shuffle)
+  and real-world (``nearest+conv``, ×2 and ×4) SR weights, as ``swinir`` (their saved
+  ``relative_position_index`` and ``attn_mask`` buffers are derived here).
 """
 
 from __future__ import annotations
@@ -52,10 +56,11 @@ class Layout:
     matches : callable
         ``matches(shapes) -> bool`` from tensor names and shapes.
     describe : callable
-        ``describe(shapes) -> (scale, in_channels, hparams)``.
+        ``describe(shapes, scale) -> (scale, in_channels, hparams)``; ``scale`` is the
+        caller's (None unless given), needed only by files with several upsamplers.
     rename : callable
         ``rename(name, hparams) -> str or None``: napari-sr's name of an upstream tensor
-        (None: dropped, replaced by ``extra``).
+        (None: dropped, replaced by ``extra``); ``hparams`` also holds the ``scale``.
     extra : callable, optional
         ``extra(state, hparams) -> dict``: tensors napari-sr's network has that upstream
         stores otherwise (EDSR's mean shift as a buffer).
@@ -64,18 +69,21 @@ class Layout:
     name: str
     architecture: str
     matches: Callable[[Shapes], bool]
-    describe: Callable[[Shapes], tuple[int, int, dict[str, Any]]]
+    describe: Callable[[Shapes, int | None], tuple[int, int, dict[str, Any]]]
     rename: Callable[[str, dict[str, Any]], str | None]
     extra: Callable[[Mapping[str, Any], dict[str, Any]], dict[str, Any]] | None = None
 
-    def convert(self, state: Mapping[str, Any]) -> tuple[dict[str, Any], int, int, dict]:
+    def convert(
+        self, state: Mapping[str, Any], scale: int | None = None
+    ) -> tuple[dict[str, Any], int, int, dict]:
         """``state`` renamed to napari-sr's layout, with the scale, channels and
-        hyperparameters read from it."""
+        hyperparameters read from it. ``scale`` picks one of several upsamplers where a
+        file holds them (CARN's multi-scale weights); otherwise it is read, not given."""
         shapes = {k: tuple(v.shape) for k, v in state.items()}
-        scale, in_channels, hparams = self.describe(shapes)
+        scale, in_channels, hparams = self.describe(shapes, scale)
         renamed = {}
         for key, value in state.items():
-            name = self.rename(key, hparams)
+            name = self.rename(key, {**hparams, "scale": scale})
             if name is not None:
                 renamed[name] = value
         if self.extra is not None:
@@ -95,7 +103,7 @@ def _rrdb_matches(shapes: Shapes) -> bool:
     return needed <= set(shapes)
 
 
-def _rrdb_describe(shapes: Shapes) -> tuple[int, int, dict[str, Any]]:
+def _rrdb_describe(shapes: Shapes, _scale: int | None = None) -> tuple[int, int, dict[str, Any]]:
     first, last = shapes["conv_first.weight"], shapes["conv_last.weight"]
     out_channels = last[0]
     ratio = first[1] // out_channels
@@ -172,7 +180,7 @@ def _rcan_matches(shapes: Shapes) -> bool:
     )
 
 
-def _edsr_describe(shapes: Shapes) -> tuple[int, int, dict[str, Any]]:
+def _edsr_describe(shapes: Shapes, _scale: int | None = None) -> tuple[int, int, dict[str, Any]]:
     features, channels = shapes["head.0.weight"][:2]
     blocks = _count(shapes, r"^body\.(\d+)\.body\.0\.weight$")
     hparams = {
@@ -185,7 +193,7 @@ def _edsr_describe(shapes: Shapes) -> tuple[int, int, dict[str, Any]]:
     return _pixel_shuffle_scale(shapes, features), channels, hparams
 
 
-def _rcan_describe(shapes: Shapes) -> tuple[int, int, dict[str, Any]]:
+def _rcan_describe(shapes: Shapes, _scale: int | None = None) -> tuple[int, int, dict[str, Any]]:
     features, channels = shapes["head.0.weight"][:2]
     squeezed = shapes["body.0.body.0.body.3.conv_du.0.weight"][0]
     hparams = {
@@ -247,7 +255,7 @@ def _swinir_matches(shapes: Shapes) -> bool:
     )
 
 
-def _swinir_describe(shapes: Shapes) -> tuple[int, int, dict[str, Any]]:
+def _swinir_describe(shapes: Shapes, _scale: int | None = None) -> tuple[int, int, dict[str, Any]]:
     embed, channels = shapes["conv_first.weight"][:2]
     n_layers = _count(shapes, r"^layers\.(\d+)\.residual_group\.blocks\.0\.norm1\.weight$")
     depths = tuple(
@@ -266,12 +274,11 @@ def _swinir_describe(shapes: Shapes) -> tuple[int, int, dict[str, Any]]:
         "mlp_ratio": hidden / embed,
         "resi_connection": "1conv" if "layers.0.conv.weight" in shapes else "3conv",
     }
-    if "conv_up1.weight" in shapes:
-        raise ValueError(
-            "real-world SwinIR weights (the nearest+conv upsampler) are not supported yet; "
-            "the classical and lightweight ones are"
-        )
-    if "conv_before_upsample.0.weight" in shapes:
+    if "conv_up1.weight" in shapes:  # real-world SR: nearest ×2 (×4 with conv_up2) + convs
+        features = shapes["conv_before_upsample.0.weight"][0]
+        hparams.update(upsampler="nearest+conv", features=features)
+        scale = 4 if "conv_up2.weight" in shapes else 2
+    elif "conv_before_upsample.0.weight" in shapes:
         features = shapes["conv_before_upsample.0.weight"][0]
         hparams.update(upsampler="pixelshuffle", features=features)
         pattern = re.compile(r"^upsample\.(\d+)\.weight$")
@@ -291,11 +298,117 @@ def _swinir_rename(name: str, hparams: dict[str, Any]) -> str | None:
 
 
 AUTHORS_SWINIR = Layout(
-    name="SwinIR (the authors' classical and lightweight SR weights)",
+    name="SwinIR (the authors' classical, lightweight and real-world SR weights)",
     architecture="swinir",
     matches=_swinir_matches,
     describe=_swinir_describe,
     rename=_swinir_rename,
+)
+
+# ----------------------------------------- Real-ESRGAN's SRVGGNetCompact (archs/srvgg_arch.py)
+
+
+def _srvgg_matches(shapes: Shapes) -> bool:
+    # conv, PReLU, conv, PReLU, ..., conv: ``body.N`` alone, a 3×3 convolution first
+    only_body = all(re.match(r"^body\.\d+\.(weight|bias)$", k) for k in shapes)
+    first, slope = shapes.get("body.0.weight", ()), shapes.get("body.1.weight", ())
+    return only_body and len(first) == 4 and first[-1] == 3 and len(slope) == 1
+
+
+def _srvgg_describe(shapes: Shapes, _scale: int | None = None) -> tuple[int, int, dict[str, Any]]:
+    n = _count(shapes, r"^body\.(\d+)\.weight$")
+    features, channels = shapes["body.0.weight"][:2]
+    last = shapes[f"body.{n - 1}.weight"][0]
+    scale = math.isqrt(last // channels)
+    if scale * scale * channels != last or (n - 3) % 2:
+        raise ValueError("an SRVGGNetCompact whose last layer does not give channels × scale²")
+    hparams = {"features": features, "convs": (n - 3) // 2, "activation": "prelu"}
+    return scale, channels, hparams
+
+
+REAL_ESRGAN_SRVGG = Layout(
+    name="Real-ESRGAN SRVGGNetCompact (realesr-general-x4v3, realesr-animevideov3)",
+    architecture="srvgg",
+    matches=_srvgg_matches,
+    describe=_srvgg_describe,
+    rename=lambda name, hparams: name,  # napari-sr's srvgg keeps the authors' layout
+)
+
+# ----------------------------------------------- the authors' CARN (nmhkahn/CARN-pytorch)
+
+_CARN_UNIT = re.compile(r"^b([123])\.b([123])\.body\.([02])\.(weight|bias)$")
+_CARN_INNER_FUSION = re.compile(r"^b([123])\.c([123])\.body\.0\.(weight|bias)$")
+_CARN_FUSION = re.compile(r"^c([123])\.body\.0\.(weight|bias)$")
+_CARN_UP = re.compile(r"^upsample\.up(\d*)\.body\.(\d+)\.(weight|bias)$")
+
+
+def _carn_matches(shapes: Shapes) -> bool:
+    needed = {"sub_mean.shifter.bias", "entry.weight", "b1.b1.body.0.weight",
+              "b1.c1.body.0.weight", "c3.body.0.weight", "exit.weight"}  # fmt: skip
+    return needed <= set(shapes)
+
+
+def _carn_describe(shapes: Shapes, scale: int | None = None) -> tuple[int, int, dict[str, Any]]:
+    features, channels = shapes["entry.weight"][:2]
+    if shapes["b1.b1.body.0.weight"][1] != features:
+        raise ValueError("a CARN-M (grouped, efficient residual blocks), which is not built here")
+    single = [k for k in shapes if k.startswith("upsample.up.")]
+    held = sorted({int(m.group(1)) for k in shapes if (m := _CARN_UP.match(k)) and m.group(1)})
+    if single:
+        weights = [shapes[k] for k in sorted(single) if k.endswith("weight")]
+        found = math.prod(math.isqrt(w[0] // features) for w in weights)
+        if scale is not None and scale != found:
+            raise ValueError(f"the file's upsampler is ×{found}, not ×{scale}")
+        scale = found
+    elif scale is None:
+        raise ValueError(
+            f"the multi-scale CARN holds ×{', ×'.join(map(str, held))} upsamplers: pass "
+            "scale= (--scale) to choose one"
+        )
+    elif scale not in held:
+        raise ValueError(f"the multi-scale CARN holds ×{', ×'.join(map(str, held))}, not ×{scale}")
+    hparams = {"features": features, "blocks": 3, "units": 3}
+    return scale, channels, hparams
+
+
+def _carn_rename(name: str, hparams: dict[str, Any]) -> str | None:
+    if name.startswith(("sub_mean.", "add_mean.")):
+        return None  # the mean shift: napari-sr's buffer ``mean`` (see _carn_mean)
+    if match := _CARN_UNIT.match(name):
+        block, unit, layer, kind = match.groups()
+        return f"body.units.{int(block) - 1}.units.{int(unit) - 1}.body.{layer}.{kind}"
+    if match := _CARN_INNER_FUSION.match(name):
+        block, fusion, kind = match.groups()
+        return f"body.units.{int(block) - 1}.fusions.{int(fusion) - 1}.0.{kind}"
+    if match := _CARN_FUSION.match(name):
+        fusion, kind = match.groups()
+        return f"body.fusions.{int(fusion) - 1}.0.{kind}"
+    if match := _CARN_UP.match(name):
+        which, layer, kind = match.groups()
+        if which and int(which) != hparams["scale"]:
+            return None  # another scale's upsampler of a multi-scale file
+        return f"upsample.{layer}.{kind}"  # conv, ReLU, shuffle per stage: the same indices
+    return name  # entry, exit; anything else is reported as unexpected by the strict load
+
+
+def _carn_mean(state: Mapping[str, Any], hparams: dict[str, Any]) -> dict[str, Any]:
+    """CARN's ``sub_mean`` is a 1×1 convolution with identity weight and bias −mean."""
+    import torch
+
+    weight, bias = state["sub_mean.shifter.weight"], state["sub_mean.shifter.bias"]
+    identity = torch.eye(weight.shape[0]).reshape(weight.shape)
+    if not torch.allclose(weight.float(), identity):
+        raise ValueError("a mean shift that is not an identity plus bias")
+    return {"mean": (-bias).reshape(1, -1, 1, 1).to(torch.float32)}
+
+
+AUTHORS_CARN = Layout(
+    name="CARN (the authors' CARN-pytorch weights)",
+    architecture="carn",
+    matches=_carn_matches,
+    describe=_carn_describe,
+    rename=_carn_rename,
+    extra=_carn_mean,
 )
 
 LAYOUTS: tuple[Layout, ...] = (
@@ -303,6 +416,8 @@ LAYOUTS: tuple[Layout, ...] = (
     EDSR_PYTORCH_EDSR,
     EDSR_PYTORCH_RCAN,
     AUTHORS_SWINIR,
+    REAL_ESRGAN_SRVGG,
+    AUTHORS_CARN,
 )
 """Every layout :func:`recognise` knows."""
 
