@@ -82,3 +82,27 @@ def test_rescaled_values_and_uneven_slices(tmp_path, rng):
         _slice(uneven / f"s{k}.dcm", np.zeros((4, 4), np.int16), k, uid)
     with pytest.raises(ValueError, match="not evenly spaced"):
         io.read(uneven / "s0.dcm")
+
+
+def test_a_folder_of_one_series_reads_as_its_volume(tmp_path, rng):
+    volume = rng.integers(0, 2000, (3, 6, 7)).astype(np.int16)
+    uid = new_series()
+    for k in [2, 0, 1]:
+        _slice(tmp_path / f"slice{k}", volume[k], k, uid)  # scanners often write no ending
+    (tmp_path / "DICOMDIR.txt").write_text("index")
+    image = io.read(tmp_path)
+    np.testing.assert_array_equal(image.data, volume)
+    assert image.pixel_size["Z"] == pytest.approx(STEP)
+    assert io.probe(tmp_path).format == "DICOM"
+
+
+def test_a_folder_of_several_series_asks_which(series):
+    folder, _ = series
+    with pytest.raises(ValueError, match=r"holds 2 DICOM series; open one of their files"):
+        io.read(folder)
+
+
+def test_a_folder_without_dicom_files_is_still_not_an_image(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ValueError, match="is a folder, not an image file"):
+        io.read(tmp_path)

@@ -208,3 +208,8 @@ def test_dicom_series_opens_as_one_layer_placed_by_its_headers(tmp_path):
     # voxel (z, y, x) = (2, 0, 0) is at LPS (-20, 30, 10) mm: RAS (20, -30, 10)
     position = kwargs["affine"] @ np.array([2 * 2500.0, 0.0, 0.0, 1.0])
     np.testing.assert_allclose(position[:3][::-1], [20000.0, -30000.0, 10000.0], atol=1e-3)
+    # the folder itself, as File → Open Folder gives it
+    ((folder_data, _, _),) = get_reader(str(tmp_path))(str(tmp_path))
+    np.testing.assert_array_equal(folder_data, data)
+    (tmp_path / "other").mkdir()
+    assert get_reader(str(tmp_path / "other")) is None  # an empty folder is not claimed

@@ -69,9 +69,14 @@ def test_invisible_tensors_still_get_a_floor():
 
 def test_budgets(monkeypatch):
     assert footprint.device_budget(CPU) is None  # the host budget covers the CPU
-    assert 0 < footprint.host_budget() <= footprint.HOST_BUDGET == 2**30
+    monkeypatch.setattr(footprint, "available_memory", lambda: 16 * 2**30)
+    assert footprint.host_budget() == 4 * 2**30  # a quarter of what is available
+    monkeypatch.setattr(footprint, "available_memory", lambda: 2 * 2**30)
+    assert footprint.host_budget() == 2**30  # at least 1 GiB
     monkeypatch.setattr(footprint, "available_memory", lambda: 2**29)
-    assert footprint.host_budget() == 2**28  # half of what is available, when less
+    assert footprint.host_budget() == 2**28  # but never more than half of what is available
+    monkeypatch.setattr(footprint, "HOST_BUDGET", 3 * 2**20)  # a budget set by hand
+    assert footprint.host_budget() == 3 * 2**20
 
 
 def test_cuda_budget_counts_free_and_cached_memory(monkeypatch):

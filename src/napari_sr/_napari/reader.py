@@ -29,6 +29,10 @@ def get_reader(path: str | list[str]) -> Callable | None:
         file = Path(path)
         folder = file.is_dir()
         fmt = format_for_name(file, folder=folder)
+        if folder and fmt is None:  # a folder of one DICOM series' files
+            from ..io.dicom import series_file
+
+            fmt = format_for_name("x.dcm") if series_file(file) is not None else None
         if fmt is None or not fmt.napari_reader or not (folder or file.is_file()):
             return None
         from ..io import probe

@@ -87,7 +87,8 @@ def read(
     ----------
     path : path-like
         A file of a format napari-sr reads (:data:`~napari_sr.io.formats.FORMATS`): TIFF,
-        OME-TIFF, PNG or JPEG, or an OME-Zarr folder (NGFF 0.4 or 0.5).
+        OME-TIFF, NIfTI, DICOM, PNG or JPEG; an OME-Zarr folder (NGFF 0.4 or 0.5); or a
+        folder of one DICOM series' files.
     axes : str, optional
         Override the axes found in the file (or guessed from the shape when it has none).
     lazy : bool, optional
@@ -129,7 +130,7 @@ def read(
     >>> img.axes, img.pixel_size  # doctest: +SKIP
     ('ZYX', {'Z': 0.8, 'Y': 0.2, 'X': 0.2})
     """
-    path = Path(path)
+    path = _dicom_series(Path(path))
     fmt = _sniff(path)
     if fmt.lazy:
         image = fmt.read(path, lazy=lazy, level=level)
@@ -163,8 +164,18 @@ def probe(path: str | os.PathLike) -> FileInfo:
     FileNotFoundError, PermissionError, ValueError
         As :func:`read` would for the problems found this way.
     """
-    path = Path(path)
+    path = _dicom_series(Path(path))
     return _sniff(path).probe(path)
+
+
+def _dicom_series(path: Path) -> Path:
+    """A folder of DICOM files as the first file of its series (which reads the series);
+    any other path as it is."""
+    if path.is_dir() and formats.format_for_name(path, folder=True) is None:
+        from .dicom import series_file
+
+        return series_file(path) or path
+    return path
 
 
 def _sniff(path: Path) -> FileFormat:

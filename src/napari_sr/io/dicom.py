@@ -1,9 +1,9 @@
 """DICOM series through pydicom (the optional extra ``napari-sr[dicom]``): the slices of one
 series, read from any one of its files, stacked into a volume.
 
-Given one file, every file of its folder that belongs to the same series
-(``SeriesInstanceUID``) is read, and the slices are ordered along the slice normal (the
-cross product of the two ``ImageOrientationPatient`` directions) by their
+Given one file (or a folder of one series' files), every file of its folder that belongs to
+the same series (``SeriesInstanceUID``) is read, and the slices are ordered along the slice
+normal (the cross product of the two ``ImageOrientationPatient`` directions) by their
 ``ImagePositionPatient``. The volume's axes are ``ZYX``: Z along the normal, Y down the rows
 (``PixelSpacing[0]`` apart), X along the columns (``PixelSpacing[1]``); the z spacing is
 the distance between slice positions (not ``SliceThickness``, which may overlap or leave
@@ -24,11 +24,52 @@ from ..image import Image
 from ._common import FileInfo, check_memory, corrupt
 from .nifti import WORLD_KEY
 
-__all__ = ["MAGIC", "probe_dicom", "read_dicom"]
+__all__ = ["MAGIC", "probe_dicom", "read_dicom", "series_file"]
 
 MAGIC = ((128, b"DICM"),)
 """A DICOM Part 10 file: a 128-byte preamble, then ``DICM``."""
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+
+def _is_dicom(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(132)[128:132] == b"DICM"
+    except OSError:
+        return False
+
+
+def series_file(folder: Path) -> Path | None:
+    """The first DICOM file of ``folder`` (reading the folder reads its series), or None
+    when the folder holds no DICOM file.
+
+    Raises
+    ------
+    ValueError
+        The folder holds slices of several series (with pydicom installed to tell them
+        apart): which one to read is the user's choice, by opening one of its files.
+    """
+    files = [f for f in sorted(folder.iterdir()) if f.is_file() and _is_dicom(f)]
+    if not files:
+        return None
+    try:
+        import pydicom
+    except ImportError:
+        return files[0]  # reading it names the missing extra
+    series: dict[str, Path] = {}
+    for file in files:
+        try:
+            header = pydicom.dcmread(str(file), stop_before_pixels=True)
+        except Exception:  # a damaged slice: reading the series says so
+            continue
+        series.setdefault(str(getattr(header, "SeriesInstanceUID", "")), file)
+    if len(series) > 1:
+        examples = ", ".join(repr(f.name) for f in list(series.values())[:3])
+        raise ValueError(
+            f"{str(folder)!r} holds {len(series)} DICOM series; open one of their files "
+            f"(e.g. {examples}) to read that series"
+        )
+    return files[0]
 
 
 def _series(path: Path) -> list[Any]:
@@ -46,9 +87,8 @@ def _series(path: Path) -> list[Any]:
         if not candidate.is_file():
             continue
         try:
-            with open(candidate, "rb") as fh:
-                if fh.read(132)[128:132] != b"DICM":
-                    continue
+            if not _is_dicom(candidate):
+                continue
             header = pydicom.dcmread(str(candidate), stop_before_pixels=True)
         except (OSError, ValueError, pydicom.errors.InvalidDicomError):
             continue

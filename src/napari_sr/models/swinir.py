@@ -374,7 +374,7 @@ class SwinIR(SRModel):
             # the authors' real-world models: nearest-neighbour ×2 steps each followed by a
             # convolution (fewer checkerboard artefacts than pixel shuffle under GAN losses)
             if scale not in (2, 4):
-                raise ValueError(f"the nearest+conv upsampler supports scales 2 and 4, not {scale}")
+                raise ValueError(f"the nearest+conv upsampler takes scales 2 and 4, not {scale}")
             self.conv_before_upsample = nn.Sequential(
                 nn.Conv2d(embed_dim, features, 3, padding=1), nn.LeakyReLU(inplace=True)
             )
