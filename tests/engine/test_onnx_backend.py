@@ -114,3 +114,22 @@ def test_the_timing_compares_like_with_like():
     x = torch.rand(1, 1, 64, 64)
     slow = lambda array: (__import__("time").sleep(0.05), net(torch.from_numpy(array)))[1]  # noqa: E731
     assert onnx_backend._faster_than_torch(net, slow, x) is False
+
+
+def test_a_session_gives_its_memory_back_when_idle(cache, monkeypatch):
+    monkeypatch.setattr(onnx_backend, "IDLE_RELEASE_S", 0.05)
+    monkeypatch.setattr(onnx_backend, "_faster_than_torch", lambda *args: True)
+    network = onnx_backend.network_for(model())
+    released = []
+    real = network.release
+    monkeypatch.setattr(network, "release", lambda: (released.append(1), real()))
+    x = np.random.default_rng(0).random((1, 1, 40, 40), dtype=np.float32)
+    first = network(x)
+    network.timer.cancel()  # the release the first call scheduled is replaced by the next
+    network.timer = None
+    second = network(x)
+    network.timer.join(timeout=5)
+    assert released == [1]  # once, after the last run
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(network(x), first)  # and it runs as before afterwards
+    network.timer.cancel()
