@@ -570,6 +570,8 @@ class _Runner:
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         """The model on a normalised (N, C, h, w) batch: (N, C, h·s, w·s) float32."""
+        if self.onnx is not None:
+            return self._forward_onnx(batch)
         x = torch.from_numpy(batch).to(self.device, self.dtype)
         x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), autocast(self.device, self.precision):
@@ -587,19 +589,34 @@ class _Runner:
                 y = y / 8
         return y.float().cpu().numpy()
 
+    def _forward_onnx(self, batch: np.ndarray) -> np.ndarray:
+        """:meth:`_forward` in ONNX Runtime, in NumPy throughout: no PyTorch operation
+        runs, so PyTorch's threads do not spin beside ONNX Runtime's."""
+        if not self.self_ensemble:
+            return self._checked(batch.shape, self.onnx(batch))
+        y = None
+        for flip, turns in itertools.product((False, True), range(4)):
+            raise_if_cancelled(self.cancel)
+            view = np.rot90(batch[..., ::-1] if flip else batch, turns, (-2, -1))
+            part = self._checked(view.shape, self.onnx(np.ascontiguousarray(view)))
+            part = np.rot90(part, -turns, (-2, -1))
+            part = part[..., ::-1] if flip else part
+            y = part.copy() if y is None else np.add(y, part, out=y)
+        return y / 8
+
     def _call(self, x: torch.Tensor) -> torch.Tensor:
-        if self.onnx is not None:
-            y = torch.from_numpy(self.onnx(x.contiguous().numpy()))
-        else:
-            y = self.method.model(x)
-        n, c, h, w = x.shape
+        return self._checked(tuple(x.shape), self.method.model(x)).float()
+
+    def _checked(self, shape: tuple[int, ...], y):
+        """``y``, the output for an input of ``shape``, if it is ``scale`` times larger."""
+        n, c, h, w = shape
         expected = (n, c, h * self.scale, w * self.scale)
         if tuple(y.shape) != expected:
             raise ValueError(
                 f"{self.method.name} returned shape {tuple(y.shape)} for an input of shape "
-                f"{tuple(x.shape)}; a ×{self.scale} model must return {expected}"
+                f"{tuple(shape)}; a ×{self.scale} model must return {expected}"
             )
-        return y.float()
+        return y
 
 
 class _Progress:
