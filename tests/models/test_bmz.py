@@ -13,7 +13,7 @@ pytest.importorskip("onnxruntime")
 
 import napari_sr  # noqa: E402
 from napari_sr.cli import main  # noqa: E402
-from napari_sr.models import bmz  # noqa: E402
+from napari_sr.models import bmz, bmz_load  # noqa: E402
 
 
 def passes_test_model(path):
@@ -39,10 +39,18 @@ def test_a_bundled_default_packages_and_passes_test_model_with_both_weights(tmp_
     assert str(descr.cite[0].doi) == "10.1007/978-3-319-46475-6_25"  # FSRCNN's paper
     out_y = descr.outputs[0].axes[2]
     assert out_y.scale == 0.5 and str(out_y.size.tensor_id) == "input"
-    # the fixed 0-255 range: to 0-1 before, back after, so the output is in grey levels
+    # the fixed 0-255 range, widened as for grayscale into a luma network (0 → 16/255,
+    # 255 → 235/255), before; the inverse after, so the output is in grey levels
     (pre,) = [p for p in descr.inputs[0].preprocessing if p.id == "scale_linear"]
     (post,) = [p for p in descr.outputs[0].postprocessing if p.id == "scale_linear"]
-    assert pre.kwargs.gain == pytest.approx(1 / 255) and post.kwargs.gain == pytest.approx(255)
+    assert pre.kwargs.offset == pytest.approx(16 / 255)
+    assert 255 * pre.kwargs.gain + pre.kwargs.offset == pytest.approx(235 / 255)
+    assert post.kwargs.gain * pre.kwargs.gain == pytest.approx(1)
+    # so the package upscales a grayscale image as napari-sr does with the bundled weights
+    image = napari_sr.load_sample("cell").data[:90, :100]
+    ours = napari_sr.upscale(image, 2, method="fsrcnn_x2.sr291", dtype=np.float32)
+    theirs = napari_sr.upscale(image, 2, method=str(path), dtype=np.float32)
+    np.testing.assert_allclose(theirs, ours, atol=1e-3, rtol=0)
     with zipfile.ZipFile(path) as z:
         card = z.read("README.md").decode()
     assert "FSRCNN" in card and "## Validation" in card
@@ -126,7 +134,7 @@ def test_packages_napari_sr_cannot_run_are_refused_with_what_they_have(tmp_path)
 
     zmuv = v0_5.ZeroMeanUnitVarianceDescr(kwargs=v0_5.ZeroMeanUnitVarianceKwargs())
     with pytest.raises(ValueError, match="zero_mean_unit_variance"):
-        bmz._normalization(SimpleNamespace(preprocessing=[zmuv]), "BMZ package p.zip")
+        bmz_load._normalization(SimpleNamespace(preprocessing=[zmuv]), "BMZ package p.zip")
     (tmp_path / "not.zip").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
     with pytest.raises(ValueError, match="not a valid BioImage Model Zoo model"):
         bmz.load_bmz(tmp_path / "not.zip")

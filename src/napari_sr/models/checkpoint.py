@@ -42,7 +42,7 @@ PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt")
 """Endings of third-party PyTorch weights, read with ``torch.load(weights_only=True)``."""
 
 BMZ_SUFFIXES = (".zip",)
-"""BioImage Model Zoo packages (:func:`napari_sr.models.bmz.load_bmz`)."""
+"""BioImage Model Zoo packages (:func:`napari_sr.models.bmz_load.load_bmz`)."""
 
 MODEL_FILE_SUFFIXES = SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES + BMZ_SUFFIXES
 """Every ending :func:`load_model` reads."""
@@ -194,7 +194,7 @@ def load_model(
         a known upstream layout (:mod:`napari_sr.models.third_party`: ESRGAN and
         Real-ESRGAN's BasicSR RRDBNet) need no hint: architecture, scale, channels and
         hyperparameters are read from their tensors. A ``.zip`` is a BioImage Model Zoo
-        package (:func:`napari_sr.models.bmz.load_bmz`; the ``bmz`` extra).
+        package (:func:`napari_sr.models.bmz_load.load_bmz`; the ``bmz`` extra).
     architecture, scale, in_channels : optional
         Required for third-party files in no known layout (without ``in_channels``: 1
         channel if the weights fit, else 3). For napari-sr files they are checked against
@@ -240,7 +240,7 @@ def load_model(
                 f"{path.name} is a BioImage Model Zoo package, which says what it is: drop "
                 "architecture, scale, in_channels and hyperparameters"
             )
-        from .bmz import load_bmz
+        from .bmz_load import load_bmz
 
         return load_bmz(path).to(device)
     state, info = None, None
