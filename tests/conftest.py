@@ -77,12 +77,16 @@ def _private_napari_settings(request):
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache(tmp_path_factory):
     """napari-sr's cache (networks exported for ONNX Runtime) in a temporary folder, never
-    in the user's ~/.cache."""
+    in the user's ~/.cache; and PyTorch as the backend, so that no result depends on which
+    backend this machine's timing picks (tests/engine/test_onnx_backend.py tests the ONNX
+    Runtime backend, equal to PyTorch to 1e-4, with the setting removed)."""
     folder = tmp_path_factory.mktemp("napari-sr-cache")
-    original = os.environ.get("NAPARI_SR_CACHE")
-    os.environ["NAPARI_SR_CACHE"] = str(folder)
+    settings = {"NAPARI_SR_CACHE": str(folder), "NAPARI_SR_BACKEND": "torch"}
+    original = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     yield folder
-    if original is None:
-        os.environ.pop("NAPARI_SR_CACHE", None)
-    else:
-        os.environ["NAPARI_SR_CACHE"] = original
+    for name, value in original.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

@@ -42,7 +42,7 @@ def test_an_option_several_commands_share_is_declared_once():
     for flags, commands in shared.items():
         assert len({id(action) for action in commands.values()}) == 1, (flags, list(commands))
     assert set(shared[("--overwrite",)]) == {
-        "upscale", "degrade", "train", "isotropic", "zssr", "misr"
+        "upscale", "degrade", "train", "isotropic", "zssr", "misr", "export", "export-bmz"
     }  # fmt: skip
     assert len(shared[("--progress", "--no-progress")]) == 5
 
