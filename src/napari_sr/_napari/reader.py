@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ..io.formats import format_for_name, strip_extension
+from ..io.formats import format_for_name, get_format, strip_extension
 from .layers import image_to_layers
 
 
@@ -29,10 +29,8 @@ def get_reader(path: str | list[str]) -> Callable | None:
         file = Path(path)
         folder = file.is_dir()
         fmt = format_for_name(file, folder=folder)
-        if folder and fmt is None:  # a folder of one DICOM series' files
-            from ..io.dicom import series_file
-
-            fmt = format_for_name("x.dcm") if series_file(file) is not None else None
+        if folder and fmt is None:  # perhaps a folder of one DICOM series: probe decides
+            fmt = get_format("DICOM")
         if fmt is None or not fmt.napari_reader or not (folder or file.is_file()):
             return None
         from ..io import probe

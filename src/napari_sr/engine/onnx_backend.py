@@ -126,7 +126,13 @@ def cache_folder() -> Path:
 
 
 def _load_or_export(model: torch.nn.Module, key: str, threads: int) -> OnnxNetwork | None:
-    from ..models.export import check_export, example_input, exportable, onnx_bytes
+    from ..models.export import (
+        check_export,
+        example_input,
+        export_record,
+        exportable,
+        onnx_bytes,
+    )
 
     folder = cache_folder() / "onnx"
     path, skip = folder / f"{key}.onnx", folder / f"{key}.torch"
@@ -134,7 +140,7 @@ def _load_or_export(model: torch.nn.Module, key: str, threads: int) -> OnnxNetwo
         return None
     if path.exists():
         try:
-            return _Network(path.read_bytes(), threads, *_shape(_record(model)))
+            return _Network(path.read_bytes(), threads, *_shape(export_record(model)))
         except Exception:  # a damaged cache file: export again
             path.unlink(missing_ok=True)
     try:
@@ -224,12 +230,6 @@ def _shape(record: dict) -> tuple[int, int]:
     """(channels, size multiple) of an exported network's input."""
     layout = record["exported"]
     return layout["input"]["channels"], layout["size_multiple"]
-
-
-def _record(model: torch.nn.Module) -> dict:
-    from ..models.export import export_record
-
-    return export_record(model)
 
 
 def _remember(path: Path, writer: Callable[[str], None]) -> None:

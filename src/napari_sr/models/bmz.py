@@ -107,14 +107,14 @@ def export_bmz(
     """
     require_bmz()
     from .bundled import bundled_models, model_card
-    from .export import _network
+    from .export import resolve_network
 
     path = Path(path)
     if path.suffix.lower() != BMZ_SUFFIX:
         raise ValueError(f"a BMZ package is a zip: name it '*.zip', not {path.name!r}")
     check_target(path, overwrite=overwrite)
     bundled = str(model) if isinstance(model, str) and model in bundled_models() else None
-    network = _network(model)
+    network = resolve_network(model)
     info = network.info
     if network.spec.framework == "multiframe":
         raise ValueError(

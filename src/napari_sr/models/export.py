@@ -135,7 +135,7 @@ def export_model(
 def exportable(model: Any, *, frames: int | None = None) -> tuple[nn.Module, dict[str, Any]]:
     """A copy of ``model`` ready to trace (CPU, float32, eval mode, in its export form) and
     the record that goes with it (see :func:`export_record`)."""
-    network = _network(model)
+    network = resolve_network(model)
     fusion = _is_fusion(network)
     if fusion and frames is None:
         raise ValueError(
@@ -259,7 +259,10 @@ def check_export(network: nn.Module, run, record: dict[str, Any], frames: int | 
     return worst
 
 
-def _network(model: Any) -> nn.Module:
+def resolve_network(model: Any) -> nn.Module:
+    """The napari-sr network ``model`` names: itself, bundled weights by name, or a model
+    file (loaded); a TypeError for a module without a record, a ValueError naming the
+    choices for anything else."""
     from .bundled import bundled_models, load_bundled
     from .checkpoint import load_model
     from .info import ModelInfo
