@@ -46,6 +46,14 @@ def timed(run, repeats: int) -> float:
     return best
 
 
+def how_it_ran(result: napari_sr.Image) -> str:
+    """The backend and tiling napari-sr chose, from the result's provenance."""
+    record = result.metadata["provenance"]
+    backend = record.get("backend", "?").split()[0]
+    tile = record.get("tile")
+    return f"{backend}, {'whole planes' if tile is None else f'{tile}² tiles'}"
+
+
 def plain_pytorch(model: torch.nn.Module, image: np.ndarray) -> np.ndarray:
     """The peer way: the whole image through the module, NCHW float32, the paper's layers."""
     x = torch.from_numpy(image.astype(np.float32) / 255)[None, None]
@@ -94,10 +102,11 @@ def main() -> None:
     smooth = napari_sr.resize(base, 16, method="bicubic")
     image = np.clip(smooth * 200 + rng.normal(0, 12, smooth.shape) + 20, 0, 255)
     image = image.astype(np.uint8)
+    picture = napari_sr.Image(image, axes="YX")  # the same, with provenance in the result
     print(f"input {args.edge}x{args.edge} uint8, {torch.get_num_threads()} torch threads, "
           f"best of {args.repeats}; MP/s = megapixels of output per second")  # fmt: skip
     print(f"{'model':<28}{'napari-sr':>11}{'plain torch':>13}{'ratio':>8}{'ONNX RT':>9}"
-          f"{'ratio':>8}{'bicubic':>10}{'by role':>10}")  # fmt: skip
+          f"{'ratio':>8}{'bicubic':>10}{'by role':>10}  napari-sr ran")  # fmt: skip
     for scale in (2, 3, 4):
         out_mp = (args.edge * scale) ** 2 / 1e6
         bicubic = timed(lambda s=scale: napari_sr.resize(image, s, method="bicubic"), 1)
@@ -108,8 +117,9 @@ def main() -> None:
                 label = f"{architecture}_x{scale} (untrained)"
             else:
                 model, label = load_bundled(name).eval(), name
-            ours = timed(lambda m=model, s=scale: napari_sr.upscale(image, s, method=m),
+            ours = timed(lambda m=model, s=scale: napari_sr.upscale(picture, s, method=m),
                          args.repeats)  # fmt: skip
+            ran = how_it_ran(napari_sr.upscale(picture, scale, method=model))
             peer = timed(lambda m=model: plain_pytorch(m, image), args.repeats)
             ort_run = onnx_runtime(model, torch.get_num_threads())
             ort = f"{'-':>9}{'-':>8}"
@@ -123,7 +133,7 @@ def main() -> None:
                                 args.repeats)  # fmt: skip
                 role = f"{out_mp / seconds:>10.2f}"
             line = f"{label:<28}{out_mp / ours:>11.2f}{out_mp / peer:>13.2f}{peer / ours:>7.2f}x"
-            print(f"{line}{ort}{out_mp / bicubic:>10.1f}{role}", flush=True)
+            print(f"{line}{ort}{out_mp / bicubic:>10.1f}{role}  {ran}", flush=True)
 
 
 if __name__ == "__main__":

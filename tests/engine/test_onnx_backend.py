@@ -109,11 +109,22 @@ def test_an_unknown_backend_setting_is_an_error_that_names_the_choices(monkeypat
         onnx_backend.wanted(torch.device("cpu"), "fp32", (512, 512))
 
 
-def test_the_timing_compares_like_with_like():
+def test_the_timing_compares_like_with_like(monkeypatch):
+    monkeypatch.setattr(onnx_backend, "TIMING_TILES", ((64, 64), (48, 64)))
     net = model()
-    x = torch.rand(1, 1, 64, 64)
-    slow = lambda array: (__import__("time").sleep(0.05), net(torch.from_numpy(array)))[1]  # noqa: E731
-    assert onnx_backend._faster_than_torch(net, slow, x) is False
+    record = export.export_record(net)
+    seen = []
+
+    def slow(array):
+        seen.append(array.shape)
+        __import__("time").sleep(0.05)
+        return net(torch.from_numpy(array))
+
+    assert onnx_backend._faster_than_torch(net, slow, record) is False
+    # every round runs every size: the engine's tiles differ in size
+    assert seen == [(1, 1, 64, 64), (1, 1, 48, 64)] * (1 + onnx_backend.TIMING_ROUNDS)
+    fast = lambda array: np.zeros((1, 1, 2 * array.shape[2], 2 * array.shape[3]), np.float32)  # noqa: E731
+    assert onnx_backend._faster_than_torch(net, fast, record) is True
 
 
 def test_a_session_gives_its_memory_back_when_idle(cache, monkeypatch):
@@ -133,3 +144,19 @@ def test_a_session_gives_its_memory_back_when_idle(cache, monkeypatch):
     np.testing.assert_array_equal(first, second)
     np.testing.assert_array_equal(network(x), first)  # and it runs as before afterwards
     network.timer.cancel()
+
+
+def test_onnx_runtime_runs_the_inference_form_with_the_folded_tail(cache, monkeypatch):
+    monkeypatch.setattr(onnx_backend, "_faster_than_torch", lambda *args: True)
+    onnx = pytest.importorskip("onnx")
+    net = model()
+    assert onnx_backend.network_for(net) is not None
+    (path,) = cache.glob("*.onnx")
+    graph = onnx.load(path).graph
+    shapes = {tuple(t.dims) for t in graph.initializer}
+    assert (4, 8, 5, 5) in shapes  # the folded tail: 8 features to 2² outputs, 5×5
+    small = np.random.default_rng(0).random((1, 1, 17, 16), dtype=np.float32)
+    with torch.no_grad():
+        expected = net(torch.from_numpy(small)).numpy()
+    np.testing.assert_allclose(onnx_backend.network_for(net)(small), expected, atol=1e-5)
+    assert not onnx_backend.wanted(torch.device("cpu"), "fp32", (8192, 15))

@@ -35,6 +35,7 @@ from ..normalization import Normalization, denormalize, intensity_sample, normal
 from ..utils.intensity import cast
 from ..utils.progress import CancelToken, ProgressCallback, raise_if_cancelled, report
 from . import onnx_backend
+from .cpu_form import cpu_form
 from .device import (
     autocast,
     free_cached_memory,
@@ -314,9 +315,10 @@ def run_model(
     onnx = None
     if onnx_backend.wanted(dev, prec, src.shape[-2:]):
         onnx = onnx_backend.network_for(method.model)
-    with _placed(method.model, dev):
+    network = cpu_form(method.model) if dev.type == "cpu" else method.model
+    with _placed(network, dev):
         runner = _Runner(method, dev, prec, limits, self_ensemble, src.shape[-2:], cancel)
-        runner.onnx = onnx
+        runner.network, runner.onnx = network, onnx
         indices = list(itertools.product(*map(range, src.shape[:-3])))
         batch_bytes = min(batch_bytes, len(indices) * runner.plane_bytes)
         plan = runner.plan(settings.tile, batch_bytes)
@@ -402,6 +404,8 @@ class _Runner:
         )
         self._footprint: Footprint | None = None
         self._warned = False
+        self.network = method.model
+        """The module that runs: the model, or on a CPU its inference form (:mod:`.cpu_form`)."""
         self.onnx: onnx_backend.OnnxNetwork | None = None
         """The forward pass in ONNX Runtime, when it runs there (:mod:`.onnx_backend`)."""
 
@@ -431,7 +435,7 @@ class _Runner:
             if gpu is not None and unmeasured <= gpu and host <= host_budget():
                 return True
             self._footprint = measure(
-                self.method.model,
+                self.network,
                 channels=self.channels,
                 multiple=self.multiple,
                 device=self.device,
@@ -605,7 +609,7 @@ class _Runner:
         return y / 8
 
     def _call(self, x: torch.Tensor) -> torch.Tensor:
-        return self._checked(tuple(x.shape), self.method.model(x)).float()
+        return self._checked(tuple(x.shape), self.network(x)).float()
 
     def _checked(self, shape: tuple[int, ...], y):
         """``y``, the output for an input of ``shape``, if it is ``scale`` times larger."""

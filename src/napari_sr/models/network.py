@@ -34,6 +34,11 @@ class SRModel(nn.Module):
 
     info: ModelInfo | None = None
 
+    def for_inference(self) -> nn.Module:
+        """The module the engine runs on a CPU: this one, or (where an architecture knows a
+        faster form of the same function, equal to rounding) a copy in that form."""
+        return self
+
     def _record(self, name: str) -> ModelInfo:
         if self.info is None:
             raise AttributeError(
