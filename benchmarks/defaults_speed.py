@@ -65,20 +65,29 @@ def plain_pytorch(model: torch.nn.Module, image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(y[0, 0].numpy() * 255), 0, 255).astype(np.uint8)
 
 
-def onnx_runtime(model: torch.nn.Module, threads: int):
-    """The peer ONNX Runtime way: the exported network in a plain session, whole image,
-    ``threads`` intra-op threads; None without onnxruntime."""
+def onnx_session(model: torch.nn.Module, threads: int, frames: int | None = None):
+    """The network exported as it is (``napari_sr.models.export``; a fusion network for
+    ``frames`` frames) in a plain ONNX Runtime session with ``threads`` intra-op threads;
+    None without onnxruntime."""
     try:
         import onnxruntime
     except ImportError:
         return None
     from napari_sr.models.export import example_input, exportable, onnx_bytes
 
-    network, record = exportable(model)
+    network, record = exportable(model, frames=frames)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
-    data = onnx_bytes(network, record, example_input(record, None, 24, 24))
-    session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    data = onnx_bytes(network, record, example_input(record, frames, 24, 24))
+    return onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+
+
+def onnx_runtime(model: torch.nn.Module, threads: int):
+    """The peer ONNX Runtime way: the exported network in a plain session, whole image,
+    ``threads`` intra-op threads; None without onnxruntime."""
+    session = onnx_session(model, threads)
+    if session is None:
+        return None
 
     def run(image: np.ndarray) -> np.ndarray:
         x = (image.astype(np.float32) / 255)[None, None]
@@ -134,6 +143,51 @@ def main() -> None:
                 role = f"{out_mp / seconds:>10.2f}"
             line = f"{label:<28}{out_mp / ours:>11.2f}{out_mp / peer:>13.2f}{peer / ours:>7.2f}x"
             print(f"{line}{ort}{out_mp / bicubic:>10.1f}{role}  {ran}", flush=True)
+    fusion_table(args, image)
+
+
+def fusion_table(args, image: np.ndarray) -> None:
+    """The bundled fusion networks (``misr(method="learned")``): one network pass over a
+    burst as ``misr`` runs it (:func:`napari_sr.multiframe.learned.network_pass`: ONNX
+    Runtime where faster, else PyTorch channels-last; the classical prior computed before,
+    not timed) against the same network as a plain module (NCHW) and in a plain ONNX
+    Runtime session (exported for the burst's frame count)."""
+    from napari_sr.models.bundled import bundled_models, is_multiframe
+    from napari_sr.multiframe.learned import (
+        MICROSCOPY,
+        classical_prior,
+        network_pass,
+        prior_psf,
+        unshuffle,
+    )
+    from napari_sr.multiframe.simulate import make_burst
+    from napari_sr.normalization import normalize
+
+    print(f"\nfusion networks: bursts of {args.edge}² output, MP/s of output")
+    print(f"{'model':<28}{'frames':>7}{'napari-sr':>11}{'plain torch':>13}{'ratio':>8}"
+          f"{'ONNX RT':>9}{'ratio':>8}")  # fmt: skip
+    for name in sorted(n for n in bundled_models() if is_multiframe(n)):
+        model = load_bundled(name).eval()
+        scale = model.scale
+        count = 8 if scale == 2 else 16  # the bursts the networks were trained on
+        frames, _, _ = make_burst(image.astype(np.float32), scale, count, seed=0)
+        prior = classical_prior(frames, scale, prior_psf(model, None)) if model.prior else None
+        out_mp = (frames.shape[-1] * scale) ** 2 / 1e6
+        ours = timed(lambda m=model, f=frames, p=prior: network_pass(m, f, p, "cpu"), args.repeats)
+        limits = (model.normalization or MICROSCOPY).limits(frames)  # as misr normalises
+        x = frames if prior is None else np.concatenate([frames, unshuffle(prior, scale)])
+        x = np.ascontiguousarray(normalize(x, limits)[None], dtype=np.float32)
+        tensor = torch.from_numpy(x)
+        with torch.inference_mode():
+            peer = timed(lambda m=model, t=tensor: m(t), args.repeats)
+        ort = f"{'-':>9}{'-':>8}"
+        session = onnx_session(model, torch.get_num_threads(), count)
+        if session is not None:
+            seconds = timed(lambda r=session, a=x: r.run(None, {"input": a}), args.repeats)
+            ort = f"{out_mp / seconds:>9.2f}{seconds / ours:>7.2f}x"
+        line = f"{name:<28}{count:>7}{out_mp / ours:>11.2f}{out_mp / peer:>13.2f}"
+        line += f"{peer / ours:>7.2f}x"
+        print(f"{line}{ort}", flush=True)
 
 
 if __name__ == "__main__":

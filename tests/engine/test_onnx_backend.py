@@ -160,3 +160,58 @@ def test_onnx_runtime_runs_the_inference_form_with_the_folded_tail(cache, monkey
         expected = net(torch.from_numpy(small)).numpy()
     np.testing.assert_allclose(onnx_backend.network_for(net)(small), expected, atol=1e-5)
     assert not onnx_backend.wanted(torch.device("cpu"), "fp32", (8192, 15))
+
+
+def test_a_fusion_network_runs_in_onnx_runtime_for_its_number_of_frames(cache, monkeypatch):
+    from napari_sr.multiframe.simulate import make_burst
+
+    monkeypatch.setattr(onnx_backend, "_faster_than_torch", lambda *args: True)
+    torch.manual_seed(4)
+    net = napari_sr.create_model("highresnet", scale=2, prior=True, features=8).eval()
+    torch.nn.init.normal_(net.decoder[-1].weight, std=0.05)  # a correction to the prior
+    scene = napari_sr.resize(np.random.default_rng(1).random((64, 64)), 8, method="bicubic")
+    frames, _, _ = make_burst(scene, 2, 6, peak=None, seed=2)  # 6 frames of 256²
+    result = napari_sr.misr(frames, 2, method=net)
+    # exported for the burst's 6 frames and for the guard's halves of 3
+    assert len(list(cache.glob("*.onnx"))) == 2
+    monkeypatch.setenv("NAPARI_SR_BACKEND", "torch")
+    reference = napari_sr.misr(frames, 2, method=net)
+    span = float(frames.max() - frames.min())
+    np.testing.assert_allclose(result, reference, atol=1e-4 * span, rtol=0)
+    assert not np.allclose(reference, napari_sr.misr(frames, 2, method="robust"), atol=1e-3)
+
+
+def _prelu_model(slope):
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("PRelu", ["x", "slope"], ["y"])],
+        "prelu",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 4, 5])],
+        [numpy_helper.from_array(np.asarray(slope, np.float32), "slope")],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+
+@pytest.mark.parametrize(
+    ("slope", "rewritten"),
+    [
+        (np.array([0.1, -0.5, 2.0]).reshape(3, 1, 1), True),  # per channel
+        (np.array([0.1, -0.5, 2.0]).reshape(1, 3, 1, 1), True),
+        (np.array([0.25]), False),  # one slope for all: left as it is
+        (np.linspace(0, 1, 5), False),  # broadcast over the last axis, not the channels
+    ],
+)
+def test_prelu_is_rewritten_as_per_channel_scalings_with_the_same_values(slope, rewritten):
+    import onnxruntime
+
+    data = _prelu_model(slope).SerializeToString()
+    new = onnx_backend.prelu_as_scalings(data)
+    ops = [node.op_type for node in __import__("onnx").load_from_string(new).graph.node]
+    assert ("PRelu" not in ops) is rewritten
+    x = np.random.default_rng(0).normal(size=(1, 3, 4, 5)).astype(np.float32)
+    run = lambda d: onnxruntime.InferenceSession(d).run(None, {"x": x})[0]  # noqa: E731
+    np.testing.assert_allclose(run(new), run(data), rtol=1e-6, atol=1e-7)
+    expected = np.where(x > 0, x, np.broadcast_to(slope, x.shape[-slope.ndim :]) * x)
+    np.testing.assert_allclose(run(new), expected, rtol=1e-6, atol=1e-7)

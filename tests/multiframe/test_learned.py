@@ -268,7 +268,7 @@ def test_the_guard_keeps_a_correction_the_held_out_frames_confirm(
     def network(model, frames, prior, device):
         return truth.astype(np.float64) if network_says == "truth" else prior + wrong
 
-    monkeypatch.setattr(learned, "_network_pass", network)
+    monkeypatch.setattr(learned, "network_pass", network)
     model = _range_network()
     weight = learned.holdout_weights(model, burst, shifts, 0.0)
     assert weight.shape == burst.shape[1:] and 0 <= weight.min() <= weight.max() <= 1

@@ -17,10 +17,8 @@ used.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +38,7 @@ from .device import (
     autocast,
     free_cached_memory,
     is_out_of_memory,
+    placed,
     resolve_device,
     resolve_precision,
 )
@@ -316,7 +315,7 @@ def run_model(
     if onnx_backend.wanted(dev, prec, src.shape[-2:]):
         onnx = onnx_backend.network_for(method.model)
     network = cpu_form(method.model) if dev.type == "cpu" else method.model
-    with _placed(network, dev):
+    with placed(network, dev):
         runner = _Runner(method, dev, prec, limits, self_ensemble, src.shape[-2:], cancel)
         runner.network, runner.onnx = network, onnx
         indices = list(itertools.product(*map(range, src.shape[:-3])))
@@ -645,22 +644,3 @@ def _check_tile(tile: Any) -> int | None:
             f"pixels, not {tile!r}"
         )
     return int(tile)
-
-
-@contextlib.contextmanager
-def _placed(model: torch.nn.Module, device: torch.device) -> Iterator[None]:
-    """The model on ``device`` in eval mode, put back where and how it was afterwards."""
-    first = next(itertools.chain(model.parameters(), model.buffers()), None)
-    home = first.device if first is not None else None
-    training = model.training
-    # channels-last (NHWC) runs oneDNN's and cuDNN's fastest convolutions: ~1.5x on EDSR
-    # on a CPU (benchmarks/inference.py)
-    model.to(device, memory_format=torch.channels_last)
-    model.eval()
-    try:
-        yield
-    finally:
-        model.to(memory_format=torch.contiguous_format)
-        if home is not None:
-            model.to(home)
-        model.train(training)

@@ -490,7 +490,7 @@ def fuse_learned(
         reference = int(np.searchsorted(kept, reference))
         frames = frames[kept]
         shifts = None if shifts is None else np.asarray(shifts)[kept]
-    fused = _network_pass(model, frames, prior if with_prior else None, device)
+    fused = network_pass(model, frames, prior if with_prior else None, device)
     raise_if_cancelled(cancel)  # a cancel during the network's pass is honoured too
     if with_prior:  # already on the prior's grid and brightness
         if guard and len(frames) >= 2 * MIN_HALF:
@@ -508,12 +508,15 @@ def fuse_learned(
     return _fourier_shift(fused, -offset * s)
 
 
-def _network_pass(model: Any, frames: np.ndarray, prior: np.ndarray | None, device: str):
+def network_pass(model: Any, frames: np.ndarray, prior: np.ndarray | None, device: str):
     """The network's fine image of ``frames`` (and the packed ``prior``), float64, in the
-    frames' intensities."""
+    frames' intensities: in ONNX Runtime on a CPU where it is installed and faster
+    (:mod:`napari_sr.engine.onnx_backend`, exported for this number of frames), else in
+    PyTorch, channels-last."""
     import torch
 
-    from ..engine.device import resolve_device
+    from ..engine import onnx_backend
+    from ..engine.device import placed, resolve_device
     from ..normalization import denormalize, normalize
 
     s = int(model.scale)
@@ -523,10 +526,17 @@ def _network_pass(model: Any, frames: np.ndarray, prior: np.ndarray | None, devi
     x = frames.astype(np.float32)
     if prior is not None:
         x = np.concatenate([x, unshuffle(prior, s)])
-    x = torch.from_numpy(np.ascontiguousarray(normalize(x, limits)))
-    model = model.to(run_device).eval()
-    with torch.inference_mode():
-        out = model(x[None].to(run_device))[0, 0].float().cpu().numpy()
+    x = np.ascontiguousarray(normalize(x, limits)[None], dtype=np.float32)
+    onnx = None
+    if onnx_backend.wanted(run_device, "fp32", x.shape[-2:]):
+        onnx = onnx_backend.network_for(model, frames=len(frames))
+    if onnx is not None:
+        out = onnx(x)[0, 0]
+    else:
+        with placed(model, run_device), torch.inference_mode():
+            batch = torch.from_numpy(x).to(run_device)
+            out = model(batch.contiguous(memory_format=torch.channels_last))
+            out = out[0, 0].float().cpu().numpy()
     return denormalize(out, limits).astype(np.float64)
 
 
@@ -576,7 +586,7 @@ def holdout_weights(
     for fit, held in (halves, halves[::-1]):
         prior = classical_prior(frames[fit], s, psf, shifts=shifts[fit])
         raise_if_cancelled(cancel)
-        network = _network_pass(model, frames[fit], prior, device)
+        network = network_pass(model, frames[fit], prior, device)
         raise_if_cancelled(cancel)
         system = _System(frames.shape[-2:], s, shifts[held], psf)
         target = frames[held].astype(np.float64)
