@@ -1,14 +1,15 @@
 """ONNX Runtime as the CPU backend of learned models (single-image and fusion networks).
 
-On a CPU, ONNX Runtime's convolutions (MLAS) run napari-sr's networks faster than
-PyTorch's oneDNN ones: the quality default ×2 about 1.7× on 1024² planes
+On a CPU, ONNX Runtime's convolutions (MLAS) run some of napari-sr's networks faster than
+PyTorch's oneDNN ones: the quality default's 32-feature 3×3 convolutions about 1.7×
 (``benchmarks/defaults_speed.py``). When the optional ``onnxruntime`` is installed
 (``pip install "napari-sr[onnx]"``) the engine runs a model's forward passes there — same
-tiles, normalisation, self-ensemble and casting — whenever
+tiles, normalisation, self-ensemble and casting; the network in its inference form
+(:mod:`.cpu_form`) with PReLU as :func:`prelu_as_scalings` — whenever
 
 - the device is the CPU and the precision float32;
-- a plane has at least :data:`MIN_PLANE_PIXELS` pixels (the export, seconds once per
-  network, does not pay for small images);
+- a plane has at least :data:`MIN_PLANE_PIXELS` pixels and :data:`MIN_PLANE_SIDE` rows
+  and columns (the export, seconds once per network, does not pay for small images);
 - the network exports, its export equals PyTorch to 1e-4 at two sizes
   (:func:`napari_sr.models.export.check_export`), and it runs faster there than in PyTorch
   on this machine (timed once, on :data:`TIMING_TILES`); otherwise PyTorch runs, as always.
