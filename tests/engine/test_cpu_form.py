@@ -52,3 +52,15 @@ def test_upscale_on_a_cpu_runs_the_folded_tail_with_the_networks_result(monkeypa
     with torch.no_grad():
         expected = net(x)[0, 0].numpy() * (limits[1] - limits[0]) + limits[0]
     np.testing.assert_allclose(np.asarray(result.data), expected, rtol=0, atol=1e-5)
+
+
+def test_a_network_that_is_its_own_form_is_not_kept_alive():
+    import gc
+    import weakref
+
+    net = napari_sr.create_model("fsrcnn", scale=2)
+    assert cpu_form(net) is net
+    alive = weakref.ref(net)
+    del net
+    gc.collect()
+    assert alive() is None

@@ -20,19 +20,22 @@ _lock = threading.Lock()
 
 
 def cpu_form(model: torch.nn.Module) -> torch.nn.Module:
-    """``model.for_inference()`` when the model has one, else ``model``; kept for as long as
-    ``model`` lives and its weights stay as they are."""
+    """``model.for_inference()`` when the model has one, else ``model``; a form other than
+    the model itself is kept for as long as ``model`` lives and its weights stay as they
+    are."""
     make = getattr(model, "for_inference", None)
     if make is None:
         return model
     stamp = _stamp(model)
     with _lock:
         kept = _forms.get(model)
-        if kept is None or kept[0] != stamp:
-            with torch.no_grad():
-                form = make()
-            kept = _forms[model] = (stamp, form)
-        return kept[1]
+        if kept is not None and kept[0] == stamp:
+            return kept[1]
+        with torch.no_grad():
+            form = make()
+        if form is not model:  # kept only apart from the model: a value naming its own
+            _forms[model] = (stamp, form)  # key would keep the key alive
+        return form
 
 
 def _stamp(model: torch.nn.Module) -> tuple:
