@@ -42,6 +42,9 @@ _LAZY = {
     "register": ".multiframe.registration",
     "misr": ".multiframe.misr",
     "ssim": ".metrics",
+    "niqe": ".naturalness",
+    "spectral_fidelity": ".spectrum",
+    "data_consistency": ".consistency",
     "Cancelled": ".utils.progress",
     "MethodFallbackWarning": ".engine.methods",
     "BelowInterpolationWarning": ".training.log",
@@ -59,6 +62,9 @@ __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
     "degrade",
     "psnr",
     "ssim",
+    "niqe",
+    "spectral_fidelity",
+    "data_consistency",
     "list_models",
     "list_methods",
     "create_model",
@@ -93,6 +99,7 @@ __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import axes, geometry, io, metrics, samples
+    from .consistency import data_consistency
     from .degradation import degrade
     from .engine.method_table import list_methods
     from .engine.methods import MethodFallbackWarning
@@ -107,11 +114,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .multiframe.consistency import FramesMismatchWarning
     from .multiframe.misr import misr
     from .multiframe.registration import register
+    from .naturalness import niqe
     from .resample import resize
     from .samples import list_samples, load_sample
     from .selfsup.config import IsotropicConfig, ZSSRConfig
     from .selfsup.isotropic import isotropic, reconstruct, train_isotropic
     from .selfsup.zssr import zssr
+    from .spectrum import spectral_fidelity
     from .training.config import TrainConfig
     from .training.log import BelowInterpolationWarning
     from .training.loop import train

@@ -53,7 +53,7 @@ class Consistency:
     beta: float
 
 
-def consistency(
+def data_consistency(
     output: np.ndarray | Image,
     observed: np.ndarray | Image,
     scale: float,
@@ -62,13 +62,15 @@ def consistency(
     blur: float | Sequence[float] | Mapping[str, float] | None = None,
     psf: Any = None,
     fit_intensity: bool = True,
+    axes: str | None = None,
 ) -> Consistency:
     """How well ``output`` (super-resolved ×``scale``) agrees with the ``observed`` input.
 
     Parameters
     ----------
     output : numpy.ndarray or Image
-        The super-resolved image (Y, X), or a stack whose last two axes are Y and X.
+        The super-resolved image or stack (axes as :func:`napari_sr.degrade` reads them:
+        ``axes``, the Image's, or guessed from the shape, RGB as Y, X, C).
     observed : numpy.ndarray or Image
         The input it was made from: ``output``'s shape with Y and X ``scale`` times smaller.
     scale : float
@@ -79,6 +81,8 @@ def consistency(
         output pixels, or ``psf``) and ``kernel="area"`` or ``"decimate"``.
     fit_intensity : bool
         Fit a gain and offset from the re-degraded output to the input before comparing.
+    axes : str, optional
+        Axes of ``output`` and ``observed``.
 
     Returns
     -------
@@ -93,6 +97,8 @@ def consistency(
     """
     from .degradation import degrade
 
+    if axes is None and isinstance(output, Image):
+        axes = output.axes
     high = np.asarray(output.data if isinstance(output, Image) else output, dtype=np.float64)
     low = np.asarray(observed.data if isinstance(observed, Image) else observed, dtype=np.float64)
     if high.ndim < 2:
@@ -100,11 +106,6 @@ def consistency(
     for name, values in (("output", high), ("observed", low)):
         if not np.all(np.isfinite(values)):
             raise ValueError(f"{name} holds NaN or infinite values: replace them first")
-    axes = "YX" if high.ndim == 2 else "TYX" if high.ndim == 3 else None
-    if axes is None:
-        high = high.reshape(-1, *high.shape[-2:])
-        low = low.reshape(-1, *low.shape[-2:]) if low.ndim >= 2 else low
-        axes = "TYX"
     redone = np.asarray(
         degrade(high, scale, kernel=kernel, blur=blur, psf=psf, axes=axes), dtype=np.float64
     )
@@ -118,10 +119,7 @@ def consistency(
     rse = float(np.sqrt(np.mean(error**2)))
     spread = float(np.std(low) * np.std(redone))
     rsp = float(np.mean((low - low.mean()) * (redone - redone.mean())) / spread) if spread else 1.0
-    shape = (
-        observed.data.shape if isinstance(observed, Image) else np.shape(observed)
-    )  # the stack's own layout back
-    return Consistency(error.reshape(shape), rse, rsp, alpha, beta)
+    return Consistency(error, rse, rsp, alpha, beta)
 
 
 def _fit(redone: np.ndarray, low: np.ndarray) -> tuple[float, float]:

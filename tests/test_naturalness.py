@@ -15,7 +15,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from napari_sr.niqe import niqe
+from napari_sr.naturalness import niqe
 
 data = pytest.importorskip("skimage.data")
 
