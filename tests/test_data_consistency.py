@@ -65,7 +65,7 @@ def test_errors_name_the_problem():
         data_consistency(truth, np.zeros((30, 30)), 2)
     bad = truth.copy()
     bad[0, 0] = np.nan
-    with pytest.raises(ValueError, match="output holds NaN"):
+    with pytest.raises(ValueError, match="output contains 1 NaN"):
         data_consistency(bad, napari_sr.degrade(truth, 2), 2)
 
 

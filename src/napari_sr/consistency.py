@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .image import Image
+from .utils.memory import check_finite
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,9 +104,8 @@ def data_consistency(
     low = np.asarray(observed.data if isinstance(observed, Image) else observed, dtype=np.float64)
     if high.ndim < 2:
         raise ValueError(f"output must have Y and X axes; got shape {high.shape}")
-    for name, values in (("output", high), ("observed", low)):
-        if not np.all(np.isfinite(values)):
-            raise ValueError(f"{name} holds NaN or infinite values: replace them first")
+    check_finite(high, "output")
+    check_finite(low, "observed")
     redone = np.asarray(
         degrade(high, scale, kernel=kernel, blur=blur, psf=psf, axes=axes), dtype=np.float64
     )

@@ -39,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .utils.memory import check_finite
+
 BLOCK = 96
 """Block edge at the first scale, pixels (the release model's)."""
 
@@ -82,8 +84,7 @@ def niqe(image: np.ndarray, *, data_range: float | None = None, crop_border: int
         raise ValueError(
             f"NIQE scores a grayscale (Y, X) or RGB (Y, X, 3) image, not shape {data.shape}"
         )
-    if not np.all(np.isfinite(gray)):
-        raise ValueError("the image holds NaN or infinite values: replace them first")
+    check_finite(gray)
     if crop_border:
         gray = gray[crop_border:-crop_border, crop_border:-crop_border]
     if min(gray.shape) < 2 * BLOCK:

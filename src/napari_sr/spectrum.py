@@ -19,6 +19,8 @@ import dataclasses
 
 import numpy as np
 
+from .utils.memory import check_finite
+
 
 @dataclasses.dataclass(frozen=True)
 class SpectralFidelity:
@@ -53,8 +55,7 @@ def radial_spectrum(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(
             f"a radial spectrum needs an image of at least 8 × 8 pixels; got shape {data.shape}"
         )
-    if not np.all(np.isfinite(data)):
-        raise ValueError("the image holds NaN or infinite values: replace them first")
+    check_finite(data)
     planes = data.reshape(-1, *data.shape[-2:])
     rows, cols = planes.shape[-2:]
     window = np.outer(np.hanning(rows), np.hanning(cols))

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import inspect
 from typing import Any
 
 import torch
@@ -215,13 +216,10 @@ def create_discriminator(name: str, **hyperparameters: Any) -> nn.Module:
         raise ValueError(
             f"no discriminator {name!r}: choose one of {', '.join(list_discriminators())}"
         )
-    try:
-        return spec.build(**hyperparameters)
-    except TypeError as exc:
-        import inspect
-
-        taken = [p for p in inspect.signature(spec.build).parameters if p != "self"]
+    taken = [p for p in inspect.signature(spec.build).parameters if p != "self"]
+    unknown = sorted(set(hyperparameters) - set(taken))
+    if unknown:  # checked first: a TypeError from inside the constructor is not ours
         raise ValueError(
-            f"{name} takes the hyperparameters {', '.join(taken)}; got "
-            f"{', '.join(sorted(hyperparameters))}"
-        ) from exc
+            f"{name} takes the hyperparameters {', '.join(taken)}; got {', '.join(unknown)}"
+        )
+    return spec.build(**hyperparameters)

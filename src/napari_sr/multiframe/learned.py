@@ -516,6 +516,7 @@ def network_pass(model: Any, frames: np.ndarray, prior: np.ndarray | None, devic
     import torch
 
     from ..engine import onnx_backend
+    from ..engine.cpu_form import cpu_form
     from ..engine.device import placed, resolve_device
     from ..normalization import denormalize, normalize
 
@@ -533,9 +534,10 @@ def network_pass(model: Any, frames: np.ndarray, prior: np.ndarray | None, devic
     if onnx is not None:
         out = onnx(x)[0, 0]
     else:
-        with placed(model, run_device), torch.inference_mode():
+        network = cpu_form(model) if run_device.type == "cpu" else model  # as ONNX Runtime's
+        with placed(network, run_device), torch.inference_mode():
             batch = torch.from_numpy(x).to(run_device)
-            out = model(batch.contiguous(memory_format=torch.channels_last))
+            out = network(batch.contiguous(memory_format=torch.channels_last))
             out = out[0, 0].float().cpu().numpy()
     return denormalize(out, limits).astype(np.float64)
 
