@@ -103,7 +103,10 @@ def test_parse_loss_forms():
         parse_loss("l1=a")
     with pytest.raises(ValueError, match="empty"):
         parse_loss(" , ")
-    assert set(LOSS_NAMES) == {"l1", "mse", "charbonnier", "ssim", "tv", "texture", "shift_l1"}
+    assert set(LOSS_NAMES) == {
+        "l1", "mse", "charbonnier", "ssim", "tv", "texture", "shift_l1", "consistency", "vgg",
+        "sr_features", "feature_matching",
+    }  # fmt: skip
 
 
 # ------------------------------------------------------------ the recipe as the input

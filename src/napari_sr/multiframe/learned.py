@@ -37,7 +37,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..normalization import MICROSCOPY
-from ..training.config import AUGMENTATIONS, TrainConfig, option, parse_numbers
+from ..training.config import (
+    AUGMENTATIONS,
+    TrainConfig,
+    option,
+    parse_numbers,
+    without_adversarial,
+)
 from ..utils.progress import CancelToken, ProgressCallback, raise_if_cancelled, report
 from ..utils.validate import check_integer, check_real, real_array
 from .fusion import training_psf
@@ -224,6 +230,7 @@ class FusionConfig(TrainConfig):
         "validation_fraction": "there is no validation",
         "validate_every": "there is no validation",
         "patience": "there is no validation",
+        **without_adversarial("fusion networks are trained for fidelity, without a discriminator"),
     }
     DERIVED: ClassVar[tuple[str, ...]] = (
         "patch_size", "loss", "augment", "warmup_steps", "psf",

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..training.config import TrainConfig, option
+from ..training.config import TrainConfig, option, without_adversarial
 
 DEFAULT_STEPS = 1000
 """Training steps of ZSSR per gradual stage when none are given."""
@@ -43,6 +43,7 @@ FUSIONS = ("mean", "geometric")
 """How isotropic reconstruction combines its xz and yz predictions."""
 
 _NOT_TRAINED_HERE = "the method has no checkpoints of its own"
+_NO_DISCRIMINATOR = "self-supervised training fits the image's own data, with no discriminator"
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -118,6 +119,7 @@ class ZSSRConfig(TrainConfig):
         "validate_every": "there is no validation",
         "patience": "there is no validation",
         "checkpoint_every": _NOT_TRAINED_HERE,
+        **without_adversarial(_NO_DISCRIMINATOR),
     }
     DERIVED: ClassVar[tuple[str, ...]] = ("warmup_steps",)
 
@@ -208,6 +210,7 @@ class IsotropicConfig(TrainConfig):
         "init": "the network starts from random weights drawn from seed",
         "degradation": "psf says how z was blurred",
         "checkpoint_every": _NOT_TRAINED_HERE,
+        **without_adversarial(_NO_DISCRIMINATOR),
     }
     DERIVED: ClassVar[tuple[str, ...]] = ("warmup_steps", "validate_every")
 

@@ -58,6 +58,22 @@ def generator_loss(
     return 0.5 * (_bce(real - fake.mean(), 0.0) + _bce(fake - real.mean(), 1.0))
 
 
+def discriminator_accuracy(kind: str, real: torch.Tensor, fake: torch.Tensor) -> float:
+    """The fraction of logits on the right side of the loss's decision boundary: real
+    above it, generated below (0 for ``vanilla`` and ``hinge``, 0.5 for ``lsgan``'s
+    targets 1 and 0; for ``ragan``, each side against the other side's mean). 1: the
+    discriminator tells every real from every generated patch; 0.5: it guesses."""
+    _check(kind)
+    real, fake = real.detach(), fake.detach()
+    if kind == "ragan":
+        real, fake = real - fake.mean(), fake - real.mean()
+        boundary = 0.0
+    else:
+        boundary = 0.5 if kind == "lsgan" else 0.0
+    right = (real > boundary).sum() + (fake < boundary).sum()
+    return float(right) / (real.numel() + fake.numel())
+
+
 def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 

@@ -26,6 +26,7 @@ import inspect
 import json
 import math
 import numbers
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -38,8 +39,29 @@ CONFIG_VERSION = 1
 added since (with defaults that reproduce older runs) keep the version: older records
 still load."""
 
-LOSS_NAMES = ("l1", "mse", "charbonnier", "ssim", "tv", "texture", "shift_l1")
+LOSS_NAMES = (
+    "l1", "mse", "charbonnier", "ssim", "tv", "texture", "shift_l1", "consistency", "vgg",
+    "sr_features", "feature_matching",
+)  # fmt: skip
 """Loss terms :func:`~napari_sr.training.losses.build_loss` knows (weights in ``loss``)."""
+
+ADVERSARIAL_TERMS = ("feature_matching",)
+"""Loss terms computed on the discriminator's features: adversarial runs only."""
+
+GAN_LOSS_NAMES = ("vanilla", "lsgan", "hinge", "ragan")
+"""Adversarial losses of :mod:`~napari_sr.training.adversarial` (``gan_loss``)."""
+
+DISCRIMINATOR_NAMES = ("unet_sn", "vgg_style")
+"""Discriminators of :mod:`napari_sr.models.discriminators` (``discriminator``)."""
+
+DEFAULT_EMA_DECAY = 0.999
+"""The weight average's decay of adversarial runs (ESRGAN's and Real-ESRGAN's)."""
+
+ADVERSARIAL_FIELDS = (
+    "perceptual_weights", "adversarial", "discriminator", "discriminator_hparams", "gan_loss",
+    "adversarial_weight", "discriminator_lr",
+)  # fmt: skip
+"""The options of adversarial and perceptual training (single-image SR's ``train``)."""
 
 SCHEDULES = ("cosine", "step", "constant")
 """Learning-rate schedules of :func:`~napari_sr.training.schedule.learning_rate`."""
@@ -60,13 +82,20 @@ noise is below a millionth of the signal), and numpy's Poisson sampler fails nea
 DEFAULT_LR_PATCH = 48
 """Default patch side in low-resolution pixels (EDSR's 48: 96 HR pixels at ×2)."""
 
-RESUMABLE = ("steps", "checkpoint_every")
+RESUMABLE = ("steps", "checkpoint_every", "perceptual_weights")
 """Fields that may differ when a run is resumed: they do not change the computed weights
-(a cosine or default step schedule does follow ``steps``; see :func:`learning_rate`)."""
+(a cosine or default step schedule does follow ``steps``; see :func:`learning_rate`);
+``perceptual_weights`` is a path, and the same weights may have moved."""
 
 MODEL_FIELDS = ("architecture", "hparams", "in_channels")
 """Fields that describe the network; a resume checks them through the model's own record
 (architecture, hyperparameters, scale, channels) rather than as options."""
+
+
+def without_adversarial(reason: str) -> dict[str, str]:
+    """``FIXED`` entries of a recipe whose trainer takes no adversarial or perceptual
+    options (:data:`ADVERSARIAL_FIELDS`), each refused with ``reason``."""
+    return dict.fromkeys(ADVERSARIAL_FIELDS, reason)
 
 
 class UnknownOptionError(ValueError, TypeError):
@@ -183,7 +212,42 @@ class TrainConfig:
         The loss: one term of ``l1``, ``mse``, ``charbonnier``, ``ssim`` (1 − SSIM), ``tv``
         (total variation), ``texture`` (Gram matrices of fixed random features) and
         ``shift_l1`` (:data:`LOSS_NAMES`), or a weighted sum such as ``l1=1,ssim=0.2``.
-        As a dict: ``{"l1": 1.0, "ssim": 0.2}``.
+        As a dict: ``{"l1": 1.0, "ssim": 0.2}``. Terms for adversarial (perceptual)
+        training: ``consistency`` (L1 between the MATLAB-bicubic downscalings of output and
+        target: the output keeps the truth's low frequencies), ``vgg`` (ESRGAN's L1 on
+        VGG19 conv5_4 features, from ``perceptual_weights``), ``sr_features`` (L1 on the
+        features of napari-sr's own bundled SR network, no download) and
+        ``feature_matching`` (L1 on the discriminator's features of output and target;
+        adversarial runs only).
+    perceptual_weights : str or None
+        A VGG19 weights file (torchvision's ``vgg19-dcbb9e9d.pth`` or any state dict with
+        its ``features.N.weight`` keys; ``.pth`` read with ``weights_only=True``, or
+        ``.safetensors``) for the ``vgg`` loss term. napari-sr downloads nothing.
+    adversarial : bool
+        Train against a discriminator (a GAN): the generator's loss adds
+        ``adversarial_weight`` times the adversarial loss to ``loss``, and validation keeps
+        the latest weights rather than the best PSNR (adversarial training trades PSNR for
+        realistic texture). Start from a PSNR-trained network (ESRGAN's recipe; ``init``).
+    discriminator : {'unet_sn', 'vgg_style'}
+        The discriminator of an adversarial run: Real-ESRGAN's U-Net with spectral
+        normalisation (a score per pixel, any patch size divisible by 8) or SRGAN/ESRGAN's
+        VGG-style network (one score per patch; ``patch_size`` 128 or 256).
+    discriminator_hparams : dict or None
+        Its hyperparameters, e.g. ``{"features": 32}`` (default 64); its ``in_channels``
+        is the model's.
+    gan_loss : {'vanilla', 'lsgan', 'hinge', 'ragan'}
+        The adversarial loss: the original GAN's (non-saturating), least squares, hinge, or
+        ESRGAN's relativistic average.
+    adversarial_weight : float
+        Weight of the adversarial term in the generator's loss (≥ 0; Real-ESRGAN's 0.1
+        with ``l1=1``; ESRGAN's 0.005 with ``l1=0.01,vgg=1``).
+    discriminator_lr : float or None
+        Peak learning rate of the discriminator's Adam, following the same warm-up and
+        schedule as the generator's; by default ``lr``.
+    ema_decay : float or None
+        Decay of the moving average of the generator's weights that is validated and saved
+        (``params_ema`` of ESRGAN), in [0, 1); 0 for none. By default 0.999 for
+        adversarial runs and none otherwise.
     schedule : {'cosine', 'step', 'constant'}
         Learning rate after the warm-up: cosine decay to ``min_lr`` at ``steps``,
         multiplication by ``decay_factor`` every ``decay_every`` steps, or constant.
@@ -247,7 +311,7 @@ class TrainConfig:
     FIXED: ClassVar[Mapping[str, str]] = {}
     """Fields a subclass's trainer sets itself (or does not use), each with the reason
     given when one is set to anything but its default."""
-    DERIVED: ClassVar[tuple[str, ...]] = ("patch_size",)
+    DERIVED: ClassVar[tuple[str, ...]] = ("patch_size", "ema_decay")
     """Fields that, left None, take a value derived from the others (:meth:`_derived`)."""
 
     architecture: str | None = option(None, parse=None)
@@ -263,6 +327,16 @@ class TrainConfig:
     lr: float = option(2e-4, parse=float)
     betas: tuple[float, float] = option((0.9, 0.999), parse=parse_numbers, metavar="B1,B2")
     loss: str | Mapping[str, float] = option("l1", metavar="NAME or NAME=WEIGHT,...")
+    perceptual_weights: str | None = option(None, metavar="FILE")
+    adversarial: bool = option(False, parse=bool)
+    discriminator: str = option("unet_sn", choices=DISCRIMINATOR_NAMES)
+    discriminator_hparams: Mapping[str, Any] | None = option(
+        None, parse=parse_key_values, metavar="KEY=VALUE,..."
+    )
+    gan_loss: str = option("ragan", choices=GAN_LOSS_NAMES)
+    adversarial_weight: float = option(0.1, parse=float)
+    discriminator_lr: float | None = option(None, parse=float)
+    ema_decay: float | None = option(None, parse=float)
     schedule: str = option("cosine", choices=SCHEDULES)
     warmup_steps: int = option(0, parse=int)
     min_lr: float = option(0.0, parse=float)
@@ -346,6 +420,7 @@ class TrainConfig:
                 f"{self.patch_size}"
             )
         set_(self, "loss", loss)
+        self._check_adversarial()
         if self.schedule not in SCHEDULES:
             raise ValueError(
                 f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}"
@@ -388,12 +463,87 @@ class TrainConfig:
         self._check()
         self._check_fixed()
 
+    def _check_adversarial(self) -> None:
+        """The perceptual and adversarial options (after ``loss`` and ``lr``)."""
+        set_ = object.__setattr__
+        if self.perceptual_weights is not None:
+            if not isinstance(self.perceptual_weights, (str, os.PathLike)):
+                raise TypeError(
+                    "perceptual_weights must be the path of a VGG19 weights file, not "
+                    f"{self.perceptual_weights!r}"
+                )
+            set_(self, "perceptual_weights", os.fspath(self.perceptual_weights))
+        if "vgg" in self.loss and self.loss["vgg"] > 0 and self.perceptual_weights is None:
+            raise ValueError(
+                "the vgg loss needs VGG19 weights: pass perceptual_weights='vgg19.pth' "
+                "(--perceptual-weights), or use the texture or sr_features term instead"
+            )
+        if isinstance(self.adversarial, str) or self.adversarial not in (True, False):
+            raise TypeError(f"adversarial must be True or False, not {self.adversarial!r}")
+        set_(self, "adversarial", bool(self.adversarial))
+        if self.discriminator not in DISCRIMINATOR_NAMES:
+            raise ValueError(
+                f"unknown discriminator {self.discriminator!r}; choose one of "
+                f"{', '.join(DISCRIMINATOR_NAMES)}"
+            )
+        hparams = _hparams(self.discriminator_hparams)
+        if hparams and "in_channels" in hparams:
+            raise ValueError(
+                "discriminator_hparams must not set in_channels: the discriminator takes the "
+                "model's channels"
+            )
+        set_(self, "discriminator_hparams", hparams)
+        if self.gan_loss not in GAN_LOSS_NAMES:
+            raise ValueError(
+                f"unknown gan_loss {self.gan_loss!r}; choose one of {', '.join(GAN_LOSS_NAMES)}"
+            )
+        set_(self, "adversarial_weight", _float(self.adversarial_weight, "adversarial_weight",
+                                                low=0))  # fmt: skip
+        if self.discriminator_lr is not None:
+            set_(self, "discriminator_lr", _float(self.discriminator_lr, "discriminator_lr",
+                                                  low=0, high=1, low_open=True))  # fmt: skip
+        if self.ema_decay is None:
+            set_(self, "ema_decay", DEFAULT_EMA_DECAY if self.adversarial else 0.0)
+        set_(self, "ema_decay", _float(self.ema_decay, "ema_decay", low=0, high=1,
+                                       high_open=True))  # fmt: skip
+        if not self.adversarial:
+            used = [n for n in ADVERSARIAL_TERMS if self.loss.get(n, 0) > 0]
+            if used:
+                raise ValueError(
+                    f"the {' and '.join(used)} loss is computed by the discriminator: set "
+                    "adversarial=True (--adversarial), or drop it from loss"
+                )
+            return
+        if self.patience is not None:
+            raise ValueError(
+                "adversarial training does not stop early: patience follows validation PSNR, "
+                "which adversarial training trades for texture; leave patience out"
+            )
+        if self.discriminator == "vgg_style" and self.patch_size is not None:
+            size = int((hparams or {}).get("input_size", 128))
+            if self.patch_size != size:
+                raise ValueError(
+                    f"the vgg_style discriminator scores {size}² patches, but patch_size is "
+                    f"{self.patch_size}: set patch_size={size}, or use unet_sn, which takes "
+                    "any size divisible by 8"
+                )
+        if self.discriminator == "unet_sn" and self.patch_size is not None:
+            if self.patch_size % 8:
+                raise ValueError(
+                    f"the unet_sn discriminator needs patches divisible by 8; patch_size is "
+                    f"{self.patch_size}, e.g. use {max(8, round(self.patch_size / 8) * 8)} "
+                    f"(a multiple of 8 and of scale {self.scale})"
+                )
+
     # ---- what a subclass adds
 
     def _derived(self) -> dict[str, Any]:
         """Values of the :attr:`DERIVED` fields left None (``scale`` and ``steps`` are
         checked by then); a missing one stays None."""
-        return {"patch_size": DEFAULT_LR_PATCH * self.scale}
+        return {
+            "patch_size": DEFAULT_LR_PATCH * self.scale,
+            "ema_decay": DEFAULT_EMA_DECAY if self.adversarial is True else 0.0,
+        }
 
     def _check(self) -> None:
         """Check (and normalise, with ``object.__setattr__``) a subclass's own fields."""

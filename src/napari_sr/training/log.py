@@ -41,8 +41,12 @@ def format_record(record: dict[str, Any]) -> str:
             text += f"; bicubic PSNR {bicubic['psnr']:.2f} dB, SSIM {bicubic['ssim']:.4f}"
         return text
     if event == "step":
+        terms = record.get("losses") or {}
+        duel = ""
+        if "d_accuracy" in terms:  # adversarial: how well the discriminator tells them apart
+            duel = f"  adv {terms['adversarial']:.4f}  D acc {terms['d_accuracy']:.2f}"
         return (
-            f"step {step}  loss {record['loss']:.5f}  lr {record['lr']:.2e}  "
+            f"step {step}  loss {record['loss']:.5f}{duel}  lr {record['lr']:.2e}  "
             f"eta {_duration(record['eta_s'])}"
         )
     if event == "validation":
@@ -51,6 +55,14 @@ def format_record(record: dict[str, Any]) -> str:
         )
         if record.get("bicubic_psnr") is not None:
             text += f" (bicubic {record['bicubic_psnr']:.2f} dB)"
+        if record.get("niqe") is not None:
+            text += f", NIQE {record['niqe']:.2f}"
+        if record.get("spectral_error_db") is not None:
+            text += f", spectrum ±{record['spectral_error_db']:.2f} dB"
+        if record.get("consistency_rms") is not None:
+            text += f", consistency RMS {record['consistency_rms']:.3g}"
+        if record.get("kept") == "latest":
+            return text
         return text + (" best" if record.get("improved") else "")
     if event == "checkpoint":
         return f"checkpoint at step {record['step']}: {record['path']}"

@@ -43,10 +43,12 @@ from .state import (
     fit_problems,
     guarded_write,
     load_state,
+    optimizer_problems,
     save_state,
     state_path,
+    weight_problems,
 )
-from .validate import bicubic_scores, evaluate
+from .validate import PERCEPTUAL_SCORES, bicubic_scores, evaluate
 
 INIT_CHOICES = ("bundled", "scratch")
 """Named starting points of :func:`train` besides the name of bundled weights."""
@@ -310,7 +312,8 @@ def train(
         start_note=start_note,
     )
     metrics = model.info.metrics
-    if metrics.gain_db is not None and metrics.gain_db < 0:
+    # an adversarial run trades PSNR for texture by design: PSNR is no verdict on it
+    if not config.adversarial and metrics.gain_db is not None and metrics.gain_db < 0:
         warnings.warn(
             BelowInterpolationWarning(
                 below_interpolation_message(metrics, config, model.spec.name)
@@ -517,6 +520,16 @@ def fit(
         if isinstance(getattr(model, "info", None), ModelInfo):
             model.info = model.info.updated(data=data_record)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
+        adversary = None
+        if config.adversarial:
+            from .adversary import Adversary
+
+            adversary = Adversary(config, int(model.in_channels), run_device)
+        average = None
+        if config.ema_decay:
+            from .ema import WeightAverage
+
+            average = WeightAverage(model, config.ema_decay)  # with normalisation and record
         model_record = {
             "architecture": model.spec.name,
             "hparams": getattr(model, "hparams", {}),
@@ -537,6 +550,8 @@ def fit(
             log=log,
             validate_start=validate_start,
             start_note=start_note,
+            adversary=adversary,
+            average=average,
         )
         if resume:
             run.restore(load_state(paths[1]))
@@ -607,6 +622,8 @@ class _Run:
     log: LogCallback | None
     validate_start: bool = False
     start_note: str | None = None
+    adversary: Any = None  # an Adversary in adversarial runs
+    average: Any = None  # a WeightAverage of the model's weights, when the run keeps one
     step: int = 0
     saved_step: int | None = None
     tracker: _Tracker = field(default_factory=_Tracker)
@@ -649,6 +666,7 @@ class _Run:
                 "was started with; pass the same images"
             )
         problems = fit_problems(state, self.model, self.optimizer)
+        problems += self._part_problems(state)
         if state.step > saved.steps:
             problems.append(f"step {state.step} is beyond the run's {saved.steps} steps")
         fields = set(vars(_Tracker()))
@@ -670,6 +688,12 @@ class _Run:
             tracker = _Tracker.from_dict(progress)
             self.model.load_state_dict(state.weights, strict=True)
             self.optimizer.load_state_dict(state.optimizer)
+            if self.adversary is not None:
+                self.adversary.load_state_dict(
+                    {"weights": state.discriminator, "optimizer": state.discriminator_optimizer}
+                )
+            if self.average is not None:
+                self.average.load_state_dict(state.average)
             if "torch" in state.rng:
                 torch.set_rng_state(state.rng["torch"])
             if "cuda" in state.rng and self.device.type == "cuda":
@@ -682,6 +706,38 @@ class _Run:
         self.tracker = tracker
         self.best = state.best
 
+    def _part_problems(self, state: TrainingState) -> list[str]:
+        """What in ``state`` does not fit the discriminator and weight average of this run."""
+        problems = []
+        if self.adversary is None and state.discriminator is not None:
+            problems.append("it holds a discriminator, but this run is not adversarial")
+        if self.adversary is not None:
+            if state.discriminator is None:
+                problems.append("it holds no discriminator, but this run is adversarial")
+            else:
+                network = self.adversary.network
+                expected = {k: tuple(v.shape) for k, v in network.state_dict().items()}
+                problems += weight_problems("discriminator weights", state.discriminator,
+                                            expected)  # fmt: skip
+                problems += optimizer_problems("the discriminator's optimiser",
+                                               state.discriminator_optimizer or {},
+                                               self.adversary.optimizer, state.step)  # fmt: skip
+        if (self.average is None) != (state.average is None):
+            problems.append(
+                "it holds a weight average, but this run keeps none"
+                if self.average is None
+                else "it holds no weight average, but this run keeps one (ema_decay)"
+            )
+        elif self.average is not None:
+            expected = {k: tuple(v.shape) for k, v in self.model.state_dict().items()}
+            problems += weight_problems("weight average", state.average["weights"], expected)
+        return problems
+
+    def scored_model(self) -> torch.nn.Module:
+        """The network validated, kept and saved: the weight average when the run keeps
+        one, else the model being trained."""
+        return self.average.average if self.average is not None else self.model
+
     # ---- the loop
 
     def loop(
@@ -693,11 +749,16 @@ class _Run:
         log_every: int,
     ) -> None:
         config, model = self.config, self.model
-        loss_fn = build_loss(config.loss)
+        loss_fn = build_loss(
+            config.loss, scale=config.scale, perceptual_weights=config.perceptual_weights
+        )
         started = self._mark = time.perf_counter()
         first = self.step
         if self.val_images and self.tracker.bicubic is None:
-            self.tracker.bicubic = bicubic_scores(self.val_images, config.scale)
+            self.tracker.bicubic = bicubic_scores(
+                self.val_images, config.scale, perceptual=config.adversarial,
+                degradation=config.degradation,
+            )  # fmt: skip
         self._emit(
             event="start",
             step=self.step,
@@ -796,7 +857,12 @@ class _Run:
         x = torch.from_numpy(low).to(self.device)
         target = torch.from_numpy(high).to(self.device)
         self.optimizer.zero_grad(set_to_none=True)
-        total, terms = loss_fn(self.model(x), target)
+        prediction = self.model(x)
+        total, terms = loss_fn(prediction, target)
+        if self.adversary is not None:
+            adversarial, more = self.adversary.generator_terms(prediction, target)
+            total = total + adversarial
+            terms.update(more)
         value = float(total.detach())
         if not np.isfinite(value):
             raise ValueError(
@@ -805,6 +871,10 @@ class _Run:
             )
         total.backward()
         self.optimizer.step()
+        if self.adversary is not None:  # then the discriminator, on the same batch
+            terms.update(self.adversary.update(target, prediction.detach(), rate))
+        if self.average is not None:
+            self.average.update(self.model)
         return value, terms
 
     def _validation_due(self, step: int) -> bool:
@@ -814,14 +884,19 @@ class _Run:
 
     def _validate(self, cancel: CancelToken | None) -> bool:
         """Score the model; keep the best weights; True when it is time to stop early."""
-        scores = evaluate(self.model, self.val_images, device=self.device, cancel=cancel)
+        adversarial = self.config.adversarial
+        scored = self.scored_model()
+        scores = evaluate(scored, self.val_images, device=self.device, cancel=cancel,
+                          perceptual=adversarial,
+                          degradation=self.config.degradation)  # fmt: skip
         tracker = self.tracker
-        improved = tracker.best_psnr is None or scores["psnr"] > tracker.best_psnr
+        # adversarial runs keep the latest weights: their PSNR falls as texture appears
+        improved = adversarial or tracker.best_psnr is None or scores["psnr"] > tracker.best_psnr
         if improved:
             tracker.best_psnr, tracker.best_ssim = scores["psnr"], scores["ssim"]
             tracker.best_step, tracker.bad_validations = self.step, 0
             self.best = {
-                k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()
+                k: v.detach().to("cpu", copy=True) for k, v in scored.state_dict().items()
             }
         else:
             tracker.bad_validations += 1
@@ -838,6 +913,8 @@ class _Run:
             best_step=tracker.best_step,
             bicubic_psnr=(tracker.bicubic or {}).get("psnr"),
             bicubic_ssim=(tracker.bicubic or {}).get("ssim"),
+            kept="latest" if adversarial else "best",
+            **{k: v for k, v in scores.items() if k not in ("psnr", "ssim")},
         )
         patience = self.config.patience
         if patience is not None and tracker.bad_validations >= patience:
@@ -880,7 +957,12 @@ class _Run:
                 "crop_border": self.config.scale,
                 "y_channel": bool(self.val_images and self.val_images[0].rgb),
                 "data_range": "255 for uint8, else the reference's max - min",
+                "kept": "latest" if self.config.adversarial else "best",
             }
+            latest = t.history[-1] if t.history else {}
+            for name in PERCEPTUAL_SCORES:  # those of the weights kept (adversarial: latest)
+                if name in latest:
+                    out["validation"][name] = latest[name]
             if t.bicubic:
                 out["gain_db"] = t.best_psnr - t.bicubic["psnr"]
         return out
@@ -914,8 +996,17 @@ class _Run:
                 f"training state up to step {self.saved_step} was kept in "
                 f"{str(resume_path)!r} (continue with resume=True, --resume)"
             )
-        # weights, best weights and Adam's two moments
-        with guarded_write(resume_path, "the training state", 4 * model_bytes, kept):
+        parts: dict[str, Any] = {}
+        size = 4 * model_bytes  # weights, best weights and Adam's two moments
+        if self.adversary is not None:
+            critic = self.adversary.state_dict()
+            parts["discriminator"] = critic["weights"]
+            parts["discriminator_optimizer"] = critic["optimizer"]
+            size += 3 * sum(v.numel() * v.element_size() for v in critic["weights"].values())
+        if self.average is not None:
+            parts["average"] = self.average.state_dict()
+            size += model_bytes
+        with guarded_write(resume_path, "the training state", size, kept):
             save_state(
                 resume_path,
                 TrainingState(
@@ -928,6 +1019,7 @@ class _Run:
                     best=self.best,
                     optimizer=self.optimizer.state_dict(),
                     rng=rng,
+                    **parts,
                 ),
             )
         self.saved_step = self.step
@@ -948,17 +1040,28 @@ class _Run:
             )
         self._emit(event="checkpoint", step=self.step, path=str(model_path))
 
+    def _kept_weights(self) -> dict[str, torch.Tensor] | None:
+        """The weights the run returns and saves, where they are not the model's own: the
+        best (or, adversarial, latest) validated ones, else the weight average."""
+        if self.best is not None:
+            return self.best
+        if self.average is not None:
+            return self.average.average.state_dict()
+        return None
+
     def _exported(self) -> torch.nn.Module:
-        if self.best is None:
+        kept = self._kept_weights()
+        if kept is None:
             return self.model
         snapshot = copy.deepcopy(self.model).to("cpu")
-        snapshot.load_state_dict(self.best)
+        snapshot.load_state_dict(kept)
         return snapshot
 
     def finish(self) -> torch.nn.Module:
         model = self.model
-        if self.best is not None:
-            model.load_state_dict(self.best)
+        kept = self._kept_weights()
+        if kept is not None:
+            model.load_state_dict(kept)
         model.eval()
         model.normalization = self.normalization
         model.training_config = self.config

@@ -8,6 +8,9 @@ data range of 1.
 
 from __future__ import annotations
 
+import functools
+import math
+import os
 from collections.abc import Callable, Mapping
 
 import torch
@@ -126,6 +129,31 @@ def shift_l1(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.stack(candidates).min(dim=0).values.mean()
 
 
+def bicubic_downscale(x: torch.Tensor, scale: int) -> torch.Tensor:
+    """MATLAB ``imresize(x, 1/scale)`` (bicubic, antialiased, Keys a = −0.5) of the last
+    two axes, for a whole ``scale``, where the kernel lies inside the image (no padding):
+    the output pixels ``i0 ..`` with ``i0 = ceil(taps_before / scale)``, equal there to
+    :func:`napari_sr.resample` 's. Differentiable; ``scale`` 1 returns ``x``."""
+    if scale == 1:
+        return x
+    kernel, first = _bicubic_taps(scale, x)
+    # output i reads inputs i·s + first .. i·s + first + taps − 1 (first < 0)
+    start = -(first // scale) * scale + first
+    channels = x.shape[1]
+    rows = F.conv2d(x[..., start:, :], kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1),
+                    stride=(scale, 1), groups=channels)  # fmt: skip
+    return F.conv2d(rows[..., start:], kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1),
+                    stride=(1, scale), groups=channels)  # fmt: skip
+
+
+def consistency(prediction: torch.Tensor, target: torch.Tensor, scale: int = 1) -> torch.Tensor:
+    """L1 between the MATLAB-bicubic downscalings by ``scale`` of prediction and target:
+    the output must keep what the low-resolution observation says (its low frequencies)
+    and is free above them. A training form of the data-consistency check of
+    :func:`napari_sr.data_consistency`, against the ideal observation."""
+    return l1(bicubic_downscale(prediction, scale), bicubic_downscale(target, scale))
+
+
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "l1": l1,
     "mse": mse,
@@ -135,7 +163,12 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "texture": texture,
     "shift_l1": shift_l1,
 }
-# the names are listed once more in config.LOSS_NAMES (torch-free); a test keeps them equal
+"""The loss terms that need nothing but prediction and target, by name."""
+
+CONTEXT_TERMS = ("consistency", "vgg", "sr_features")
+"""Terms :class:`WeightedLoss` builds from the run (the scale, a weights file, a bundled
+network); ``feature_matching`` is the discriminator's (:mod:`.adversary`). With
+:data:`LOSSES`, every name of ``config.LOSS_NAMES`` (torch-free; a test keeps them equal)."""
 
 
 class WeightedLoss:
@@ -145,15 +178,43 @@ class WeightedLoss:
     ----------
     weights : str or dict of str to float
         As :func:`~napari_sr.training.config.parse_loss` accepts.
+    scale : int
+        The model's factor (for ``consistency``).
+    perceptual_weights : path-like, optional
+        VGG19 weights for ``vgg`` (:func:`~napari_sr.training.perceptual.load_vgg19`).
 
     Notes
     -----
     Calling it with ``(prediction, target)`` returns ``(total, terms)``: the weighted sum
     (a scalar tensor with gradient) and each term's unweighted value as a float.
+    ``feature_matching`` is left to the discriminator (:mod:`.adversary`).
     """
 
-    def __init__(self, weights: str | Mapping[str, float]) -> None:
-        self.weights = {k: w for k, w in parse_loss(weights).items() if w > 0}
+    def __init__(
+        self,
+        weights: str | Mapping[str, float],
+        *,
+        scale: int = 1,
+        perceptual_weights: str | os.PathLike | None = None,
+    ) -> None:
+        self.weights = {
+            k: w for k, w in parse_loss(weights).items() if w > 0 and k != "feature_matching"
+        }
+        self.terms = dict(LOSSES)
+        if "consistency" in self.weights:
+            self.terms["consistency"] = functools.partial(consistency, scale=int(scale))
+        if "vgg" in self.weights:
+            from .perceptual import vgg_loss
+
+            if perceptual_weights is None:
+                raise ValueError(
+                    "the vgg loss needs VGG19 weights: pass perceptual_weights='vgg19.pth'"
+                )
+            self.terms["vgg"] = vgg_loss(perceptual_weights)
+        if "sr_features" in self.weights:
+            from .perceptual import sr_feature_loss
+
+            self.terms["sr_features"] = sr_feature_loss()
 
     def __call__(
         self, prediction: torch.Tensor, target: torch.Tensor
@@ -161,15 +222,20 @@ class WeightedLoss:
         total = prediction.new_zeros(())
         terms = {}
         for name, weight in self.weights.items():
-            value = LOSSES[name](prediction, target)
+            value = self.terms[name](prediction, target)
             total = total + weight * value
             terms[name] = float(value.detach())
         return total, terms
 
 
-def build_loss(weights: str | Mapping[str, float]) -> WeightedLoss:
+def build_loss(
+    weights: str | Mapping[str, float],
+    *,
+    scale: int = 1,
+    perceptual_weights: str | os.PathLike | None = None,
+) -> WeightedLoss:
     """The loss of a training config: ``build_loss({"l1": 1, "ssim": 0.2})``."""
-    return WeightedLoss(weights)
+    return WeightedLoss(weights, scale=scale, perceptual_weights=perceptual_weights)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -181,6 +247,22 @@ def _gaussian_window(like: torch.Tensor) -> torch.Tensor:
     g = torch.exp(-(x**2) / (2 * SSIM_SIGMA**2))
     g = g / g.sum()
     return (g[:, None] * g[None, :]).view(1, 1, SSIM_WINDOW, SSIM_WINDOW)
+
+
+def _bicubic_taps(scale: int, like: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """MATLAB's antialiased bicubic weights for downscaling by a whole ``scale`` (the same
+    for every output pixel), and the offset of the first tap from ``i · scale``."""
+    centre = (scale - 1) / 2  # output pixel i is centred on input i·s + (s − 1)/2
+    first = math.floor(centre - 2 * scale) + 1
+    offsets = torch.arange(first, math.ceil(centre + 2 * scale), dtype=torch.float64)
+    d = (offsets - centre).abs() / scale
+    a = -0.5
+    w = torch.where(
+        d <= 1,
+        (a + 2) * d**3 - (a + 3) * d**2 + 1,
+        torch.where(d < 2, a * d**3 - 5 * a * d**2 + 8 * a * d - 4 * a, torch.zeros_like(d)),
+    )
+    return (w / w.sum()).to(dtype=like.dtype, device=like.device), first
 
 
 _FILTERS: dict[tuple, torch.Tensor] = {}

@@ -178,6 +178,11 @@ class TrainingState:
         ``optimizer.state_dict()``.
     rng : dict of str to torch.Tensor
         ``"torch"`` (CPU generator state) and ``"cuda"`` when training on a GPU.
+    discriminator, discriminator_optimizer : dict or None
+        An adversarial run's discriminator weights and its optimiser's state dict.
+    average : dict or None
+        The generator's weight average (:meth:`WeightAverage.state_dict`: ``weights``,
+        ``decay``, ``updates``) when the run keeps one.
     """
 
     step: int
@@ -189,6 +194,9 @@ class TrainingState:
     best: dict[str, torch.Tensor] | None
     optimizer: dict[str, Any]
     rng: dict[str, torch.Tensor] = field(default_factory=dict)
+    discriminator: dict[str, torch.Tensor] | None = None
+    discriminator_optimizer: dict[str, Any] | None = None
+    average: dict[str, Any] | None = None
 
 
 def save_state(path: str | os.PathLike, state: TrainingState) -> Path:
@@ -200,13 +208,6 @@ def save_state(path: str | os.PathLike, state: TrainingState) -> Path:
         tensors[f"model.{key}"] = _plain_tensor(value)
     for key, value in (state.best or {}).items():
         tensors[f"best.{key}"] = _plain_tensor(value)
-    scalars: dict[str, dict[str, Any]] = {}
-    for index, entries in state.optimizer["state"].items():
-        for name, value in entries.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"optimizer.{index}.{name}"] = _plain_tensor(value)
-            else:
-                scalars.setdefault(str(index), {})[name] = value
     for name, value in state.rng.items():
         tensors[f"rng.{name}"] = _plain_tensor(value)
     header = {
@@ -218,9 +219,20 @@ def save_state(path: str | os.PathLike, state: TrainingState) -> Path:
         "data": state.data,
         "progress": json.dumps(state.progress),
         "has_best": json.dumps(state.best is not None),
-        "optimizer_param_groups": json.dumps(state.optimizer["param_groups"]),
-        "optimizer_scalars": json.dumps(scalars),
+        **_optimizer_entries("optimizer", state.optimizer, tensors),
     }
+    if state.discriminator is not None:
+        for key, value in state.discriminator.items():
+            tensors[f"discriminator.{key}"] = _plain_tensor(value)
+        header.update(
+            _optimizer_entries("discriminator_optimizer", state.discriminator_optimizer, tensors)
+        )
+    if state.average is not None:
+        for key, value in state.average["weights"].items():
+            tensors[f"average.{key}"] = _plain_tensor(value)
+        header["average"] = json.dumps(
+            {"decay": state.average["decay"], "updates": state.average["updates"]}
+        )
     return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=header), overwrite=True)
 
 
@@ -285,22 +297,20 @@ def load_state(path: str | os.PathLike) -> TrainingState:
     if isinstance(step, int) and step < 0:
         problems.append(f"step is {step}, not a number of steps done (>= 0)")
 
-    weights, best, rng = {}, {}, {}
-    optimizer_state: dict[int, dict[str, Any]] = {}
+    weights, best, rng, critic, averaged = {}, {}, {}, {}, {}
+    optimizer_state: dict[str, dict[int, dict[str, Any]]] = {OPTIMIZERS[0]: {}, OPTIMIZERS[1]: {}}
     for key, tensor in tensors.items():
         kind, _, rest = key.partition(".")
-        if kind == "model" and rest:
-            weights[rest] = tensor
-        elif kind == "best" and rest:
-            best[rest] = tensor
-        elif kind == "rng" and rest:
-            rng[rest] = tensor
-        elif kind == "optimizer":
+        named = {"model": weights, "best": best, "rng": rng, "discriminator": critic,
+                 "average": averaged}  # fmt: skip
+        if kind in named and rest:
+            named[kind][rest] = tensor
+        elif kind in OPTIMIZERS:
             index, _, name = rest.partition(".")
             if not index.isdigit() or not name:
                 problems.append(f"unexpected tensor {key!r}")
                 continue
-            optimizer_state.setdefault(int(index), {})[name] = tensor
+            optimizer_state[kind].setdefault(int(index), {})[name] = tensor
         else:
             problems.append(f"unexpected tensor {key!r}")
     if not weights:
@@ -309,22 +319,33 @@ def load_state(path: str | os.PathLike) -> TrainingState:
         problems.append("missing the best weights (tensors 'best.*') that has_best announces")
     if "torch" in rng and (rng["torch"].dtype != torch.uint8 or rng["torch"].ndim != 1):
         problems.append("the random state 'rng.torch' is not a 1-D uint8 tensor")
-    scalars = fields["scalars"]
-    if isinstance(scalars, dict):
-        for index, entries in scalars.items():
-            if not (str(index).isdigit() and isinstance(entries, dict)):
-                problems.append(f"optimizer_scalars entry {index!r} is not an index and a dict")
-                continue
-            optimizer_state.setdefault(int(index), {}).update(entries)
     groups = fields["groups"]
-    if isinstance(groups, list):
-        for group in groups:
-            params = group.get("params") if isinstance(group, dict) else None
-            if not (isinstance(params, list) and all(isinstance(i, int) for i in params)):
-                problems.append("optimizer_param_groups is not a list of groups with 'params'")
-                break
-            if isinstance(group.get("betas"), list):
-                group["betas"] = tuple(group["betas"])
+    _read_optimizer("optimizer", fields["scalars"], groups, optimizer_state["optimizer"], problems)
+    critic_optimizer = None
+    if critic or "discriminator_optimizer_param_groups" in header:
+        critic_groups = _parse(header, "discriminator_optimizer_param_groups", json.loads, list)
+        critic_scalars = _parse(header, "discriminator_optimizer_scalars", json.loads, dict)
+        for value in (critic_groups, critic_scalars):
+            if isinstance(value, _Bad):
+                problems.append(value.text)
+        if not critic:
+            problems.append("missing the discriminator weights (tensors 'discriminator.*')")
+        state_of = optimizer_state["discriminator_optimizer"]
+        _read_optimizer(
+            "discriminator_optimizer", critic_scalars, critic_groups, state_of, problems
+        )
+        critic_optimizer = {"state": state_of, "param_groups": critic_groups}
+    average = None
+    if averaged or "average" in header:
+        record = _parse(header, "average", json.loads, dict)
+        if isinstance(record, _Bad):
+            problems.append(record.text)
+        elif not {"decay", "updates"} <= set(record):
+            problems.append("header entry 'average' lacks decay and updates")
+        else:
+            average = {"weights": averaged, **record}
+        if not averaged:
+            problems.append("missing the weight average (tensors 'average.*')")
     if problems:
         raise ValueError(
             f"cannot resume: the training state {str(path)!r} is incomplete or damaged: "
@@ -338,9 +359,55 @@ def load_state(path: str | os.PathLike) -> TrainingState:
         progress=fields["progress"],
         weights=weights,
         best=best if fields["has_best"] else None,
-        optimizer={"state": optimizer_state, "param_groups": groups},
+        optimizer={"state": optimizer_state["optimizer"], "param_groups": groups},
         rng=rng,
+        discriminator=critic or None,
+        discriminator_optimizer=critic_optimizer,
+        average=average,
     )
+
+
+OPTIMIZERS = ("optimizer", "discriminator_optimizer")
+"""Prefixes of the optimisers' tensors in a resume file: the model's and, in adversarial
+runs, the discriminator's."""
+
+
+def _optimizer_entries(
+    prefix: str, optimizer: Mapping[str, Any], tensors: dict[str, torch.Tensor]
+) -> dict[str, str]:
+    """Put an optimiser state dict's tensors into ``tensors`` (``prefix.<index>.<name>``);
+    its groups and per-parameter scalars as the header entries returned."""
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, entries in optimizer["state"].items():
+        for name, value in entries.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{prefix}.{index}.{name}"] = _plain_tensor(value)
+            else:
+                scalars.setdefault(str(index), {})[name] = value
+    return {
+        f"{prefix}_param_groups": json.dumps(optimizer["param_groups"]),
+        f"{prefix}_scalars": json.dumps(scalars),
+    }
+
+
+def _read_optimizer(
+    prefix: str, scalars: Any, groups: Any, state: dict[int, dict[str, Any]], problems: list
+) -> None:
+    """Merge the header's per-parameter scalars into ``state``; check the groups."""
+    if isinstance(scalars, dict):
+        for index, entries in scalars.items():
+            if not (str(index).isdigit() and isinstance(entries, dict)):
+                problems.append(f"{prefix}_scalars entry {index!r} is not an index and a dict")
+                continue
+            state.setdefault(int(index), {}).update(entries)
+    if isinstance(groups, list):
+        for group in groups:
+            params = group.get("params") if isinstance(group, dict) else None
+            if not (isinstance(params, list) and all(isinstance(i, int) for i in params)):
+                problems.append(f"{prefix}_param_groups is not a list of groups with 'params'")
+                break
+            if isinstance(group.get("betas"), list):
+                group["betas"] = tuple(group["betas"])
 
 
 ADAM_STATE = ("step", "exp_avg", "exp_avg_sq")
@@ -358,47 +425,64 @@ def fit_problems(
         problems.append("missing the random state (tensor 'rng.torch')")
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     for label, tensors in (("model weights", state.weights), ("best weights", state.best)):
-        if tensors is None:
-            continue
-        missing = sorted(set(expected) - set(tensors))
-        extra = sorted(set(tensors) - set(expected))
-        wrong = [
-            f"{k} {tuple(tensors[k].shape)} (the model's {expected[k]})"
-            for k in sorted(set(expected) & set(tensors))
-            if tuple(tensors[k].shape) != expected[k]
-        ]
-        if missing:
-            problems.append(f"{label} lack {_few(missing)}")
-        if extra:
-            problems.append(f"{label} have entries the model does not: {_few(extra)}")
-        if wrong:
-            problems.append(f"{label} have other shapes: {_few(wrong)}")
+        if tensors is not None:
+            problems += weight_problems(label, tensors, expected)
+    problems += optimizer_problems("the optimiser", state.optimizer, optimizer, state.step)
+    return problems
+
+
+def weight_problems(
+    label: str, tensors: Mapping[str, torch.Tensor], expected: Mapping[str, tuple]
+) -> list[str]:
+    """What in saved ``tensors`` does not fit the ``expected`` names and shapes."""
+    problems = []
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    wrong = [
+        f"{k} {tuple(tensors[k].shape)} (the network's {expected[k]})"
+        for k in sorted(set(expected) & set(tensors))
+        if tuple(tensors[k].shape) != expected[k]
+    ]
+    if missing:
+        problems.append(f"{label} lack {_few(missing)}")
+    if extra:
+        problems.append(f"{label} have entries the network does not: {_few(extra)}")
+    if wrong:
+        problems.append(f"{label} have other shapes: {_few(wrong)}")
+    return problems
+
+
+def optimizer_problems(
+    label: str, saved_state: Mapping[str, Any], optimizer: torch.optim.Optimizer, step: int
+) -> list[str]:
+    """What in an Adam state dict saved after ``step`` updates does not fit ``optimizer``
+    (fresh, over the same parameters); ``label`` names it ("the optimiser")."""
+    problems = []
     params = [p for group in optimizer.param_groups for p in group["params"]]
-    groups = state.optimizer.get("param_groups") or []
+    groups = saved_state.get("param_groups") or []
     saved = [i for group in groups for i in group.get("params", [])]
     if len(groups) != len(optimizer.param_groups) or len(saved) != len(params):
         problems.append(
-            f"the optimiser state has {len(groups)} group(s) of {len(saved)} parameter(s), "
-            f"the model's optimiser {len(optimizer.param_groups)} of {len(params)}"
+            f"{label} state has {len(groups)} group(s) of {len(saved)} parameter(s), "
+            f"the run's {len(optimizer.param_groups)} of {len(params)}"
         )
         return problems
-    per_param = state.optimizer.get("state") or {}
+    per_param = saved_state.get("state") or {}
     unknown = sorted(set(per_param) - set(saved))
     if unknown:
-        problems.append(f"the optimiser state names parameters {_few(unknown)} it has not")
-    if state.step > 0:
+        problems.append(f"{label} state names parameters {_few(unknown)} it has not")
+    if step > 0:
         lacking = [i for i in saved if not set(ADAM_STATE) <= set(per_param.get(i, {}))]
         if lacking:
             problems.append(
-                f"the optimiser state lacks {', '.join(ADAM_STATE)} for parameter(s) "
-                f"{_few(lacking)}"
+                f"{label} state lacks {', '.join(ADAM_STATE)} for parameter(s) {_few(lacking)}"
             )
     for index, param in zip(saved, params, strict=True):
         for name in ("exp_avg", "exp_avg_sq"):
             value = per_param.get(index, {}).get(name)
             if isinstance(value, torch.Tensor) and tuple(value.shape) != tuple(param.shape):
                 problems.append(
-                    f"the optimiser's {name} of parameter {index} has shape "
+                    f"{label}'s {name} of parameter {index} has shape "
                     f"{tuple(value.shape)}, the parameter {tuple(param.shape)}"
                 )
     return problems

@@ -7,6 +7,10 @@ border, RGB is scored on luma (BT.601) and stacks plane by plane as one volume o
 The data range is 255 for uint8 images; for other dtypes it is the reference's own range
 (max − min), so that 12-bit data in uint16 or photon counts give comparable decibels
 (65535 would inflate them). Each image gets one score; the set's score is their mean.
+
+Adversarial runs are scored beyond PSNR too (:data:`PERCEPTUAL_SCORES`): NIQE (no
+reference; images of at least 192 pixels after the border crop), the radial power spectrum
+against the reference's, and the data consistency of the output with its input.
 """
 
 from __future__ import annotations
@@ -20,6 +24,14 @@ from ..metrics import psnr, scoring_range, ssim
 from ..utils.progress import CancelToken
 from .data import TrainingImage
 
+PERCEPTUAL_SCORES = ("niqe", "spectral_error_db", "spectral_high_db", "consistency_rms")
+"""What validation adds for adversarial runs, each the mean over the images (NIQE over
+those large enough, None when none is): :func:`napari_sr.niqe` of the output (lower: more
+natural), :func:`napari_sr.spectral_fidelity`'s ``error_db`` and ``high_db`` against the
+reference (dB; ``high_db`` > 0: more high-frequency power than the truth), and the RMS of
+:func:`napari_sr.data_consistency`'s error (the output degraded again as its input was,
+without intensity fitting, against that input, in the image's intensity units)."""
+
 
 def evaluate(
     model: torch.nn.Module,
@@ -27,8 +39,12 @@ def evaluate(
     *,
     device: torch.device,
     cancel: CancelToken | None = None,
+    perceptual: bool = False,
+    degradation: dict | None = None,
 ) -> dict[str, float]:
-    """Mean PSNR (dB) and SSIM of ``model`` over the validation ``images``.
+    """Mean PSNR (dB) and SSIM of ``model`` over the validation ``images`` (and, with
+    ``perceptual``, the :data:`PERCEPTUAL_SCORES`; ``degradation`` is the run's, for the
+    consistency check).
 
     The model runs through :func:`napari_sr.upscale`, in float32 on ``device``: the
     numbers are those inference gives (normalisation from ``model.normalization``, limits
@@ -37,7 +53,7 @@ def evaluate(
     """
     from ..engine.upscaler import upscale
 
-    scores = []
+    scores, extra = [], []
     for image in images:
         restored = upscale(
             image.low,
@@ -49,19 +65,59 @@ def evaluate(
             cancel=cancel,
         )
         scores.append(score(image, restored, int(model.scale)))
-    return _mean(scores)
+        if perceptual:
+            extra.append(perceptual_scores(image, restored, int(model.scale), degradation))
+    return {**_mean(scores), **_mean_extra(extra)} if perceptual else _mean(scores)
 
 
-def bicubic_scores(images: Sequence[TrainingImage], scale: int) -> dict[str, float]:
+def bicubic_scores(
+    images: Sequence[TrainingImage],
+    scale: int,
+    *,
+    perceptual: bool = False,
+    degradation: dict | None = None,
+) -> dict[str, float]:
     """Mean PSNR (dB) and SSIM of MATLAB-bicubic upscaling over the validation ``images``:
-    the baseline a learned model has to beat."""
+    the baseline a learned model has to beat (and the perceptual scores, as
+    :func:`evaluate`)."""
     from ..engine.upscaler import upscale
 
-    scores = []
+    scores, extra = [], []
     for image in images:
         restored = upscale(image.low, scale, method="bicubic", axes="TCYX")
         scores.append(score(image, restored, scale))
-    return _mean(scores)
+        if perceptual:
+            extra.append(perceptual_scores(image, restored, scale, degradation))
+    return {**_mean(scores), **_mean_extra(extra)} if perceptual else _mean(scores)
+
+
+def perceptual_scores(
+    image: TrainingImage, restored: np.ndarray, scale: int, degradation: dict | None = None
+) -> dict[str, float | None]:
+    """The :data:`PERCEPTUAL_SCORES` of ``restored`` (N, C, Y, X), in the image's dtype."""
+    from ..consistency import data_consistency
+    from ..naturalness import niqe
+    from ..spectrum import spectral_fidelity
+
+    ref, out = image.high, restored
+    data_range = scoring_range(image.high) or 255.0
+    crop = (slice(None), slice(None), slice(scale, -scale or None), slice(scale, -scale or None))
+    planes = [np.moveaxis(p, 0, -1) if p.shape[0] == 3 else p[0] for p in out[crop]]
+    large = [p for p in planes if min(p.shape[:2]) >= 192]
+    luma = [p if p.ndim == 2 else p.mean(axis=-1) for p in planes]
+    truth = [np.moveaxis(p, 0, -1).mean(axis=-1) if p.shape[0] == 3 else p[0] for p in ref[crop]]
+    spectra = [spectral_fidelity(t, o) for t, o in zip(truth, luma, strict=True)]
+    model = {k: v for k, v in (degradation or {}).items() if k in ("kernel", "blur", "psf")}
+    agreement = data_consistency(
+        out.astype(np.float64), image.low.astype(np.float64), scale,
+        fit_intensity=False, axes="TCYX", **model,
+    )  # fmt: skip
+    return {
+        "niqe": float(np.mean([niqe(p, data_range=data_range) for p in large])) if large else None,
+        "spectral_error_db": float(np.mean([f.error_db for f in spectra])),
+        "spectral_high_db": float(np.mean([f.high_db for f in spectra])),
+        "consistency_rms": agreement.rse,
+    }
 
 
 def score(image: TrainingImage, restored: np.ndarray, scale: int) -> tuple[float, float]:
@@ -76,6 +132,14 @@ def score(image: TrainingImage, restored: np.ndarray, scale: int) -> tuple[float
     data_range = scoring_range(image.high) or 255.0  # 255 for uint8, else the span
     kwargs = {"data_range": data_range, "crop_border": scale, "y_channel": luma, "axes": axes}
     return psnr(ref, out, **kwargs), ssim(ref, out, **kwargs)
+
+
+def _mean_extra(extra: list[dict[str, float | None]]) -> dict[str, float | None]:
+    out = {}
+    for name in PERCEPTUAL_SCORES:
+        values = [e[name] for e in extra if e[name] is not None]
+        out[name] = float(np.mean(values)) if values else None
+    return out
 
 
 def _mean(scores: list[tuple[float, float]]) -> dict[str, float]:
