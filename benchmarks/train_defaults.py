@@ -13,6 +13,11 @@ and on grayscale images directly.
     python benchmarks/train_defaults.py fsrcnn --scale 4 --steps 8000 \\
         --init-from fsrcnn_x2.sr291.safetensors --out fsrcnn_x4.sr291.safetensors
 
+``--adversarial`` trains against a discriminator (``--discriminator``,
+``--discriminator-hparams features=32``, ``--gan-loss``, ``--adversarial-weight``,
+``--ema-decay``), from ``--start`` (a PSNR-trained model, ESRGAN's warm start), with any
+loss terms of the loop (``--loss l1=1,consistency=1,texture=...``): the perceptual model.
+
 ``--teacher MODEL --teacher-weight W`` mixes a trained network's outputs into the targets
 (output distillation, used for the fast default). ``--start`` goes on training a model
 (same scale); ``--init-from`` starts a model of another
@@ -41,7 +46,7 @@ from quality import SUFFIXES, held_out_bsd200
 import napari_sr
 from napari_sr.color import luma
 from napari_sr.normalization import IMAGE_RANGE, NATURAL_8BIT
-from napari_sr.training.config import TrainConfig
+from napari_sr.training.config import TrainConfig, parse_key_values
 from napari_sr.training.data import collect, prepare
 from napari_sr.training.log import format_record
 from napari_sr.training.loop import fit
@@ -141,7 +146,7 @@ def load_for_y_planes(path: Path):
     16-235: without the file's luma record the engine runs them as its RGB path runs Y,
     instead of widening their range as it does for grayscale images."""
     model = napari_sr.load_model(path)
-    model.checkpoint = {k: v for k, v in model.checkpoint.items() if k != "data"}
+    model.info = model.info.updated(data={})
     return model
 
 
@@ -183,6 +188,14 @@ def main() -> None:
                         help="a trained model whose output joins the targets")  # fmt: skip
     parser.add_argument("--teacher-weight", type=float, default=0.5,
                         help="the teacher's share of each target, 0-1")  # fmt: skip
+    parser.add_argument("--adversarial", action="store_true",
+                        help="train against a discriminator (the perceptual model)")  # fmt: skip
+    parser.add_argument("--discriminator", default="unet_sn")
+    parser.add_argument("--discriminator-hparams", default="", help="e.g. features=32")
+    parser.add_argument("--gan-loss", default="ragan")
+    parser.add_argument("--adversarial-weight", type=float, default=0.1)
+    parser.add_argument("--ema-decay", type=float, default=None)
+    parser.add_argument("--warmup-steps", type=int, default=None)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--checkpoint-every", type=int, default=500)
     parser.add_argument("--validate-every", type=int, default=1000)
@@ -196,16 +209,22 @@ def main() -> None:
     train = [luma_uint8(p) for p in train_files]
     val = [luma_uint8(p) for p in val_files]
     print(f"{len(train)} training and {len(val)} held-out images (Y, uint8)", flush=True)
-    hparams = {}
-    for item in filter(None, args.hparams.split(",")):
-        key, value = item.split("=")
-        hparams[key] = int(value) if value.lstrip("-").isdigit() else float(value)
+    hparams = parse_key_values(args.hparams)
+    adversarial = {}
+    if args.adversarial:
+        adversarial = {
+            "adversarial": True, "discriminator": args.discriminator,
+            "discriminator_hparams": parse_key_values(args.discriminator_hparams) or None,
+            "gan_loss": args.gan_loss, "adversarial_weight": args.adversarial_weight,
+        }  # fmt: skip
     config = TrainConfig(
         normalization=NATURAL_8BIT.to_dict(),
         scale=args.scale, steps=args.steps, patch_size=args.patch_size or 24 * args.scale,
         batch_size=args.batch_size, lr=args.lr, loss=args.loss,
-        warmup_steps=min(500, args.steps // 20),
+        warmup_steps=min(500, args.steps // 20) if args.warmup_steps is None
+        else args.warmup_steps,
         validate_every=args.validate_every, checkpoint_every=args.checkpoint_every, seed=0,
+        ema_decay=args.ema_decay, **adversarial,
     )  # fmt: skip
     model = load_for_y_planes(args.start) if args.start else args.architecture
     if args.init_from is not None:

@@ -130,3 +130,28 @@ def test_start_from_bundled_weights_or_scratch(make_napari_viewer, qtbot, tmp_pa
     qtbot.mouseClick(train.run_button, LEFT)
     qtbot.waitUntil(lambda: train._worker is None, timeout=60_000)
     assert "fine-tuning the bundled fsrcnn_x2.sr291" in train.status.text()
+
+
+def test_adversarial_training_from_the_form(make_napari_viewer, qtbot, monkeypatch):
+    """Ticking the discriminator shows its options; the run trains against it, keeps the
+    latest weights and does not call the model worse than bicubic for its PSNR."""
+    warned = []
+    monkeypatch.setattr("napari_sr._napari.train_widget.show_warning", warned.append)
+    _viewer, train = _setup(make_napari_viewer)
+    assert train.discriminator.isHidden() and train.adversarial_weight.isHidden()
+    train.adversarial.setChecked(True)
+    assert not train.discriminator.isHidden() and not train.gan_loss.isHidden()
+    assert train.adversarial.toolTip().startswith("Train against a discriminator")
+    train.gan_loss.setCurrentText("hinge")
+    train.adversarial_weight.setValue(0.05)
+    train.steps.setValue(4)
+    records = []
+    train.relay.record.connect(records.append)
+    qtbot.mouseClick(train.run_button, LEFT)
+    qtbot.waitUntil(lambda: train._worker is None, timeout=120_000)
+    config = train.model.training_config
+    assert (config.adversarial, config.gan_loss, config.adversarial_weight) == (True, "hinge", 0.05)
+    steps = [r for r in records if r.get("event") == "step"]
+    assert steps and "d_accuracy" in steps[-1]["losses"]
+    assert "the latest weights" in train.status.text()
+    assert train.warning.isHidden() and not warned

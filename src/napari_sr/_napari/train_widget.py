@@ -18,6 +18,7 @@ from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QPointF, Qt
 from qtpy.QtGui import QColor, QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -39,8 +40,12 @@ from ._task import TaskWidget
 from .layers import layer_input
 from .model_files import sr_models
 
-LOSSES = ("l1", "mse", "charbonnier", "l1=1,ssim=0.2", "l1=1,texture=0.1")
-"""Losses the form offers (its box also takes any other ``loss`` of the recipe)."""
+LOSSES = (
+    "l1", "mse", "charbonnier", "l1=1,ssim=0.2", "l1=1,texture=0.1",
+    "l1=1,consistency=10,sr_features=5",
+)  # fmt: skip
+"""Losses the form offers (its box also takes any other ``loss`` of the recipe); the last
+is a perceptual one for adversarial training."""
 FORM_DEFAULTS = {
     "scale": 2,
     "steps": 500,
@@ -171,6 +176,21 @@ class TrainWidget(TaskWidget):
         self.validation = QDoubleSpinBox(
             minimum=0.0, maximum=0.5, value=start["validation_fraction"], singleStep=0.05
         )
+        # adversarial (GAN) training: the discriminator's options show when it is ticked
+        from ..training.config import DISCRIMINATOR_NAMES, GAN_LOSS_NAMES, TrainConfig
+
+        defaults = TrainConfig.__dataclass_fields__
+        self.adversarial = QCheckBox("train against a discriminator (GAN)")
+        self.discriminator = QComboBox()
+        self.discriminator.addItems(DISCRIMINATOR_NAMES)
+        self.gan_loss = QComboBox()
+        self.gan_loss.addItems(GAN_LOSS_NAMES)
+        self.gan_loss.setCurrentText(defaults["gan_loss"].default)
+        self.adversarial_weight = QDoubleSpinBox(
+            decimals=4, minimum=0.0, maximum=10.0, singleStep=0.01,
+            value=defaults["adversarial_weight"].default,
+        )  # fmt: skip
+        self.adversarial.toggled.connect(self._show_adversarial)
         # the help of each option is its field's, as the command line's --help shows it
         for name, control in self.recipe_controls().items():
             control.setToolTip(recipe_help(name))
@@ -206,8 +226,14 @@ class TrainWidget(TaskWidget):
             ("learning rate", self.lr),
             ("loss", self.loss),
             ("validation fraction", self.validation),
+            ("adversarial", self.adversarial),
+            ("discriminator", self.discriminator),
+            ("adversarial loss", self.gan_loss),
+            ("adversarial weight", self.adversarial_weight),
         ):
             form.addRow(label, field)
+        self._form = form
+        self._show_adversarial(False)
         box = QVBoxLayout(self)
         box.addLayout(form)
         box.addWidget(self.run_button)
@@ -231,6 +257,10 @@ class TrainWidget(TaskWidget):
                 )
                 self.images.addItem(item)
 
+    def _show_adversarial(self, shown: bool) -> None:
+        for control in (self.discriminator, self.gan_loss, self.adversarial_weight):
+            self._form.setRowVisible(control, shown)
+
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder of training images")
         if folder:
@@ -248,6 +278,10 @@ class TrainWidget(TaskWidget):
             "lr": self.lr,
             "loss": self.loss,
             "validation_fraction": self.validation,
+            "adversarial": self.adversarial,
+            "discriminator": self.discriminator,
+            "gan_loss": self.gan_loss,
+            "adversarial_weight": self.adversarial_weight,
         }
 
     def checked_layers(self) -> list[str]:
@@ -305,6 +339,13 @@ class TrainWidget(TaskWidget):
             "validation_fraction": float(self.validation.value()),
             "degradation": degradation or None,
         }
+        if self.adversarial.isChecked():
+            options.update(
+                adversarial=True,
+                discriminator=self.discriminator.currentText(),
+                gan_loss=self.gan_loss.currentText(),
+                adversarial_weight=float(self.adversarial_weight.value()),
+            )
         if options["validation_fraction"] > 0:
             options["validate_every"] = max(1, options["steps"] // 10)
         architecture = self.architecture.currentText()
@@ -328,7 +369,8 @@ class TrainWidget(TaskWidget):
         self.warning.hide()
         self._below_warned = False
         self._start_note = ""
-        self.status.setText(f"training {architecture} ×{options['scale']}…")
+        kind = " against a discriminator" if options.get("adversarial") else ""
+        self.status.setText(f"training {architecture} ×{options['scale']}{kind}…")
         self.launch(work, self._trained, total=options["steps"])
 
     def _trained(self, model) -> None:
@@ -338,6 +380,8 @@ class TrainWidget(TaskWidget):
         self.model = model
         label = f"{model.spec.name} ×{model.scale} (trained)"
         psnr, gain = validation_scores(model)
+        config = getattr(model, "training_config", None)
+        adversarial = bool(getattr(config, "adversarial", False))
         text = f"{how}: {label}"
         if self._start_note:
             text += f", {self._start_note}"
@@ -345,8 +389,15 @@ class TrainWidget(TaskWidget):
             text += f"; validation PSNR {psnr:.2f} dB"
             if gain is not None:
                 text += f", {gain:+.2f} dB over bicubic"
+        niqe = ((getattr(model, "training_report", None) or {}).get("validation") or {}).get(
+            "niqe"
+        )
+        if niqe is not None:
+            text += f", NIQE {niqe:.2f}"
+        if adversarial:
+            text += " (adversarial: the latest weights; PSNR is traded for texture)"
         self.status.setText(text)
-        if gain is not None and gain < 0:
+        if gain is not None and gain < 0 and not adversarial:
             message = (
                 f"This model scores {-gain:.2f} dB BELOW bicubic interpolation on the "
                 "held-out part of the images: it makes them worse than interpolation. "

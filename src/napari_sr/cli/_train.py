@@ -155,12 +155,17 @@ def run_train(args: argparse.Namespace) -> int:
     )
     validation, bicubic = report.get("validation"), report.get("bicubic")
     if validation:
+        latest = ", the latest" if validation.get("kept") == "latest" else ""
         summary += (
             f"; validation PSNR {validation['psnr']:.2f} dB, SSIM {validation['ssim']:.4f} "
-            f"(step {validation['step']})"
+            f"(step {validation['step']}{latest})"
         )
+        if validation.get("niqe") is not None:
+            summary += f", NIQE {validation['niqe']:.2f}"
         if bicubic:
             summary += f"; bicubic {bicubic['psnr']:.2f} dB, {bicubic['ssim']:.4f}"
+            if bicubic.get("niqe") is not None:
+                summary += f", NIQE {bicubic['niqe']:.2f}"
     elif report.get("final_loss") is not None:
         summary += f"; final loss {report['final_loss']:.5f}"
     print(summary)

@@ -210,8 +210,9 @@ class TrainConfig:
         Adam's (β1, β2), each in [0, 1).
     loss : str or dict of str to float
         The loss: one term of ``l1``, ``mse``, ``charbonnier``, ``ssim`` (1 − SSIM), ``tv``
-        (total variation), ``texture`` (Gram matrices of fixed random features) and
-        ``shift_l1`` (:data:`LOSS_NAMES`), or a weighted sum such as ``l1=1,ssim=0.2``.
+        (total variation), ``texture`` (Gram matrices of fixed random features),
+        ``shift_l1``, ``consistency``, ``vgg``, ``sr_features`` and ``feature_matching``
+        (:data:`LOSS_NAMES`), or a weighted sum such as ``l1=1,ssim=0.2``.
         As a dict: ``{"l1": 1.0, "ssim": 0.2}``. Terms for adversarial (perceptual)
         training: ``consistency`` (L1 between the MATLAB-bicubic downscalings of output and
         target: the output keeps the truth's low frequencies), ``vgg`` (ESRGAN's L1 on
