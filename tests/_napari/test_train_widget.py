@@ -150,7 +150,8 @@ def test_adversarial_training_from_the_form(make_napari_viewer, qtbot, monkeypat
     qtbot.mouseClick(train.run_button, LEFT)
     qtbot.waitUntil(lambda: train._worker is None, timeout=120_000)
     config = train.model.training_config
-    assert (config.adversarial, config.gan_loss, config.adversarial_weight) == (True, "hinge", 0.05)
+    chosen = (config.adversarial, config.gan_loss, config.adversarial_weight)
+    assert chosen == (True, "hinge", 0.05)
     steps = [r for r in records if r.get("event") == "step"]
     assert steps and "d_accuracy" in steps[-1]["losses"]
     assert "the latest weights" in train.status.text()
