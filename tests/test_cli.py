@@ -370,6 +370,18 @@ def test_compare_prints_a_table(capsys, tmp_path):
     assert csv_path.read_text().startswith("method,psnr_db,ssim,seconds")
 
 
+def test_compare_beyond_psnr(capsys):
+    code, out, err = run(
+        capsys, "compare", str(sample_path("immunohistochemistry")), "--scale", "2",
+        "--methods", "bicubic", "--perceptual",
+    )  # fmt: skip
+    assert code == 0, err
+    header = out.splitlines()[1]
+    assert "NIQE" in header and "spectrum (dB)" in header and "consistency RMS" in header
+    values = out.splitlines()[2].split()
+    assert values[0] == "bicubic" and all(float(v.rstrip("*")) > 0 for v in values[1:6])
+
+
 def test_compare_sixteen_bit_scores_on_the_reference_span(capsys):
     path = sample_path("burst", ground_truth=True)  # uint16, values 0..~350 of 0..65535
     span = float(np.ptp(io.read(path).data))

@@ -207,3 +207,46 @@ def test_cancel_during_scoring(rng, monkeypatch):
         compare_methods(rng.random((6, 32, 32)), 2, ["bicubic"], axes="ZYX", data_range=1.0,
                         cancel=cancel)  # fmt: skip
     assert ssim_calls == []
+
+
+def test_beyond_psnr_scores_are_the_public_functions():
+    """A perceptual comparison's NIQE, spectrum and consistency are napari_sr.niqe,
+    spectral_fidelity and data_consistency of each output by the protocol; the
+    consistency map is the latter's error map."""
+    from skimage.data import camera
+
+    from napari_sr import data_consistency, niqe, spectral_fidelity
+
+    hr = camera()[:400, :402]
+    result = compare_methods(hr, 2, ["nearest", "bicubic"], perceptual=True)
+    assert result.columns == ("method", "psnr_db", "ssim", "niqe", "spectral_error_db",
+                              "consistency_rms", "seconds")  # fmt: skip
+    low = degrade(hr, 2)
+    for row in result.rows:
+        out = upscale(low, 2, method=row["method"])
+        inner = out[2:-2, 2:-2]
+        assert row["niqe"] == pytest.approx(niqe(inner))
+        expected = spectral_fidelity(hr[2:-2, 2:-2], inner).error_db
+        assert row["spectral_error_db"] == pytest.approx(expected)
+        agreement = data_consistency(out, low, 2, fit_intensity=False)
+        assert row["consistency_rms"] == pytest.approx(agreement.rse)
+        np.testing.assert_allclose(result.consistency(row["method"]), agreement.error)
+    # nearest's blocks have the power of detail (a lower NIQE and spectrum error than
+    # bicubic's blur) without its truth: why these scores stand beside PSNR, not alone
+    nearest, bicubic = result.rows
+    assert nearest["spectral_error_db"] < bicubic["spectral_error_db"]
+    assert nearest["psnr_db"] < bicubic["psnr_db"]
+    header = result.table().splitlines()[0]
+    assert "NIQE" in header and "consistency RMS" in header
+    plain = compare_methods(hr, 2, ["bicubic"])
+    with pytest.raises(ValueError, match="compare with perceptual=True"):
+        plain.consistency("bicubic")
+
+
+def test_beyond_psnr_without_a_reference_scores_what_needs_none(rng):
+    low = (rng.random((30, 30)) * 255).astype(np.uint8)
+    result = compare_low_resolution(low, 2, ["bicubic"], perceptual=True)
+    row = result.rows[0]
+    assert row["psnr_db"] is None and row["spectral_error_db"] is None
+    assert row["niqe"] is None  # 60 pixels: NIQE needs 192
+    assert row["consistency_rms"] > 0

@@ -64,6 +64,24 @@ class Comparison:
     low_resolution: np.ndarray
     outputs: dict[str, np.ndarray] = field(repr=False)
     reference: np.ndarray | None = field(default=None, repr=False)
+    perceptual: bool = False
+    consistency_maps: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def metrics(self) -> tuple[metrics.Metric, ...]:
+        """The scores of each row, in column order: PSNR and SSIM, then (``perceptual``)
+        those of :data:`BEYOND_PSNR`."""
+        return metrics.METRICS + (BEYOND_PSNR if self.perceptual else ())
+
+    def consistency(self, method: str) -> np.ndarray:
+        """The data-consistency error map of ``method`` (``perceptual`` comparisons):
+        ``|input − output degraded again|`` on the input's grid, float64, intensity units
+        (:func:`napari_sr.data_consistency`)."""
+        if method not in self.consistency_maps:
+            raise ValueError(
+                "this comparison has no consistency maps: compare with perceptual=True"
+            )
+        return self.consistency_maps[method]
 
     def difference(self, method: str) -> np.ndarray:
         """``|output - reference|`` of ``method``, float32, the reference's shape."""
@@ -73,13 +91,15 @@ class Comparison:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        """Keys of each row, in order: ``("method", "psnr_db", "ssim", "seconds")``."""
-        return ("method", *(m.key for m in metrics.METRICS), "seconds")
+        """Keys of each row, in order: ``("method", "psnr_db", "ssim", "seconds")``, with
+        ``niqe``, ``spectral_error_db`` and ``consistency_rms`` before ``seconds`` in
+        ``perceptual`` comparisons."""
+        return ("method", *(m.key for m in self.metrics), "seconds")
 
     def table(self) -> str:
         """The scores as a fixed-width text table, the best by the first metric (PSNR)
         marked with ``*``."""
-        table = metrics.METRICS
+        table = self.metrics
         best = table[0].best([r[table[0].key] for r in self.rows])
         width = max([len("method"), *(len(r["method"]) for r in self.rows)])
         # one column per metric, as wide as its header or its numbers, then a mark column
@@ -122,6 +142,7 @@ def compare_methods(
     axes: str | None = None,
     data_range: float | None = None,
     y_channel: bool = True,
+    perceptual: bool = False,
     progress: Callable[[int, int], None] | None = None,
     cancel: CancelToken | None = None,
 ) -> Comparison:
@@ -144,6 +165,10 @@ def compare_methods(
         For float images: the range of possible values.
     y_channel : bool
         Score RGB on luma (the SR protocol); grayscale is unaffected.
+    perceptual : bool
+        Score beyond PSNR too (:data:`BEYOND_PSNR`): NIQE, spectral fidelity and the data
+        consistency of each output with the input, whose error maps the result keeps
+        (:meth:`Comparison.consistency`).
     progress : callable, optional
         ``progress(done, total)`` after each method.
     cancel : threading.Event or callable, optional
@@ -175,7 +200,7 @@ def compare_methods(
     return _run_and_score(
         low, scale, runs, labels, axes, hr,
         data_range=data_range, y_channel=y_channel, progress=progress, cancel=cancel,
-        protocol=True,
+        protocol=True, perceptual=check_flag(perceptual, "perceptual"),
     )  # fmt: skip
 
 
@@ -188,6 +213,7 @@ def compare_low_resolution(
     axes: str | None = None,
     data_range: float | None = None,
     y_channel: bool = True,
+    perceptual: bool = False,
     progress: Callable[[int, int], None] | None = None,
     cancel: CancelToken | None = None,
 ) -> Comparison:
@@ -212,8 +238,9 @@ def compare_low_resolution(
         Without it the rows have no PSNR/SSIM (``None``) and only times.
     axes : str, optional
         Axes of ``low_res`` (and ``reference``).
-    data_range, y_channel, progress, cancel
-        As for :func:`compare_methods`.
+    data_range, y_channel, perceptual, progress, cancel
+        As for :func:`compare_methods` (without a reference, NIQE and consistency only;
+        consistency assumes bicubic downscaling made the input).
 
     Returns
     -------
@@ -241,6 +268,7 @@ def compare_low_resolution(
     return _run_and_score(
         low, scale, runs, labels, axes, hr,
         data_range=data_range, y_channel=y_channel, progress=progress, cancel=cancel,
+        perceptual=check_flag(perceptual, "perceptual"),
     )  # fmt: skip
 
 
@@ -305,13 +333,15 @@ def _run_and_score(
     progress: Callable[[int, int], None] | None,
     cancel: CancelToken | None,
     protocol: bool = False,
+    perceptual: bool = False,
 ) -> Comparison:
     """Restore ``low`` with every method (timed after a warm-up) and score against ``hr``
     with every metric of :data:`~napari_sr.metrics.METRICS`; ``protocol``: ``low`` was
     made by the bicubic protocol (see :func:`~napari_sr.engine.method_table.choose_default`)."""
-    table = metrics.METRICS
+    table = metrics.METRICS  # the scores of reference and output alone (BEYOND_PSNR below)
+    keys = [m.key for m in table + (BEYOND_PSNR if perceptual else ())]
     crop = math.ceil(scale)
-    rows, outputs = [], {}
+    rows, outputs, maps = [], {}, {}
     warm = low[tuple(slice(0, min(n, 16)) for n in low.shape)]
     for done, (method, label) in enumerate(zip(runs, labels, strict=True), start=1):
         raise_if_cancelled(cancel)
@@ -327,7 +357,7 @@ def _run_and_score(
         started = time.perf_counter()
         restored = upscale(low, scale, method=method, axes=axes, cancel=cancel)
         seconds = time.perf_counter() - started
-        row = {"method": label, **dict.fromkeys(m.key for m in table), "seconds": seconds}
+        row = {"method": label, **dict.fromkeys(keys), "seconds": seconds}
         if hr is not None:
             # the common extent (ceil() may overshoot a cropped reference by a pixel)
             common = tuple(
@@ -350,13 +380,78 @@ def _run_and_score(
                 else:
                     score = metric.function(ref_planes, out_planes, **options)
                 row[metric.key] = score
+        if perceptual:
+            raise_if_cancelled(cancel)
+            scores, error = _beyond_psnr(
+                low, restored, hr, scale, axes, data_range=data_range, crop=crop
+            )
+            row.update(scores)
+            if error is not None:
+                maps[label] = error
         rows.append(row)
         outputs[label] = restored
         if progress is not None:
             progress(done, len(runs))
     if hr is not None:  # every output cropped to the same extent as the reference
         outputs = {k: v[tuple(slice(0, n) for n in hr.shape)] for k, v in outputs.items()}
-    return Comparison(rows, scale, crop, y_channel, low, outputs, reference=hr)
+    return Comparison(rows, scale, crop, y_channel, low, outputs, reference=hr,
+                      perceptual=perceptual, consistency_maps=maps)  # fmt: skip
+
+
+BEYOND_PSNR: tuple[metrics.Metric, ...] = (
+    metrics.Metric("niqe", None, False, "NIQE", "", "niqe", 3, options=()),
+    metrics.Metric("spectrum", None, False, "spectrum", "dB", "spectral_error_db", 2, options=()),
+    metrics.Metric(
+        "consistency", None, False, "consistency RMS", "", "consistency_rms", 3, options=()
+    ),
+)
+"""The scores of ``perceptual`` comparisons, after PSNR and SSIM (lower is better for
+each; computed from the input too, by :func:`_beyond_psnr`): :func:`napari_sr.niqe`
+of the output (no reference needed; planes of at least 192 pixels after the border crop,
+else None; RGB as MATLAB's gray), the mean absolute radial-spectrum error against the
+reference (:func:`napari_sr.spectral_fidelity`, dB, on luma), and the RMS of the data
+consistency error (:func:`napari_sr.data_consistency`: the output MATLAB-bicubic downscaled
+again against the input, no intensity fitting; the image's intensity units)."""
+
+
+def _beyond_psnr(
+    low: np.ndarray,
+    restored: np.ndarray,
+    hr: np.ndarray | None,
+    scale: float,
+    axes: str,
+    *,
+    data_range: float | None,
+    crop: int,
+) -> tuple[dict[str, float | None], np.ndarray]:
+    """The :data:`BEYOND_PSNR` scores of one output, and its consistency error map."""
+    from .color import luma
+    from .consistency import data_consistency
+    from .naturalness import niqe
+    from .spectrum import spectral_fidelity
+
+    planes, plane_axes = _as_planes(restored, axes)
+    rgb = plane_axes.endswith("C")
+    inner = (slice(None), slice(crop, -crop or None), slice(crop, -crop or None))
+    span = data_range or metrics.scoring_range(low) or 255.0
+    scored = [p for p in planes[inner] if min(p.shape[:2]) >= 192]
+    quality = float(np.mean([niqe(p, data_range=span) for p in scored])) if scored else None
+    spectrum = None
+    if hr is not None:
+        truth, _ = _as_planes(hr, axes)
+        gray_truth, gray_out = truth[inner], planes[inner]
+        if rgb:
+            gray_truth = luma(gray_truth.astype(np.float64), span)
+            gray_out = luma(gray_out.astype(np.float64), span)
+        if min(gray_out.shape[1:3]) >= 8:
+            spectrum = spectral_fidelity(gray_truth, gray_out).error_db
+    # the output's extent may overshoot the input's by the rounding of a non-whole scale
+    agreement = data_consistency(restored, low, scale, axes=axes, fit_intensity=False) if (
+        _upscaled_shape(low.shape, axes, scale) == restored.shape
+    ) else None  # fmt: skip
+    scores = {"niqe": quality, "spectral_error_db": spectrum,
+              "consistency_rms": None if agreement is None else agreement.rse}  # fmt: skip
+    return scores, (None if agreement is None else agreement.error)
 
 
 def _chunked(

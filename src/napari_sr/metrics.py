@@ -342,9 +342,11 @@ class Metric:
     ----------
     name : str
         Lower-case name: ``"psnr"``.
-    function : callable
+    function : callable or None
         ``function(reference, test, **options) -> float``, for the keyword arguments named
-        in ``options``.
+        in ``options``; None for a score that a comparison computes from more than the
+        reference and the output (the input too: see
+        :data:`napari_sr.evaluation.BEYOND_PSNR`).
     higher_is_better : bool
         Whether a larger score means an output closer to the reference.
     label : str
@@ -364,7 +366,7 @@ class Metric:
     """
 
     name: str
-    function: Callable[..., float]
+    function: Callable[..., float] | None
     higher_is_better: bool
     label: str
     unit: str

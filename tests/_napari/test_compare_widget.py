@@ -287,3 +287,35 @@ def test_a_metric_added_to_the_table_is_a_column(make_napari_viewer, qtbot, monk
     assert errors == sorted(errors)  # lower is better: best first
     assert w.table.item(0, 0).text() == "bicubic"
     assert w.scoring.text().startswith("MAE/PSNR/SSIM with L = 255 (8-bit)")
+
+
+def test_beyond_psnr_scores_and_consistency_maps(make_napari_viewer, qtbot):
+    """NIQE, spectrum and consistency join the table; each method's consistency error is a
+    layer on the input's grid, equal to napari_sr.data_consistency of its output."""
+    import numpy as np
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-sr", "cell")
+    _dock, w = viewer.window.add_plugin_dock_widget("napari-sr", "Compare")
+    w.set_checked(["nearest", "bicubic"])
+    w.perceptual.setChecked(True)
+    qtbot.mouseClick(w.run_button, LEFT)
+    qtbot.waitUntil(lambda: w._worker is None, timeout=60_000)
+    headers = [w.table.horizontalHeaderItem(c).text() for c in range(w.table.columnCount())]
+    assert headers == ["method", "PSNR dB", "SSIM", "NIQE", "spectrum dB",
+                       "consistency RMS", "s", "params"]  # fmt: skip
+    reference = viewer.layers["cell"]
+    layer = viewer.layers["bicubic consistency"]
+    assert layer.colormap.name == "magma"
+    np.testing.assert_allclose(layer.scale, np.asarray(reference.scale) * 2)
+    np.testing.assert_allclose(
+        layer.translate, np.asarray(reference.translate) + 0.5 * np.asarray(reference.scale)
+    )
+    expected = napari_sr.data_consistency(
+        viewer.layers["bicubic ×2"].data, w.result.low_resolution, 2, fit_intensity=False
+    )
+    np.testing.assert_allclose(layer.data, expected.error.astype(np.float32))
+    rows = {w.table.item(r, 0).text(): r for r in range(w.table.rowCount())}
+    shown = float(w.table.item(rows["bicubic"], 5).text())
+    assert shown == pytest.approx(expected.rse, abs=1e-3)
+    assert "consistency_rms" in w.result.csv_text().splitlines()[0]

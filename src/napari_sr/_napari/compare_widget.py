@@ -49,11 +49,13 @@ from .layers import META_KEY, image_to_layers, layer_input
 from .model_files import ask_for_model_file
 
 
-def columns() -> tuple[str, ...]:
+def columns(table: tuple | None = None) -> tuple[str, ...]:
     """Table headers, short so that all columns fit a dock's width: the method, one column
-    per metric of :data:`napari_sr.metrics.METRICS` (``"PSNR dB"``, ``"SSIM"``), seconds
+    per metric of ``table`` (by default :data:`napari_sr.metrics.METRICS`: ``"PSNR dB"``,
+    ``"SSIM"``; a perceptual comparison adds NIQE, spectrum and consistency), seconds
     (``"s"``) and parameters (``"params"``)."""
-    return ("method", *(m.short_title for m in metrics.METRICS), "s", "params")
+    table = metrics.METRICS if table is None else table
+    return ("method", *(m.short_title for m in table), "s", "params")
 
 
 DEGRADE = "degrade a high-res reference"
@@ -108,6 +110,13 @@ class CompareWidget(TaskWidget):
         self.load_button = QPushButton("Add model file…")
         self.load_button.clicked.connect(self._load_model)
         self.differences = QCheckBox("add |output − reference| layers")
+        self.perceptual = QCheckBox("beyond PSNR: NIQE, spectrum, consistency maps")
+        self.perceptual.setToolTip(
+            "also score NIQE (no reference needed), the radial power spectrum against the "
+            "reference, and the data consistency of each output: the output downscaled "
+            "again against the input, added as an error-map layer per method (bright: "
+            "where the output disagrees with the measured data)"
+        )
         headers = columns()
         self.table = QTableWidget(0, len(headers))
         self.table.setHorizontalHeaderLabels(headers)
@@ -134,6 +143,7 @@ class CompareWidget(TaskWidget):
         form.addRow("methods", self.methods)
         form.addRow("", self.load_button)
         form.addRow("", self.differences)
+        form.addRow("", self.perceptual)
         box = QVBoxLayout(self)
         box.addLayout(form)
         box.addWidget(self.run_button)
@@ -225,6 +235,7 @@ class CompareWidget(TaskWidget):
                 return
             methods = [self.models.get(label, label) for label in labels]
         low_res_mode = self.low_res_mode
+        perceptual = self.perceptual.isChecked()
         progress = self.relay.progress.emit
 
         def work():
@@ -240,7 +251,8 @@ class CompareWidget(TaskWidget):
             else:
                 reference_data = reference_input.load().data
             data_range = scoring_range(reference_data)  # 255 for 8-bit, else the span
-            options = {"axes": loaded.axes, "data_range": data_range, "progress": progress}
+            options = {"axes": loaded.axes, "data_range": data_range, "progress": progress,
+                       "perceptual": perceptual}  # fmt: skip
             if low_res_mode:
                 result = compare_low_resolution(
                     loaded.data, scale, methods, reference=reference_data, cancel=cancel,
@@ -283,12 +295,35 @@ class CompareWidget(TaskWidget):
                     translate=kwargs["translate"], colormap="inferno",
                     metadata=kwargs["metadata"],
                 )  # fmt: skip
+            if row["method"] in result.consistency_maps:
+                self._add_consistency(label, result, kwargs)
         show_grid(self.viewer)
         self._fill_table(labels, result.rows, counts)
         self.export_button.setEnabled(True)
 
+    def _add_consistency(self, label: str, result, kwargs: dict) -> None:
+        """The data-consistency error of ``label`` as a layer on the input's grid: a pixel
+        of the input covers ``scale`` output pixels, and its centre sits (scale − 1) / 2
+        of them from the output's first pixel centre (napari_sr.geometry)."""
+        error = result.consistency(label)
+        if error.ndim == len(kwargs["scale"]) + 1:  # RGB: the worst channel
+            error = error.max(axis=-1)
+        spatial = len(kwargs["scale"])
+        step = [float(s) for s in kwargs["scale"]]
+        shift = [float(t) for t in kwargs["translate"]]
+        for axis in (spatial - 2, spatial - 1):  # Y and X
+            shift[axis] += (result.scale - 1) / 2 * step[axis]
+            step[axis] *= result.scale
+        self.viewer.add_image(
+            error.astype(np.float32), name=f"{label} consistency", scale=step,
+            translate=shift, colormap="magma", metadata=kwargs["metadata"],
+        )  # fmt: skip
+
     def _fill_table(self, labels: list[str], rows: list[dict], counts: list) -> None:
-        table = metrics.METRICS
+        table = self.result.metrics if self.result is not None else metrics.METRICS
+        headers = columns(table)
+        self.table.setColumnCount(len(headers))
+        self.table.setHorizontalHeaderLabels(headers)
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(rows))
         for r, (label, row, count) in enumerate(zip(labels, rows, counts, strict=True)):

@@ -171,6 +171,13 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         action="store_false",
         help="score RGB on all channels rather than luma",
     )
+    cmp_.add_argument(
+        "--perceptual",
+        action="store_true",
+        help="score beyond PSNR too: NIQE (no reference needed), the radial power spectrum's "
+        "error against the reference (dB) and the data consistency of each output with the "
+        "input (RMS of input minus output downscaled again, intensity units)",
+    )
     cmp_.set_defaults(run=run_compare)
 
 
@@ -302,7 +309,8 @@ def run_compare(args: argparse.Namespace) -> int:
     data_range = args.data_range
     if data_range is None:  # 255 for 8-bit, else the reference's span
         data_range = scoring_range(reference.data if low_res and reference else image.data)
-    options = {"axes": image.axes, "data_range": data_range, "y_channel": args.y_channel}
+    options = {"axes": image.axes, "data_range": data_range, "y_channel": args.y_channel,
+               "perceptual": args.perceptual}  # fmt: skip
     scoring = f"with {describe_range(data_range, given=args.data_range is not None)}"
     if image.axes.endswith("C"):
         scoring = ("on Y (BT.601) " if args.y_channel else "on all channels ") + scoring
