@@ -53,7 +53,7 @@ _LAZY = {
     "list_samples": ".samples",
     "load_sample": ".samples",
 }
-_SUBMODULES = ("io", "axes", "geometry", "metrics", "samples")
+_SUBMODULES = ("io", "axes", "geometry", "metrics", "rating", "samples")
 
 __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
     "__version__",
@@ -94,6 +94,7 @@ __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
     "axes",
     "geometry",
     "metrics",
+    "rating",
     "samples",
 ]
 
