@@ -130,7 +130,12 @@ def test_wheel_contains_manifest_sample_data_and_weights(tmp_path):
     bundled = {f"napari_sr/models/weights/{p.name}" for p in weights.iterdir()}
     assert bundled and bundled <= names  # the weights and their model cards
     # NIQE's pristine model travels with the release's copyright notice
-    assert {"napari_sr/data/niqe_pristine.npz", "napari_sr/data/NIQE_LICENSE.txt"} <= names
+    assert {
+        "napari_sr/data/niqe_pristine.npz",
+        "napari_sr/data/NIQE_LICENSE.txt",
+        "napari_sr/data/lpips_linear.npz",
+        "napari_sr/data/LPIPS_LICENSE.txt",
+    } <= names
     assert "napari-sr = napari_sr:napari.yaml" in entry_text
     assert "napari-sr = napari_sr.cli:main" in entry_text
 

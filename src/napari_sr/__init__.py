@@ -43,6 +43,7 @@ _LAZY = {
     "misr": ".multiframe.misr",
     "ssim": ".metrics",
     "niqe": ".naturalness",
+    "lpips": ".similarity",
     "spectral_fidelity": ".spectrum",
     "data_consistency": ".consistency",
     "Cancelled": ".utils.progress",
@@ -63,6 +64,7 @@ __all__ = [  # noqa: RUF022 - grouped: functions, classes, submodules
     "psnr",
     "ssim",
     "niqe",
+    "lpips",
     "spectral_fidelity",
     "data_consistency",
     "list_models",
@@ -121,6 +123,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .selfsup.config import IsotropicConfig, ZSSRConfig
     from .selfsup.isotropic import isotropic, reconstruct, train_isotropic
     from .selfsup.zssr import zssr
+    from .similarity import lpips
     from .spectrum import spectral_fidelity
     from .training.config import TrainConfig
     from .training.log import BelowInterpolationWarning

@@ -92,7 +92,7 @@ def niqe(image: np.ndarray, *, data_range: float | None = None, crop_border: int
             f"NIQE needs at least {2 * BLOCK} × {2 * BLOCK} pixels (2 × 2 blocks of {BLOCK}) "
             f"after the border crop; got {gray.shape[0]} × {gray.shape[1]}"
         )
-    span = _default_range(data.dtype) if data_range is None else float(data_range)
+    span = default_data_range(data.dtype) if data_range is None else float(data_range)
     if not span > 0:
         raise ValueError(f"data_range must be > 0, not {data_range}")
     gray = gray * (255.0 / span)
@@ -113,7 +113,9 @@ def _rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
     return gray
 
 
-def _default_range(dtype: np.dtype) -> float:
+def default_data_range(dtype: np.dtype) -> float:
+    """The intensity span of an image of ``dtype`` when none is given: 255 for uint8, the
+    maximum of other integer types, 1 for floating point (the no-reference scores' rule)."""
     if np.issubdtype(dtype, np.integer):
         return float(np.iinfo(dtype).max)
     return 1.0
