@@ -250,3 +250,16 @@ def test_beyond_psnr_without_a_reference_scores_what_needs_none(rng):
     assert row["psnr_db"] is None and row["spectral_error_db"] is None
     assert row["niqe"] is None  # 60 pixels: NIQE needs 192
     assert row["consistency_rms"] > 0
+
+
+def test_beyond_psnr_of_rgb_is_consistency_on_luma(rgb):
+    """RGB scored on luma (the protocol) is checked for consistency on luma too: a luma
+    network leaves chroma to bicubic, whose own inconsistency is no fault of the network."""
+    from napari_sr import data_consistency
+    from napari_sr.color import luma
+
+    result = compare_methods(rgb, 2, ["bicubic"], perceptual=True)
+    low, out = result.low_resolution, result.outputs["bicubic"]
+    expected = data_consistency(luma(out, 255), luma(low, 255), 2, fit_intensity=False)
+    assert result.rows[0]["consistency_rms"] == pytest.approx(expected.rse)
+    assert result.consistency("bicubic").shape == low.shape[:2]

@@ -383,8 +383,9 @@ def _run_and_score(
         if perceptual:
             raise_if_cancelled(cancel)
             scores, error = _beyond_psnr(
-                low, restored, hr, scale, axes, data_range=data_range, crop=crop
-            )
+                low, restored, hr, scale, axes, data_range=data_range, crop=crop,
+                y_channel=y_channel,
+            )  # fmt: skip
             row.update(scores)
             if error is not None:
                 maps[label] = error
@@ -411,7 +412,8 @@ of the output (no reference needed; planes of at least 192 pixels after the bord
 else None; RGB as MATLAB's gray), the mean absolute radial-spectrum error against the
 reference (:func:`napari_sr.spectral_fidelity`, dB, on luma), and the RMS of the data
 consistency error (:func:`napari_sr.data_consistency`: the output MATLAB-bicubic downscaled
-again against the input, no intensity fitting; the image's intensity units)."""
+again against the input, no intensity fitting; the image's intensity units; on luma for
+RGB scored on luma)."""
 
 
 def _beyond_psnr(
@@ -423,8 +425,10 @@ def _beyond_psnr(
     *,
     data_range: float | None,
     crop: int,
+    y_channel: bool = True,
 ) -> tuple[dict[str, float | None], np.ndarray]:
-    """The :data:`BEYOND_PSNR` scores of one output, and its consistency error map."""
+    """The :data:`BEYOND_PSNR` scores of one output, and its consistency error map (of
+    luma for RGB scored on luma, as PSNR is)."""
     from .color import luma
     from .consistency import data_consistency
     from .naturalness import niqe
@@ -446,9 +450,14 @@ def _beyond_psnr(
         if min(gray_out.shape[1:3]) >= 8:
             spectrum = spectral_fidelity(gray_truth, gray_out).error_db
     # the output's extent may overshoot the input's by the rounding of a non-whole scale
-    agreement = data_consistency(restored, low, scale, axes=axes, fit_intensity=False) if (
-        _upscaled_shape(low.shape, axes, scale) == restored.shape
-    ) else None  # fmt: skip
+    agreement = None
+    if _upscaled_shape(low.shape, axes, scale) == restored.shape:
+        observed, output, along = low, restored, axes
+        if rgb and y_channel:  # luma, as PSNR: a luma network leaves chroma to bicubic
+            observed = luma(low.astype(np.float64), span)
+            output = luma(restored.astype(np.float64), span)
+            along = axes.replace("C", "")
+        agreement = data_consistency(output, observed, scale, axes=along, fit_intensity=False)
     scores = {"niqe": quality, "spectral_error_db": spectrum,
               "consistency_rms": None if agreement is None else agreement.rse}  # fmt: skip
     return scores, (None if agreement is None else agreement.error)
