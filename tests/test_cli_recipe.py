@@ -61,28 +61,28 @@ def test_a_new_field_is_a_new_flag():
     """What adding an option to a recipe takes on the command line: nothing."""
 
     @dataclass(frozen=True, kw_only=True)
-    class WithAdversary(TrainConfig):
+    class WithSharpness(TrainConfig):
         """A recipe with one more field.
 
         Attributes
         ----------
-        adversarial : float
-            Weight of an adversarial term.
+        sharpness : float
+            Weight of a sharpness term.
         """
 
-        TASK: ClassVar[str] = "test-adversarial"
-        adversarial: float = option(0.0, parse=float)
+        TASK: ClassVar[str] = "test-sharpness"
+        sharpness: float = option(0.0, parse=float)
 
     parser = Parser(prog="demo")
-    names = add_recipe_options(parser, WithAdversary, skip=("degradation",))
-    assert "adversarial" in names
-    args = parser.parse_args(["--scale", "2", "--steps", "5", "--adversarial", "0.1",
+    names = add_recipe_options(parser, WithSharpness, skip=("degradation",))
+    assert "sharpness" in names
+    args = parser.parse_args(["--scale", "2", "--steps", "5", "--sharpness", "0.1",
                               "--augment", "none", "--betas", "0.8,0.99"])  # fmt: skip
-    values = recipe_values(args, WithAdversary, names)
-    assert values == {"scale": 2, "steps": 5, "adversarial": 0.1, "augment": (),
+    values = recipe_values(args, WithSharpness, names)
+    assert values == {"scale": 2, "steps": 5, "sharpness": 0.1, "augment": (),
                       "betas": (0.8, 0.99)}  # fmt: skip
-    assert WithAdversary(**values).adversarial == 0.1
-    assert "Weight of an adversarial term (default 0.0)." in parser.format_help()
+    assert WithSharpness(**values).sharpness == 0.1
+    assert "Weight of a sharpness term (default 0.0)." in parser.format_help()
 
 
 def test_recipe_flags_reach_the_api(capsys, tmp_path, monkeypatch):
