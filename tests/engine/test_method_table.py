@@ -48,10 +48,11 @@ def test_without_a_scale_availability_means_at_some_scale(fake_weights):
 
 
 def test_bundled_defaults_by_role_and_scale(fake_weights):
-    assert table.default_roles() == ("quality", "fast")
+    assert table.default_roles() == ("quality", "fast", "perceptual")
     assert table.bundled_defaults() == {
         "quality": {2: "edsr_light_x2.sr291"},
         "fast": {2: "fsrcnn_x2.sr291", 3: "fsrcnn_x3.sr291"},
+        "perceptual": {},
     }
     assert table.default_for("fast", 3.0) == "fsrcnn_x3.sr291"
     assert table.default_for("quality", 2.5) is None
@@ -75,7 +76,7 @@ def test_what_each_kind_of_value_is(fake_weights, tmp_path):
     assert describe_method(None, 2.5).name == "bicubic"
     assert describe_method(" Bicubic ").name == "bicubic"
     with pytest.raises(ValueError, match=r"unknown method 'magic'; available: nearest, .*"
-                       r"quality, fast, edsr_light_x2.sr291.*a model file \(.safetensors, "
+                       r"quality, fast, perceptual, edsr_light_x2.sr291.*a model file \(.safetensors, "
                        r".pth, .pt, .ckpt, .zip\)"):  # fmt: skip
         describe_method("magic")
     with pytest.raises(TypeError, match="method must be an interpolation name"):

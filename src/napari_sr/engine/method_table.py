@@ -122,7 +122,8 @@ def model_file_filter() -> str:
 
 
 def default_roles() -> tuple[str, ...]:
-    """The roles of the bundled single-image defaults, best first: ``('quality', 'fast')``."""
+    """The roles of the bundled single-image defaults: ``('quality', 'fast', 'perceptual')``
+    (the first is ``method=None``'s)."""
     return tuple(DEFAULT_ARCHITECTURES)
 
 
@@ -222,6 +223,10 @@ def noise_note(record: dict) -> str:
     """Why a default ran the weights it ran, in words, from the ``'default'`` record of
     :func:`~napari_sr.upscale`'s provenance (for the CLI's line and the widgets' note)."""
     noise, threshold = 100 * record["relative_noise"], 100 * record["threshold"]
+    if record["weights"].endswith(f".{bundled.PERCEPTUAL_WEIGHTS}"):
+        level = f"noise {noise:.1f} % of the range"
+        warning = "; it will sharpen the noise into texture" if record["noisy"] else ""
+        return f"{level}: the perceptual weights synthesise texture on every input{warning}"
     robust = record["weights"].endswith(f".{bundled.NOISY_WEIGHTS}")
     dtype = record.get("dtype", bundled.PROTOCOL_DTYPE)
     if record["noisy"]:
@@ -319,6 +324,9 @@ def default_method(scale: float | None) -> DefaultMethod:
 def _default_description(role: str) -> str:
     scales = ", ".join(f"x{s}" for s in default_scales(role)) or "none bundled"
     network = DEFAULT_NETWORKS[DEFAULT_ARCHITECTURES[role]]
+    if bundled.ROLE_WEIGHTS[role] == bundled.PERCEPTUAL_WEIGHTS:
+        return (f"{role}: {network} fine-tuned adversarially on the 291-image set to "
+                f"synthesise texture ({scales}); for pictures, not measurement")  # fmt: skip
     note = " (the default)" if role == default_roles()[0] else ""
     noisy = [s for s in default_scales(role)
              if default_for(role, s, noisy=True) != default_for(role, s)]  # fmt: skip

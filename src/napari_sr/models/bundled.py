@@ -20,9 +20,9 @@ from .registry import REGISTRY
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 SUFFIX = ".safetensors"
 
-DEFAULT_ARCHITECTURES = {"quality": "edsr_light", "fast": "fsrcnn"}
-"""The architecture of each kind of single-image default (``method='quality'`` or
-``'fast'``; ``method=None`` is the quality default)."""
+DEFAULT_ARCHITECTURES = {"quality": "edsr_light", "fast": "fsrcnn", "perceptual": "edsr_light"}
+"""The architecture of each kind of single-image default (``method='quality'``, ``'fast'``
+or ``'perceptual'``; ``method=None`` is the quality default)."""
 
 DEFAULT_NETWORKS = {"edsr_light": "EDSR-light", "fsrcnn": "FSRCNN"}
 """How the defaults' architectures are named in menus and help texts."""
@@ -36,6 +36,15 @@ NOISY_WEIGHTS = "microscope"
 the same networks fine-tuned on the 291-image set and real microscopy under random
 microscope degradations (PSF blur, pixel integration, shot and read noise;
 ``benchmarks/train_robust.py``)."""
+
+PERCEPTUAL_WEIGHTS = "perceptual"
+"""Training of the perceptual default: the quality default fine-tuned against a
+discriminator (adversarial training) to synthesise texture; it runs on every input as it
+is (no routing by noise: it is asked for by name, for pictures, not for measurement)."""
+
+ROLE_WEIGHTS = {"quality": DEFAULT_WEIGHTS, "fast": DEFAULT_WEIGHTS,
+                "perceptual": PERCEPTUAL_WEIGHTS}  # fmt: skip
+"""The weights (training) of each kind of default on clean 8-bit inputs."""
 
 PROTOCOL_DTYPE = "uint8"
 """The dtype of the inputs the :data:`DEFAULT_WEIGHTS` are for: the SR benchmark protocol
@@ -158,9 +167,11 @@ def default_model(
     _check_kind(kind)
     if not float(scale).is_integer():
         return None
-    clean = f"{DEFAULT_ARCHITECTURES[kind]}_x{int(scale)}.{DEFAULT_WEIGHTS}"
+    clean = f"{DEFAULT_ARCHITECTURES[kind]}_x{int(scale)}.{ROLE_WEIGHTS[kind]}"
     if clean not in bundled_models():
         return None
+    if ROLE_WEIGHTS[kind] != DEFAULT_WEIGHTS:  # asked for by name: runs as it is
+        return clean
     robust = noise_trained(clean)
     if robust is None:
         return clean
@@ -182,4 +193,4 @@ def default_scales(kind: str = "quality") -> list[int]:
     """The scales for which a single-image default of ``kind`` is bundled."""
     _check_kind(kind)
     names = bundled_for(DEFAULT_ARCHITECTURES[kind])
-    return sorted(p[1] for p in map(parse_name, names) if p and p[2] == DEFAULT_WEIGHTS)
+    return sorted(p[1] for p in map(parse_name, names) if p and p[2] == ROLE_WEIGHTS[kind])
