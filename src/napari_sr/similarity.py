@@ -168,26 +168,9 @@ def _backbone(path: str):
     import torch
     from torch import nn
 
-    file = Path(path)
-    if not file.is_file():
-        raise FileNotFoundError(
-            f"no backbone weights {path!r} for LPIPS; give torchvision's vgg16-397923af.pth "
-            "or alexnet-owt-7be5be79.pth (napari-sr downloads nothing)"
-        )
-    if file.suffix.lower() == ".safetensors":
-        from safetensors.torch import load_file
+    from .utils.weights_file import read_state_dict
 
-        state = load_file(path)
-    else:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # code in the pickle, or not a torch file
-            raise ValueError(
-                f"cannot read {path!r} with weights_only=True ({err}); give a plain state "
-                "dict (.pth) or a .safetensors file"
-            ) from None
-    if not isinstance(state, dict):
-        raise ValueError(f"{path!r} holds a {type(state).__name__}, not a state dict")
+    state = read_state_dict(path, "LPIPS backbone weights (torchvision's VGG16 or AlexNet)")
     first = state.get("features.0.weight")
     shape = tuple(first.shape) if isinstance(first, torch.Tensor) else None
     net = {(64, 3, 3, 3): "vgg", (64, 3, 11, 11): "alex"}.get(shape)

@@ -8,10 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 from napari.utils.notifications import notification_manager, show_error, show_info, show_warning
-from qtpy.QtCore import QObject, QTimer, Signal
+from qtpy.QtCore import QObject, Qt, QTimer, Signal
 from qtpy.QtWidgets import (
     QComboBox,
     QDockWidget,
+    QListWidget,
+    QListWidgetItem,
     QMainWindow,
     QProgressBar,
     QPushButton,
@@ -191,6 +193,34 @@ def image_layer_names(viewer: Any, accept: Callable[[Any], bool] | None = None) 
         for layer in viewer.layers
         if isinstance(layer, napari.layers.Image) and (accept is None or accept(layer))
     ]
+
+
+class CheckList(QListWidget):
+    """A list of names with a tick box each (layers to train on, outputs to rate)."""
+
+    def show_names(self, names: list[str]) -> None:
+        """List ``names``, keeping the ticks of those listed before."""
+        checked = set(self.checked())
+        self.clear()
+        for name in names:
+            item = QListWidgetItem(name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(_state(name in checked))
+            self.addItem(item)
+
+    def checked(self) -> list[str]:
+        """The ticked names, in list order."""
+        items = (self.item(i) for i in range(self.count()))
+        return [item.text() for item in items if item.checkState() == Qt.CheckState.Checked]
+
+    def set_checked(self, names: list[str]) -> None:
+        """Tick exactly ``names``."""
+        for i in range(self.count()):
+            self.item(i).setCheckState(_state(self.item(i).text() in names))
+
+
+def _state(checked: bool) -> Qt.CheckState:
+    return Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked
 
 
 def set_choices(combo: QComboBox, names: list[str]) -> None:

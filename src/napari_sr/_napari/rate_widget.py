@@ -26,8 +26,6 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -37,6 +35,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..rating import CHOICES, MODES, SCORES, RatingSession
+from ._task import CheckList, image_layer_names
 
 SHOWN = 320
 """Side of each crop on screen, pixels (the crop is enlarged by whole pixels, no smoothing,
@@ -63,7 +62,7 @@ class RateWidget(QWidget):
         self.limits: tuple[float, float] = (0.0, 1.0)
         self.current: int | None = None
 
-        self.layers = QListWidget()
+        self.layers = CheckList()
         self.mode = QComboBox()
         self.mode.addItems(MODES)
         self.mode.setToolTip("pairs: pick the better of two crops; scores: rate one crop 1-5")
@@ -133,25 +132,13 @@ class RateWidget(QWidget):
     # ---------------------------------------------------------------- layers
 
     def _refresh_layers(self, *_: Any) -> None:
-        checked = set(self.checked_layers())
-        self.layers.clear()
-        for layer in self.viewer.layers:
-            if isinstance(layer, napari.layers.Image):
-                item = QListWidgetItem(layer.name)
-                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-                state = Qt.CheckState.Checked if layer.name in checked else Qt.CheckState.Unchecked
-                item.setCheckState(state)
-                self.layers.addItem(item)
+        self.layers.show_names(image_layer_names(self.viewer))
 
     def checked_layers(self) -> list[str]:
-        items = (self.layers.item(i) for i in range(self.layers.count()))
-        return [item.text() for item in items if item.checkState() == Qt.CheckState.Checked]
+        return self.layers.checked()
 
     def set_checked(self, names: list[str]) -> None:
-        for i in range(self.layers.count()):
-            item = self.layers.item(i)
-            state = Qt.CheckState.Checked if item.text() in names else Qt.CheckState.Unchecked
-            item.setCheckState(state)
+        self.layers.set_checked(names)
 
     def _gather(self, names: list[str]) -> bool:
         """Read the layers to rate (the plane on screen of stacks); False after an error."""

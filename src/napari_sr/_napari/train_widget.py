@@ -15,7 +15,7 @@ from typing import Any
 
 import napari
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import QPointF, Qt
+from qtpy.QtCore import QPointF
 from qtpy.QtGui import QColor, QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -26,8 +26,6 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -36,7 +34,7 @@ from qtpy.QtWidgets import (
 
 from ..io.formats import readable_text
 from . import session
-from ._task import TaskWidget
+from ._task import CheckList, TaskWidget, image_layer_names
 from .layers import layer_input
 from .model_files import sr_models
 
@@ -141,7 +139,7 @@ class TrainWidget(TaskWidget):
         self.model = None
         self._folder = tempfile.TemporaryDirectory(prefix="napari-sr-train-")
 
-        self.images = QListWidget()
+        self.images = CheckList()
         self.folder = QLineEdit()
         self.folder.setPlaceholderText(f"optional: a folder of {readable_text('or')} images")
         self.folder.setToolTip(
@@ -246,16 +244,7 @@ class TrainWidget(TaskWidget):
         self.watch_layers(viewer)
 
     def _refresh_layers(self, *_: Any) -> None:
-        checked = set(self.checked_layers())
-        self.images.clear()
-        for layer in self.viewer.layers:
-            if isinstance(layer, napari.layers.Image):
-                item = QListWidgetItem(layer.name)
-                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-                item.setCheckState(
-                    Qt.CheckState.Checked if layer.name in checked else Qt.CheckState.Unchecked
-                )
-                self.images.addItem(item)
+        self.images.show_names(image_layer_names(self.viewer))
 
     def _show_adversarial(self, shown: bool) -> None:
         for control in (self.discriminator, self.gan_loss, self.adversarial_weight):
@@ -285,15 +274,10 @@ class TrainWidget(TaskWidget):
         }
 
     def checked_layers(self) -> list[str]:
-        items = (self.images.item(i) for i in range(self.images.count()))
-        return [item.text() for item in items if item.checkState() == Qt.CheckState.Checked]
+        return self.images.checked()
 
     def set_checked(self, names: list[str]) -> None:
-        for i in range(self.images.count()):
-            item = self.images.item(i)
-            item.setCheckState(
-                Qt.CheckState.Checked if item.text() in names else Qt.CheckState.Unchecked
-            )
+        self.images.set_checked(names)
 
     # ---------------------------------------------------------------- work
 

@@ -16,7 +16,6 @@ Both see one channel at a time for single-channel models (VGG gets it thrice, as
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -60,28 +59,9 @@ def load_vgg19(path: str | os.PathLike) -> nn.Sequential:
     ValueError
         The file holds no VGG19 feature weights (the message lists what it lacks).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no VGG19 weights file {str(path)!r} (perceptual_weights); give the path of "
-            "torchvision's vgg19-dcbb9e9d.pth or another VGG19 state dict"
-        )
-    if path.suffix.lower() == ".safetensors":
-        from safetensors.torch import load_file
+    from ..utils.weights_file import read_state_dict
 
-        state = load_file(str(path))
-    else:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # pickle with code in it, or not a torch file at all
-            raise ValueError(
-                f"cannot read {str(path)!r} as VGG19 weights with weights_only=True ({err}); "
-                "give a plain state dict (.pth) or a .safetensors file"
-            ) from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise ValueError(f"{str(path)!r} holds a {type(state).__name__}, not a state dict")
+    state = read_state_dict(path, "VGG19 weights (perceptual_weights)")
     network = vgg19_features()
     wanted = network.state_dict()
     found = {}
@@ -92,7 +72,8 @@ def load_vgg19(path: str | os.PathLike) -> nn.Sequential:
     missing = sorted(set(wanted) - set(found), key=lambda k: int(k.split(".")[0]))
     if missing:
         raise ValueError(
-            f"{str(path)!r} is not a VGG19 state dict: it lacks (or has other shapes for) "
+            f"{os.fspath(path)!r} is not a VGG19 state dict: it lacks (or has other shapes "
+            "for) "
             f"features.{', features.'.join(missing[:4])}"
             f"{f' and {len(missing) - 4} more' if len(missing) > 4 else ''}"
         )
