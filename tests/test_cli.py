@@ -592,6 +592,26 @@ def test_train_writes_a_model_that_upscale_reads(capsys, tmp_path, train_data):
     assert "--tile, --precision and --self-ensemble apply to learned models" in err
 
 
+def test_train_adversarial_from_the_command_line(capsys, tmp_path, train_data):
+    from napari_sr.models.checkpoint import read_metadata
+
+    folder, val = train_data
+    out = tmp_path / "gan.safetensors"
+    code, stdout, err = run(
+        capsys, "train", "fsrcnn", str(folder), "--steps", "2", "--out", str(out),
+        "--validation", str(val), "--adversarial", "--discriminator-hparams", "features=4",
+        "--gan-loss", "lsgan", "--adversarial-weight", "0.05", "--ema-decay", "0.9",
+        "--loss", "l1=1,consistency=5,feature_matching=0.5", *TRAIN_FAST,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "the latest)" in stdout and "D acc" in err
+    training = read_metadata(out)["training"]
+    assert training["adversarial"] is True and training["gan_loss"] == "lsgan"
+    assert training["discriminator_hparams"] == {"features": 4}
+    assert (training["adversarial_weight"], training["ema_decay"]) == (0.05, 0.9)
+    assert training["loss"] == {"l1": 1.0, "consistency": 5.0, "feature_matching": 0.5}
+
+
 @pytest.mark.slow
 def test_train_resume_overwrite_and_fine_tune(capsys, tmp_path, train_data):
     from napari_sr.models.checkpoint import load_model, read_metadata
