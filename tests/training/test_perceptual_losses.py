@@ -112,3 +112,21 @@ def test_sr_features_of_napari_srs_own_network():
     value.backward()
     assert value.item() > 0 and prediction.grad.abs().sum() > 0
     assert not any(p.requires_grad for p in term.network.parameters())
+
+
+def test_spectrum_loss_wants_the_truths_power_at_every_frequency():
+    """Blur (too little high-frequency power) and a periodic pattern on a smooth patch (power
+    where the truth has none) both cost; the same power at another phase does not."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    smooth = torch.from_numpy(ndimage.gaussian_filter(rng.random((2, 1, 64, 64)), (0, 0, 3, 3)))
+    noise = torch.from_numpy(rng.random((2, 1, 64, 64)))
+    assert losses.spectrum(noise, noise.clone()).item() == 0.0
+    blurred = torch.nn.functional.avg_pool2d(noise, 3, stride=1, padding=1)
+    assert losses.spectrum(blurred, noise) > 0.3
+    y, x = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+    grid = (((y % 4) == 0) & ((x % 4) == 0)).to(smooth) * 0.02  # an x4 upsampler's print
+    assert losses.spectrum(smooth + grid, smooth) > 10 * losses.l1(smooth + grid, smooth)
+    shifted = torch.roll(noise, shifts=(5, 7), dims=(-2, -1))  # same power, other phase
+    assert losses.spectrum(shifted, noise) < 0.25 * losses.spectrum(blurred, noise)

@@ -104,8 +104,8 @@ def test_parse_loss_forms():
     with pytest.raises(ValueError, match="empty"):
         parse_loss(" , ")
     assert set(LOSS_NAMES) == {
-        "l1", "mse", "charbonnier", "ssim", "tv", "texture", "shift_l1", "consistency", "vgg",
-        "sr_features", "feature_matching",
+        "l1", "mse", "charbonnier", "ssim", "tv", "texture", "shift_l1", "spectrum",
+        "consistency", "vgg", "sr_features", "feature_matching",
     }  # fmt: skip
 
 

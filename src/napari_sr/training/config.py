@@ -40,8 +40,8 @@ added since (with defaults that reproduce older runs) keep the version: older re
 still load."""
 
 LOSS_NAMES = (
-    "l1", "mse", "charbonnier", "ssim", "tv", "texture", "shift_l1", "consistency", "vgg",
-    "sr_features", "feature_matching",
+    "l1", "mse", "charbonnier", "ssim", "tv", "texture", "shift_l1", "spectrum", "consistency",
+    "vgg", "sr_features", "feature_matching",
 )  # fmt: skip
 """Loss terms :func:`~napari_sr.training.losses.build_loss` knows (weights in ``loss``)."""
 
@@ -211,10 +211,13 @@ class TrainConfig:
     loss : str or dict of str to float
         The loss: one term of ``l1``, ``mse``, ``charbonnier``, ``ssim`` (1 − SSIM), ``tv``
         (total variation), ``texture`` (Gram matrices of fixed random features),
-        ``shift_l1``, ``consistency``, ``vgg``, ``sr_features`` and ``feature_matching``
-        (:data:`LOSS_NAMES`), or a weighted sum such as ``l1=1,ssim=0.2``.
+        ``shift_l1``, ``spectrum``, ``consistency``, ``vgg``, ``sr_features`` and
+        ``feature_matching`` (:data:`LOSS_NAMES`), or a weighted sum such as
+        ``l1=1,ssim=0.2``.
         As a dict: ``{"l1": 1.0, "ssim": 0.2}``. Terms for adversarial (perceptual)
-        training: ``consistency`` (L1 between the MATLAB-bicubic downscalings of output and
+        training: ``spectrum`` (L1 between the log amplitude spectra of output and target
+        patches: the truth's power at every frequency, whatever its phase),
+        ``consistency`` (L1 between the MATLAB-bicubic downscalings of output and
         target: the output keeps the truth's low frequencies), ``vgg`` (ESRGAN's L1 on
         VGG19 conv5_4 features, from ``perceptual_weights``), ``sr_features`` (L1 on the
         features of napari-sr's own bundled SR network, no download) and
