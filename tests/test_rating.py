@@ -67,7 +67,7 @@ def test_bradley_terry_solves_its_likelihood_equations():
     wins = np.array([[0, 7, 9], [3, 0, 6], [1, 4, 0]], dtype=float)
     counts = wins + wins.T
     got = bradley_terry(wins, counts)
-    w, n = wins + 0.5 * (counts > 0), counts + 1.0 * (counts > 0)
+    w = wins + 0.5 * (counts > 0)  # the prior's virtual ties (each pair once more)
 
     def negative_log_likelihood(theta):
         theta = np.concatenate([[0.0], theta])
@@ -82,7 +82,6 @@ def test_bradley_terry_solves_its_likelihood_equations():
     assert two[0] - two[1] == pytest.approx(math.log(8.5 / 2.5))
     assert np.all(np.isfinite(bradley_terry(np.array([[0, 5.0], [0, 0]]),
                                             np.array([[0, 5.0], [5.0, 0]]))))  # fmt: skip
-    del n
 
 
 def test_scores_give_mean_opinion_scores_with_t_intervals():
