@@ -18,6 +18,10 @@ and on grayscale images directly.
 ``--ema-decay``), from ``--start`` (a PSNR-trained model, ESRGAN's warm start), with any
 loss terms of the loop (``--loss l1=1,consistency=1,texture=...``): the perceptual model.
 
+``--degradation '{"photo": {"protocol": 0.5}}'`` draws each training patch's degradation
+(the training loop's ``degradation``; here Real-ESRGAN's photo chain on half the patches);
+validation stays on the SR protocol's input.
+
 ``--teacher MODEL --teacher-weight W`` mixes a trained network's outputs into the targets
 (output distillation, used for the fast default). ``--start`` goes on training a model
 (same scale); ``--init-from`` starts a model of another
@@ -34,6 +38,7 @@ on after an interruption), on the GPU when there is one, else on the CPU.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import time
@@ -196,6 +201,13 @@ def main() -> None:
     parser.add_argument("--adversarial-weight", type=float, default=0.1)
     parser.add_argument("--ema-decay", type=float, default=None)
     parser.add_argument("--warmup-steps", type=int, default=None)
+    parser.add_argument(
+        "--degradation",
+        type=json.loads,
+        default=None,
+        help="training patches' degradation, JSON, e.g. '{\"photo\": "
+        '{"protocol": 0.5}}\'; validation keeps the SR protocol',
+    )
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--checkpoint-every", type=int, default=500)
     parser.add_argument("--validate-every", type=int, default=1000)
@@ -224,7 +236,7 @@ def main() -> None:
         warmup_steps=min(500, args.steps // 20) if args.warmup_steps is None
         else args.warmup_steps,
         validate_every=args.validate_every, checkpoint_every=args.checkpoint_every, seed=0,
-        ema_decay=args.ema_decay, **adversarial,
+        ema_decay=args.ema_decay, degradation=args.degradation, **adversarial,
     )  # fmt: skip
     model = load_for_y_planes(args.start) if args.start else args.architecture
     if args.init_from is not None:
@@ -246,10 +258,14 @@ def main() -> None:
         "held_out": [p.name for p in val_files],
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU threads",
     }
-    common = {"scale": args.scale, "in_channels": 1, "degradation": config.degradation,
-              "normalization": NATURAL_8BIT, "seed": config.seed}  # fmt: skip
-    train = prepare(collect(train, "images"), validation=False, **common)
-    val = prepare(collect(val, "validation"), validation=True, **common)
+    common = {"scale": args.scale, "in_channels": 1, "normalization": NATURAL_8BIT,
+              "seed": config.seed}  # fmt: skip
+    if args.degradation is not None:
+        extra["degradation"] = config.degradation
+    train = prepare(collect(train, "images"), validation=False,
+                    degradation=config.degradation, **common)  # fmt: skip
+    # validation on the SR protocol's input: the figures the weights are chosen by
+    val = prepare(collect(val, "validation"), validation=True, degradation={}, **common)
     if args.teacher is not None:
         teacher = load_for_y_planes(args.teacher)
         train = distilled(train, teacher, args.teacher_weight)

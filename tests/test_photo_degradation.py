@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from napari_sr import Image, resize
+from napari_sr import Image, degrade, resize
 from napari_sr.normalization import NATURAL_8BIT
 from napari_sr.photo_degradation import (
     KERNEL_KINDS,
@@ -103,6 +103,20 @@ def test_a_quiet_chain_is_a_plain_downscaling():
     assert min(np.abs(low - p).max() for p in plain) <= 2.0  # rounding and JPEG at 100
 
 
+def test_a_protocol_draw_is_the_rounded_matlab_bicubic_downscaling():
+    image = photo()
+    bicubic = np.round(np.clip(degrade(image, 4, kernel="bicubic", axes="CYX"), 0, 255))
+    always = PhotoDegradationRange(protocol=1.0)
+    np.testing.assert_array_equal(always.apply(image, 4, np.random.default_rng(3)), bicubic)
+    grey = always.apply(image * 4, 4, np.random.default_rng(3), top=1020)  # another white
+    np.testing.assert_allclose(grey, bicubic * 4, rtol=1e-6)
+    # a share of the draws: the rest degraded (never equal to the protocol's image)
+    sometimes = PhotoDegradationRange(protocol=0.3)
+    rng = np.random.default_rng(0)
+    plain = [np.array_equal(sometimes.apply(image, 4, rng), bicubic) for _ in range(60)]
+    assert 10 <= sum(plain) <= 26  # binomial(60, 0.3): 18 ± 3.5
+
+
 def test_gaussian_noise_has_the_asked_sigma():
     spec = PhotoDegradationRange.from_dict({**QUIET, "noise": 20, "gray_noise": 1})
     image = np.full((3, 128, 128), 128, np.float32)
@@ -131,6 +145,7 @@ def test_kernel_widths_cover_the_odd_sizes_of_the_range():
         ({"kernel_size": [8, 21]}, "kernel_size must be odd whole numbers"),
         ({"kernel_probs": [1, 0]}, "kernel_probs must be 6 non-negative numbers"),
         ({"sinc": 2}, r"sinc is a probability in \[0, 1\], not 2"),
+        ({"protocol": -0.1}, r"protocol is a probability in \[0, 1\], not -0.1"),
         ({"blur": [0, 1]}, r"blur must be > 0"),
         ({"noise": [5, 1]}, r"noise range \[5, 1\] has low > high"),
         ({"sharpen": 1}, r"unknown photo degradation option\(s\) sharpen; valid: blur"),

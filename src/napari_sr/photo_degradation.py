@@ -82,6 +82,11 @@ class PhotoDegradationRange(RangeFields):
         Probability that the noise is the same in every channel (colour images).
     jpeg, jpeg2 : (float, float)
         JPEG quality (1-100); one-channel images are compressed as greyscale JPEG.
+    protocol : float
+        Probability, in [0, 1], that a draw is the SR benchmark protocol instead: MATLAB
+        bicubic downscaling rounded to 8 bits, nothing else. A network trained with a
+        share of these still restores clean downscaled images, rather than treating their
+        fine texture as noise to remove (Real-ESRGAN's own weights smooth such inputs).
     """
 
     blur: Range = (0.2, 3.0)
@@ -108,6 +113,7 @@ class PhotoDegradationRange(RangeFields):
     gray_noise2: float = 0.4
     jpeg: Range = (30.0, 95.0)
     jpeg2: Range = (30.0, 95.0)
+    protocol: float = 0.0
 
     KIND: ClassVar[str] = "photo degradation"
 
@@ -132,7 +138,7 @@ class PhotoDegradationRange(RangeFields):
                             ("resize_probs2", 3)):  # fmt: skip
             set_(self, name, _probabilities(getattr(self, name), name, count))
         for name in ("sinc", "sinc2", "final_sinc", "second_blur", "gaussian_noise",
-                     "gaussian_noise2", "gray_noise", "gray_noise2"):  # fmt: skip
+                     "gaussian_noise2", "gray_noise", "gray_noise2", "protocol"):  # fmt: skip
             set_(self, name, check_probability(getattr(self, name), name))
 
     def margin(self, scale: int) -> int:
@@ -164,6 +170,11 @@ class PhotoDegradationRange(RangeFields):
             float32 (C, Y/s, X/s), from 0 to ``top``, rounded to 8-bit steps of it.
         """
         out = np.clip(np.asarray(image, np.float32) / np.float32(top), 0, 1)
+        if self.protocol > 0 and rng.random() < self.protocol:  # one more draw, only then
+            from .degradation import degrade
+
+            low = degrade(out, scale, kernel="bicubic", axes="CYX")
+            return (np.clip(np.round(low * 255), 0, 255) / 255 * top).astype(np.float32)
         h, w = out.shape[-2:]
         target = (math.ceil(h / scale), math.ceil(w / scale))
         # stage 1

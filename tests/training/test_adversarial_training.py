@@ -236,3 +236,25 @@ def test_self_supervised_recipes_take_no_discriminator():
 def test_a_discriminator_of_another_size_is_refused_before_training():
     with pytest.raises(ValueError, match="vgg_style discriminator scores 128"):
         train("fsrcnn", IMAGES, steps=1, **{**GAN, "discriminator": "vgg_style"})
+
+
+def test_validation_scores_rgb_on_luma_as_compare_does():
+    """Training's validation of an RGB network scores spectrum and consistency on luma, as
+    ``compare_low_resolution`` does, so the figures of a run and of a comparison agree."""
+    from napari_sr.evaluation import compare_low_resolution
+    from napari_sr.normalization import NATURAL_8BIT
+    from napari_sr.training.data import collect, prepare
+    from napari_sr.training.validate import perceptual_scores
+
+    rgb = np.stack([textured((64, 64), seed=s) for s in (3, 4, 5)], axis=-1)
+    (image,) = prepare(collect([rgb], "validation"), scale=2, in_channels=3, degradation={},
+                       normalization=NATURAL_8BIT, seed=0, validation=True)  # fmt: skip
+    low = np.moveaxis(image.low[0], 0, -1).astype(np.uint8)  # (Y, X, 3)
+    compared = compare_low_resolution(low, 2, ["lanczos3"], reference=rgb, axes="YXC",
+                                      perceptual=True)  # fmt: skip
+    output = compared.outputs["lanczos3"].astype(np.float32)
+    scores = perceptual_scores(image, np.moveaxis(output, -1, 0)[None], 2)
+    compared = compared.rows[0]
+    assert scores["consistency_rms"] == pytest.approx(compared["consistency_rms"], rel=1e-6)
+    assert scores["spectral_error_db"] == pytest.approx(compared["spectral_error_db"], rel=1e-6)
+    assert scores["consistency_rms"] > 0.5  # lanczos3 is not bicubic's inverse

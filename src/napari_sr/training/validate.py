@@ -94,22 +94,25 @@ def bicubic_scores(
 def perceptual_scores(
     image: TrainingImage, restored: np.ndarray, scale: int, degradation: dict | None = None
 ) -> dict[str, float | None]:
-    """The :data:`PERCEPTUAL_SCORES` of ``restored`` (N, C, Y, X), in the image's dtype."""
+    """The :data:`PERCEPTUAL_SCORES` of ``restored`` (N, C, Y, X), in the image's dtype;
+    spectrum and consistency of RGB on luma, as :func:`napari_sr.compare_methods` scores
+    them (a luma network leaves chroma to bicubic)."""
     from ..consistency import data_consistency
     from ..naturalness import niqe
     from ..spectrum import spectral_fidelity
 
-    ref, out = image.high, restored
+    ref, out, low = image.high, restored, image.low
     data_range = scoring_range(image.high) or 255.0
     crop = (slice(None), slice(None), slice(scale, -scale or None), slice(scale, -scale or None))
     planes = [np.moveaxis(p, 0, -1) if p.shape[0] == 3 else p[0] for p in out[crop]]
     large = [p for p in planes if min(p.shape[:2]) >= 192]
-    luma = [p if p.ndim == 2 else p.mean(axis=-1) for p in planes]
-    truth = [np.moveaxis(p, 0, -1).mean(axis=-1) if p.shape[0] == 3 else p[0] for p in ref[crop]]
-    spectra = [spectral_fidelity(t, o) for t, o in zip(truth, luma, strict=True)]
+    if out.shape[1] == 3:
+        ref, out, low = (_luma_planes(x, data_range) for x in (ref, out, low))
+    truth = [p[0] for p in ref[crop]]
+    spectra = [spectral_fidelity(t, o[0]) for t, o in zip(truth, out[crop], strict=True)]
     model = {k: v for k, v in (degradation or {}).items() if k in ("kernel", "blur", "psf")}
     agreement = data_consistency(
-        out.astype(np.float64), image.low.astype(np.float64), scale,
+        out.astype(np.float64), low.astype(np.float64), scale,
         fit_intensity=False, axes="TCYX", **model,
     )  # fmt: skip
     return {
@@ -132,6 +135,13 @@ def score(image: TrainingImage, restored: np.ndarray, scale: int) -> tuple[float
     data_range = scoring_range(image.high) or 255.0  # 255 for uint8, else the span
     kwargs = {"data_range": data_range, "crop_border": scale, "y_channel": luma, "axes": axes}
     return psnr(ref, out, **kwargs), ssim(ref, out, **kwargs)
+
+
+def _luma_planes(rgb: np.ndarray, data_range: float) -> np.ndarray:
+    """(N, 1, Y, X) luma of (N, 3, Y, X) RGB in [0, data_range]."""
+    from ..color import luma
+
+    return luma(np.moveaxis(rgb, 1, -1), data_range)[:, None]
 
 
 def _mean_extra(extra: list[dict[str, float | None]]) -> dict[str, float | None]:
