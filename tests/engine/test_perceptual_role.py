@@ -54,4 +54,4 @@ def test_upscale_with_the_perceptual_role_says_what_ran(perceptual_weights):
     record = image.metadata["provenance"]["default"]
     assert record["weights"] == "edsr_light_x4.perceptual"
     note = table.noise_note(record)
-    assert "synthesise texture on every input" in note and "sharpen the noise" in note
+    assert "synthesise texture on every input" in note and "part of the noise into texture" in note

@@ -225,7 +225,7 @@ def noise_note(record: dict) -> str:
     noise, threshold = 100 * record["relative_noise"], 100 * record["threshold"]
     if record["weights"].endswith(f".{bundled.PERCEPTUAL_WEIGHTS}"):
         level = f"noise {noise:.1f} % of the range"
-        warning = "; it will sharpen the noise into texture" if record["noisy"] else ""
+        warning = "; it may turn part of the noise into texture" if record["noisy"] else ""
         return f"{level}: the perceptual weights synthesise texture on every input{warning}"
     robust = record["weights"].endswith(f".{bundled.NOISY_WEIGHTS}")
     dtype = record.get("dtype", bundled.PROTOCOL_DTYPE)

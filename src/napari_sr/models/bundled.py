@@ -39,8 +39,9 @@ microscope degradations (PSF blur, pixel integration, shot and read noise;
 
 PERCEPTUAL_WEIGHTS = "perceptual"
 """Training of the perceptual default: the quality default fine-tuned against a
-discriminator (adversarial training) to synthesise texture; it runs on every input as it
-is (no routing by noise: it is asked for by name, for pictures, not for measurement)."""
+discriminator (adversarial training) to synthesise texture, on clean and on
+Real-ESRGAN-degraded photographs; it runs on every input as it is (no routing by noise:
+it is asked for by name, for pictures, not for measurement)."""
 
 ROLE_WEIGHTS = {"quality": DEFAULT_WEIGHTS, "fast": DEFAULT_WEIGHTS,
                 "perceptual": PERCEPTUAL_WEIGHTS}  # fmt: skip
