@@ -332,6 +332,35 @@ def test_huge_sparse_tiff_is_refused_before_allocating_and_read_lazily(tmp_path,
     assert io.probe(path).shape == (60000, 60000)
 
 
+def test_a_lazy_uncompressed_tiff_is_read_in_the_files_byte_order(tmp_path):
+    data = np.arange(600 * 700, dtype=">u2").reshape(600, 700)
+    tifffile.imwrite(tmp_path / "be.tif", data, byteorder=">")
+    lazy = io.read(tmp_path / "be.tif", lazy=True)
+    assert lazy.data.dtype == np.uint16
+    np.testing.assert_array_equal(lazy.data[100:130, 5:9].compute(), data[100:130, 5:9])
+
+
+@pytest.mark.parametrize(
+    ("layout", "chunk"),
+    [
+        ({"rowsperstrip": 7}, (70, 700)),  # whole strips of full rows
+        ({"rowsperstrip": 600}, (71, 700)),  # one strip: rows as many as fit
+        ({"tile": (64, 64)}, (256, 256)),  # whole tiles
+    ],
+)
+def test_a_plane_larger_than_a_chunk_is_cut_along_the_files_strips_or_tiles(
+    tmp_path, monkeypatch, layout, chunk
+):
+    from napari_sr.io.tiff import LazyTiff
+
+    monkeypatch.setattr(LazyTiff, "CHUNK_BYTES", 100_000)  # 50,000 uint16 pixels
+    data = np.random.default_rng(0).integers(0, 4000, (600, 700), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "a.tif", data, compression="zlib", **layout)
+    lazy = io.read(tmp_path / "a.tif", lazy=True)
+    assert lazy.data.chunksize == chunk
+    np.testing.assert_array_equal(lazy.data.compute(), data)
+
+
 def test_sparse_file_with_only_a_tiff_signature(tmp_path):
     path = tmp_path / "sparse.tif"
     with open(path, "wb") as fh:

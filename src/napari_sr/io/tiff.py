@@ -128,7 +128,7 @@ def read_tiff(path: Path, *, lazy: bool | None = None, level: int = 0) -> Image:
         try:
             if lazy:
                 data = LazyTiff(str(path), level, tuple(int(n) for n in series.shape),
-                                dtype).as_dask().reshape(shape)  # fmt: skip
+                                dtype, _stored_block(series)).as_dask().reshape(shape)  # fmt: skip
             else:
                 data = series.asarray().reshape(shape)
         except Exception as exc:
@@ -165,23 +165,40 @@ class LazyTiff:
     dask.distributed workers read the file themselves (it must be on a file system they
     share).
 
-    Regions are read through tifffile's zarr view of the series (``aszarr``): only the
-    strips or tiles that hold the region are decoded.
+    Regions of an uncompressed series stored in one block are read through a memory map
+    of the file (only the region's bytes); others through tifffile's zarr view of the
+    series (``aszarr``), which decodes the strips or tiles that hold the region, so a plane
+    larger than a chunk is cut into whole strips or tiles.
     """
 
     CHUNK_BYTES = 64 * 2**20
     """Bytes of a dask chunk: whole planes, as many as fit, or Y and X cut when one plane
     is larger."""
 
-    def __init__(self, path: str, level: int, shape: tuple[int, ...], dtype: Any) -> None:
+    def __init__(
+        self,
+        path: str,
+        level: int,
+        shape: tuple[int, ...],
+        dtype: Any,
+        stored: tuple[int, int] | None = None,
+    ) -> None:
         self.path, self.level, self.shape = path, int(level), tuple(shape)
         self.dtype, self.ndim = np.dtype(dtype), len(shape)
+        self.stored = stored  # (rows, columns) of the file's strips or tiles
 
     def __getitem__(self, region: tuple) -> np.ndarray:
         import tifffile
         import zarr
 
         with tifffile.TiffFile(self.path) as tif:
+            series = tif.series[0]
+            series = series.levels[self.level] if self.level else series
+            if _contiguous(series):  # uncompressed, one block: map it, read only the region
+                stored = np.dtype(series.dtype).newbyteorder(tif.byteorder)  # as in the file
+                mapped = np.memmap(self.path, dtype=stored, mode="r",
+                                   offset=series.dataoffset, shape=self.shape)  # fmt: skip
+                return np.array(mapped[region], dtype=self.dtype)
             store = tif.series[0].aszarr(level=self.level)
             try:
                 return np.asarray(zarr.open_array(store, mode="r")[region])
@@ -196,8 +213,7 @@ class LazyTiff:
         *lead, height, width = self.shape
         plane = height * width * self.dtype.itemsize
         if plane > self.CHUNK_BYTES:
-            edge = max(256, int(math.sqrt(self.CHUNK_BYTES / self.dtype.itemsize)))
-            return (1,) * len(lead) + (min(height, edge), min(width, edge))
+            return (1,) * len(lead) + self._plane_chunk(height, width)
         planes = max(1, self.CHUNK_BYTES // plane)
         chunks = []
         for n in reversed(lead):  # fill the innermost leading axes first
@@ -205,6 +221,22 @@ class LazyTiff:
             chunks.append(take)
             planes = max(1, planes // n) if take == n else 1
         return (*reversed(chunks), height, width)
+
+    def _plane_chunk(self, height: int, width: int) -> tuple[int, int]:
+        """(rows, columns) of a chunk of a plane larger than :data:`CHUNK_BYTES`: whole
+        strips or tiles of the file, since a read decodes every one it touches (a square
+        chunk of a striped plane would decode its strips' full width: 10× the bytes of a
+        60,000-pixel-wide plane)."""
+        pixels = max(1, self.CHUNK_BYTES // self.dtype.itemsize)
+        rows, columns = self.stored or (1, 1)
+        if self.stored is not None and columns >= width:  # strips: full rows
+            count = max(1, pixels // width)
+            count = count // rows * rows if rows <= count else count  # whole strips if any fit
+            return min(height, count), width
+        edge = max(256, int(math.sqrt(pixels)))
+        tall = max(1, edge // rows) * rows
+        wide = max(1, edge // columns) * columns
+        return min(height, tall), min(width, wide)
 
     def as_dask(self):
         """This series as a dask array (``inline_array``: every task reads by path)."""
@@ -216,6 +248,17 @@ class LazyTiff:
         return da.from_array(self, chunks=self.chunks(), asarray=True, lock=False,
                              fancy=False, inline_array=True,
                              meta=np.empty((0,) * self.ndim, self.dtype))  # fmt: skip
+
+
+def _stored_block(series: Any) -> tuple[int, int] | None:
+    """(rows, columns) of one strip or tile of the series' planes, None when unknown."""
+    page = getattr(series, "keyframe", None)
+    try:
+        if page.is_tiled:
+            return int(page.tilelength), int(page.tilewidth)
+        return min(int(page.rowsperstrip), int(page.imagelength)), int(page.imagewidth)
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def _axes_from_tifffile(axes: str, shape: tuple[int, ...], path: Path) -> tuple[str, tuple]:
