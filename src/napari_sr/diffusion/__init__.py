@@ -2,7 +2,8 @@
 given a low-resolution one (ResShift's residual shifting), so that several samples show
 where the data leave the answer open.
 
-:class:`~napari_sr.diffusion.schedule.ResShiftSchedule` holds the noise schedule and its
-Gaussians; :func:`~napari_sr.diffusion.sampler.sample` runs the reverse process with any
-network that predicts the clean image.
+The schedule, its Gaussians and the sampler are :mod:`napari_sr.models.resshift` (the
+model record and the training loop use them too); the denoiser is
+:class:`napari_sr.models.diffusion_unet.DiffusionUNet`;
+:mod:`~napari_sr.diffusion.calibration` checks that the samples' spread is an uncertainty.
 """

@@ -1,6 +1,6 @@
 """The denoiser of diffusion SR: an SR3-style U-Net with a noise-level embedding that
 predicts the high-resolution image from a noisy state and the interpolated low-resolution
-image (ResShift's parameterisation, :mod:`napari_sr.diffusion.schedule`).
+image (ResShift's parameterisation, :mod:`napari_sr.models.resshift`).
 
 The layout is the DDPM/SR3 U-Net (Ho et al. 2020; Saharia et al. 2022): the state ``x_t``
 and the condition ``y0`` concatenated on the channel axis, a 3×3 head, at each resolution

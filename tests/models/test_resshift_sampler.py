@@ -8,8 +8,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from napari_sr import Cancelled  # noqa: E402
-from napari_sr.diffusion.sampler import sample, summarise  # noqa: E402
-from napari_sr.diffusion.schedule import ResShiftSchedule  # noqa: E402
+from napari_sr.models.resshift import (  # noqa: E402
+    ResShiftSchedule,
+    sample,
+    summarise,
+)
 
 SCHEDULE = ResShiftSchedule(levels=6)
 

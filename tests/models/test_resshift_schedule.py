@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from napari_sr.diffusion.schedule import ResShiftSchedule
+from napari_sr.models.resshift import ResShiftSchedule
 
 
 def released_schedule(levels, kappa=2.0, power=0.3, min_noise=0.04, sqrt_end=0.99):
@@ -113,3 +113,28 @@ def test_record_round_trip_and_errors():
         ResShiftSchedule(eta_last=1.0)
     with pytest.raises(ValueError, match="the posterior goes down"):
         schedule.posterior(0.0, 0.0, 2, 3)
+
+
+def test_training_inputs_draw_levels_uniformly_and_states_from_the_marginal():
+    torch = pytest.importorskip("torch")
+    from napari_sr.models.resshift import input_scales, training_inputs
+
+    schedule = ResShiftSchedule(levels=4)
+    n = 20_000
+    x0 = torch.full((n, 1, 2, 2), 0.5, dtype=torch.float64)
+    y0 = torch.full((n, 1, 2, 2), -0.5, dtype=torch.float64)
+    state, levels = training_inputs(schedule, x0, y0, torch.Generator().manual_seed(0))
+    assert state.dtype == torch.float64 and levels.dtype == torch.int64
+    counts = torch.bincount(levels, minlength=5)[1:].double() / n
+    torch.testing.assert_close(counts, torch.full((4,), 0.25, dtype=torch.float64), atol=0.015,
+                               rtol=0)  # fmt: skip
+    for t in range(1, 5):
+        values = state[levels == t].flatten().numpy()
+        mean, std = schedule.marginal(0.5, -0.5, t)
+        assert values.mean() == pytest.approx(mean, abs=4 * std / math.sqrt(values.size))
+        assert values.std() == pytest.approx(std, rel=0.03)
+    again, _ = training_inputs(schedule, x0, y0, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(again, state, rtol=0, atol=0)  # seeded: exactly repeated
+    scales = input_scales(schedule, torch.tensor([1, 4]))
+    assert scales.shape == (2, 1, 1, 1)
+    assert float(scales[1]) == pytest.approx(1 / math.sqrt(4 * 0.9801 + 1))

@@ -1,4 +1,5 @@
-"""The residual-shifting diffusion of ResShift: its noise schedule and its Gaussians.
+"""The residual-shifting diffusion of ResShift: its noise schedule, its Gaussians and its
+sampler.
 
 ResShift (Yue et al. 2023) diffuses from the high-resolution image ``x0`` to the
 interpolated low-resolution image ``y0`` plus noise, instead of to pure noise as SR3 and
@@ -15,8 +16,13 @@ SR3's hundreds). With the residual ``e0 = y0 - x0`` and a schedule
   it does not involve ``y0``. Adjacent levels are ResShift's reverse step; levels further
   apart let a network trained on ``T`` levels sample in fewer steps.
 
-The network predicts ``x0`` from ``x_t``, ``y0`` and ``t``; sampling draws ``x_T`` from the
-marginal with ``x0 = y0`` and replaces ``x0`` by the prediction in each posterior.
+The network predicts ``x0`` from ``x_t``, ``y0`` and ``t``; sampling (:func:`sample`) draws
+``x_T`` from the marginal with ``x0 = y0`` and replaces ``x0`` by the prediction in each
+posterior. Each sample draws its noise from a generator of its own, seeded by ``(seed,
+sample index)`` on the CPU, so a run is repeated exactly by its seed on any device, and the
+first samples of a run of 8 are those of a run of 2. The whole image is one state: a
+caller that runs the network tile by tile blends the tiles' predictions at every step, and
+the noise of a pixel does not depend on the tiling.
 
 Levels are indexed 1 to ``T`` as in the paper; index 0 is the clean image.
 
@@ -29,12 +35,17 @@ super-resolution by residual shifting. NeurIPS 36. arXiv:2307.12348.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
-__all__ = ["ResShiftSchedule"]
+from ..utils.progress import Cancelled, CancelToken, ProgressCallback, is_cancelled, report
+
+__all__ = ["Denoiser", "ResShiftSchedule", "input_scales", "sample", "sample_generators",
+           "summarise", "training_inputs"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -177,3 +188,152 @@ class ResShiftSchedule:
             raise ValueError(
                 f"level must be a whole number from {low} to {self.levels}, not {t!r}"
             )
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def training_inputs(
+    schedule: ResShiftSchedule,
+    x0: torch.Tensor,
+    y0: torch.Tensor,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A training batch's states: a level ``t`` drawn uniformly from 1 to ``T`` per image
+    and ``x_t`` drawn from ``q(x_t | x0, y0)``; the network learns ``x0`` from
+    ``(x_t · input_scale(t), y0, t)``.
+
+    Parameters
+    ----------
+    schedule : ResShiftSchedule
+    x0, y0 : torch.Tensor
+        (N, C, H, W) high-resolution targets and their interpolated low-resolution inputs.
+    generator : torch.Generator
+        A CPU generator: the levels and the noise (drawn on the CPU in float32 and moved to
+        ``x0``'s device, so a seeded step is the same on every device).
+
+    Returns
+    -------
+    (torch.Tensor, torch.Tensor)
+        ``x_t`` (N, C, H, W) and the levels ``t`` (N,) int64, on ``x0``'s device.
+    """
+    n = x0.shape[0]
+    levels = torch.randint(1, schedule.levels + 1, (n,), generator=generator)
+    noise = torch.randn(x0.shape, generator=generator, dtype=torch.float32)
+    etas = torch.as_tensor(schedule.etas, dtype=torch.float64)[levels - 1]
+    shift = etas.to(x0.dtype).to(x0.device)[:, None, None, None]
+    spread = (schedule.kappa * etas.sqrt()).to(x0.dtype).to(x0.device)[:, None, None, None]
+    state = x0 + shift * (y0 - x0) + spread * noise.to(device=x0.device, dtype=x0.dtype)
+    return state, levels.to(x0.device)
+
+
+def input_scales(schedule: ResShiftSchedule, levels: torch.Tensor, data_std: float = 1.0):
+    """:meth:`ResShiftSchedule.input_scale` of each level of ``levels`` (N,), as an
+    (N, 1, 1, 1) float32 tensor on their device."""
+    values = [schedule.input_scale(int(t), data_std) for t in levels.tolist()]
+    return torch.tensor(values, dtype=torch.float32, device=levels.device)[:, None, None, None]
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+Denoiser = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
+"""``denoise(x_t, y0, t)``: the clean image predicted from the state ``x_t`` (N, C, H, W)
+at level ``t``, given the interpolated low-resolution image ``y0`` (1 or N, C, H, W)."""
+
+
+def sample_generators(seed: int, samples: int, first: int = 0) -> list[torch.Generator]:
+    """One CPU generator per sample, seeded by ``(seed, index)`` (independent streams:
+    :class:`numpy.random.SeedSequence`)."""
+    out = []
+    for index in range(first, first + samples):
+        state = np.random.SeedSequence([int(seed), index]).generate_state(2, np.uint32)
+        generator = torch.Generator(device="cpu")
+        generator.manual_seed(int(state[0]) << 32 | int(state[1]))
+        out.append(generator)
+    return out
+
+
+def _noise(generators: list[torch.Generator], like: torch.Tensor) -> torch.Tensor:
+    """Standard normal noise of ``like``'s shape (one sample per generator), drawn on the
+    CPU in float32 and moved to ``like``'s device and dtype."""
+    shape = like.shape[1:]
+    drawn = [torch.randn(shape, generator=g, dtype=torch.float32) for g in generators]
+    return torch.stack(drawn).to(device=like.device, dtype=like.dtype)
+
+
+def sample(
+    denoise: Denoiser,
+    y0: torch.Tensor,
+    schedule: ResShiftSchedule,
+    *,
+    samples: int = 1,
+    steps: int | None = None,
+    seed: int = 0,
+    first_sample: int = 0,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> torch.Tensor:
+    """Draw samples of the clean image by ResShift's reverse process.
+
+    Parameters
+    ----------
+    denoise : callable
+        ``denoise(x_t, y0, t)`` → the predicted clean image (see :data:`Denoiser`).
+    y0 : torch.Tensor
+        (1, C, H, W) low-resolution image interpolated to the output grid, in the units the
+        network was trained in.
+    schedule : ResShiftSchedule
+        The schedule the network was trained with.
+    samples : int
+        How many samples, drawn together as one batch.
+    steps : int, optional
+        Network evaluations per sample: all the schedule's levels by default, else that
+        many of them (:meth:`ResShiftSchedule.sampling_levels`).
+    seed : int
+        Seed of the noise; sample ``i`` uses the stream ``(seed, first_sample + i)``.
+    first_sample : int
+        Index of the first sample (a run continued in batches).
+    progress : callable, optional
+        ``progress(done, total)`` after every step.
+    cancel : CancelToken, optional
+        Checked before every step; :class:`~napari_sr.Cancelled` is raised when set.
+
+    Returns
+    -------
+    torch.Tensor
+        (samples, C, H, W) on ``y0``'s device and dtype.
+    """
+    if isinstance(samples, bool) or int(samples) != samples or samples < 1:
+        raise ValueError(f"samples must be a whole number of at least 1, not {samples!r}")
+    if y0.ndim != 4 or y0.shape[0] != 1:
+        raise ValueError(f"y0 must be one (1, C, H, W) image, not of shape {tuple(y0.shape)}")
+    levels = schedule.sampling_levels(steps)
+    generators = sample_generators(seed, int(samples), first_sample)
+    condition = y0.expand(int(samples), *y0.shape[1:])
+    mean, std = schedule.prior(condition)
+    state = mean + std * _noise(generators, condition)
+    total = len(levels)
+    for done, t in enumerate(levels):
+        if is_cancelled(cancel):
+            raise Cancelled("cancelled by the caller")
+        with torch.no_grad():
+            clean = denoise(state, condition, t)
+        below = levels[done + 1] if done + 1 < total else 0
+        mean, std = schedule.posterior(state, clean, t, below)
+        state = mean + std * _noise(generators, state) if below else mean
+        report(progress, done + 1, total)
+    return state
+
+
+def summarise(samples: torch.Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel mean and standard deviation over the samples (axis 0).
+
+    The standard deviation is the unbiased estimate (``ddof=1``), zero for one sample.
+    Both are float32 arrays of one sample's shape."""
+    values = samples.detach().cpu().numpy() if isinstance(samples, torch.Tensor) else samples
+    values = np.asarray(values, dtype=np.float64)
+    mean = values.mean(axis=0)
+    if values.shape[0] < 2:
+        return mean.astype(np.float32), np.zeros_like(mean, dtype=np.float32)
+    return mean.astype(np.float32), values.std(axis=0, ddof=1).astype(np.float32)
