@@ -3,6 +3,7 @@ the level's effect on the output, gradients everywhere, and clear errors."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -105,3 +106,28 @@ def test_level_embedding_is_ddpms_sinusoid():
 def test_bad_layouts_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         DiffusionUNet(scale=4, **kwargs)
+
+
+def test_it_is_registered_and_the_single_image_paths_refuse_it(tmp_path):
+    """Registered like the other architectures, but upscale, the SR training recipe, ONNX
+    and BMZ export cannot run a denoiser alone: each says so."""
+    import napari_sr
+    from napari_sr.engine.method_table import list_methods
+    from napari_sr.models.registry import REGISTRY
+
+    spec = REGISTRY.spec("diffusion_unet")
+    assert spec.framework == "diffusion" and spec.scales == (2, 3, 4)
+    model = napari_sr.create_model("diffusion_unet", scale=4, features=8, multipliers=(1, 2),
+                                   blocks=1)  # fmt: skip
+    assert model.spec.name == "diffusion_unet" and model.size_multiple == 2
+    assert "diffusion_unet" not in [m.name for m in list_methods(4)]
+    image = np.zeros((8, 8), np.float32)
+    with pytest.raises(ValueError, match="upscale cannot run it alone"):
+        napari_sr.upscale(image, 4, method=model)
+    with pytest.raises(ValueError, match="the SR recipe trains networks that map"):
+        napari_sr.train("diffusion_unet", [np.zeros((32, 32), np.uint8)], scale=4, steps=1)
+    with pytest.raises(ValueError, match="does not export diffusion networks"):
+        napari_sr.export_model(model, tmp_path / "d.onnx")
+    with pytest.raises(ValueError, match="BMZ packages of diffusion networks are not"):
+        napari_sr.export_bmz(model, tmp_path / "d.zip")
+    assert not list(tmp_path.iterdir())

@@ -35,8 +35,10 @@ def create(name, **kwargs):
     return create_model(name, **kwargs, **LIGHT.get(name, {}))
 
 
-SINGLE_IMAGE = [n for n in list_models() if REGISTRY.spec(n).framework != "multiframe"]
-# multi-frame fusion networks have their own contract (tests/multiframe/test_learned.py)
+SINGLE_IMAGE = [n for n in list_models()
+                if REGISTRY.spec(n).framework not in ("multiframe", "diffusion")]  # fmt: skip
+# multi-frame fusion networks and diffusion denoisers have their own contracts
+# (tests/multiframe/test_learned.py, tests/models/test_diffusion_unet.py)
 
 
 @pytest.fixture(scope="module", params=SINGLE_IMAGE)

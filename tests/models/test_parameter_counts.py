@@ -116,6 +116,8 @@ COUNTS = [
     # layer - encoder 608 + 32 + 2 x (2 x 9,248 + 2 x 32) + 9,248 = 47,008; fusion 18,464
     # + 32 + 18,560 = 37,056; decoder 4,128 (transposed 2x2) + 32 + 289 = 4,449
     ("highresnet", 2, 1, 88_513, _all, "derived: HighRes-net variant, 32 features, x2"),
+    # layer by layer in tests/models/test_diffusion_unet.py
+    ("diffusion_unet", 4, 1, 4_117_185, _all, "derived: SR3-style U-Net, 32 features, 1/2/4"),
 ]
 
 

@@ -60,5 +60,7 @@ def sr_models() -> list[str]:
     from ..models.registry import REGISTRY, list_models
 
     return [
-        n for n in list_models() if REGISTRY.spec(n).framework not in ("restoration", "multiframe")
+        n
+        for n in list_models()
+        if REGISTRY.spec(n).framework not in ("restoration", "multiframe", "diffusion")
     ]

@@ -229,6 +229,12 @@ def wrap_model(model: Any, *, checkpoint: str | None = None) -> ModelMethod:
             f"{spec.name} fuses several frames of one scene; run it with napari_sr.misr("
             "frames, scale, method=model), not upscale"
         )
+    if spec is not None and spec.framework == "diffusion":
+        raise ValueError(
+            f"{spec.name} is the denoiser of a diffusion: it predicts from a noisy state and a "
+            "noise level, so upscale cannot run it alone; sample with it through "
+            "napari_sr.models.resshift.sample"
+        )
     if spec is None:
         name = type(model).__name__.lower()
         spec = ModelSpec(name, "", scales=(int(scale),), **_GENERIC, half_precision_safe=False)

@@ -388,7 +388,11 @@ def list_methods(scale: float | None = None) -> list[MethodInfo]:
         *INTERPOLATION_METHODS,
         *default_roles(),
         *single_image_weights(),
-        *(n for n in REGISTRY.names() if REGISTRY.spec(n).framework != "multiframe"),
+        *(
+            n
+            for n in REGISTRY.names()
+            if REGISTRY.spec(n).framework not in ("multiframe", "diffusion")
+        ),
     ]
     return [describe_method(name, scale) for name in names]
 

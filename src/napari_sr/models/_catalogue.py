@@ -260,4 +260,23 @@ ARCHITECTURES: tuple[ModelSpec, ...] = (
         "variant (median reference, residual over its bicubic upsampling)",
         defaults={"features": 32, "encoder_blocks": 2},
     ),
+    ModelSpec(
+        "diffusion_unet",
+        "diffusion_unet:DiffusionUNet",
+        "diffusion",
+        (2, 3, 4),
+        size_multiple=4,
+        halo=32,
+        tiling_safe=True,
+        half_precision_safe=False,
+        paper="Saharia et al., SR3, doi:10.1109/TPAMI.2022.3204461 (2023), as the denoiser "
+        "of Yue et al., ResShift, arXiv:2307.12348 (2023)",
+        defaults={
+            "features": 32,
+            "multipliers": (1, 2, 4),
+            "blocks": 2,
+            "groups": 8,
+            "levels": 15,
+        },
+    ),
 )

@@ -116,6 +116,11 @@ def export_bmz(
     bundled = str(model) if isinstance(model, str) and model in bundled_models() else None
     network = resolve_network(model)
     info = network.info
+    if network.spec.framework == "diffusion":
+        raise ValueError(
+            f"{info.architecture} is the denoiser of a diffusion (run step by step by a "
+            "sampler); BMZ packages of diffusion networks are not supported"
+        )
     if network.spec.framework == "multiframe":
         raise ValueError(
             f"{info.architecture} fuses frames; BMZ packages of fusion networks are not "

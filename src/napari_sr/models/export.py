@@ -136,6 +136,11 @@ def exportable(model: Any, *, frames: int | None = None) -> tuple[nn.Module, dic
     """A copy of ``model`` ready to trace (CPU, float32, eval mode, in its export form) and
     the record that goes with it (see :func:`export_record`)."""
     network = resolve_network(model)
+    if network.spec.framework == "diffusion":
+        raise ValueError(
+            f"{network.info.architecture} is the denoiser of a diffusion (three inputs, run "
+            "step by step by a sampler); napari-sr does not export diffusion networks"
+        )
     fusion = _is_fusion(network)
     if fusion and frames is None:
         raise ValueError(

@@ -14,12 +14,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-FRAMEWORKS = ("pre", "post", "progressive", "iterative", "restoration", "multiframe")
+FRAMEWORKS = ("pre", "post", "progressive", "iterative", "restoration", "multiframe",
+              "diffusion")  # fmt: skip
 """Where upsampling happens: before the network (on an interpolated input), at its end,
 in stages, or by repeated up/down projection; or nowhere: a same-size restoration network
 (scale 1) that restores an image already interpolated to the target grid. ``multiframe``
 networks fuse several frames of one scene (input ``(B, frames, H, W)``); they run through
-:func:`napari_sr.misr`, not :func:`napari_sr.upscale`."""
+:func:`napari_sr.misr`, not :func:`napari_sr.upscale`. ``diffusion`` networks are denoisers
+of a diffusion: they predict the high-resolution image from a noisy state, the
+interpolated input and a noise level, and run through the sampler of
+:mod:`napari_sr.models.resshift`."""
 
 HYPERPARAMETER_FIELDS = ("halo", "size_multiple")
 """Descriptor fields a built model may set as attributes of its own when they depend on its
@@ -45,12 +49,14 @@ class ModelSpec:
     builder : str
         ``"module:Class"`` inside :mod:`napari_sr.models`; the class takes keyword-only
         hyperparameters including ``scale`` and ``in_channels``.
-    framework : {'pre', 'post', 'progressive', 'iterative', 'restoration', 'multiframe'}
-        Upsampling framework (Wang, Chen & Hoi 2020, "Deep learning for image SR: a survey"),
-        or ``'restoration'``: a same-size network (output as large as its input) that
-        restores an already-interpolated image, for self-supervised SR (isotropic
-        reconstruction, zero-shot SR) that interpolates first; its only scale is 1; or
-        ``'multiframe'``: a fusion network whose input channels are the frames of a burst.
+    framework : str
+        One of :data:`FRAMEWORKS`: the upsampling framework (Wang, Chen & Hoi 2020, "Deep
+        learning for image SR: a survey"); or ``'restoration'``: a same-size network
+        (output as large as its input) that restores an already-interpolated image, for
+        self-supervised SR (isotropic reconstruction, zero-shot SR) that interpolates
+        first, its only scale 1; or ``'multiframe'``: a fusion network whose input
+        channels are the frames of a burst; or ``'diffusion'``: the denoiser of a
+        diffusion sampler.
     scales : tuple of int
         Scales the architecture supports.
     paper : str

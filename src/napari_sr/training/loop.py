@@ -1165,6 +1165,16 @@ def _split_model_and_config(
     return model_or_config, config
 
 
+def _check_trainable(spec) -> None:
+    """Diffusion denoisers need a recipe of their own (a noisy state and a level per
+    patch), which this loop's SR recipe does not give."""
+    if spec.framework == "diffusion":
+        raise ValueError(
+            f"{spec.name} is the denoiser of a diffusion: the SR recipe trains networks that "
+            "map a low-resolution image to a high-resolution one, not a denoiser"
+        )
+
+
 def _check_model_argument(model_or_name, scale: int, in_channels, hparams, architecture=None):
     """The model object, or None for a registry name (checked when it is built); the
     scale is checked against the architecture before the other options, whose errors it
@@ -1173,6 +1183,7 @@ def _check_model_argument(model_or_name, scale: int, in_channels, hparams, archi
         from ..models.registry import REGISTRY
 
         spec = REGISTRY.spec(model_or_name)  # unknown names fail here, before any work
+        _check_trainable(spec)
         if scale not in spec.scales:
             raise ValueError(
                 f"{spec.name} supports scales {', '.join(map(str, spec.scales))}, not {scale}"
@@ -1184,6 +1195,7 @@ def _check_model_argument(model_or_name, scale: int, in_channels, hparams, archi
             "model_or_config must be a registered model name such as 'fsrcnn', a model from "
             f"napari_sr.create_model or load_model, or a TrainConfig, not {type(model).__name__}"
         )
+    _check_trainable(model.spec)
     if architecture is not None and architecture != model.spec.name:
         raise ValueError(
             f"the config trains {architecture!r}, but the model given is a {model.spec.name}; "
