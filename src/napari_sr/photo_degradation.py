@@ -173,8 +173,7 @@ class PhotoDegradationRange(RangeFields):
         if self.protocol > 0 and rng.random() < self.protocol:  # one more draw, only then
             from .degradation import degrade
 
-            low = degrade(out, scale, kernel="bicubic", axes="CYX")
-            return (np.clip(np.round(low * 255), 0, 255) / 255 * top).astype(np.float32)
+            return _to_8_bit_steps(degrade(out, scale, kernel="bicubic", axes="CYX"), top)
         h, w = out.shape[-2:]
         target = (math.ceil(h / scale), math.ceil(w / scale))
         # stage 1
@@ -200,8 +199,7 @@ class PhotoDegradationRange(RangeFields):
             out = _jpeg(_convolve(_resize(out, target, rng), sinc), quality)
         else:
             out = _convolve(_resize(_jpeg(out, quality), target, rng), sinc)
-        out = np.clip(np.round(out * 255), 0, 255) / 255
-        return (out * np.float32(top)).astype(np.float32)
+        return _to_8_bit_steps(out, top)
 
     # --------------------------------------------------------------------- the draws
 
@@ -248,6 +246,12 @@ class PhotoDegradationRange(RangeFields):
             base = image.mean(axis=0, keepdims=True) if same else image
             noise = (rng.poisson(np.clip(base, 0, 1) * 255) / 255 - base) * amount
         return np.clip(image + noise.astype(np.float32), 0, 1).astype(np.float32)
+
+
+def _to_8_bit_steps(image: np.ndarray, top: float) -> np.ndarray:
+    """``image`` in [0, 1] rounded to 8-bit steps and scaled to 0-``top``, float32."""
+    out = np.clip(np.round(image * 255), 0, 255) / 255
+    return (out * np.float32(top)).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------- kernels

@@ -35,8 +35,7 @@ def create(name, **kwargs):
     return create_model(name, **kwargs, **LIGHT.get(name, {}))
 
 
-SINGLE_IMAGE = [n for n in list_models()
-                if REGISTRY.spec(n).framework not in ("multiframe", "diffusion")]  # fmt: skip
+SINGLE_IMAGE = [n for n in list_models() if REGISTRY.spec(n).single_image]
 # multi-frame fusion networks and diffusion denoisers have their own contracts
 # (tests/multiframe/test_learned.py, tests/models/test_diffusion_unet.py)
 

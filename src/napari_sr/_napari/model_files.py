@@ -62,5 +62,5 @@ def sr_models() -> list[str]:
     return [
         n
         for n in list_models()
-        if REGISTRY.spec(n).framework not in ("restoration", "multiframe", "diffusion")
+        if REGISTRY.spec(n).single_image and REGISTRY.spec(n).framework != "restoration"
     ]

@@ -388,11 +388,7 @@ def list_methods(scale: float | None = None) -> list[MethodInfo]:
         *INTERPOLATION_METHODS,
         *default_roles(),
         *single_image_weights(),
-        *(
-            n
-            for n in REGISTRY.names()
-            if REGISTRY.spec(n).framework not in ("multiframe", "diffusion")
-        ),
+        *(n for n in REGISTRY.names() if REGISTRY.spec(n).single_image),
     ]
     return [describe_method(name, scale) for name in names]
 

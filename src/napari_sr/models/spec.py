@@ -90,6 +90,13 @@ class ModelSpec:
     half_precision_safe: bool = True
     defaults: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def single_image(self) -> bool:
+        """Whether :func:`napari_sr.upscale` runs it on one image by itself: not a
+        multi-frame fusion network (:func:`napari_sr.misr` runs those) nor the denoiser of
+        a diffusion (a sampler runs those)."""
+        return self.framework not in ("multiframe", "diffusion")
+
     def __post_init__(self) -> None:
         if self.framework not in FRAMEWORKS:
             raise ValueError(f"framework must be one of {FRAMEWORKS}, not {self.framework!r}")
