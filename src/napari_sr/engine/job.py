@@ -181,6 +181,11 @@ def upscale_planes(
     if not job.plan.learned:
         _interpolate(job.plan, data, out, job.plane_axes, job.scale, progress, cancel)
         return {}
+    if job.plan.sampled:
+        raise ValueError(
+            f"{job.plan.name} is a diffusion model: it samples images in memory, not lazy "
+            "arrays or into out=; read the image (numpy.asarray) or upscale it in parts"
+        )
     from .learned import run_model
 
     on_cpu = job.settings.device.type == "cpu"

@@ -113,6 +113,12 @@ class ModelMethod:
         return True
 
     @property
+    def sampled(self) -> bool:
+        """Whether the model is a diffusion denoiser, run by the sampler
+        (:mod:`napari_sr.engine.sampling`) rather than in one pass."""
+        return self.spec.framework == "diffusion"
+
+    @property
     def luma(self) -> bool:
         """Whether the model was trained on luma (Y of YCbCr): RGB images then go through
         YCbCr, the network on Y and the chroma interpolated (the SR papers' practice)."""
@@ -229,11 +235,10 @@ def wrap_model(model: Any, *, checkpoint: str | None = None) -> ModelMethod:
             f"{spec.name} fuses several frames of one scene; run it with napari_sr.misr("
             "frames, scale, method=model), not upscale"
         )
-    if spec is not None and spec.framework == "diffusion":
+    if spec is not None and spec.framework == "diffusion" and channels != 1:
         raise ValueError(
-            f"{spec.name} is the denoiser of a diffusion: it predicts from a noisy state and a "
-            "noise level, so upscale cannot run it alone; sample with it through "
-            "napari_sr.models.resshift.sample"
+            f"upscale samples 1-channel diffusion models (per channel, or on luma); this one "
+            f"has {channels} channels"
         )
     if spec is None:
         name = type(model).__name__.lower()

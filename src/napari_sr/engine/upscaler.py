@@ -6,6 +6,7 @@ provenance) and the interpolation loop; learned models run in :mod:`.learned`.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import overload
 
@@ -44,6 +45,12 @@ def upscale(
     client=None,
     scheduler: str | None = None,
     workers: int | None = None,
+    samples: int | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+    estimate: str = "mean",
+    uncertainty: bool = False,
+    keep_samples: bool = False,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ):
@@ -133,25 +140,48 @@ def upscale(
         With ``out``: run on a LocalCluster of this many worker processes, started for the
         call. Without ``client``, ``scheduler`` and ``workers``, the active
         ``distributed`` client if there is one, else this process's threads.
+    samples : int, optional
+        Diffusion models only (``method='diffusion'``, a ``diffusion_unet`` model or file):
+        samples drawn per plane, 1 to 256; default 8 with ``uncertainty``, else 1.
+    steps : int, optional
+        Diffusion models only: denoiser evaluations per sample, from 1 to the levels of
+        the model's schedule (default: all of them).
+    seed : int
+        Diffusion models only: the seed of the noise (plane ``p``, sample ``i`` draw from
+        the stream ``(seed, p, i)``): the same seed gives the same result on any device
+        and with any tiling.
+    estimate : {'mean', 'sample'}
+        Diffusion models only: the image returned is the per-pixel mean of the samples
+        (closest to the truth on average) or the first sample (a realistic picture, with
+        the texture the mean averages away).
+    uncertainty : bool
+        Diffusion models only: return a :class:`~napari_sr.engine.sampling.Sampled` with
+        the per-pixel standard deviation over the samples beside the image (at least 2
+        samples) and the model's calibrated interval scale.
+    keep_samples : bool
+        Diffusion models only: return a ``Sampled`` that holds every sample too.
     progress : callable, optional
         ``progress(done, total)`` after each batch of planes (interpolation, or whole
         planes through a model) or each tile (tiled planes), counting planes × tiles;
         with ``out``, after each block written. A lazy result without ``out`` is computed
         by its caller, and reports nothing here.
     cancel : threading.Event or callable, optional
-        Checked between batches of planes and between tiles (with ``out``: before each
+        Checked between batches of planes and between tiles (diffusion: before every
+        tile of every step) (with ``out``: before each
         block, and every 0.2 s on a cluster); when set,
         :class:`~napari_sr.utils.progress.Cancelled` is raised and nothing is returned
         (with ``out``, the blocks written so far stay in ``NAME.partial``).
 
     Returns
     -------
-    numpy.ndarray, dask array or Image
+    numpy.ndarray, dask array, Image or Sampled
         Same type as ``image`` (a dask array for dask and zarr input): the axes in the same
         order, Y and X scaled. An Image's provenance records the method, scale and, for
         models, the device, precision, tile, self-ensemble and normalisation limits. With
         ``out``, the written store read lazily (an Image for an Image input, else its dask
-        array), its axes in the order OME-NGFF requires (``TCZYX``).
+        array), its axes in the order OME-NGFF requires (``TCZYX``). A diffusion model
+        with ``uncertainty`` or ``keep_samples`` gives a
+        :class:`~napari_sr.engine.sampling.Sampled` (``image``, ``std``, ``samples``).
 
     Raises
     ------
@@ -187,7 +217,16 @@ def upscale(
         axes = source.axes
     options = {"method": method, "axes": axes, "dtype": dtype, "device": device, "tile": tile,
                "precision": precision, "self_ensemble": self_ensemble}  # fmt: skip
+    sampling = {"samples": samples, "steps": steps, "seed": seed, "estimate": estimate,
+                "uncertainty": uncertainty, "keep_samples": keep_samples}  # fmt: skip
+    asked = [f"{k}={v!r}" for k, v in sampling.items() if v != _SAMPLING_DEFAULTS[k]]
     if is_lazy(data) or out is not None:
+        if asked:
+            raise ValueError(
+                f"{', '.join(asked)}: diffusion sampling runs on images in memory, not on "
+                "lazy arrays or into out=; read the image (numpy.asarray) or upscale it in "
+                "parts"
+            )
         from .blockwise import upscale_blockwise
 
         return upscale_blockwise(
@@ -198,6 +237,13 @@ def upscale(
     if source is None:
         data = np.asarray(data)
     job = plan_upscale(data, scale, **options)
+    if getattr(job.plan, "sampled", False):
+        return _upscale_sampled(job, data, source, sampling, progress, cancel)
+    if asked:
+        raise ValueError(
+            f"{', '.join(asked)} only apply to diffusion models (method='diffusion' or a "
+            f"diffusion_unet model), not to {job.plan.name!r}; leave them out"
+        )
     extra = _working_bytes(data, list(job.out_shape), job.plane_axes, job.luma)
     check_fits(job.out_shape, job.out_dtype, extra_bytes=extra)
     # only once the work is known to fit; blockwise, so it allocates nothing input-sized
@@ -215,3 +261,58 @@ def upscale(
     return source.with_axes(job.axes).resampled(
         out, dict.fromkeys(PLANE_AXES, job.scale), provenance
     )
+
+
+_SAMPLING_DEFAULTS = {"samples": None, "steps": None, "seed": 0, "estimate": "mean",
+                      "uncertainty": False, "keep_samples": False}  # fmt: skip
+
+
+def _upscale_sampled(job, data, source, sampling: dict, progress, cancel):
+    """``upscale`` with a diffusion model (:mod:`.sampling`)."""
+    from .sampling import Sampled, SamplingOptions, run_sampled
+
+    if job.self_ensemble:
+        raise ValueError(
+            "self_ensemble=True does not apply to a diffusion model: average its samples "
+            "instead (samples=8)"
+        )
+    for name in ("uncertainty", "keep_samples"):
+        if not isinstance(sampling[name], (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, not {sampling[name]!r}")
+    samples = sampling["samples"]
+    if samples is None:
+        samples = 8 if sampling["uncertainty"] else 1
+    options = SamplingOptions(samples=samples, steps=sampling["steps"], seed=sampling["seed"],
+                              estimate=sampling["estimate"])  # fmt: skip
+    if sampling["uncertainty"] and options.samples < 2:
+        raise ValueError("uncertainty=True needs at least 2 samples (samples=8, say)")
+    job.plan.model.schedule.sampling_levels(options.steps)  # a bad steps fails here
+    spread_bytes = (
+        math.prod(job.out_shape) * 4 * (2 + (options.samples if sampling["keep_samples"] else 0))
+    )
+    check_fits(job.out_shape, job.out_dtype, extra_bytes=spread_bytes)
+    check_finite(data)
+    started = time.perf_counter()
+    out, spread, kept, std_axes, record = run_sampled(
+        job, data, options, keep_samples=sampling["keep_samples"], progress=progress,
+        cancel=cancel,
+    )  # fmt: skip
+    raise_if_cancelled(cancel)
+    if source is not None:
+        provenance = {**job.record(), **record,
+                      "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
+        factors = dict.fromkeys(PLANE_AXES, job.scale)
+        out = source.with_axes(job.axes).resampled(out, factors, provenance)
+        if sampling["uncertainty"] or sampling["keep_samples"]:
+            spread = out.replace(
+                data=spread, axes=std_axes,
+                pixel_size={a: v for a, v in out.pixel_size.items() if a in std_axes},
+                unit={a: v for a, v in out.unit.items() if a in std_axes},
+                origin={a: v for a, v in out.origin.items() if a in std_axes},
+                provenance={**provenance, "output": "standard deviation over the samples"},
+            )  # fmt: skip
+    if not (sampling["uncertainty"] or sampling["keep_samples"]):
+        return out
+    calibration = (job.plan.info.metrics or {}).get("calibration") or {}
+    return Sampled(out, spread, kept, calibration.get("interval_scale"),
+                   calibration.get("coverage"))  # fmt: skip

@@ -267,7 +267,7 @@ ARCHITECTURES: tuple[ModelSpec, ...] = (
         (2, 3, 4),
         size_multiple=4,
         halo=32,
-        tiling_safe=True,
+        tiling_safe=False,  # GroupNorm: statistics over the whole input
         half_precision_safe=False,
         paper="Saharia et al., SR3, doi:10.1109/TPAMI.2022.3204461 (2023), as the denoiser "
         "of Yue et al., ResShift, arXiv:2307.12348 (2023)",
@@ -277,6 +277,9 @@ ARCHITECTURES: tuple[ModelSpec, ...] = (
             "blocks": 2,
             "groups": 8,
             "levels": 15,
+            "kappa": 2.0,
+            "power": 0.3,
+            "prior": None,
         },
     ),
 )

@@ -36,7 +36,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._common import bicubic_upsample
 from .network import SRModel
+from .resshift import ResShiftSchedule
 
 
 def level_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -110,13 +112,20 @@ class DiffusionUNet(SRModel):
         Self-attention after the blocks of each resolution; default only at the lowest.
     groups : int
         GroupNorm groups (the greatest common divisor with a layer's width).
-    levels : int
-        Noise levels of the schedule (recorded; the embedding takes any level).
+    levels, kappa, power : int, float, float
+        The ResShift schedule the network serves (:attr:`schedule`): its number of noise
+        levels, the noise scale ``κ`` (in normalised intensity units) and the power ``p``
+        of its spacing (:class:`~napari_sr.models.resshift.ResShiftSchedule`). Stored
+        with the other hyperparameters, so a model file carries its schedule.
 
     Attributes
     ----------
     size_multiple : int
         ``2**(len(multipliers) - 1)``: height and width must be multiples of it.
+    schedule : ResShiftSchedule
+        The diffusion the network was built (and is trained) for.
+    prior : torch.nn.Module or None
+        The regression network that makes the condition, when ``prior`` is given.
     """
 
     def __init__(
@@ -130,8 +139,15 @@ class DiffusionUNet(SRModel):
         attention: Sequence[bool] | None = None,
         groups: int = 8,
         levels: int = 15,
+        kappa: float = 2.0,
+        power: float = 0.3,
+        prior: str | None = None,
     ) -> None:
         super().__init__()
+        self.schedule = ResShiftSchedule(levels=levels, kappa=kappa, power=power)
+        self.prior = None
+        if prior is not None:
+            self.prior = _prior_network(prior, int(scale), int(in_channels))
         multipliers = tuple(int(m) for m in multipliers)
         if not multipliers or min(multipliers) < 1:
             raise ValueError(f"multipliers must be one or more positive widths, not {multipliers}")
@@ -186,6 +202,13 @@ class DiffusionUNet(SRModel):
             _norm(widths, groups), nn.SiLU(), nn.Conv2d(widths, in_channels, 3, padding=1)
         )
 
+    def condition(self, low: torch.Tensor) -> torch.Tensor:
+        """``y0``: the low-resolution batch (N, C, h, w), normalised, on the output grid
+        (N, C, h·s, w·s): the prior network's estimate, or MATLAB-bicubic interpolation."""
+        if self.prior is not None:
+            return self.prior(low)
+        return bicubic_upsample(low, self.scale)
+
     def forward(self, x_t: torch.Tensor, y0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The clean image predicted from the state ``x_t`` (N, C, H, W, already scaled by
         the schedule's input scale), the condition ``y0`` (N, C, H, W) and the levels ``t``
@@ -212,3 +235,19 @@ class DiffusionUNet(SRModel):
                 else:
                     h = layer(F.interpolate(h, scale_factor=2, mode="nearest"))
         return y0 + self.tail(h)
+
+
+def _prior_network(name: str, scale: int, in_channels: int) -> nn.Module:
+    """A single-image network of architecture ``name`` at ``scale`` (its paper's
+    defaults), as the prior of a diffusion."""
+    from .registry import REGISTRY
+
+    spec = REGISTRY.spec(name) if name in REGISTRY else None
+    if spec is None or not spec.single_image:
+        raise ValueError(
+            f"prior must be a registered single-image architecture such as 'edsr_light', "
+            f"not {name!r}"
+        )
+    if scale not in spec.scales:
+        raise ValueError(f"prior {name!r} has no ×{scale} form (it has {spec.scales})")
+    return REGISTRY.builder(name)(scale=scale, in_channels=in_channels)

@@ -57,6 +57,8 @@ _FLOAT_RANGES: dict[str, tuple[float, float, str]] = {
     "drop_path_rate": (0.0, 1.0, "in [0, 1)"),
     "mlp_ratio": (0.0, MAX_FLOAT, "positive"),
     "img_range": (0.0, MAX_FLOAT, "positive"),
+    "kappa": (0.0, MAX_FLOAT, "positive"),
+    "power": (0.0, MAX_FLOAT, "positive"),
 }
 """Float hyperparameters with a meaningful range: (exclusive low, exclusive high) except
 that ``drop_path_rate`` may be 0."""

@@ -32,6 +32,7 @@ from ..utils.jsonready import json_ready
 from ..utils.progress import Cancelled, CancelToken, ProgressCallback, is_cancelled, report
 from . import data as training_data
 from .config import MODEL_FIELDS, RESUMABLE, TrainConfig, _int
+from .denoising import Denoising
 from .log import BelowInterpolationWarning
 from .losses import build_loss
 from .schedule import learning_rate
@@ -312,8 +313,10 @@ def train(
         start_note=start_note,
     )
     metrics = model.info.metrics
-    # an adversarial run trades PSNR for texture by design: PSNR is no verdict on it
-    if not config.adversarial and metrics.gain_db is not None and metrics.gain_db < 0:
+    # adversarial runs and diffusion samples trade PSNR for texture by design: PSNR is no
+    # verdict on them
+    generative = config.adversarial or model.spec.framework == "diffusion"
+    if not generative and metrics.gain_db is not None and metrics.gain_db < 0:
         warnings.warn(
             BelowInterpolationWarning(
                 below_interpolation_message(metrics, config, model.spec.name)
@@ -505,6 +508,11 @@ def fit(
             )  # fmt: skip
         else:
             model = model_or_name
+        if config.adversarial and model.spec.framework == "diffusion":
+            raise ValueError(
+                f"{model.spec.name} is the denoiser of a diffusion, which samples its texture "
+                "instead of learning it from a discriminator; train it with adversarial=False"
+            )
         multiple = int(getattr(model.spec, "size_multiple", 1) or 1)
         if (config.patch_size // config.scale) % multiple:
             raise ValueError(
@@ -552,6 +560,7 @@ def fit(
             start_note=start_note,
             adversary=adversary,
             average=average,
+            denoising=Denoising(config.seed) if model.spec.framework == "diffusion" else None,
         )
         if resume:
             run.restore(load_state(paths[1]))
@@ -624,6 +633,7 @@ class _Run:
     start_note: str | None = None
     adversary: Any = None  # an Adversary in adversarial runs
     average: Any = None  # a WeightAverage of the model's weights, when the run keeps one
+    denoising: Denoising | None = None  # a diffusion denoiser's objective
     step: int = 0
     saved_step: int | None = None
     tracker: _Tracker = field(default_factory=_Tracker)
@@ -733,6 +743,13 @@ class _Run:
             problems += weight_problems("weight average", state.average["weights"], expected)
         return problems
 
+    @property
+    def keeps_latest(self) -> bool:
+        """Whether validation keeps the latest weights rather than those of the best PSNR,
+        and scores them beyond PSNR: adversarial runs and diffusion denoisers, whose PSNR
+        falls as realistic texture appears (a denoiser that adds none scores best)."""
+        return self.config.adversarial or self.denoising is not None
+
     def scored_model(self) -> torch.nn.Module:
         """The network validated, kept and saved: the weight average when the run keeps
         one, else the model being trained."""
@@ -756,7 +773,7 @@ class _Run:
         first = self.step
         if self.val_images and self.tracker.bicubic is None:
             self.tracker.bicubic = bicubic_scores(
-                self.val_images, config.scale, perceptual=config.adversarial,
+                self.val_images, config.scale, perceptual=self.keeps_latest,
                 degradation=config.degradation,
             )  # fmt: skip
         self._emit(
@@ -857,7 +874,10 @@ class _Run:
         x = torch.from_numpy(low).to(self.device)
         target = torch.from_numpy(high).to(self.device)
         self.optimizer.zero_grad(set_to_none=True)
-        prediction = self.model(x)
+        if self.denoising is not None:
+            prediction = self.denoising.predict(self.model, x, target, self.step)
+        else:
+            prediction = self.model(x)
         total, terms = loss_fn(prediction, target)
         if self.adversary is not None:
             adversarial, more = self.adversary.generator_terms(prediction, target)
@@ -884,14 +904,13 @@ class _Run:
 
     def _validate(self, cancel: CancelToken | None) -> bool:
         """Score the model; keep the best weights; True when it is time to stop early."""
-        adversarial = self.config.adversarial
+        latest = self.keeps_latest
         scored = self.scored_model()
         scores = evaluate(scored, self.val_images, device=self.device, cancel=cancel,
-                          perceptual=adversarial,
+                          perceptual=latest,
                           degradation=self.config.degradation)  # fmt: skip
         tracker = self.tracker
-        # adversarial runs keep the latest weights: their PSNR falls as texture appears
-        improved = adversarial or tracker.best_psnr is None or scores["psnr"] > tracker.best_psnr
+        improved = latest or tracker.best_psnr is None or scores["psnr"] > tracker.best_psnr
         if improved:
             tracker.best_psnr, tracker.best_ssim = scores["psnr"], scores["ssim"]
             tracker.best_step, tracker.bad_validations = self.step, 0
@@ -913,7 +932,7 @@ class _Run:
             best_step=tracker.best_step,
             bicubic_psnr=(tracker.bicubic or {}).get("psnr"),
             bicubic_ssim=(tracker.bicubic or {}).get("ssim"),
-            kept="latest" if adversarial else "best",
+            kept="latest" if latest else "best",
             **{k: v for k, v in scores.items() if k not in ("psnr", "ssim")},
         )
         patience = self.config.patience
@@ -957,7 +976,7 @@ class _Run:
                 "crop_border": self.config.scale,
                 "y_channel": bool(self.val_images and self.val_images[0].rgb),
                 "data_range": "255 for uint8, else the reference's max - min",
-                "kept": "latest" if self.config.adversarial else "best",
+                "kept": "latest" if self.keeps_latest else "best",
             }
             latest = t.history[-1] if t.history else {}
             for name in PERCEPTUAL_SCORES:  # those of the weights kept (adversarial: latest)
@@ -1165,16 +1184,6 @@ def _split_model_and_config(
     return model_or_config, config
 
 
-def _check_trainable(spec) -> None:
-    """Diffusion denoisers need a recipe of their own (a noisy state and a level per
-    patch), which this loop's SR recipe does not give."""
-    if spec.framework == "diffusion":
-        raise ValueError(
-            f"{spec.name} is the denoiser of a diffusion: the SR recipe trains networks that "
-            "map a low-resolution image to a high-resolution one, not a denoiser"
-        )
-
-
 def _check_model_argument(model_or_name, scale: int, in_channels, hparams, architecture=None):
     """The model object, or None for a registry name (checked when it is built); the
     scale is checked against the architecture before the other options, whose errors it
@@ -1183,7 +1192,6 @@ def _check_model_argument(model_or_name, scale: int, in_channels, hparams, archi
         from ..models.registry import REGISTRY
 
         spec = REGISTRY.spec(model_or_name)  # unknown names fail here, before any work
-        _check_trainable(spec)
         if scale not in spec.scales:
             raise ValueError(
                 f"{spec.name} supports scales {', '.join(map(str, spec.scales))}, not {scale}"
@@ -1195,7 +1203,6 @@ def _check_model_argument(model_or_name, scale: int, in_channels, hparams, archi
             "model_or_config must be a registered model name such as 'fsrcnn', a model from "
             f"napari_sr.create_model or load_model, or a TrainConfig, not {type(model).__name__}"
         )
-    _check_trainable(model.spec)
     if architecture is not None and architecture != model.spec.name:
         raise ValueError(
             f"the config trains {architecture!r}, but the model given is a {model.spec.name}; "
