@@ -35,6 +35,7 @@ from qtpy.QtWidgets import (
 )
 
 from .. import metrics
+from ..engine.method_table import DIFFUSION, describe_method
 from ..metrics import describe_range, metric_labels, scoring_range
 from ..resample import INTERPOLATION_METHODS
 from . import session
@@ -104,7 +105,9 @@ class CompareWidget(TaskWidget):
         self.reference = QComboBox()
         self.scale = QDoubleSpinBox(minimum=1.5, maximum=8.0, value=2.0, singleStep=0.5)
         self.methods = QListWidget()
-        for name in [*bundled_default_kinds(), *INTERPOLATION_METHODS]:
+        # diffusion SR, where bundled, as one sample: what a single output of it looks like
+        diffusion = [DIFFUSION] if describe_method(DIFFUSION).reason is None else []
+        for name in [*bundled_default_kinds(), *diffusion, *INTERPOLATION_METHODS]:
             checked = name in ("quality", "nearest", "bilinear", "bicubic")
             self._add_method_item(name, checked=checked)
         self.load_button = QPushButton("Add model file…")

@@ -80,6 +80,27 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="for models: average the 8 flips and rotations (8x slower, often +0.1 dB)",
     )
+    diffusion = up.add_argument_group(
+        "diffusion SR (--method diffusion, or a diffusion_unet model file)"
+    )
+    diffusion.add_argument(
+        "--samples", type=int, default=None,
+        help="samples drawn per plane (default 8 with --uncertainty, else 1)",
+    )  # fmt: skip
+    diffusion.add_argument(
+        "--steps", type=int, default=None,
+        help="denoiser evaluations per sample (default: every level of the model)",
+    )  # fmt: skip
+    diffusion.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
+    diffusion.add_argument(
+        "--estimate", choices=["mean", "sample"], default="mean",
+        help="write the mean of the samples (default) or the first sample",
+    )  # fmt: skip
+    diffusion.add_argument(
+        "--uncertainty", action="store_true",
+        help="also write the per-pixel standard deviation over the samples as OUT's "
+        "sibling NAME.std.EXT (float32)",
+    )  # fmt: skip
     up.inherit(shared.axes("axes of IN, e.g. ZYX (default: from the file)"))
     up.add_argument(
         "--dtype",
@@ -204,8 +225,15 @@ def run_upscale(args: argparse.Namespace) -> int:
             "--tile, --precision and --self-ensemble apply to learned models; "
             f"{method.name} is an interpolation - drop them or give a model file"
         )
+    sampling = _sampling_options(args, method)
     blockwise = blockwise_options(args)
-    check_output(args)
+    if blockwise is not None and sampling:
+        raise ValueError(
+            "diffusion sampling runs on images in memory: write OUT as a TIFF (or another "
+            "single file), not an OME-Zarr store"
+        )
+    spread_path = sibling(args.output, "std") if args.uncertainty else None
+    check_output(args, spread_path)
     image = read_input(args)
     # a default role is passed as such: upscale picks its weights by the image's noise and dtype
     run = args.method if requested_role(args.method) else method
@@ -222,7 +250,11 @@ def run_upscale(args: argparse.Namespace) -> int:
             shape = [math.ceil(n * scale) if a in "YX" else n for a, n in sizes]
             check_result_fits(args, shape, args.dtype or image.dtype)
         with showing_progress(args, "tiles" if method.learned else "planes") as bar:
-            result = upscale(image, scale, method=run, dtype=args.dtype, progress=bar, **options)
+            result = upscale(image, scale, method=run, dtype=args.dtype, progress=bar,
+                             **options, **sampling)  # fmt: skip
+    spread = None
+    if args.uncertainty:
+        result, spread = result.image, result.std
     kind = None if args.method is None else args.method.strip().lower()
     if kind is None:
         default = default_method(scale)
@@ -242,7 +274,58 @@ def run_upscale(args: argparse.Namespace) -> int:
             f"{result.axes}, pixel size {result.describe_pixel_size()}"
         )
         return 0
-    return write_result(args, result, said)
+    if spread is None:
+        return write_result(args, result, said)
+    return _write_with_spread(args, result, spread, spread_path, said)
+
+
+def sibling(path: str, tag: str) -> str:
+    """The file beside ``path`` named ``STEM.TAG.EXT`` (``out.ome.tif`` → ``out.std.ome.tif``)."""
+    from pathlib import Path
+
+    where = Path(path)
+    name = where.name
+    for ending in (".ome.tiff", ".ome.tif", ".ome.zarr", *where.suffixes[-1:]):
+        if name.lower().endswith(ending):
+            return str(where.with_name(f"{name[: -len(ending)]}.{tag}{name[-len(ending) :]}"))
+    return str(where.with_name(f"{name}.{tag}"))
+
+
+def _sampling_options(args: argparse.Namespace, method) -> dict:
+    """The diffusion keywords of ``upscale``; an error where they are given for another
+    method."""
+    given = [flag for flag, on in (
+        ("--samples", args.samples is not None), ("--steps", args.steps is not None),
+        ("--seed", args.seed != 0), ("--estimate", args.estimate != "mean"),
+        ("--uncertainty", args.uncertainty),
+    ) if on]  # fmt: skip
+    if not getattr(method, "sampled", False):
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} apply to diffusion models; {method.name} is not one - "
+                "drop them or give --method diffusion"
+            )
+        return {}
+    return {"samples": args.samples, "steps": args.steps, "seed": args.seed,
+            "estimate": args.estimate, "uncertainty": args.uncertainty}  # fmt: skip
+
+
+def _write_with_spread(args, result, spread, spread_path: str, said: str) -> int:
+    """Write OUT and its standard deviation beside it: both, or (on a failure) neither."""
+    from pathlib import Path
+
+    from ..io import write
+    from ._running import compression_option
+
+    compression = compression_option(args)
+    written = write(spread_path, spread, overwrite=args.overwrite, **compression)
+    try:
+        write_result(args, result, said)
+    except BaseException:
+        Path(written).unlink(missing_ok=True)
+        raise
+    print(f"wrote {written}: the standard deviation over the samples, {spread.dtype}")
+    return 0
 
 
 def run_degrade(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ It reads names only (the registry, the weights folder's file names): no torch, n
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from ..resample import INTERPOLATION_METHODS
 
 __all__ = [
     "DEFAULT_METHOD",
+    "DIFFUSION",
     "KINDS",
     "MODEL_FILE_SUFFIXES",
     "DefaultChoice",
@@ -55,6 +57,9 @@ __all__ = [
     "requested_role",
     "single_image_weights",
 ]
+
+DIFFUSION, DIFFUSION_ARCHITECTURE = "diffusion", "diffusion_unet"
+"""``method='diffusion'``: the bundled weights of the diffusion denoiser for the scale."""
 
 KINDS = ("interpolation", "default", "bundled", "architecture", "file", "model")
 """Kinds of single-image method: an interpolation of :func:`napari_sr.resize`; a bundled
@@ -429,6 +434,11 @@ def describe_method(method: Any, scale: float | None = None) -> MethodInfo:
         return _bundled(name, scale)
     if name in REGISTRY:
         return _architecture(name, scale)
+    if name == DIFFUSION:
+        info = _architecture(DIFFUSION_ARCHITECTURE, scale)
+        return dataclasses.replace(info, name=DIFFUSION,
+                                   description="diffusion SR: its bundled weights for the "
+                                   "scale, sampled (samples, steps, seed, uncertainty)")  # fmt: skip
     if is_model_file(method):
         return _file(method, scale)
     raise ValueError(
@@ -446,7 +456,7 @@ def is_learned(method: Any) -> bool:
 def available_methods() -> tuple[str, ...]:
     """Every name ``method=`` accepts but architectures: interpolations, the default roles
     and the bundled single-image weights (models are also passed as objects or files)."""
-    return (*INTERPOLATION_METHODS, *default_roles(), *single_image_weights())
+    return (*INTERPOLATION_METHODS, *default_roles(), DIFFUSION, *single_image_weights())
 
 
 def _default(role: str, scale: float | None) -> MethodInfo:

@@ -309,7 +309,9 @@ def _upscale_sampled(job, data, source, sampling: dict, progress, cancel):
                 pixel_size={a: v for a, v in out.pixel_size.items() if a in std_axes},
                 unit={a: v for a, v in out.unit.items() if a in std_axes},
                 origin={a: v for a, v in out.origin.items() if a in std_axes},
-                provenance={**provenance, "output": "standard deviation over the samples"},
+                metadata={**out.metadata, "provenance": {
+                    **out.metadata["provenance"], "output": "standard deviation over the samples",
+                }},
             )  # fmt: skip
     if not (sampling["uncertainty"] or sampling["keep_samples"]):
         return out

@@ -201,6 +201,10 @@ class DiffusionUNet(SRModel):
         self.tail = nn.Sequential(
             _norm(widths, groups), nn.SiLU(), nn.Conv2d(widths, in_channels, 3, padding=1)
         )
+        # a new network predicts the condition itself: sampling starts from what the
+        # interpolation (or the prior) gives, and training adds what it learns
+        nn.init.zeros_(self.tail[-1].weight)
+        nn.init.zeros_(self.tail[-1].bias)
 
     def condition(self, low: torch.Tensor) -> torch.Tensor:
         """``y0``: the low-resolution batch (N, C, h, w), normalised, on the output grid
