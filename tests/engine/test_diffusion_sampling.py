@@ -53,7 +53,7 @@ def test_a_tiny_model_overfits_its_image_and_samples_it_back(trained):
 
 def test_the_seed_repeats_a_run_and_samples_are_streams(trained):
     low = napari_sr.degrade(toy_image(), 2)
-    run = dict(method=trained, keep_samples=True, estimate="sample")  # noqa: C408
+    run = dict(method=trained, keep_samples=True, estimate="sample")
     a = napari_sr.upscale(low, 2, samples=3, seed=7, **run)
     b = napari_sr.upscale(low, 2, samples=3, seed=7, **run)
     c = napari_sr.upscale(low, 2, samples=1, seed=7, **run)
@@ -73,7 +73,7 @@ def test_tiles_are_blended_without_seams(trained):
     statistics and no step at the seams."""
     truth = np.tile(toy_image(), (1, 2))
     low = napari_sr.degrade(truth, 2).astype(np.float32)
-    run = dict(method=trained, samples=4, uncertainty=True, seed=1, dtype=np.float32)  # noqa: C408
+    run = dict(method=trained, samples=4, uncertainty=True, seed=1, dtype=np.float32)
     whole = napari_sr.upscale(low, 2, tile=0, **run)
     tiled = napari_sr.upscale(low, 2, tile=16, **run)
     scale = float(np.ptp(truth))
@@ -90,7 +90,7 @@ def test_noise_does_not_depend_on_the_tiling():
     the condition plus noise drawn for the whole plane, the same tiled or not."""
     model = napari_sr.create_model("diffusion_unet", scale=2, **TINY)
     low = napari_sr.degrade(toy_image(), 2).astype(np.float32)
-    run = dict(method=model, samples=2, keep_samples=True, seed=3)  # noqa: C408
+    run = dict(method=model, samples=2, keep_samples=True, seed=3)
     whole = napari_sr.upscale(low, 2, tile=0, **run)
     tiled = napari_sr.upscale(low, 2, tile=16, **run)
     np.testing.assert_allclose(whole.samples, tiled.samples, atol=1e-4)

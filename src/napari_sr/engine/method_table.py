@@ -436,9 +436,8 @@ def describe_method(method: Any, scale: float | None = None) -> MethodInfo:
         return _architecture(name, scale)
     if name == DIFFUSION:
         info = _architecture(DIFFUSION_ARCHITECTURE, scale)
-        return dataclasses.replace(info, name=DIFFUSION,
-                                   description="diffusion SR: its bundled weights for the "
-                                   "scale, sampled (samples, steps, seed, uncertainty)")  # fmt: skip
+        words = "diffusion SR: its bundled weights for the scale, sampled"
+        return dataclasses.replace(info, name=DIFFUSION, description=words)
     if is_model_file(method):
         return _file(method, scale)
     raise ValueError(
