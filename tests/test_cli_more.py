@@ -164,3 +164,31 @@ def test_compare_adds_the_bundled_defaults_of_the_scale(capsys, fake_weights):
     assert rows[-3:] == ["area", "fast", "quality"]
     code, out, _ = run(capsys, "compare", image, "-s", "3")
     assert [line.split()[0] for line in out.splitlines()[2:]][-2:] == ["area", "fast"]
+
+
+def test_diffusion_writes_the_spread_beside_the_image(capsys, tmp_path):
+    import napari_sr
+
+    model = napari_sr.create_model("diffusion_unet", scale=2, features=8, multipliers=(1, 2, 2),
+                                   blocks=1, levels=3)  # fmt: skip
+    weights = napari_sr.save_model(model, tmp_path / "d.safetensors")
+    image = Image(np.random.default_rng(0).integers(0, 255, (10, 12), dtype=np.uint8),
+                  axes="YX", pixel_size={"Y": 0.4, "X": 0.4})  # fmt: skip
+    source = io.write(tmp_path / "in.ome.tif", image)
+    out = tmp_path / "out.ome.tif"
+    code, printed, err = run(capsys, "upscale", str(source), str(out), "--scale", "2",
+                             "--method", str(weights), "--samples", "3",
+                             "--uncertainty")  # fmt: skip
+    assert code == 0, err
+    spread = io.read(tmp_path / "out.std.ome.tif")
+    assert "out.std.ome.tif: the standard deviation over the samples, float32" in printed
+    assert spread.shape == (20, 24) and spread.dtype == np.float32
+    assert spread.pixel_size == {"Y": 0.2, "X": 0.2}
+    # nothing is overwritten unless asked, and other methods refuse the flags
+    code, _, err = run(capsys, "upscale", str(source), str(tmp_path / "b.tif"), "--scale", "2",
+                       "--method", "bicubic", "--uncertainty")  # fmt: skip
+    assert_one_line_error(code, err, "apply to diffusion models")
+    code, _, err = run(capsys, "upscale", str(source), str(tmp_path / "c.tif"), "--scale", "2",
+                       "--method", str(weights), "--uncertainty", "--samples", "1")  # fmt: skip
+    assert_one_line_error(code, err, "needs at least 2 samples")
+    assert not (tmp_path / "c.tif").exists() and not (tmp_path / "c.std.tif").exists()

@@ -3,7 +3,6 @@ the level's effect on the output, gradients everywhere, and clear errors."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -108,26 +107,53 @@ def test_bad_layouts_are_refused(kwargs, match):
         DiffusionUNet(scale=4, **kwargs)
 
 
-def test_it_is_registered_and_the_single_image_paths_refuse_it(tmp_path):
-    """Registered like the other architectures, but upscale, the SR training recipe, ONNX
-    and BMZ export cannot run a denoiser alone: each says so."""
+def test_it_is_registered_and_the_one_pass_exports_refuse_it(tmp_path):
+    """Registered like the other architectures (sampled by upscale, trained by the one
+    loop), but ONNX and BMZ export, which hold one forward pass, cannot hold a sampler."""
     import napari_sr
     from napari_sr.engine.method_table import list_methods
     from napari_sr.models.registry import REGISTRY
 
     spec = REGISTRY.spec("diffusion_unet")
     assert spec.framework == "diffusion" and spec.scales == (2, 3, 4)
+    assert not spec.single_image and not spec.tiling_safe  # GroupNorm sees the whole input
     model = napari_sr.create_model("diffusion_unet", scale=4, features=8, multipliers=(1, 2),
                                    blocks=1)  # fmt: skip
     assert model.spec.name == "diffusion_unet" and model.size_multiple == 2
+    assert model.schedule.levels == 15 and model.schedule.kappa == 2.0
     assert "diffusion_unet" not in [m.name for m in list_methods(4)]
-    image = np.zeros((8, 8), np.float32)
-    with pytest.raises(ValueError, match="upscale cannot run it alone"):
-        napari_sr.upscale(image, 4, method=model)
-    with pytest.raises(ValueError, match="the SR recipe trains networks that map"):
-        napari_sr.train("diffusion_unet", [np.zeros((32, 32), np.uint8)], scale=4, steps=1)
     with pytest.raises(ValueError, match="does not export diffusion networks"):
         napari_sr.export_model(model, tmp_path / "d.onnx")
     with pytest.raises(ValueError, match="BMZ packages of diffusion networks are not"):
         napari_sr.export_bmz(model, tmp_path / "d.zip")
     assert not list(tmp_path.iterdir())
+
+
+def test_the_schedule_and_the_prior_are_hyperparameters(tmp_path):
+    """A model file carries its schedule and its prior: loaded, it samples the same
+    diffusion; the prior network makes the condition."""
+    import napari_sr
+
+    model = napari_sr.create_model("diffusion_unet", scale=2, features=8, multipliers=(1, 2),
+                                   blocks=1, levels=6, kappa=0.5, power=0.5,
+                                   prior="fsrcnn")  # fmt: skip
+    path = napari_sr.save_model(model, tmp_path / "d.safetensors")
+    loaded = napari_sr.load_model(path)
+    assert loaded.schedule == model.schedule
+    assert (loaded.schedule.levels, loaded.schedule.kappa, loaded.schedule.power) == (6, 0.5, 0.5)
+    low = torch.rand(1, 1, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.condition(low), model.prior(low))
+        torch.testing.assert_close(loaded.condition(low), model.condition(low))
+    plain = napari_sr.create_model("diffusion_unet", scale=2, features=8, multipliers=(1, 2),
+                                   blocks=1)  # fmt: skip
+    from napari_sr.models._common import bicubic_upsample
+
+    torch.testing.assert_close(plain.condition(low), bicubic_upsample(low, 2))
+    for bad, match in (
+        ({"prior": "highresnet"}, "single-image architecture"),
+        ({"kappa": 0.0}, "kappa of diffusion_unet must be positive"),
+        ({"levels": 1}, "levels must be a whole number of at least 2"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            napari_sr.create_model("diffusion_unet", scale=2, **bad)
