@@ -61,7 +61,7 @@ class DiffusionWidget(TaskWidget):
         self.samples = QSpinBox(minimum=1, maximum=256, value=8)
         self.samples.setToolTip("samples drawn per plane; the spread needs at least 2")
         self.steps = QSpinBox(minimum=0, maximum=1000, value=0)
-        self.steps.setSpecialValueText("all levels")
+        self.steps.setSpecialValueText("the model's")
         self.steps.setToolTip("denoiser evaluations per sample (fewer: faster, blurrier)")
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
         self.estimate = QComboBox()

@@ -145,7 +145,8 @@ def upscale(
         samples drawn per plane, 1 to 256; default 8 with ``uncertainty``, else 1.
     steps : int, optional
         Diffusion models only: denoiser evaluations per sample, from 1 to the levels of
-        the model's schedule (default: all of them).
+        the model's schedule; default: the steps its uncertainty was calibrated with
+        (``metrics["calibration"]``), else all its levels.
     seed : int
         Diffusion models only: the seed of the noise (plane ``p``, sample ``i`` draw from
         the stream ``(seed, p, i)``): the same seed gives the same result on any device
@@ -157,7 +158,8 @@ def upscale(
     uncertainty : bool
         Diffusion models only: return a :class:`~napari_sr.engine.sampling.Sampled` with
         the per-pixel standard deviation over the samples beside the image (at least 2
-        samples) and the model's calibrated interval scale.
+        samples) and the model's calibrated interval scale (when sampled with the steps
+        it was calibrated with).
     keep_samples : bool
         Diffusion models only: return a ``Sampled`` that holds every sample too.
     progress : callable, optional
@@ -282,11 +284,16 @@ def _upscale_sampled(job, data, source, sampling: dict, progress, cancel):
     samples = sampling["samples"]
     if samples is None:
         samples = 8 if sampling["uncertainty"] else 1
-    options = SamplingOptions(samples=samples, steps=sampling["steps"], seed=sampling["seed"],
+    # the steps the model was calibrated with, unless others are asked for: its interval
+    # holds for those only
+    calibration = (job.plan.info.metrics or {}).get("calibration") or {}
+    steps = sampling["steps"] if sampling["steps"] is not None else calibration.get("steps")
+    options = SamplingOptions(samples=samples, steps=steps, seed=sampling["seed"],
                               estimate=sampling["estimate"])  # fmt: skip
     if sampling["uncertainty"] and options.samples < 2:
         raise ValueError("uncertainty=True needs at least 2 samples (samples=8, say)")
-    job.plan.model.schedule.sampling_levels(options.steps)  # a bad steps fails here
+    schedule = job.plan.model.schedule
+    levels = schedule.sampling_levels(options.steps)  # a bad steps fails here
     spread_bytes = (
         math.prod(job.out_shape) * 4 * (2 + (options.samples if sampling["keep_samples"] else 0))
     )
@@ -315,6 +322,7 @@ def _upscale_sampled(job, data, source, sampling: dict, progress, cancel):
             )  # fmt: skip
     if not (sampling["uncertainty"] or sampling["keep_samples"]):
         return out
-    calibration = (job.plan.info.metrics or {}).get("calibration") or {}
-    return Sampled(out, spread, kept, calibration.get("interval_scale"),
-                   calibration.get("coverage"))  # fmt: skip
+    k, coverage = calibration.get("interval_scale"), calibration.get("coverage")
+    if k is not None and schedule.sampling_levels(calibration.get("steps")) != levels:
+        k = coverage = None  # calibrated for other steps: no interval is known for these
+    return Sampled(out, spread, kept, k, coverage)
