@@ -76,7 +76,7 @@ def test_what_each_kind_of_value_is(fake_weights, tmp_path):
     assert describe_method(None, 2.5).name == "bicubic"
     assert describe_method(" Bicubic ").name == "bicubic"
     with pytest.raises(ValueError, match=r"unknown method 'magic'; available: nearest, .*"
-                       r"quality, fast, perceptual, edsr_light_x2.sr291.*a model file "
+                       r"quality, fast, perceptual, diffusion, edsr_light_x2.sr291.*a model file "
                        r"\(.safetensors, .pth, .pt, .ckpt, .zip\)"):  # fmt: skip
         describe_method("magic")
     with pytest.raises(TypeError, match="method must be an interpolation name"):

@@ -136,7 +136,7 @@ class DiffusionWidget(TaskWidget):
             show_error("napari-sr: load a diffusion model file first")
             return
         method = self.models.get(label, label)
-        scale = int(getattr(method, "scale", None) or self.scale.currentText())
+        scale = _model_scale(method) or int(self.scale.currentText())
         if method == DIFFUSION and (reason := describe_method(DIFFUSION, scale).reason):
             show_error(f"napari-sr: {reason}")
             return
@@ -204,6 +204,18 @@ def _layer_scale(image) -> list[float]:
 
 def _layer_translate(image) -> list[float]:
     return [0.0] + [float(image.origin.get(a, 0.0)) for a in image.axes]
+
+
+def _model_scale(model: Any) -> int | None:
+    """The scale of a model object or model file; None for the bundled name."""
+    if isinstance(model, str) and model == DIFFUSION:
+        return None
+    scale = getattr(model, "scale", None)
+    if scale is None:
+        from ..models.checkpoint import read_metadata
+
+        scale = read_metadata(model).get("scale")
+    return int(scale)
 
 
 def _is_diffusion(model: Any) -> bool:
