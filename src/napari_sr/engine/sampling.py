@@ -254,9 +254,11 @@ def _condition(model, low: np.ndarray, scale: int, settings) -> np.ndarray:
     networks, or MATLAB-bicubic interpolation."""
     if model.prior is None:
         return resize(low, {"Y": scale, "X": scale}, method="bicubic", axes="YX")
-    spec_halo = 16  # the prior networks are convolutional, with a bounded receptive field
+    from ..models.registry import REGISTRY
+
+    halo = int(REGISTRY.spec(model.prior_name).halo)  # its receptive field, input pixels
     tile = 128 if settings.tile in (None, 0) else int(settings.tile)
-    rows, cols = (split_axis(n, tile, margin=spec_halo + 8, blend=8) for n in low.shape)
+    rows, cols = (split_axis(n, tile, margin=halo + 8, blend=8) for n in low.shape)
     out = np.empty((low.shape[0] * scale, low.shape[1] * scale), np.float32)
 
     def write(ys, xs, values):

@@ -168,9 +168,9 @@ def upscale(
         with ``out``, after each block written. A lazy result without ``out`` is computed
         by its caller, and reports nothing here.
     cancel : threading.Event or callable, optional
-        Checked between batches of planes and between tiles (diffusion: before every
-        tile of every step) (with ``out``: before each
-        block, and every 0.2 s on a cluster); when set,
+        Checked between batches of planes and between tiles (for a diffusion model before
+        every tile of every step; with ``out``: before each block, and every 0.2 s on a
+        cluster); when set,
         :class:`~napari_sr.utils.progress.Cancelled` is raised and nothing is returned
         (with ``out``, the blocks written so far stay in ``NAME.partial``).
 
@@ -294,10 +294,12 @@ def _upscale_sampled(job, data, source, sampling: dict, progress, cancel):
         raise ValueError("uncertainty=True needs at least 2 samples (samples=8, say)")
     schedule = job.plan.model.schedule
     levels = schedule.sampling_levels(options.steps)  # a bad steps fails here
-    spread_bytes = (
-        math.prod(job.out_shape) * 4 * (2 + (options.samples if sampling["keep_samples"] else 0))
-    )
-    check_fits(job.out_shape, job.out_dtype, extra_bytes=spread_bytes)
+    # the mean and spread (and samples) of every plane, and one plane's working arrays:
+    # the samples' states, predictions, noise and update, float32
+    kept = 2 + (options.samples if sampling["keep_samples"] else 0)
+    plane = job.out_shape[job.plane_axes[0]] * job.out_shape[job.plane_axes[1]]
+    extra = 4 * (math.prod(job.out_shape) * kept + 4 * options.samples * plane)
+    check_fits(job.out_shape, job.out_dtype, extra_bytes=extra)
     check_finite(data)
     started = time.perf_counter()
     out, spread, kept, std_axes, record = run_sampled(

@@ -145,7 +145,7 @@ class DiffusionUNet(SRModel):
     ) -> None:
         super().__init__()
         self.schedule = ResShiftSchedule(levels=levels, kappa=kappa, power=power)
-        self.prior = None
+        self.prior, self.prior_name = None, prior
         if prior is not None:
             self.prior = _prior_network(prior, int(scale), int(in_channels))
         multipliers = tuple(int(m) for m in multipliers)
