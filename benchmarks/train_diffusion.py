@@ -19,27 +19,15 @@ uncertainty is a separate step (``benchmarks/diffusion.py --calibrate``).
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 from pathlib import Path
 
-import numpy as np
-from train_defaults import luma_uint8, split
-from train_robust import (
-    MICROSCOPY,
-    VALIDATION_GROUPS,
-    centre,
-    grey_float,
-    microscopy_split,
-    ranges,
-)
+from train_robust import prepared_data, ranges
 
 import napari_sr
 from napari_sr.models.bundled import load_bundled
-from napari_sr.normalization import IMAGE_RANGE, NATURAL_8BIT
+from napari_sr.normalization import NATURAL_8BIT
 from napari_sr.training.config import TrainConfig
-from napari_sr.training.data import collect, prepare
 from napari_sr.training.log import format_record
 from napari_sr.training.loop import fit
 from napari_sr.training.state import state_path
@@ -66,13 +54,6 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
 
-    photo_files, _ = split()
-    micro_files, micro_val = microscopy_split()
-    train = [luma_uint8(p).astype(np.float32) for p in photo_files]
-    train += [grey_float(p) for p in micro_files]
-    val = [centre(grey_float(p)) for p in micro_val]
-    print(f"{len(photo_files)} photographs + {len(micro_files)} microscopy images; "
-          f"{len(val)} validation images", flush=True)  # fmt: skip
     model = napari_sr.create_model("diffusion_unet", scale=args.scale, in_channels=1, **LAYOUT)
     prior = f"edsr_light_x{args.scale}.microscope"
     model.prior.load_state_dict(load_bundled(prior).state_dict())
@@ -92,22 +73,8 @@ def main() -> None:
         checkpoint_every=args.checkpoint_every,
         seed=0,
     )
-    common = {"scale": args.scale, "in_channels": 1, "degradation": config.degradation,
-              "normalization": NATURAL_8BIT, "other_dtypes": IMAGE_RANGE, "luma": True,
-              "seed": config.seed}  # fmt: skip
-    train_images = prepare(collect(train, "images"), validation=False, **common)
-    val_images = prepare(collect(val, "validation"), validation=True, **common)
-    extra = {
-        "color": "luma",
-        "other_dtypes": IMAGE_RANGE.to_dict(),
-        "started_from": f"prior: {prior}; U-Net: random (seed 0)",
-        "training_set": (
-            "sr291 (T91 + BSD200) minus the held-out BSD200 images, as luma; "
-            f"{MICROSCOPY} minus the groups {', '.join(VALIDATION_GROUPS)}"
-        ),
-        "held_out": [p.name for p in micro_val],
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU threads",
-    }
+    train_images, val_images, extra = prepared_data(args.scale, config)
+    extra["started_from"] = f"prior: {prior}; U-Net: random (seed 0)"
     trained = fit(
         model, train_images, val_images, config, normalization=NATURAL_8BIT, in_channels=1,
         data_extra=extra, paths=(args.out, state_path(args.out)), resume=args.resume,

@@ -103,6 +103,43 @@ def microscopy_split(data: Path = DATA) -> tuple[list[Path], list[Path]]:
     return [p for p in files if p not in held], held
 
 
+def prepared_data(scale: int, config: TrainConfig) -> tuple[list, list, dict]:
+    """The training and validation pairs of both recipes (the 291 set's luma and the
+    microscopy, degraded as ``config`` says) and the data record the model file keeps."""
+    photo_files, _ = split()
+    micro_files, micro_val = microscopy_split()
+    train = [luma_uint8(p).astype(np.float32) for p in photo_files]
+    train += [grey_float(p) for p in micro_files]
+    val = [centre(grey_float(p)) for p in micro_val]
+    print(
+        f"{len(photo_files)} photographs + {len(micro_files)} microscopy images; "
+        f"{len(val)} validation images ({', '.join(p.name for p in micro_val)})",
+        flush=True,
+    )
+    common = {
+        "scale": scale,
+        "in_channels": 1,
+        "degradation": config.degradation,
+        "normalization": NATURAL_8BIT,
+        "other_dtypes": IMAGE_RANGE,
+        "luma": True,
+        "seed": config.seed,
+    }
+    train_images = prepare(collect(train, "images"), validation=False, **common)
+    val_images = prepare(collect(val, "validation"), validation=True, **common)
+    extra = {
+        "color": "luma",
+        "other_dtypes": IMAGE_RANGE.to_dict(),
+        "training_set": (
+            "sr291 (T91 + BSD200) minus the held-out BSD200 images, as luma; "
+            f"{MICROSCOPY} minus the groups {', '.join(VALIDATION_GROUPS)}"
+        ),
+        "held_out": [p.name for p in micro_val],
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU threads",
+    }
+    return train_images, val_images, extra
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("architecture", choices=("edsr_light", "fsrcnn"))
@@ -132,16 +169,6 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
 
-    photo_files, _ = split()
-    micro_files, micro_val = microscopy_split()
-    train = [luma_uint8(p).astype(np.float32) for p in photo_files]
-    train += [grey_float(p) for p in micro_files]
-    val = [centre(grey_float(p)) for p in micro_val]
-    print(
-        f"{len(photo_files)} photographs + {len(micro_files)} microscopy images; "
-        f"{len(val)} validation images ({', '.join(p.name for p in micro_val)})",
-        flush=True,
-    )
     start = args.start or bundled_path(f"{args.architecture}_x{args.scale}.sr291")
     model = napari_sr.load_model(start)
     if args.grow:
@@ -166,28 +193,8 @@ def main() -> None:
         checkpoint_every=args.checkpoint_every,
         seed=0,
     )
-    common = {
-        "scale": args.scale,
-        "in_channels": 1,
-        "degradation": config.degradation,
-        "normalization": NATURAL_8BIT,
-        "other_dtypes": IMAGE_RANGE,
-        "luma": True,
-        "seed": config.seed,
-    }
-    train_images = prepare(collect(train, "images"), validation=False, **common)
-    val_images = prepare(collect(val, "validation"), validation=True, **common)
-    extra = {
-        "color": "luma",
-        "other_dtypes": IMAGE_RANGE.to_dict(),
-        "started_from": start.name,
-        "training_set": (
-            "sr291 (T91 + BSD200) minus the held-out BSD200 images, as luma; "
-            f"{MICROSCOPY} minus the groups {', '.join(VALIDATION_GROUPS)}"
-        ),
-        "held_out": [p.name for p in micro_val],
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU threads",
-    }
+    train_images, val_images, extra = prepared_data(args.scale, config)
+    extra["started_from"] = start.name
     trained = fit(
         model, train_images, val_images, config, normalization=NATURAL_8BIT, in_channels=1,
         data_extra=extra, paths=(args.out, state_path(args.out)), resume=args.resume,

@@ -111,6 +111,8 @@ def test_image_stacks_progress_and_cancel(trained):
     assert result.image.data.shape == result.std.data.shape == (2, 64, 64)
     assert result.std.pixel_size == {"Z": 2.0, "Y": 0.25, "X": 0.25}
     assert result.image.metadata["provenance"]["samples"] == 2
+    low, high = result.interval(1.5)  # on the Images' pixels
+    np.testing.assert_allclose(high - low, 3.0 * result.std.data, rtol=1e-5, atol=1e-4)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1][0] == seen[-1][1]
     # the two planes are equal but draw their own noise
     assert not np.allclose(result.std.data[0], result.std.data[1])

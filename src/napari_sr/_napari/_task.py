@@ -184,6 +184,14 @@ def _ancestor(widget: QWidget, kind: type) -> Any:
     return parent
 
 
+def device_choices() -> list[str]:
+    """The devices present (CPU, each CUDA GPU, MPS), for a widget's device menu; needs
+    torch, imported here."""
+    from ..engine.device import available_devices
+
+    return available_devices()
+
+
 def image_layer_names(viewer: Any, accept: Callable[[Any], bool] | None = None) -> list[str]:
     """Names of the viewer's image layers (those ``accept`` takes, if given)."""
     import napari

@@ -28,7 +28,7 @@ from ..engine.method_table import DIFFUSION, describe_method
 from ..engine.sampling import ESTIMATES
 from ..image import Image
 from . import session
-from ._task import TaskWidget, image_layer_names, set_choices
+from ._task import TaskWidget, device_choices, image_layer_names, set_choices
 from .layers import add_result_layer, layer_input
 from .model_files import ask_for_model_file
 
@@ -73,7 +73,7 @@ class DiffusionWidget(TaskWidget):
         self.axes = QLineEdit()
         self.axes.setPlaceholderText("from the layer, e.g. ZYX")
         self.device = QComboBox()
-        self.device.addItems(["auto", "cpu", "cuda", "mps"])
+        self.device.addItems(["auto", *device_choices()])
 
         form = QFormLayout()
         for label, field in (

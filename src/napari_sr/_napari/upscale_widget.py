@@ -30,6 +30,7 @@ from . import session
 from ._task import (
     TaskWidget,
     bundled_default_kinds,
+    device_choices,
     image_layer_names,
     missing_default,
     set_choices,
@@ -68,7 +69,7 @@ class UpscaleWidget(TaskWidget):
         self.axes = QLineEdit()
         self.axes.setPlaceholderText("from the layer, e.g. ZYX")
         self.device = QComboBox()
-        self.device.addItems(["auto", *_devices()])
+        self.device.addItems(["auto", *device_choices()])
         self.tile = QSpinBox(minimum=-1, maximum=65536, value=-1)
         self.tile.setSpecialValueText("auto")  # shown for the minimum, -1
         self.tile.setToolTip("tile edge in input pixels; auto bounds memory, 0 never tiles")
@@ -217,10 +218,3 @@ def _fallback_message(scale: float, method: str) -> str:
     return (f"napari-sr: no learned quality default is bundled for ×{scale:g} (bundled for "
             f"{have}), so {method} interpolation ran; choose {method} to pick it yourself, "
             "or a scale with bundled weights")  # fmt: skip
-
-
-def _devices() -> list[str]:
-    """The devices present (CPU, each CUDA GPU, MPS); needs torch, imported here."""
-    from ..engine.device import available_devices
-
-    return available_devices()

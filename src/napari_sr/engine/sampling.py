@@ -139,8 +139,11 @@ class Sampled:
             raise ValueError(
                 "this model records no calibrated interval; give k, e.g. interval(k=1.645)"
             )
-        mean = np.asarray(getattr(self.image, "data", self.image), dtype=np.float32)
-        std = np.asarray(getattr(self.std, "data", self.std), dtype=np.float32)
+        from ..image import Image
+
+        # an Image's pixels (an ndarray's own ``.data`` is its buffer)
+        mean, std = (np.asarray(x.data if isinstance(x, Image) else x, dtype=np.float32)
+                     for x in (self.image, self.std))  # fmt: skip
         if mean.shape != std.shape:
             raise ValueError(
                 "the spread is of luma, the image RGB: compute the interval on luma "

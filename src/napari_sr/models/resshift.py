@@ -45,7 +45,7 @@ import torch
 from ..utils.progress import Cancelled, CancelToken, ProgressCallback, is_cancelled, report
 
 __all__ = ["Denoiser", "ResShiftSchedule", "input_scales", "sample", "sample_generators",
-           "summarise", "training_inputs"]  # fmt: skip
+           "seeded_generator", "summarise", "training_inputs"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -242,16 +242,18 @@ Denoiser = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
 at level ``t``, given the interpolated low-resolution image ``y0`` (1 or N, C, H, W)."""
 
 
+def seeded_generator(*entropy: int) -> torch.Generator:
+    """A CPU generator seeded by the integers ``entropy`` through
+    :class:`numpy.random.SeedSequence`: distinct tuples give independent streams."""
+    state = np.random.SeedSequence([int(e) for e in entropy]).generate_state(2, np.uint32)
+    generator = torch.Generator(device="cpu")
+    generator.manual_seed(int(state[0]) << 32 | int(state[1]))
+    return generator
+
+
 def sample_generators(seed: int, samples: int, first: int = 0) -> list[torch.Generator]:
-    """One CPU generator per sample, seeded by ``(seed, index)`` (independent streams:
-    :class:`numpy.random.SeedSequence`)."""
-    out = []
-    for index in range(first, first + samples):
-        state = np.random.SeedSequence([int(seed), index]).generate_state(2, np.uint32)
-        generator = torch.Generator(device="cpu")
-        generator.manual_seed(int(state[0]) << 32 | int(state[1]))
-        out.append(generator)
-    return out
+    """One CPU generator per sample, seeded by ``(seed, index)``."""
+    return [seeded_generator(seed, index) for index in range(first, first + samples)]
 
 
 def _noise(generators: list[torch.Generator], like: torch.Tensor) -> torch.Tensor:

@@ -20,10 +20,9 @@ super-resolution by residual shifting. NeurIPS 36. arXiv:2307.12348.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from ..models.resshift import input_scales, training_inputs
+from ..models.resshift import input_scales, seeded_generator, training_inputs
 
 STREAM = 0x646966
 """Tags the seed sequence of the denoising draws, apart from the loop's other streams."""
@@ -43,10 +42,7 @@ class Denoising:
 
     def generator(self, step: int) -> torch.Generator:
         """The CPU generator of step ``step`` (0-based)."""
-        state = np.random.SeedSequence([self.seed, STREAM, int(step)]).generate_state(2)
-        generator = torch.Generator(device="cpu")
-        generator.manual_seed(int(state[0]) << 32 | int(state[1]))
-        return generator
+        return seeded_generator(self.seed, STREAM, step)
 
     def predict(
         self, model: torch.nn.Module, low: torch.Tensor, high: torch.Tensor, step: int
